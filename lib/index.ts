@@ -1,1 +1,85 @@
-export const name = 'fastify-spdy'
+/**
+ * fastify-spdy: wiring only. Options are validated in ./options, the listener lives in ./server, the advertising
+ * hook in ./alternate-protocol.
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyListenOptions, FastifyRequest } from 'fastify'
+import { resolveOptions, type FastifySpdyOptions } from './options'
+import { alternateProtocolHook } from './alternate-protocol'
+import { SpdyListener, type SpdyListenerInfo, type SpdyRequestInfo } from './server/listener'
+
+export type { FastifySpdyOptions, SpdyProtocol, SpdyTlsOptions, SpdyLimits, AlternateProtocolOptions } from './options'
+export type { SpdyListenerInfo, SpdyRequestInfo, SpdySessionStats } from './server/listener'
+export * from './errors'
+export { LIMITS } from './options'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The SPDY listener: bound address/port (null until `listen()`), per-session stats, the net.Server. */
+    spdy: SpdyListenerInfo
+  }
+  interface FastifyRequest {
+    /** `{ version, streamId, priority }` when the request came over SPDY, null over plain HTTP. */
+    readonly spdy: SpdyRequestInfo | null
+  }
+  interface FastifyContextConfig {
+    spdy?: {
+      /** false: this route's plain HTTP responses carry no Alternate-Protocol header. */
+      alternateProtocol?: boolean
+    }
+  }
+}
+
+type ListenCallback = (err: Error | null, address: string) => void
+type Listen = (opts?: FastifyListenOptions, cb?: ListenCallback) => Promise<string> | undefined
+
+async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOptions): Promise<void> {
+  const options = resolveOptions(rawOptions)
+  const listener = new SpdyListener(fastify, options)
+
+  fastify.decorate('spdy', listener.info)
+  fastify.decorateRequest('spdy', {
+    getter (this: FastifyRequest): SpdyRequestInfo | null {
+      return (this.raw as { spdy?: SpdyRequestInfo }).spdy ?? null
+    }
+  })
+
+  if (options.alternateProtocol !== false) {
+    fastify.addHook('onSend', alternateProtocolHook(() => listener.port, options.alternateProtocol))
+  }
+
+  // The SPDY listener binds when the app listens, before listen() resolves, so the port is known to the first
+  // response and a bind failure (EADDRINUSE) rejects listen() instead of vanishing into a log line, which is what
+  // an onListen hook would do with it (fastify 5 only logs onListen errors).
+  const listen = fastify.listen.bind(fastify) as Listen
+  const wrapped: Listen = (opts?: FastifyListenOptions, cb?: ListenCallback) => {
+    const host = options.host ?? listenHost(opts)
+    if (typeof cb === 'function') {
+      listen(opts, (err, address) => {
+        if (err !== null) return cb(err, address)
+        listener.listen(host, options.port).then(() => cb(null, address), (e: Error) => cb(e, address))
+      })
+      return undefined
+    }
+    return (listen(opts) as Promise<string>).then(async (address) => {
+      await listener.listen(host, options.port)
+      return address
+    })
+  }
+  ;(fastify as unknown as { listen: Listen }).listen = wrapped
+
+  // preClose runs while routes still serve in-flight requests: GOAWAY every session, let streams finish within
+  // gracefulTimeout, then close what is left, so no handle outlives fastify.close().
+  fastify.addHook('preClose', async () => { await listener.close() })
+}
+
+function listenHost (opts: FastifyListenOptions | undefined): string {
+  const host = opts?.host
+  // Fastify's default 'localhost' binds both loopbacks; one is enough for the second listener.
+  if (host === undefined || host === null || host === 'localhost') return '127.0.0.1'
+  return host
+}
+
+const plugin = fp(fastifySpdy, { name: 'fastify-spdy', fastify: '5.x' })
+export default plugin
+export { plugin as fastifySpdy }

@@ -1,0 +1,100 @@
+/**
+ * The SPDY listener: a net.Server whose connections are each driven by a Connection (lib/server/connection.ts).
+ * This and connection.ts are the only places with sockets and timers; the protocol lives in the sans-IO layers.
+ */
+import net, { type AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import type { ResolvedOptions } from '../options'
+import { Connection, type ConnectionStats } from './connection'
+
+export interface SpdyRequestInfo {
+  /** 2, 3 or 3.1 */
+  version: 2 | 3 | 3.1
+  streamId: number
+  priority: number
+}
+
+export type SpdySessionStats = ConnectionStats
+
+export interface SpdyListenerInfo {
+  /** Bound address, null until the app listens. */
+  readonly address: AddressInfo | null
+  /** Bound port, null until the app listens. */
+  readonly port: number | null
+  /** One entry per open connection. */
+  sessions (): SpdySessionStats[]
+  /** The underlying net.Server. */
+  readonly server: net.Server
+}
+
+export class SpdyListener {
+  readonly server: net.Server
+  readonly connections = new Set<Connection>()
+  readonly info: SpdyListenerInfo
+  private closing = false
+  private onEmpty: (() => void) | null = null
+
+  constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
+    this.server.maxConnections = options.maxSessions
+    // A listening error after bind (rare: EMFILE on accept) must not crash the app.
+    this.server.on('error', (err) => fastify.log.error({ err }, 'fastify-spdy: listener error'))
+    const self = this
+    this.info = {
+      get address () { return self.address },
+      get port () { return self.port },
+      sessions: () => [...this.connections].map((c) => c.stats()),
+      server: this.server
+    }
+  }
+
+  get address (): AddressInfo | null {
+    const a = this.server.address()
+    return a !== null && typeof a === 'object' ? a : null
+  }
+
+  get port (): number | null {
+    return this.address?.port ?? null
+  }
+
+  listen (host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err)
+      this.server.once('error', onError)
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', onError)
+        const a = this.address
+        this.fastify.log.info(`fastify-spdy: SPDY ${this.options.tls === false ? 'plain' : 'TLS'} listener on ${a?.address ?? host}:${a?.port ?? port}`)
+        resolve()
+      })
+    })
+  }
+
+  private accept (socket: net.Socket): void {
+    if (this.closing) { socket.destroy(); return }
+    const conn = new Connection(this, socket)
+    this.connections.add(conn)
+    socket.once('close', () => {
+      this.connections.delete(conn)
+      if (this.connections.size === 0) this.onEmpty?.()
+    })
+  }
+
+  /** GOAWAY to every session, in-flight streams finish within gracefulTimeout, then every socket is closed. */
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    // Stop accepting now. close()'s callback is not awaited: it waits for every socket the server ever accepted,
+    // including HTTP/1.1 ones handed to the app's server, which Fastify closes only after this preClose hook.
+    if (this.server.listening) this.server.close()
+    for (const c of this.connections) c.shutdown()
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          for (const c of this.connections) c.destroy()
+        }, this.options.gracefulTimeout)
+        this.onEmpty = () => { clearTimeout(timer); resolve() }
+      })
+    }
+  }
+}

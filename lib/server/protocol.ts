@@ -1,0 +1,74 @@
+/**
+ * Decides what a connection speaks and hands it to the right handler.
+ *
+ * Plain listener (`tls: false`): the first byte tells. A SPDY client opens with a control frame (high bit set,
+ * SPDY/3 section 2.2: SYN_STREAM or SETTINGS), an HTTP/1.1 client with an ASCII method, so both share the port and
+ * HTTP/1.1 goes to the app's own server. A TLS ClientHello (0x16) on a plain listener is refused: nothing here could
+ * answer it.
+ * TLS listener: the handshake's NPN/ALPN result decides (see tls-layer.ts).
+ */
+import type { Connection, Transport } from './connection'
+import type { SpdyVersion } from '../codec/types'
+import { SpdyHandler } from './spdy-handler'
+
+export interface Handler {
+  receive (chunk: Uint8Array): void
+  tick (now: number): void
+  onEnd (): void
+  onClose (): void
+  shutdown (): void
+  readonly version: SpdyVersion | null
+  readonly openStreams: number
+  readonly streamsServed: number
+  readonly rttMs: number | null
+}
+
+export class ProtocolHandler {
+  private inner: Handler | null = null
+  protocol: string | null = null
+
+  constructor (private readonly conn: Connection) {}
+
+  get version (): SpdyVersion | null { return this.inner?.version ?? null }
+  get openStreams (): number { return this.inner?.openStreams ?? 0 }
+  get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
+  get rttMs (): number | null { return this.inner?.rttMs ?? null }
+
+  receive (chunk: Uint8Array): void {
+    if (this.inner !== null) { this.inner.receive(chunk); return }
+    if (chunk.length === 0) return
+    const first = chunk[0]
+    if (first === 0x80) {
+      // SPDY control frame: version in the low bits of the first 16 bits. A SPDY/3.1 client is version 3 on the
+      // wire; without NPN there is no way to tell 3 from 3.1, so the session treats a stream-0 WINDOW_UPDATE as the
+      // 3.1 signal (see SpdyHandler).
+      const wire = chunk.length >= 2 ? chunk[1] : 3
+      const version: SpdyVersion = wire === 2 ? 2 : 3
+      this.startSpdy(version, this.conn)
+      this.inner!.receive(chunk)
+      return
+    }
+    if (first >= 0x41 && first <= 0x5a) {
+      // 'A'..'Z': an HTTP/1.x request line. Give the socket, with the bytes already read, to the app's server.
+      this.protocol = 'http/1.1'
+      this.conn.handOffToHttp(chunk)
+      return
+    }
+    this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, firstByte: first },
+      first === 0x16 ? 'fastify-spdy: TLS ClientHello on a plain SPDY listener (options.tls is false); closing' : 'fastify-spdy: neither SPDY nor HTTP/1.x; closing')
+    this.conn.destroy()
+  }
+
+  startSpdy (version: SpdyVersion, transport: Transport): void {
+    this.protocol = version === 2 ? 'spdy/2' : version === 3 ? 'spdy/3' : 'spdy/3.1'
+    this.inner = new SpdyHandler(this.conn, transport, version)
+  }
+
+  tick (now: number): void { this.inner?.tick(now) }
+  onEnd (): void { this.inner?.onEnd() }
+  onClose (): void { this.inner?.onClose() }
+  shutdown (): void {
+    if (this.inner !== null) this.inner.shutdown()
+    else this.conn.destroy()
+  }
+}
