@@ -26,6 +26,8 @@ declare module 'fastify' {
     spdy?: {
       /** false: this route's plain HTTP responses carry no Alternate-Protocol header. */
       alternateProtocol?: boolean
+      /** Paths to push with this route's response when it is requested over SPDY (run through the app itself). */
+      push?: string[]
     }
   }
 }

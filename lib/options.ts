@@ -76,7 +76,7 @@ const MAX_31 = 0x7fffffff
  * The numbers, with why:
  * - maxConcurrentStreams 100: what Chrome and Node's http2 use; enough to fetch a page's assets at once, while
  *   bounding per-session state to 100 streams (each holds a request and response object).
- * - initialWindowSize 65535: the SPDY/3 default (section 2.6.8); larger windows let one stream buffer more in us.
+ * - initialWindowSize 65536 (64 KiB): the SPDY/3 default (section 2.6.8); larger windows let one stream buffer more in us.
  * - maxFrameLength 1 MiB: above any sane DATA frame (peers send 4-16 KB) and any real header block, far below
  *   the 16 MiB the 24-bit length field allows, so one frame cannot make us buffer 16 MiB.
  * - maxHeaderBlockBytes 64 KiB: decompressed; 4x Node's HTTP/1.1 16 KiB header limit to allow big cookies, and
@@ -94,7 +94,7 @@ const MAX_31 = 0x7fffffff
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
-  initialWindowSize: { default: 65535, min: 1, max: MAX_31, unit: 'bytes' },
+  initialWindowSize: { default: 65536, min: 1, max: MAX_31, unit: 'bytes' },
   maxFrameLength: { default: 1 << 20, min: 1024, max: 0xffffff, unit: 'bytes' },
   maxHeaderBlockBytes: { default: 64 << 10, min: 1024, max: 16 << 20, unit: 'bytes' },
   maxHeaderPairs: { default: 128, min: 4, max: 65535, unit: 'pairs' },
