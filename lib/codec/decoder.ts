@@ -1,0 +1,295 @@
+/**
+ * Sans-IO SPDY frame decoder: `push(bytes) -> events`, identical however the input is chunked.
+ *
+ * Frame layout (SPDY/3 section 2.2; SPDY/2 section 2.2 is the same):
+ *   control: |1| version(15) | type(16) | flags(8) | length(24) | data
+ *   data:    |0| stream-id(31)           | flags(8) | length(24) | data
+ *
+ * Never throws. Stream errors (the frame was consumed in full and the shared zlib context is in step) are yielded
+ * and decoding goes on; session errors are yielded once and the decoder is dead afterwards.
+ */
+import {
+  FrameTooLargeError,
+  ProtocolError,
+  SessionProtocolError,
+  UnsupportedVersionError,
+  type SpdySessionError,
+  type SpdyStreamError
+} from '../errors'
+import { ControlType, Flag, type DecodeEvent, type HeaderList, type WireVersion } from './types'
+import { tableFor, type VersionTable } from './versions'
+import { HeaderDecompressor } from './zlib'
+import { DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_BLOCK_BYTES, DEFAULT_MAX_HEADER_PAIRS } from './limits'
+
+export interface DecoderOptions {
+  version: WireVersion
+  /** Largest payload of any frame; a larger DATA frame is skipped unbuffered (RST FRAME_TOO_LARGE), a larger
+   * control frame ends the session. */
+  maxFrameLength?: number
+  /** Largest decompressed header block. */
+  maxHeaderBlockBytes?: number
+  /** Most name/value pairs in one header block. */
+  maxHeaderPairs?: number
+}
+
+const EMPTY = new Uint8Array(0)
+const MASK_31 = 0x7fffffff
+
+export class FrameDecoder {
+  readonly version: WireVersion
+  private readonly table: VersionTable
+  private readonly maxFrameLength: number
+  private readonly maxHeaderBlockBytes: number
+  private readonly maxHeaderPairs: number
+  private readonly inflater: HeaderDecompressor
+  /** Unconsumed bytes from previous pushes (always less than one frame). */
+  private pending: Uint8Array = EMPTY
+  /** Bytes still to drop of an oversized DATA frame. */
+  private skip = 0
+  private dead = false
+
+  constructor (opts: DecoderOptions) {
+    this.version = opts.version
+    this.table = tableFor(opts.version)
+    this.maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
+    this.maxHeaderBlockBytes = opts.maxHeaderBlockBytes ?? DEFAULT_MAX_HEADER_BLOCK_BYTES
+    this.maxHeaderPairs = opts.maxHeaderPairs ?? DEFAULT_MAX_HEADER_PAIRS
+    this.inflater = new HeaderDecompressor(opts.version)
+  }
+
+  push (chunk: Uint8Array): DecodeEvent[] {
+    const out: DecodeEvent[] = []
+    if (this.dead) return out
+    let buf = chunk
+    if (this.skip > 0) {
+      const n = Math.min(this.skip, buf.length)
+      this.skip -= n
+      buf = buf.subarray(n)
+      if (this.skip > 0) return out
+    }
+    if (this.pending.length > 0) {
+      // Only the tail of an incomplete frame is ever copied.
+      const joined = Buffer.allocUnsafe(this.pending.length + buf.length)
+      joined.set(this.pending, 0)
+      joined.set(buf, this.pending.length)
+      buf = joined
+      this.pending = EMPTY
+    }
+    let off = 0
+    while (buf.length - off >= 8) {
+      const b0 = buf[off]
+      const length = (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7]
+      if (length > this.maxFrameLength) {
+        if ((b0 & 0x80) === 0) {
+          // DATA: its bytes can be dropped without touching any shared state, so only this stream is hurt.
+          const streamId = readU31(buf, off)
+          out.push(streamError(new FrameTooLargeError(streamId, `DATA frame of ${length} bytes exceeds maxFrameLength ${this.maxFrameLength}`), this.table))
+          const avail = buf.length - off - 8
+          if (avail >= length) { off += 8 + length; continue }
+          this.skip = length - avail
+          return out
+        }
+        // A control frame we will not buffer; if it carries a header block, skipping it desyncs zlib
+        // (SPDY/3 section 2.6.11: FRAME_TOO_LARGE without processing the block MUST close the session).
+        return this.fail(out, new SessionProtocolError(`control frame of ${length} bytes exceeds maxFrameLength ${this.maxFrameLength}`))
+      }
+      if (buf.length - off - 8 < length) break
+      const start = off
+      const payload = buf.subarray(start + 8, start + 8 + length)
+      const flags = buf[start + 4]
+      off += 8 + length
+      if ((b0 & 0x80) === 0) {
+        const streamId = readU31(buf, start)
+        if (streamId === 0) return this.fail(out, new SessionProtocolError('DATA frame on stream 0'))
+        if ((flags & 0x02) !== 0 && this.version === 2) {
+          // SPDY/2 FLAG_COMPRESS (section 2.3): per-stream data compression, never deployed; we cannot honour it.
+          out.push(streamError(new ProtocolError(streamId, 'compressed DATA (SPDY/2 FLAG_COMPRESS) is not supported'), this.table))
+          continue
+        }
+        out.push({ type: 'DATA', streamId, fin: (flags & Flag.FIN) !== 0, data: payload })
+        continue
+      }
+      const version = ((b0 & 0x7f) << 8) | buf[start + 1]
+      const type = (buf[start + 2] << 8) | buf[start + 3]
+      if (version !== this.version) {
+        if (type === ControlType.SYN_STREAM && length >= 4) {
+          // SPDY/3 section 2.4.1: a stream of a version we do not speak is refused with UNSUPPORTED_VERSION. Its
+          // header block went through the peer's compressor for another version, so nothing more can be trusted:
+          // the stream error is followed by the end of the session.
+          out.push(streamError(new UnsupportedVersionError(readU31(payload, 0), `SYN_STREAM of SPDY version ${version} on a SPDY/${this.version} session`), this.table))
+        }
+        return this.fail(out, new SessionProtocolError(`control frame of SPDY version ${version} on a SPDY/${this.version} session`))
+      }
+      if (!this.control(type, flags, payload, out)) return out
+    }
+    if (off < buf.length) {
+      // Keep the incomplete frame; copy it when it is a view of the caller's buffer, which they may reuse.
+      const rest = buf.subarray(off)
+      this.pending = buf === chunk ? Uint8Array.prototype.slice.call(rest) : rest
+    }
+    return out
+  }
+
+  private fail (out: DecodeEvent[], error: SpdySessionError): DecodeEvent[] {
+    this.dead = true
+    this.pending = EMPTY
+    out.push({ type: 'SESSION_ERROR', error })
+    return out
+  }
+
+  /** Returns false when the session is over. */
+  private control (type: number, flags: number, p: Uint8Array, out: DecodeEvent[]): boolean {
+    const t = this.table
+    const len = p.length
+    const bad = (what: string): boolean => { this.fail(out, new SessionProtocolError(what)); return false }
+    switch (type) {
+      case ControlType.SYN_STREAM: {
+        if (len < 10) return bad(`SYN_STREAM of ${len} bytes, at least 10 expected`)
+        const streamId = readU31(p, 0)
+        const associatedStreamId = readU31(p, 4)
+        const priority = t.priorityBits === 2 ? p[8] >> 6 : p[8] >> 5
+        const slot = t.version === 3 ? p[9] : 0
+        const headers = this.headerBlock(p.subarray(10), streamId, out)
+        if (headers === false) return false
+        if (headers === null) return true
+        out.push({ type: 'SYN_STREAM', streamId, associatedStreamId, priority, slot, fin: (flags & Flag.FIN) !== 0, unidirectional: (flags & Flag.UNIDIRECTIONAL) !== 0, headers })
+        return true
+      }
+      case ControlType.SYN_REPLY:
+      case ControlType.HEADERS: {
+        const min = 4 + t.replyPadding
+        const name = type === ControlType.SYN_REPLY ? 'SYN_REPLY' : 'HEADERS'
+        if (len < min) return bad(`${name} of ${len} bytes, at least ${min} expected`)
+        const streamId = readU31(p, 0)
+        const headers = this.headerBlock(p.subarray(min), streamId, out)
+        if (headers === false) return false
+        if (headers === null) return true
+        out.push({ type: name, streamId, fin: (flags & Flag.FIN) !== 0, headers })
+        return true
+      }
+      case ControlType.RST_STREAM:
+        if (len !== 8) return bad(`RST_STREAM of ${len} bytes, 8 expected`)
+        out.push({ type: 'RST_STREAM', streamId: readU31(p, 0), status: readU32(p, 4) })
+        return true
+      case ControlType.SETTINGS: {
+        if (len < 4) return bad(`SETTINGS of ${len} bytes, at least 4 expected`)
+        const count = readU32(p, 0)
+        if (len !== 4 + count * 8) return bad(`SETTINGS with ${count} entries in ${len} bytes`)
+        const entries = []
+        for (let i = 0, o = 4; i < count; i++, o += 8) {
+          const id = t.settingsIdLittleEndian
+            ? p[o] | (p[o + 1] << 8) | (p[o + 2] << 16)
+            : (p[o + 1] << 16) | (p[o + 2] << 8) | p[o + 3]
+          const f = t.settingsIdLittleEndian ? p[o + 3] : p[o]
+          entries.push({ id, flags: f, value: readU32(p, o + 4) })
+        }
+        out.push({ type: 'SETTINGS', clearSettings: (flags & Flag.CLEAR_SETTINGS) !== 0, entries })
+        return true
+      }
+      case ControlType.NOOP:
+        if (!t.hasNoop) break
+        if (len !== 0) return bad(`NOOP of ${len} bytes, 0 expected`)
+        out.push({ type: 'NOOP' })
+        return true
+      case ControlType.PING:
+        if (len !== 4) return bad(`PING of ${len} bytes, 4 expected`)
+        out.push({ type: 'PING', id: readU32(p, 0) })
+        return true
+      case ControlType.GOAWAY:
+        // SPDY/2 GOAWAY is 4 bytes by the draft, but spdy-transport (and with it node-spdy clients) sends the v3
+        // layout with a status; both are accepted, the v2 status is ignored.
+        if (len !== t.goawayLength && !(t.version === 2 && len === 8)) return bad(`GOAWAY of ${len} bytes, ${t.goawayLength} expected`)
+        out.push({ type: 'GOAWAY', lastGoodStreamId: readU31(p, 0), status: t.goawayHasStatus ? readU32(p, 4) : 0 })
+        return true
+      case ControlType.WINDOW_UPDATE:
+        if (!t.hasWindowUpdate) break
+        if (len !== 8) return bad(`WINDOW_UPDATE of ${len} bytes, 8 expected`)
+        out.push({ type: 'WINDOW_UPDATE', streamId: readU31(p, 0), deltaWindowSize: readU31(p, 4) })
+        return true
+      case ControlType.CREDENTIAL:
+        if (!t.hasCredential) break
+        // SPDY/3 section 2.6.9: client certificates per origin. We never ask for them; parse the slot and ignore.
+        out.push({ type: 'CREDENTIAL', slot: len >= 2 ? (p[0] << 8) | p[1] : 0 })
+        return true
+      default:
+        break
+    }
+    // SPDY/3 section 2.2.1: a control frame of an unknown type must be ignored.
+    out.push({ type: 'UNKNOWN', controlType: type, flags, length: len })
+    return true
+  }
+
+  /**
+   * Inflates and parses a header block. Returns the list, null after a stream error (the block was fully
+   * inflated, so the shared context is in step), or false after a session error.
+   */
+  private headerBlock (block: Uint8Array, streamId: number, out: DecodeEvent[]): HeaderList | null | false {
+    const res = this.inflater.decompress(block, this.maxHeaderBlockBytes)
+    if (!res.ok) {
+      // Either way the shared zlib context is lost: too-large stopped midway, corrupt never was in step.
+      this.fail(out, new SessionProtocolError(res.message))
+      return false
+    }
+    const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId)
+    if (parsed instanceof Error) {
+      out.push(streamError(parsed, this.table))
+      return null
+    }
+    return parsed
+  }
+}
+
+function readU31 (b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) & MASK_31
+}
+
+function readU32 (b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0
+}
+
+/** SPDY/2 has no FRAME_TOO_LARGE (its codes stop at 7): it is answered with PROTOCOL_ERROR there. */
+function streamError (error: SpdyStreamError, table: VersionTable): DecodeEvent {
+  if (error.status > table.maxRstStatus) error = new ProtocolError(error.streamId, error.message)
+  return { type: 'STREAM_ERROR', error }
+}
+
+const latin1 = (b: Uint8Array, start: number, end: number): string => Buffer.prototype.latin1Slice.call(b, start, end) as string
+
+/**
+ * Parses an inflated header block (SPDY/3 section 2.6.10; SPDY/2 section 2.6.10 with 16-bit fields) and checks
+ * the rules of section 2.6.10: lowercase non-empty names, no duplicate names, multiple values separated by single
+ * NULs (none leading, trailing or doubled).
+ */
+export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number): HeaderList | SpdyStreamError {
+  const w = t.headerLengthBytes
+  const read = w === 2 ? (o: number) => (b[o] << 8) | b[o + 1] : (o: number) => readU32(b, o)
+  if (b.length < w) return new ProtocolError(streamId, 'header block shorter than its pair count')
+  const count = read(0)
+  if (count > maxPairs) {
+    return new FrameTooLargeError(streamId, `header block of ${count} pairs exceeds maxHeaderPairs ${maxPairs}`)
+  }
+  const list: HeaderList = new Array(count)
+  const seen = new Set<string>()
+  let o = w
+  for (let i = 0; i < count; i++) {
+    if (o + w > b.length) return new ProtocolError(streamId, 'header block truncated')
+    const nlen = read(o); o += w
+    if (nlen === 0) return new ProtocolError(streamId, 'empty header name')
+    if (o + nlen + w > b.length) return new ProtocolError(streamId, 'header block truncated')
+    for (let j = o; j < o + nlen; j++) {
+      const c = b[j]
+      if ((c >= 0x41 && c <= 0x5a) || c === 0) return new ProtocolError(streamId, 'header names must be lowercase, without NUL')
+    }
+    const name = latin1(b, o, o + nlen); o += nlen
+    if (seen.has(name)) return new ProtocolError(streamId, `duplicate header name ${name}`)
+    seen.add(name)
+    const vlen = read(o); o += w
+    if (o + vlen > b.length) return new ProtocolError(streamId, 'header block truncated')
+    if (vlen > 0 && (b[o] === 0 || b[o + vlen - 1] === 0)) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
+    const value = latin1(b, o, o + vlen); o += vlen
+    if (value.includes('\0\0')) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
+    list[i] = [name, value]
+  }
+  if (o !== b.length) return new ProtocolError(streamId, 'bytes after the last header pair')
+  return list
+}

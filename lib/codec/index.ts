@@ -1,0 +1,7 @@
+export * from './types'
+export { FrameDecoder, parseHeaderBlock, type DecoderOptions } from './decoder'
+export { FrameEncoder, serializeHeaderBlock, type EncoderOptions } from './encoder'
+export { HeaderCompressor, HeaderDecompressor, DEFAULT_COMPRESSOR, type CompressorOptions } from './zlib'
+export { V2, V3, tableFor, type VersionTable } from './versions'
+export { DICTIONARY_V2, DICTIONARY_V3 } from './dictionary'
+export * from './limits'
