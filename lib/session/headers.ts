@@ -1,0 +1,151 @@
+/**
+ * SPDY header blocks <-> HTTP semantics, for both versions, in one place.
+ *
+ * Requests: v2 `method url version` + `host` `scheme` (SPDY/2 section 3.2.1); v3 `:method :path :version :host
+ * :scheme` (SPDY/3 section 3.2.1). Replies: v2 `status: "200 OK"` + `version` (SPDY/2 section 3.2.2); v3 `:status`
+ * `:version` (SPDY/3 section 3.2.2). Connection-specific headers (connection, keep-alive, proxy-connection,
+ * transfer-encoding) mean nothing in SPDY (SPDY/3 section 3.2.1: "MUST NOT be sent"): never sent, dropped on input.
+ */
+import { STATUS_CODES } from 'node:http'
+import type { HeaderList, SpdyVersion } from '../codec/types'
+import { tableFor } from '../codec/versions'
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'])
+
+export type HttpHeaders = Record<string, string | string[]>
+
+export interface RequestHead {
+  method: string
+  /** Path and query, as in an HTTP/1.1 request line. */
+  path: string
+  /** host[:port] */
+  authority: string
+  scheme: string
+  httpVersion: string
+  /** Regular headers, Node style: lowercase names, set-cookie an array, cookie joined with '; ', others ', '. */
+  headers: HttpHeaders
+}
+
+const wire = (v: SpdyVersion): 2 | 3 => (v === 2 ? 2 : 3)
+
+/** Splits NUL-joined values into Node's header object shape. */
+function addHeader (out: HttpHeaders, name: string, value: string): void {
+  if (!value.includes('\0')) {
+    if (name === 'set-cookie') out[name] = [value]
+    else out[name] = value
+    return
+  }
+  const parts = value.split('\0')
+  if (name === 'set-cookie') out[name] = parts
+  else out[name] = parts.join(name === 'cookie' ? '; ' : ', ')
+}
+
+/** Returns the request head, or a string saying what is missing (answered with RST_STREAM PROTOCOL_ERROR). */
+export function requestHead (version: SpdyVersion, list: HeaderList): RequestHead | string {
+  const n = tableFor(wire(version)).names
+  let method = ''
+  let path = ''
+  let httpVersion = ''
+  let authority = ''
+  let scheme = ''
+  const headers: HttpHeaders = {}
+  for (const [name, value] of list) {
+    if (name === n.method) method = value
+    else if (name === n.path) path = value
+    else if (name === n.version) httpVersion = value
+    else if (n.host !== null && name === n.host) authority = value
+    else if (n.scheme !== null && name === n.scheme) scheme = value
+    else if (name.charCodeAt(0) === 58 /* ':' */) continue // unknown pseudo header: not for HTTP
+    else if (HOP_BY_HOP.has(name)) continue
+    else if (version === 2 && name === 'scheme') scheme = value
+    else addHeader(headers, name, value)
+  }
+  if (authority === '') {
+    const h = headers.host
+    if (typeof h === 'string') authority = h
+  }
+  if (method === '' || path === '' || httpVersion === '') {
+    return `request lacks ${[method === '' ? n.method : '', path === '' ? n.path : '', httpVersion === '' ? n.version : ''].filter(Boolean).join(', ')}`
+  }
+  if (version === 2 && /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    // SPDY/2 clients may send an absolute url: split it into authority and path.
+    const u = new URL(path)
+    if (authority === '') authority = u.host
+    if (scheme === '') scheme = u.protocol.slice(0, -1)
+    path = u.pathname + u.search
+  }
+  if (authority !== '' && headers.host === undefined) headers.host = authority
+  return { method, path, authority, scheme: scheme === '' ? 'https' : scheme, httpVersion, headers }
+}
+
+export type OutgoingHeaders = Record<string, string | number | string[] | undefined>
+
+function statusLine (status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`
+}
+
+function appendRegular (list: HeaderList, headers: OutgoingHeaders): void {
+  for (const key in headers) {
+    const value = headers[key]
+    if (value === undefined) continue
+    const name = key.toLowerCase()
+    if (HOP_BY_HOP.has(name) || name.charCodeAt(0) === 58) continue
+    // SPDY/3 section 2.6.10: several values of one name travel NUL-separated in one pair.
+    list.push([name, Array.isArray(value) ? value.join('\0') : String(value)])
+  }
+}
+
+/** SYN_REPLY headers for an HTTP status and response headers. */
+export function responseHeaderList (version: SpdyVersion, status: number, headers: OutgoingHeaders): HeaderList {
+  const n = tableFor(wire(version)).names
+  const list: HeaderList = [[n.status, statusLine(status)], [n.version, 'HTTP/1.1']]
+  appendRegular(list, headers)
+  return list
+}
+
+/** SYN_STREAM headers for a request (client role). */
+export function requestHeaderList (version: SpdyVersion, head: { method: string, path: string, authority: string, scheme?: string }, headers: OutgoingHeaders = {}): HeaderList {
+  const n = tableFor(wire(version)).names
+  const list: HeaderList = [[n.method, head.method], [n.path, head.path], [n.version, 'HTTP/1.1']]
+  if (version === 2) {
+    list.push(['host', head.authority], ['scheme', head.scheme ?? 'https'])
+  } else {
+    list.push([n.host!, head.authority], [n.scheme!, head.scheme ?? 'https'])
+  }
+  const rest = { ...headers }
+  delete rest.host
+  appendRegular(list, rest)
+  return list
+}
+
+/**
+ * Headers of a pushed stream's SYN_STREAM: the URL (v2: absolute `url`, SPDY/2 section 3.3.1; v3: `:scheme :host
+ * :path`, SPDY/3 section 3.3.1) and, in the same block, the response status and headers (accepted by Chrome for
+ * both versions, and it saves a HEADERS frame per pushed resource).
+ */
+export function pushHeaderList (version: SpdyVersion, url: { scheme: string, authority: string, path: string }, status: number, headers: OutgoingHeaders): HeaderList {
+  const n = tableFor(wire(version)).names
+  const list: HeaderList = version === 2
+    ? [['url', `${url.scheme}://${url.authority}${url.path}`]]
+    : [[':scheme', url.scheme], [':host', url.authority], [':path', url.path]]
+  list.push([n.status, statusLine(status)], [n.version, 'HTTP/1.1'])
+  appendRegular(list, headers)
+  return list
+}
+
+/** Response status from a reply's headers (client role): "200 OK" or "200" -> 200; 0 when absent or malformed. */
+export function replyStatus (version: SpdyVersion, list: HeaderList): number {
+  const name = tableFor(wire(version)).names.status
+  for (const [k, v] of list) if (k === name) return Number.parseInt(v, 10) || 0
+  return 0
+}
+
+/** Regular headers of a reply, Node style (client role). */
+export function replyHeaders (list: HeaderList): HttpHeaders {
+  const out: HttpHeaders = {}
+  for (const [name, value] of list) {
+    if (name.charCodeAt(0) === 58 || name === 'status' || name === 'version' || HOP_BY_HOP.has(name)) continue
+    addHeader(out, name, value)
+  }
+  return out
+}

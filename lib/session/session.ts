@@ -1,0 +1,676 @@
+/**
+ * The SPDY session engine, sans-IO (after python-hyper/h2): `receive(bytes, now) -> events`, commands that queue
+ * frames, `takeOutbound()` that hands out bytes to write, `tick(now)` for timers. No sockets, no clocks.
+ *
+ * One engine for both roles. Versions: 2 (no flow control), 3 (per-stream windows), 3.1 (plus the session window
+ * on stream 0, SPDY/3.1 section 2.6.8).
+ */
+import { FrameDecoder } from '../codec/decoder'
+import { FrameEncoder } from '../codec/encoder'
+import { SettingId, type Frame, type HeaderList, type SpdyVersion } from '../codec/types'
+import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type RstStatusCode } from '../errors'
+import { transition, type StreamInput, type StreamState } from './state'
+import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
+
+export interface SessionOptions extends Partial<SessionLimits> {
+  role: 'server' | 'client'
+  version: SpdyVersion
+}
+
+export type SessionEvent =
+  /** Server: a peer opened a stream. */
+  | { type: 'request', streamId: number, headers: HeaderList, priority: number, fin: boolean }
+  /** Client: the SYN_REPLY to one of our streams. */
+  | { type: 'response', streamId: number, headers: HeaderList, fin: boolean }
+  /** Client: the server pushed a stream associated to one of ours. */
+  | { type: 'push', streamId: number, associatedStreamId: number, headers: HeaderList, priority: number, fin: boolean }
+  | { type: 'headers', streamId: number, headers: HeaderList, fin: boolean }
+  | { type: 'data', streamId: number, data: Uint8Array, fin: boolean }
+  /** The stream ended without a reply from us or was reset (by the peer, or by us answering a protocol error). */
+  | { type: 'streamReset', streamId: number, status: number, byPeer: boolean }
+  /** The stream's outbound queue went under its high-water mark after write() returned false. */
+  | { type: 'drain', streamId: number }
+  | { type: 'settings', maxConcurrentStreams: number | null, initialWindowSize: number | null }
+  | { type: 'pingAck', id: number, rtt: number }
+  | { type: 'goaway', lastGoodStreamId: number, status: number }
+  /** What we answered a peer's protocol violation with: for a warn log line. */
+  | { type: 'protocolError', answer: 'RST_STREAM' | 'GOAWAY', streamId: number, status: number, message: string }
+  /** The session is over: flush takeOutbound(), then close the socket. */
+  | { type: 'closed', reason: string }
+
+interface Stream {
+  id: number
+  state: StreamState
+  priority: number
+  /** Bytes the peer still lets us send (v3); may go negative after a SETTINGS shrink (SPDY/3 section 2.6.8). */
+  sendWindow: number
+  /** Bytes we still let the peer send. */
+  recvWindow: number
+  /** Bytes the application consumed but we have not yet re-granted with WINDOW_UPDATE. */
+  unacked: number
+  /** Outbound DATA not yet taken. */
+  queue: Uint8Array[]
+  queuedBytes: number
+  /** FIN is to follow the queued data. */
+  finQueued: boolean
+  /** write() returned false: emit 'drain' when the queue falls under the high-water mark. */
+  needDrain: boolean
+  /** Initiated by us (for id parity and accounting). */
+  local: boolean
+}
+
+const MAX_WINDOW = 0x7fffffff
+/** DATA frame payload size we send: Chrome and nginx used 8-16 KB frames; large enough to amortise the header. */
+const DATA_FRAME_BYTES = 16 * 1024
+/** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
+const RECENT_CLOSED = 256
+
+export class SpdySession {
+  readonly role: 'server' | 'client'
+  readonly version: SpdyVersion
+  readonly limits: SessionLimits
+  private readonly decoder: FrameDecoder
+  private readonly encoder: FrameEncoder
+  private readonly streams = new Map<number, Stream>()
+  /** Streams with queued DATA, by priority (0 highest). */
+  private readonly ready: Array<Set<Stream>> = Array.from({ length: 8 }, () => new Set())
+  private readonly control: Uint8Array[] = []
+  private controlBytes = 0
+  private dataBytes = 0
+  private events: SessionEvent[] = []
+  private readonly recentlyClosed = new Set<number>()
+  /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
+  private readonly recentlyReset = new Set<number>()
+
+  private nextLocalId: number
+  private nextPingId: number
+  private lastPeerStreamId = 0
+  private peerOpen = 0
+  private localOpen = 0
+  private peerMaxConcurrent = Infinity
+  private peerInitialWindow = 65536
+  private sessionSendWindow = 65536
+  private sessionRecvWindow = 65536
+  private sessionUnacked = 0
+  private goawaySent = false
+  private goawayReceived = false
+  private closedFlag = false
+  private readonly pings = new Map<number, number>()
+  private invalidFrames = 0
+  private rateWindowStart: number
+  private settingsInWindow = 0
+  private resetsInWindow = 0
+  private lastActivity: number
+
+  constructor (opts: SessionOptions, now: number) {
+    this.role = opts.role
+    this.version = opts.version
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...stripUndefined(opts) }
+    const wire = opts.version === 2 ? 2 : 3
+    this.decoder = new FrameDecoder({ version: wire, maxFrameLength: this.limits.maxFrameLength, maxHeaderBlockBytes: this.limits.maxHeaderBlockBytes, maxHeaderPairs: this.limits.maxHeaderPairs })
+    this.encoder = new FrameEncoder({ version: wire })
+    this.nextLocalId = opts.role === 'server' ? 2 : 1
+    this.nextPingId = opts.role === 'server' ? 2 : 1
+    this.rateWindowStart = now
+    this.lastActivity = now
+    // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
+    const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
+    if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
+    this.queueControl({ type: 'SETTINGS', clearSettings: false, entries })
+    if (this.version === 3.1 && this.limits.initialWindowSize > 65536) {
+      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8): open it to match.
+      const delta = this.limits.initialWindowSize - 65536
+      this.sessionRecvWindow += delta
+      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
+    }
+  }
+
+  get closed (): boolean { return this.closedFlag }
+  get openStreams (): number { return this.streams.size }
+  /** Highest peer-initiated stream id processed: the last-good-stream-id of our GOAWAY. */
+  get lastGoodStreamId (): number { return this.lastPeerStreamId }
+  /** Bytes queued for the peer (control + DATA). */
+  get bufferedBytes (): number { return this.controlBytes + this.dataBytes }
+
+  /** Next time tick() must run, or null. */
+  get deadline (): number | null {
+    if (this.closedFlag || this.limits.idleTimeout <= 0) return null
+    return this.lastActivity + this.limits.idleTimeout
+  }
+
+  // ---- input ----
+
+  receive (bytes: Uint8Array, now: number): SessionEvent[] {
+    if (this.closedFlag) return []
+    this.lastActivity = now
+    this.rollRateWindow(now)
+    for (const ev of this.decoder.push(bytes)) {
+      if (this.closedFlag) break
+      switch (ev.type) {
+        case 'STREAM_ERROR': this.streamError(ev.error.streamId, ev.error.status, ev.error.message); break
+        case 'SESSION_ERROR': this.sessionError(ev.error.status, ev.error.message); break
+        default: this.onFrame(ev, now)
+      }
+    }
+    return this.takeEvents()
+  }
+
+  tick (now: number): SessionEvent[] {
+    this.rollRateWindow(now)
+    const deadline = this.deadline
+    if (deadline !== null && now >= deadline && !this.closedFlag) {
+      if (this.streams.size === 0) {
+        this.goaway(GoawayStatus.OK)
+        this.close('idle timeout')
+      } else {
+        // Open streams are the application's business (a long poll is not idle); look again later.
+        this.lastActivity = now
+      }
+    }
+    return this.takeEvents()
+  }
+
+  /** Events raised by commands (drain, closed) since the last receive/tick. */
+  takeEvents (): SessionEvent[] {
+    if (this.events.length === 0) return EMPTY_EVENTS
+    const e = this.events
+    this.events = []
+    return e
+  }
+
+  private onFrame (f: Frame, now: number): void {
+    switch (f.type) {
+      case 'SYN_STREAM': return this.onSynStream(f)
+      case 'SYN_REPLY': {
+        if (this.role === 'server') return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'SYN_REPLY sent to a server')
+        const s = this.lookup(f.streamId, 'recv_syn_reply')
+        if (s === null) return
+        if (!this.step(s, f.fin ? 'recv_syn_reply' : 'recv_syn_reply')) return
+        this.events.push({ type: 'response', streamId: s.id, headers: f.headers, fin: f.fin })
+        if (f.fin) this.step(s, 'recv_fin')
+        return
+      }
+      case 'HEADERS': {
+        const s = this.lookup(f.streamId, f.fin ? 'recv_fin' : 'recv_headers')
+        if (s === null) return
+        if (!this.step(s, f.fin ? 'recv_fin' : 'recv_headers')) return
+        this.events.push({ type: 'headers', streamId: s.id, headers: f.headers, fin: f.fin })
+        return
+      }
+      case 'DATA': return this.onData(f.streamId, f.data, f.fin)
+      case 'RST_STREAM': {
+        const s = this.streams.get(f.streamId)
+        if (s === undefined) return // SPDY/3 section 2.4.2: RST for an unknown or closed stream is ignored
+        this.resetsInWindow++
+        this.finish(s, f.status, true)
+        if (this.resetsInWindow > this.limits.maxResetsPerWindow) {
+          this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxResetsPerWindow} streams reset in ${RATE_WINDOW_MS / 1000} s (rapid reset)`)
+        }
+        return
+      }
+      case 'SETTINGS': return this.onSettings(f)
+      case 'PING': {
+        const ours = (f.id % 2 === 0) === (this.role === 'server')
+        if (ours) {
+          const sent = this.pings.get(f.id)
+          if (sent !== undefined) {
+            this.pings.delete(f.id)
+            this.events.push({ type: 'pingAck', id: f.id, rtt: now - sent })
+          }
+          return
+        }
+        // Echo the peer's ping (SPDY/3 section 2.6.5). A peer that pings without reading our replies is flooding.
+        if (this.controlBytes > this.limits.maxSessionBufferedBytes) {
+          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'ping flood: replies are not being read')
+        }
+        this.queueControl({ type: 'PING', id: f.id })
+        return
+      }
+      case 'GOAWAY': {
+        this.goawayReceived = true
+        this.events.push({ type: 'goaway', lastGoodStreamId: f.lastGoodStreamId, status: f.status })
+        // Our streams above last-good were never processed: they are refused (SPDY/3 section 2.6.6).
+        for (const s of [...this.streams.values()]) {
+          if (s.local && s.id > f.lastGoodStreamId) this.finish(s, RstStatus.REFUSED_STREAM, true)
+        }
+        this.maybeClosed()
+        return
+      }
+      case 'WINDOW_UPDATE': return this.onWindowUpdate(f.streamId, f.deltaWindowSize)
+      case 'NOOP':
+      case 'CREDENTIAL':
+      case 'UNKNOWN':
+        return
+    }
+  }
+
+  private onSynStream (f: Extract<Frame, { type: 'SYN_STREAM' }>): void {
+    const id = f.streamId
+    const peerParity = this.role === 'server' ? 1 : 0
+    if (id === 0 || id % 2 !== peerParity) {
+      return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM with stream id ${id} of the wrong parity`)
+    }
+    if (this.streams.has(id)) return this.streamError(id, RstStatus.STREAM_IN_USE, `SYN_STREAM for open stream ${id}`)
+    if (id <= this.lastPeerStreamId) {
+      // SPDY/3 section 2.3.2: stream ids must increase.
+      return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `SYN_STREAM id ${id} not above ${this.lastPeerStreamId}`)
+    }
+    if (this.goawaySent) return // SPDY/3 section 2.6.6: after GOAWAY, new streams are ignored
+    this.lastPeerStreamId = id
+    if (this.role === 'server') {
+      if (f.unidirectional || f.associatedStreamId !== 0) {
+        return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'clients cannot push streams')
+      }
+      if (this.peerOpen >= this.limits.maxConcurrentStreams) {
+        this.resetsInWindow++
+        this.streamError(id, RstStatus.REFUSED_STREAM, `more than ${this.limits.maxConcurrentStreams} concurrent streams`)
+        if (this.resetsInWindow > this.limits.maxResetsPerWindow) {
+          this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'stream flood: too many refused streams')
+        }
+        return
+      }
+      const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
+      this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
+      return
+    }
+    // Client: a server push, unidirectional and associated to one of our open streams (SPDY/3 section 3.3.1).
+    const assoc = this.streams.get(f.associatedStreamId)
+    if (!f.unidirectional || assoc === undefined) {
+      return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'pushed stream not unidirectional or not associated to an open stream')
+    }
+    const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
+    this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
+    if (f.fin) this.finish(s, 0, true, true)
+  }
+
+  private onData (streamId: number, data: Uint8Array, fin: boolean): void {
+    const len = data.length
+    if (this.version === 3.1) {
+      this.sessionRecvWindow -= len
+      if (this.sessionRecvWindow < 0) {
+        return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'DATA beyond the session flow-control window')
+      }
+    }
+    const s = this.streams.get(streamId)
+    if (s === undefined) {
+      // Bytes for a stream nobody reads still count against the session window: give them back at once.
+      this.consumeSession(len)
+      if (this.recentlyReset.has(streamId)) return
+      if (this.recentlyClosed.has(streamId)) return this.streamError(streamId, RstStatus.STREAM_ALREADY_CLOSED, 'DATA on a closed stream')
+      return this.streamError(streamId, RstStatus.INVALID_STREAM, `DATA on stream ${streamId}, which is not open`)
+    }
+    if (this.version !== 2) {
+      s.recvWindow -= len
+      if (s.recvWindow < 0) {
+        this.consumeSession(len)
+        return this.streamError(streamId, RstStatus.FLOW_CONTROL_ERROR, 'DATA beyond the stream flow-control window')
+      }
+    }
+    if (!this.step(s, fin ? 'recv_fin' : 'recv_data')) { this.consumeSession(len); return }
+    if (len > 0 || fin) this.events.push({ type: 'data', streamId, data, fin })
+  }
+
+  private onSettings (f: Extract<Frame, { type: 'SETTINGS' }>): void {
+    if (++this.settingsInWindow > this.limits.maxSettingsPerWindow) {
+      return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxSettingsPerWindow} SETTINGS frames in ${RATE_WINDOW_MS / 1000} s`)
+    }
+    let maxConcurrent: number | null = null
+    let initialWindow: number | null = null
+    for (const e of f.entries) {
+      // PERSISTED values are a previous session's, replayed by the client: they never override what this session
+      // negotiated; we never ask for persistence (SPDY/3 section 2.6.4).
+      if (e.id === SettingId.MAX_CONCURRENT_STREAMS) maxConcurrent = e.value
+      else if (e.id === SettingId.INITIAL_WINDOW_SIZE && this.version !== 2) initialWindow = e.value
+    }
+    if (maxConcurrent !== null) this.peerMaxConcurrent = maxConcurrent
+    if (initialWindow !== null) {
+      if (initialWindow > MAX_WINDOW) return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'INITIAL_WINDOW_SIZE above 2^31-1')
+      // SPDY/3 section 2.6.8: open streams' windows move by the difference, and may go negative.
+      const delta = initialWindow - this.peerInitialWindow
+      this.peerInitialWindow = initialWindow
+      for (const s of this.streams.values()) {
+        s.sendWindow += delta
+        if (delta > 0 && s.queuedBytes > 0) this.ready[s.priority].add(s)
+      }
+    }
+    this.events.push({ type: 'settings', maxConcurrentStreams: maxConcurrent, initialWindowSize: initialWindow })
+  }
+
+  private onWindowUpdate (streamId: number, delta: number): void {
+    if (this.version === 2) return
+    if (streamId === 0) {
+      if (this.version !== 3.1) return // SPDY/3 has no session window: ignore, as Chrome did
+      if (delta === 0 || this.sessionSendWindow + delta > MAX_WINDOW) {
+        return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'invalid session WINDOW_UPDATE')
+      }
+      this.sessionSendWindow += delta
+      return
+    }
+    const s = this.streams.get(streamId)
+    if (s === undefined) return // for a closed stream: ignored (SPDY/3 section 2.6.8)
+    if (delta === 0) return this.streamError(streamId, RstStatus.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0')
+    if (s.sendWindow + delta > MAX_WINDOW) {
+      return this.streamError(streamId, RstStatus.FLOW_CONTROL_ERROR, 'WINDOW_UPDATE beyond 2^31-1')
+    }
+    s.sendWindow += delta
+    if (s.queuedBytes > 0 || s.finQueued) this.ready[s.priority].add(s)
+  }
+
+  // ---- commands ----
+
+  /** Server: SYN_REPLY. */
+  respond (streamId: number, headers: HeaderList, fin = false): void {
+    const s = this.streams.get(streamId)
+    if (s === undefined || this.closedFlag) return
+    this.queueControl({ type: 'SYN_REPLY', streamId, fin, headers })
+    if (fin) this.step(s, 'send_fin')
+  }
+
+  /** Client: opens a stream with SYN_STREAM; returns its id, or 0 when no stream can be opened now. */
+  request (headers: HeaderList, opts: { priority?: number, fin?: boolean } = {}): number {
+    if (this.closedFlag || this.goawayReceived || this.localOpen >= this.peerMaxConcurrent) return 0
+    const id = this.nextLocalId
+    this.nextLocalId += 2
+    const fin = opts.fin ?? false
+    const s = this.open(id, opts.priority ?? 3, true, fin ? 'half_closed_local' : 'open')
+    this.queueControl({ type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: s.priority, slot: 0, fin, unidirectional: false, headers })
+    return id
+  }
+
+  /**
+   * Server push: a unidirectional stream associated to an open client stream. Returns its id, or 0 when the
+   * peer's MAX_CONCURRENT_STREAMS, a GOAWAY or the associated stream's state forbid it.
+   */
+  push (associatedStreamId: number, headers: HeaderList, opts: { priority?: number, fin?: boolean } = {}): number {
+    const assoc = this.streams.get(associatedStreamId)
+    if (this.role !== 'server' || assoc === undefined || this.closedFlag || this.goawayReceived || this.goawaySent) return 0
+    if (assoc.state === 'half_closed_local' || assoc.state === 'closed') return 0
+    if (this.localOpen >= this.peerMaxConcurrent) return 0
+    const id = this.nextLocalId
+    this.nextLocalId += 2
+    const fin = opts.fin ?? false
+    const s = this.open(id, opts.priority ?? Math.min(7, assoc.priority + 1), true, fin ? 'closed' : 'half_closed_remote')
+    this.queueControl({ type: 'SYN_STREAM', streamId: id, associatedStreamId, priority: s.priority, slot: 0, fin, unidirectional: true, headers })
+    if (fin) this.finish(s, 0, false, true)
+    return id
+  }
+
+  /** Queues DATA. Returns false when the stream (or session) is over its high-water mark: wait for 'drain'. */
+  write (streamId: number, data: Uint8Array, fin = false): boolean {
+    const s = this.streams.get(streamId)
+    if (s === undefined || s.finQueued || this.closedFlag) return false
+    const t = transition(s.state, 'send_data')
+    if (!('next' in t)) return false
+    if (data.length > 0) {
+      s.queue.push(data)
+      s.queuedBytes += data.length
+      this.dataBytes += data.length
+    }
+    if (fin) s.finQueued = true
+    this.ready[s.priority].add(s)
+    const ok = s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes
+    if (!ok) s.needDrain = true
+    return ok
+  }
+
+  end (streamId: number): void {
+    this.write(streamId, EMPTY, true)
+  }
+
+  reset (streamId: number, status: RstStatusCode = RstStatus.CANCEL): void {
+    const s = this.streams.get(streamId)
+    if (s === undefined || this.closedFlag) return
+    this.queueControl({ type: 'RST_STREAM', streamId, status })
+    this.recentlyReset.add(streamId)
+    trim(this.recentlyReset)
+    this.finish(s, status, false)
+  }
+
+  /** The application read `bytes` of the stream's DATA: re-grant window (v3) once half of it is used. */
+  consume (streamId: number, bytes: number): void {
+    if (this.version === 2 || bytes <= 0) return
+    this.consumeSession(bytes)
+    const s = this.streams.get(streamId)
+    if (s === undefined || s.state === 'half_closed_remote' || s.state === 'closed') return
+    s.unacked += bytes
+    // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
+    if (s.unacked >= this.limits.initialWindowSize / 2) {
+      s.recvWindow += s.unacked
+      this.queueControl({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
+      s.unacked = 0
+    }
+  }
+
+  private consumeSession (bytes: number): void {
+    if (this.version !== 3.1 || bytes <= 0) return
+    this.sessionUnacked += bytes
+    if (this.sessionUnacked >= 32768) {
+      this.sessionRecvWindow += this.sessionUnacked
+      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
+      this.sessionUnacked = 0
+    }
+  }
+
+  /** Sends our own PING; false when too many are unanswered. */
+  ping (now: number): boolean {
+    if (this.closedFlag || this.pings.size >= this.limits.maxOutstandingPings) return false
+    const id = this.nextPingId
+    this.nextPingId = (this.nextPingId + 2) >>> 0
+    this.pings.set(id, now)
+    this.queueControl({ type: 'PING', id })
+    return true
+  }
+
+  /** GOAWAY: no new streams; open ones finish, then the session reports 'closed'. */
+  goaway (status: GoawayStatusCode = GoawayStatus.OK): void {
+    if (this.goawaySent || this.closedFlag) return
+    this.goawaySent = true
+    this.queueControl({ type: 'GOAWAY', lastGoodStreamId: this.lastPeerStreamId, status })
+    this.maybeClosed()
+  }
+
+  /** Ends the session now; pending outbound control frames may still be flushed. */
+  close (reason = 'closed'): void {
+    if (this.closedFlag) return
+    this.closedFlag = true
+    for (const s of [...this.streams.values()]) this.finish(s, RstStatus.CANCEL, false)
+    this.events.push({ type: 'closed', reason })
+  }
+
+  // ---- output ----
+
+  /**
+   * Frames to write, control frames first, then DATA by priority (0 first), round-robin within a priority, within
+   * flow-control windows. `maxBytes` bounds the DATA taken (control frames always go).
+   */
+  takeOutbound (maxBytes = Infinity): Uint8Array[] {
+    const out = this.control.splice(0)
+    this.controlBytes = 0
+    let budget = maxBytes
+    for (let p = 0; p < 8 && budget > 0; p++) {
+      const set = this.ready[p]
+      while (set.size > 0 && budget > 0) {
+        let progressed = false
+        for (const s of set) {
+          const n = this.takeFrame(s, budget, out)
+          if (n < 0) { set.delete(s); continue }
+          progressed = true
+          budget -= n
+          if (budget <= 0) break
+        }
+        if (!progressed) break
+      }
+    }
+    return out
+  }
+
+  /** One DATA frame of stream s into out; returns bytes taken, or -1 when s has nothing sendable now. */
+  private takeFrame (s: Stream, budget: number, out: Uint8Array[]): number {
+    let allowed = Math.min(DATA_FRAME_BYTES, budget, s.queuedBytes)
+    if (this.version !== 2) allowed = Math.min(allowed, s.sendWindow)
+    if (this.version === 3.1) allowed = Math.min(allowed, this.sessionSendWindow)
+    const finNow = s.finQueued && allowed >= s.queuedBytes
+    if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) return -1
+    let payload: Uint8Array
+    if (allowed === 0) payload = EMPTY
+    else if (s.queue[0].length === allowed) payload = s.queue.shift()!
+    else if (s.queue[0].length > allowed) {
+      payload = s.queue[0].subarray(0, allowed)
+      s.queue[0] = s.queue[0].subarray(allowed)
+    } else {
+      // Coalesce small writes into one frame (one copy of at most a frame's worth).
+      const buf = Buffer.allocUnsafe(allowed)
+      let o = 0
+      while (o < allowed) {
+        const head = s.queue[0]
+        const n = Math.min(head.length, allowed - o)
+        buf.set(n === head.length ? head : head.subarray(0, n), o)
+        if (n === head.length) s.queue.shift()
+        else s.queue[0] = head.subarray(n)
+        o += n
+      }
+      payload = buf
+    }
+    s.queuedBytes -= allowed
+    this.dataBytes -= allowed
+    if (this.version !== 2) s.sendWindow -= allowed
+    if (this.version === 3.1) this.sessionSendWindow -= allowed
+    out.push(this.encoder.encodeDataHeader(s.id, finNow, allowed))
+    if (allowed > 0) out.push(payload)
+    if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes) {
+      s.needDrain = false
+      this.events.push({ type: 'drain', streamId: s.id })
+    }
+    if (finNow) {
+      s.finQueued = false
+      this.ready[s.priority].delete(s)
+      this.step(s, 'send_fin')
+    }
+    return Math.max(allowed, 1)
+  }
+
+  // ---- internals ----
+
+  private open (id: number, priority: number, local: boolean, state: StreamState): Stream {
+    const s: Stream = {
+      id,
+      state,
+      priority: Math.min(7, Math.max(0, priority)),
+      sendWindow: this.peerInitialWindow,
+      recvWindow: this.limits.initialWindowSize,
+      unacked: 0,
+      queue: [],
+      queuedBytes: 0,
+      finQueued: false,
+      needDrain: false,
+      local
+    }
+    this.streams.set(id, s)
+    if (local) this.localOpen++
+    else this.peerOpen++
+    return s
+  }
+
+  /** Applies the table; on a protocol answer, resets the stream and returns false. */
+  private step (s: Stream, input: StreamInput): boolean {
+    const t = transition(s.state, input)
+    if ('next' in t) {
+      s.state = t.next
+      if (t.next === 'closed') this.finish(s, 0, false, true)
+      return true
+    }
+    if ('ignore' in t) return false
+    if (input.startsWith('send_')) return false // our own misuse: refuse the command, do not punish the peer
+    this.streamError(s.id, t.rst, t.why)
+    return false
+  }
+
+  private lookup (streamId: number, input: StreamInput): Stream | null {
+    const s = this.streams.get(streamId)
+    if (s !== undefined) return s
+    if (this.recentlyReset.has(streamId)) return null
+    if (this.recentlyClosed.has(streamId)) {
+      const t = transition('closed', input)
+      if ('rst' in t) this.streamError(streamId, t.rst, t.why)
+      return null
+    }
+    this.streamError(streamId, RstStatus.INVALID_STREAM, `frame for stream ${streamId}, which is not open`)
+    return null
+  }
+
+  /** Removes a stream. status 0 with `clean` = both sides finished normally. */
+  private finish (s: Stream, status: number, byPeer: boolean, clean = false): void {
+    if (!this.streams.delete(s.id)) return
+    s.state = 'closed'
+    if (s.local) this.localOpen--
+    else this.peerOpen--
+    this.dataBytes -= s.queuedBytes
+    s.queue.length = 0
+    s.queuedBytes = 0
+    this.ready[s.priority].delete(s)
+    this.recentlyClosed.add(s.id)
+    trim(this.recentlyClosed)
+    if (!clean) this.events.push({ type: 'streamReset', streamId: s.id, status, byPeer })
+    this.maybeClosed()
+  }
+
+  private streamError (streamId: number, status: RstStatusCode, message: string): void {
+    if (streamId === 0) return this.sessionError(GoawayStatus.PROTOCOL_ERROR, message)
+    // SPDY/2 stops at FLOW_CONTROL_ERROR (7): answer what it can understand.
+    const wireStatus = this.version === 2 && status > 7 ? RstStatus.PROTOCOL_ERROR : status
+    this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId, status: wireStatus, message: `${rstStatusName(wireStatus)}: ${message}` })
+    const s = this.streams.get(streamId)
+    this.queueControl({ type: 'RST_STREAM', streamId, status: wireStatus })
+    this.recentlyReset.add(streamId)
+    trim(this.recentlyReset)
+    if (s !== undefined) this.finish(s, wireStatus, false)
+    if (++this.invalidFrames > this.limits.maxInvalidFrames) {
+      this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxInvalidFrames} invalid frames`)
+    }
+  }
+
+  private sessionError (status: GoawayStatusCode, message: string): void {
+    if (this.closedFlag) return
+    this.events.push({ type: 'protocolError', answer: 'GOAWAY', streamId: 0, status, message })
+    if (!this.goawaySent) {
+      this.goawaySent = true
+      this.queueControl({ type: 'GOAWAY', lastGoodStreamId: this.lastPeerStreamId, status })
+    }
+    this.close(message)
+  }
+
+  private maybeClosed (): void {
+    if (!this.closedFlag && (this.goawaySent || this.goawayReceived) && this.streams.size === 0) {
+      this.close(this.goawaySent ? 'drained after GOAWAY' : 'peer sent GOAWAY')
+    }
+  }
+
+  private queueControl (f: Frame): void {
+    const b = this.encoder.encode(f)
+    this.control.push(b)
+    this.controlBytes += b.length
+  }
+
+  private rollRateWindow (now: number): void {
+    if (now - this.rateWindowStart >= RATE_WINDOW_MS) {
+      this.rateWindowStart = now
+      this.settingsInWindow = 0
+      this.resetsInWindow = 0
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+const EMPTY_EVENTS: SessionEvent[] = []
+
+function trim (set: Set<number>): void {
+  if (set.size <= RECENT_CLOSED) return
+  const first = set.values().next().value
+  if (first !== undefined) set.delete(first)
+}
+
+function stripUndefined<T extends object> (o: T): Partial<T> {
+  const out: Partial<T> = {}
+  for (const k of Object.keys(o) as Array<keyof T>) if (o[k] !== undefined) out[k] = o[k]
+  return out
+}
