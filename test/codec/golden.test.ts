@@ -4,7 +4,7 @@
  * Several header blocks go through one compression context each way, so later blocks depend on earlier ones.
  */
 import t from 'tap'
-import { stFramer, stParser } from '../helpers/spdy-transport'
+import { stFramer, stParser } from './spdy-transport'
 import { FrameDecoder, FrameEncoder, type DecodeEvent, type Frame, type HeaderList } from '../../lib/codec'
 
 const wire = (v: number): 2 | 3 => (v === 2 ? 2 : 3)
