@@ -44,7 +44,7 @@ export class ProtocolHandler {
       // 3.1 signal (see SpdyHandler).
       const wire = chunk.length >= 2 ? chunk[1] : 3
       const version: SpdyVersion = wire === 2 ? 2 : 3
-      this.startSpdy(version, this.conn)
+      this.startSpdy(version, this.conn, false)
       this.inner!.receive(chunk)
       return
     }
@@ -59,9 +59,9 @@ export class ProtocolHandler {
     this.conn.destroy()
   }
 
-  startSpdy (version: SpdyVersion, transport: Transport): void {
+  startSpdy (version: SpdyVersion, transport: Transport, encrypted: boolean): void {
     this.protocol = version === 2 ? 'spdy/2' : version === 3 ? 'spdy/3' : 'spdy/3.1'
-    this.inner = new SpdyHandler(this.conn, transport, version)
+    this.inner = new SpdyHandler(this.conn, transport, version, encrypted)
   }
 
   tick (now: number): void { this.inner?.tick(now) }

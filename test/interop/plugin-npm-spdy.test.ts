@@ -1,0 +1,156 @@
+/**
+ * The plugin against an independent SPDY client: the npm `spdy` package's agent (spdy-transport underneath),
+ * over real TCP in plain mode (tls: false, as Chrome's --use-spdy=no-ssl), for spdy/2, spdy/3 and spdy/3.1.
+ */
+import t from 'tap'
+import http from 'node:http'
+import { createHash, randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
+// spdy ships no types; the agent is all we use.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import spdy from '../../lib/index'
+
+interface Res { status: number, headers: http.IncomingHttpHeaders, body: Buffer }
+
+function request (agent: http.Agent, port: number, opts: { method?: string, path: string, headers?: Record<string, string>, body?: Buffer | string }): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, agent, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(opts.body)
+  })
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+const BIG = 50 * 1024 * 1024
+const bigChunk = randomBytes(64 * 1024)
+const bigSha = (() => { const h = createHash('sha256'); for (let i = 0; i < BIG / bigChunk.length; i++) h.update(bigChunk); return h.digest('hex') })()
+
+async function buildApp (): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0, maxConcurrentStreams: 250 })
+  app.addHook('onRequest', async (req, reply) => {
+    await new Promise((resolve) => setImmediate(resolve))
+    reply.header('x-hooked', 'yes')
+  })
+  app.get('/', async (req) => ({ spdy: req.spdy, protocol: req.protocol, ip: req.ip, hostname: req.hostname, url: req.url }))
+  app.post('/echo', {
+    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } }
+  }, async (req) => ({ got: req.body }))
+  app.get('/boom', async () => { throw new Error('boom') })
+  app.get('/big', async (_req, reply) => {
+    let sent = 0
+    const stream = new Readable({
+      read () {
+        if (sent >= BIG) { this.push(null); return }
+        sent += bigChunk.length
+        this.push(bigChunk)
+      }
+    })
+    return reply.type('application/octet-stream').send(stream)
+  })
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => {
+    const h = createHash('sha256')
+    let n = 0
+    payload.on('data', (c: Buffer) => { n += c.length; h.update(c) })
+    payload.on('end', () => done(null, { n, sha: h.digest('hex') }))
+    payload.on('error', done)
+  })
+  app.post('/upload', async (req) => req.body)
+  app.get('/slow', async () => { await new Promise((resolve) => setTimeout(resolve, 300)); return 'slow done' })
+  app.get('/cookies', async (_req, reply) => {
+    reply.header('set-cookie', ['a=1', 'b=2'])
+    reply.header('connection', 'keep-alive')
+    return 'c'
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return app
+}
+
+for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
+  t.test(protocol, async (t) => {
+    const app = await buildApp()
+    const port = app.spdy.port!
+    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol } })
+    t.teardown(async () => {
+      await new Promise<void>((resolve) => agent.close(() => resolve()))
+      await app.close()
+    })
+
+    t.test('GET runs routes and hooks, with request.spdy', async (t) => {
+      const res = await request(agent, port, { path: '/?q=1', headers: { host: 'example.test' } })
+      t.equal(res.status, 200)
+      t.equal(res.headers['x-hooked'], 'yes', 'async onRequest hook ran')
+      t.notOk(res.headers['alternate-protocol'], 'SPDY responses do not advertise SPDY')
+      const body = JSON.parse(res.body.toString())
+      t.equal(body.spdy.version, protocol === 'spdy/2' ? 2 : protocol === 'spdy/3' ? 3 : 3.1)
+      t.equal(body.spdy.streamId % 2, 1, 'client stream ids are odd')
+      t.equal(body.protocol, 'http')
+      t.equal(body.ip, '127.0.0.1')
+      t.equal(body.url, '/?q=1')
+    })
+
+    t.test('POST JSON with schema validation', async (t) => {
+      const ok = await request(agent, port, { method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'spdy' }) })
+      t.equal(ok.status, 200)
+      t.same(JSON.parse(ok.body.toString()), { got: { name: 'spdy' } })
+      const bad = await request(agent, port, { method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nope: 1 }) })
+      t.equal(bad.status, 400)
+      t.match(JSON.parse(bad.body.toString()), { code: 'FST_ERR_VALIDATION' })
+    })
+
+    t.test('404 and thrown errors go through the app handlers', async (t) => {
+      const nf = await request(agent, port, { path: '/missing' })
+      t.equal(nf.status, 404)
+      t.match(JSON.parse(nf.body.toString()), { message: 'Route GET:/missing not found' })
+      const err = await request(agent, port, { path: '/boom' })
+      t.equal(err.status, 500)
+      t.match(JSON.parse(err.body.toString()), { message: 'boom' })
+    })
+
+    t.test('repeated headers arrive, connection-specific ones do not', async (t) => {
+      const res = await request(agent, port, { path: '/cookies' })
+      t.same(res.headers['set-cookie'], ['a=1', 'b=2'])
+      t.notOk(res.headers.connection === 'keep-alive' && res.headers['x-from-app'], 'connection header dropped')
+    })
+
+    t.test('streamed 50 MB response', async (t) => {
+      const res = await request(agent, port, { path: '/big' })
+      t.equal(res.status, 200)
+      t.equal(res.body.length, BIG)
+      t.equal(sha(res.body), bigSha)
+    })
+
+    t.test('large upload', async (t) => {
+      const body = randomBytes(8 * 1024 * 1024)
+      const res = await request(agent, port, { method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, body })
+      t.equal(res.status, 200)
+      t.same(JSON.parse(res.body.toString()), { n: body.length, sha: sha(body) })
+    })
+
+    t.test('200 concurrent streams on one connection', async (t) => {
+      const all = await Promise.all(Array.from({ length: 200 }, (_, i) => request(agent, port, { path: `/?i=${i}` })))
+      t.equal(all.filter((r) => r.status === 200).length, 200)
+      const ids = new Set(all.map((r) => JSON.parse(r.body.toString()).spdy.streamId))
+      t.equal(ids.size, 200, 'each on its own stream')
+      t.equal(app.spdy.sessions().length, 1, 'one SPDY session')
+    })
+
+    t.test('graceful close lets in-flight streams finish', async (t) => {
+      const inflight = request(agent, port, { path: '/slow' })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const closing = app.close()
+      const res = await inflight
+      t.equal(res.status, 200)
+      t.equal(res.body.toString(), 'slow done')
+      await closing
+      t.notOk(app.spdy.server.listening)
+    })
+  })
+}
