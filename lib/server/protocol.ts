@@ -39,11 +39,13 @@ export class ProtocolHandler {
     if (chunk.length === 0) return
     const first = chunk[0]
     if (first === 0x80) {
-      // SPDY control frame: version in the low bits of the first 16 bits. A SPDY/3.1 client is version 3 on the
-      // wire; without NPN there is no way to tell 3 from 3.1, so the session treats a stream-0 WINDOW_UPDATE as the
-      // 3.1 signal (see SpdyHandler).
+      // SPDY control frame: version in the low bits of the first 16 bits. SPDY/3.1 is version 3 on the wire and
+      // only NPN/ALPN tells it from 3; over plain TCP the listener assumes 3.1 when options.protocols offers it
+      // (the default), because a 3.1 peer left without session WINDOW_UPDATEs stalls, while plain-v3-only
+      // deployments can say so with protocols: ['spdy/3', ...].
       const wire = chunk.length >= 2 ? chunk[1] : 3
-      const version: SpdyVersion = wire === 2 ? 2 : 3
+      const offered = this.conn.listener.options.protocols
+      const version: SpdyVersion = wire === 2 ? 2 : offered.includes('spdy/3.1') ? 3.1 : 3
       this.startSpdy(version, this.conn, false)
       this.inner!.receive(chunk)
       return

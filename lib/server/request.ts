@@ -44,10 +44,25 @@ export class SpdyIncomingMessage extends Readable {
 
   get connection (): unknown { return this.socket }
 
+  private pushed = 0
+  private reported = 0
+
   /** A DATA frame's payload. */
   pushData (chunk: Uint8Array): void {
     if (this.aborted || this.complete) return
+    this.pushed += chunk.length
     this.push(chunk)
+    // In flowing mode Readable hands the chunk to 'data' listeners right inside push(), without read().
+    this.report()
+  }
+
+  /** Reports what left our buffer for the app since last time: pushed minus still buffered. */
+  private report (): void {
+    const consumed = this.pushed - this.readableLength
+    if (consumed > this.reported && this.onConsumed !== null) {
+      this.onConsumed(consumed - this.reported)
+      this.reported = consumed
+    }
   }
 
   /** The peer's FIN. */
@@ -74,7 +89,7 @@ export class SpdyIncomingMessage extends Readable {
 
   override read (size?: number): Buffer {
     const chunk = super.read(size) as Buffer | null
-    if (chunk !== null && this.onConsumed !== null) this.onConsumed(chunk.length)
+    if (chunk !== null) this.report()
     return chunk as Buffer
   }
 

@@ -428,7 +428,10 @@ export class SpdySession {
 
   /** The application read `bytes` of the stream's DATA: re-grant window (v3) once half of it is used. */
   consume (streamId: number, bytes: number): void {
-    if (this.version === 2 || bytes <= 0) return
+    // SPDY/2 has no flow control, but spdy-transport (node-spdy) enforces 64 KB stream windows in v2 too and waits
+    // for WINDOW_UPDATE. A v2 peer must ignore control types it does not know (SPDY/2 section 2.2.1), so granting
+    // window in v2 costs conformant peers nothing and keeps node-spdy uploads moving.
+    if (bytes <= 0) return
     this.consumeSession(bytes)
     const s = this.streams.get(streamId)
     if (s === undefined || s.state === 'half_closed_remote' || s.state === 'closed') return
