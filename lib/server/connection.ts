@@ -25,6 +25,8 @@ export interface ConnectionStats {
 export interface Transport {
   /** Bytes for the peer (already framed; encrypted by the connection if TLS is on). */
   send (chunk: Uint8Array): void
+  /** Several chunks in one go (one writev for the socket). */
+  sendMany (chunks: Uint8Array[]): void
   /** True while the socket's buffer is over its high-water mark: producers should pause. */
   readonly congested: boolean
   /** Ask to be called on socket drain. */
@@ -69,6 +71,15 @@ export class Connection implements Transport {
   send (chunk: Uint8Array): void {
     if (this.ended || this.socket.destroyed) return
     this.socket.write(chunk)
+  }
+
+  sendMany (chunks: Uint8Array[]): void {
+    if (this.ended || this.socket.destroyed) return
+    if (chunks.length === 1) { this.socket.write(chunks[0]); return }
+    // Frames are small (an 8-byte DATA header, a 60-byte SYN_REPLY): corking turns them into one writev.
+    this.socket.cork()
+    for (let i = 0; i < chunks.length; i++) this.socket.write(chunks[i])
+    this.socket.uncork()
   }
 
   onWritable (cb: () => void): void {

@@ -217,7 +217,8 @@ export class SpdyHandler implements Handler {
     }
     const out = this.session.takeOutbound(FLUSH_BYTES)
     let sent = 0
-    for (let i = 0; i < out.length; i++) { this.transport.send(out[i]); sent += out[i].length }
+    for (let i = 0; i < out.length; i++) sent += out[i].length
+    if (out.length > 0) this.transport.sendMany(out)
     // Taking DATA can free queue room ('drain') and finish streams.
     this.handle(this.session.takeEvents())
     if (this.ended) {
