@@ -16,4 +16,7 @@ mkdirSync('dist/esm', { recursive: true })
 const names = Object.keys(require(resolve('dist/cjs/index.js'))).filter((n) => n !== 'default')
 writeFileSync('dist/esm/index.mjs', "import cjs from '../cjs/index.js'\nexport default cjs\nexport const { " +
   names.join(', ') + ' } = cjs\n')
-writeFileSync('dist/esm/index.d.mts', "export * from '../cjs/index.js'\nexport { default } from '../cjs/index.js'\n")
+// Types for ESM: TypeScript sees a CommonJS module's default import as the whole module object, so name the
+// plugin's own type explicitly.
+writeFileSync('dist/esm/index.d.mts', "import * as cjs from '../cjs/index.js'\nexport * from '../cjs/index.js'\n" +
+  'declare const plugin: typeof cjs.fastifySpdy\nexport default plugin\n')
