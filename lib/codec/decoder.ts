@@ -32,7 +32,6 @@ export interface DecoderOptions {
   maxHeaderPairs?: number
 }
 
-const EMPTY = new Uint8Array(0)
 const MASK_31 = 0x7fffffff
 
 export class FrameDecoder {
@@ -42,8 +41,17 @@ export class FrameDecoder {
   private readonly maxHeaderBlockBytes: number
   private readonly maxHeaderPairs: number
   private readonly inflater: HeaderDecompressor
-  /** Unconsumed bytes from previous pushes (always less than one frame). */
-  private pending: Uint8Array = EMPTY
+  /**
+   * The incomplete frame carried over from earlier pushes: `partial[0, fill)`. While its 8-byte header is not yet
+   * complete, `partial` is the reused `head` scratch; then a buffer for the whole frame, grown by doubling as bytes
+   * arrive (so a header announcing 1 MB does not reserve 1 MB before the bytes come). Each byte that straddles
+   * chunks is copied once; frames wholly inside a chunk are never copied.
+   */
+  private readonly head = new Uint8Array(8)
+  private partial: Uint8Array = this.head
+  private fill = 0
+  /** Total size (8 + length) of the partial frame once its header is known, else 0. */
+  private want = 0
   /** Bytes still to drop of an oversized DATA frame. */
   private skip = 0
   private dead = false
@@ -57,28 +65,83 @@ export class FrameDecoder {
     this.inflater = new HeaderDecompressor(opts.version)
   }
 
+  /**
+   * Decodes what `chunk` completes. A DATA frame wholly inside `chunk` is returned as a view of it (no copy):
+   * consume or copy DATA payloads before reusing `chunk`'s memory. Nothing else refers to `chunk` after return.
+   */
   push (chunk: Uint8Array): DecodeEvent[] {
     const out: DecodeEvent[] = []
     if (this.dead) return out
     let buf = chunk
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, buf.length)
-      this.skip -= n
-      buf = buf.subarray(n)
-      if (this.skip > 0) return out
+    for (;;) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, buf.length)
+        this.skip -= n
+        buf = buf.subarray(n)
+        if (this.skip > 0) return out
+      }
+      if (this.fill === 0) break
+      if (this.want === 0) {
+        // Completing the header.
+        const take = Math.min(8 - this.fill, buf.length)
+        this.head.set(buf.subarray(0, take), this.fill)
+        this.fill += take
+        buf = buf.subarray(take)
+        if (this.fill < 8) return out
+        const length = frameLength(this.head, 0)
+        if (length === 0 || length > this.maxFrameLength) {
+          // Nothing to gather: an empty frame decodes from its header, an oversized one is refused from it.
+          this.fill = 0
+          this.frames(this.head, out)
+          if (this.dead) return out
+          continue
+        }
+        this.want = 8 + length
+        this.partial = new Uint8Array(Math.min(this.want, 64 * 1024))
+        this.partial.set(this.head)
+      }
+      const take = Math.min(this.want - this.fill, buf.length)
+      if (this.fill + take > this.partial.length) {
+        const bigger = new Uint8Array(Math.min(this.want, Math.max(this.partial.length * 2, this.fill + take)))
+        bigger.set(this.partial.subarray(0, this.fill))
+        this.partial = bigger
+      }
+      this.partial.set(buf.subarray(0, take), this.fill)
+      this.fill += take
+      buf = buf.subarray(take)
+      if (this.fill < this.want) return out
+      // A frame of its own buffer: its DATA payload view stays valid for the caller.
+      const frame = this.partial
+      this.partial = this.head
+      this.fill = 0
+      this.want = 0
+      this.frames(frame, out)
+      if (this.dead) return out
     }
-    if (this.pending.length > 0) {
-      // Only the tail of an incomplete frame is ever copied.
-      const joined = Buffer.allocUnsafe(this.pending.length + buf.length)
-      joined.set(this.pending, 0)
-      joined.set(buf, this.pending.length)
-      buf = joined
-      this.pending = EMPTY
+    const off = this.frames(buf, out)
+    if (this.dead || off >= buf.length) return out
+    // Keep the incomplete tail (a copy: the caller may reuse `chunk`).
+    const rest = buf.subarray(off)
+    if (rest.length < 8) {
+      this.head.set(rest)
+    } else {
+      this.want = 8 + frameLength(rest, 0)
+      this.partial = new Uint8Array(Math.min(this.want, Math.max(64 * 1024, rest.length)))
+      this.partial.set(rest)
     }
+    this.fill = rest.length
+    return out
+  }
+
+  /**
+   * Decodes the complete frames at the start of `buf`; returns where the first incomplete one starts (buf.length
+   * when everything was used, including an oversized DATA frame whose remainder is then skipped).
+   */
+  private frames (buf: Uint8Array, out: DecodeEvent[]): number {
     let off = 0
     while (buf.length - off >= 8) {
       const b0 = buf[off]
-      const length = (buf[off + 5] << 16) | (buf[off + 6] << 8) | buf[off + 7]
+      const length = frameLength(buf, off)
       if (length > this.maxFrameLength) {
         if ((b0 & 0x80) === 0) {
           // DATA: its bytes can be dropped without touching any shared state, so only this stream is hurt.
@@ -87,11 +150,12 @@ export class FrameDecoder {
           const avail = buf.length - off - 8
           if (avail >= length) { off += 8 + length; continue }
           this.skip = length - avail
-          return out
+          return buf.length
         }
         // A control frame we will not buffer; if it carries a header block, skipping it desyncs zlib
         // (SPDY/3 section 2.6.11: FRAME_TOO_LARGE without processing the block MUST close the session).
-        return this.fail(out, new SessionProtocolError(`control frame of ${length} bytes exceeds maxFrameLength ${this.maxFrameLength}`))
+        this.fail(out, new SessionProtocolError(`control frame of ${length} bytes exceeds maxFrameLength ${this.maxFrameLength}`))
+        return buf.length
       }
       if (buf.length - off - 8 < length) break
       const start = off
@@ -100,7 +164,7 @@ export class FrameDecoder {
       off += 8 + length
       if ((b0 & 0x80) === 0) {
         const streamId = readU31(buf, start)
-        if (streamId === 0) return this.fail(out, new SessionProtocolError('DATA frame on stream 0'))
+        if (streamId === 0) { this.fail(out, new SessionProtocolError('DATA frame on stream 0')); return buf.length }
         if ((flags & 0x02) !== 0 && this.version === 2) {
           // SPDY/2 FLAG_COMPRESS (section 2.3): per-stream data compression, never deployed; we cannot honour it.
           out.push(streamError(new ProtocolError(streamId, 'compressed DATA (SPDY/2 FLAG_COMPRESS) is not supported'), this.table))
@@ -118,21 +182,18 @@ export class FrameDecoder {
           // the stream error is followed by the end of the session.
           out.push(streamError(new UnsupportedVersionError(readU31(payload, 0), `SYN_STREAM of SPDY version ${version} on a SPDY/${this.version} session`), this.table))
         }
-        return this.fail(out, new SessionProtocolError(`control frame of SPDY version ${version} on a SPDY/${this.version} session`))
+        this.fail(out, new SessionProtocolError(`control frame of SPDY version ${version} on a SPDY/${this.version} session`))
+        return buf.length
       }
-      if (!this.control(type, flags, payload, out)) return out
+      if (!this.control(type, flags, payload, out)) return buf.length
     }
-    if (off < buf.length) {
-      // Keep the incomplete frame; copy it when it is a view of the caller's buffer, which they may reuse.
-      const rest = buf.subarray(off)
-      this.pending = buf === chunk ? Uint8Array.prototype.slice.call(rest) : rest
-    }
-    return out
+    return off
   }
 
   private fail (out: DecodeEvent[], error: SpdySessionError): DecodeEvent[] {
     this.dead = true
-    this.pending = EMPTY
+    this.partial = this.head
+    this.fill = 0
     out.push({ type: 'SESSION_ERROR', error })
     return out
   }
@@ -237,6 +298,10 @@ export class FrameDecoder {
     }
     return parsed
   }
+}
+
+function frameLength (b: Uint8Array, o: number): number {
+  return (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]
 }
 
 function readU31 (b: Uint8Array, o: number): number {

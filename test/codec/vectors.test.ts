@@ -101,11 +101,11 @@ t.test('RST_STREAM: status codes (section 2.6.3)', async (t) => {
 t.test('SETTINGS: v2 little-endian id then flags; v3 flags then big-endian id; per-setting flags and CLEAR (section 2.6.4)', async (t) => {
   // SPDY/2 as Chrome wrote it: id 4 (MAX_CONCURRENT_STREAMS) as 04 00 00, then flags 01 (PERSIST_VALUE).
   const v2 = control(2, 4, 0x01, hex(u32(2) + '040000' + '01' + u32(100) + '070000' + '02' + u32(65536)))
-  const f2 = { type: 'SETTINGS', clearSettings: true, entries: [{ id: 4, flags: 1, value: 100 }, { id: 7, flags: 2, value: 65536 }] } as const
+  const f2: Frame = { type: 'SETTINGS', clearSettings: true, entries: [{ id: 4, flags: 1, value: 100 }, { id: 7, flags: 2, value: 65536 }] }
   t.same(decode(2, v2), [f2])
   t.same(Buffer.from(new FrameEncoder({ version: 2 }).encode(f2)), v2)
   const v3 = control(3, 4, 0x00, hex(u32(2) + '01' + '000004' + u32(100) + '02' + '000007' + u32(0xffffffff)))
-  const f3 = { type: 'SETTINGS', clearSettings: false, entries: [{ id: 4, flags: 1, value: 100 }, { id: 7, flags: 2, value: 0xffffffff }] } as const
+  const f3: Frame = { type: 'SETTINGS', clearSettings: false, entries: [{ id: 4, flags: 1, value: 100 }, { id: 7, flags: 2, value: 0xffffffff }] }
   t.same(decode(3, v3), [f3])
   t.same(Buffer.from(new FrameEncoder({ version: 3 }).encode(f3)), v3)
   const bad = decode(3, control(3, 4, 0, hex(u32(2) + '01000004' + u32(1))))
