@@ -129,6 +129,11 @@ export class SpdySession {
   get openStreams (): number { return this.streams.size }
   /** Highest peer-initiated stream id processed: the last-good-stream-id of our GOAWAY. */
   get lastGoodStreamId (): number { return this.lastPeerStreamId }
+  /** A stream's state, or null when it is not open (never opened, or closed and forgotten). */
+  streamState (streamId: number): StreamState | null {
+    return this.streams.get(streamId)?.state ?? null
+  }
+
   /** Bytes queued for the peer (control + DATA). */
   get bufferedBytes (): number { return this.controlBytes + this.dataBytes }
 
