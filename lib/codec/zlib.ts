@@ -110,14 +110,21 @@ export class HeaderDecompressor {
     strm.output = out as Uint8Array<ArrayBuffer>
     strm.next_out = 0
     strm.avail_out = limit + 1
-    let rc = pako.zlibInflate(strm, Z_SYNC_FLUSH)
-    if (rc === Z_NEED_DICT) {
-      // The first block names the dictionary by its Adler-32 (RFC 1950 FDICT); pako checks it matches.
-      const set = pako.zlibInflateSetDictionary(strm, this.dictionary)
-      if (set !== Z_OK) return { ok: false, reason: 'corrupt', message: 'header block asks for a different zlib dictionary' }
+    let rc: number
+    try {
       rc = pako.zlibInflate(strm, Z_SYNC_FLUSH)
+      if (rc === Z_NEED_DICT) {
+        // The first block names the dictionary by its Adler-32 (RFC 1950 FDICT); pako checks it matches.
+        const set = pako.zlibInflateSetDictionary(strm, this.dictionary)
+        if (set !== Z_OK) return { ok: false, reason: 'corrupt', message: 'header block asks for a different zlib dictionary' }
+        rc = pako.zlibInflate(strm, Z_SYNC_FLUSH)
+      }
+    } catch (err) {
+      // Not seen in the mutation tests; kept so that the decoder's "never throws" does not rest on pako's internals.
+      return { ok: false, reason: 'corrupt', message: `header block does not inflate: ${(err as Error).message}` }
+    } finally {
+      strm.input = EMPTY
     }
-    strm.input = EMPTY
     if (strm.next_out > limit) {
       return { ok: false, reason: 'too-large', message: `header block inflates to more than ${limit} bytes` }
     }
