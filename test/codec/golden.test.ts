@@ -56,6 +56,26 @@ for (const v of [2, 3, 3.1]) {
     if (v !== 2) t.same(byType('WINDOW_UPDATE'), [{ type: 'WINDOW_UPDATE', streamId: 1, deltaWindowSize: 4096 }])
   })
 
+  t.test(`spdy/${v}: spdy-transport writes server frames (SYN_REPLY, pushed SYN_STREAM), we read`, async (t) => {
+    const { framer, take } = stFramer(v, true)
+    framer.responseFrame({ id: 1, status: 200, headers: { 'content-type': 'text/html', 'set-cookie': ['a=1', 'b=2'] } })
+    framer.pushFrame({ id: 1, promisedId: 2, path: '/style.css', host: 'example.com', method: 'GET', status: 200, headers: {}, response: { 'content-type': 'text/css' } })
+    framer.responseFrame({ id: 3, status: 404, headers: { 'content-length': '0' } })
+    framer.dataFrame({ id: 2, fin: true, data: Buffer.from('body{}') })
+    framer.headersFrame({ id: 1, headers: { 'x-trailer': 'done' } })
+    const bytes = await take()
+    const events = new FrameDecoder({ version: wire(v) }).push(bytes)
+    t.same(events.filter((e) => e.type === 'STREAM_ERROR' || e.type === 'SESSION_ERROR'), [], 'no errors')
+    const n = v === 2 ? { s: 'status', p: 'url' } : { s: ':status', p: ':path' }
+    const replies = events.filter((e): e is Extract<Frame, { type: 'SYN_REPLY' }> => e.type === 'SYN_REPLY')
+    t.same(replies.map((f) => [f.streamId, headerMap(f.headers)[n.s]]), [[1, '200 OK'], [3, '404 Not Found']])
+    t.equal(headerMap(replies[0].headers)['set-cookie'], 'a=1\0b=2', 'several values NUL-joined by the peer')
+    const push = events.filter((e): e is Extract<Frame, { type: 'SYN_STREAM' }> => e.type === 'SYN_STREAM')
+    t.same(push.map((f) => [f.streamId, f.associatedStreamId, headerMap(f.headers)[n.p], headerMap(f.headers)['content-type']]), [[2, 1, '/style.css', 'text/css']])
+    t.same(events.filter((e) => e.type === 'DATA').map((f) => [f.streamId, f.fin, Buffer.from(f.data).toString()]), [[2, true, 'body{}']])
+    t.same(events.filter((e): e is Extract<Frame, { type: 'HEADERS' }> => e.type === 'HEADERS').map((f) => [f.streamId, headerMap(f.headers)['x-trailer']]), [[1, 'done']])
+  })
+
   t.test(`spdy/${v}: we write, spdy-transport reads`, async (t) => {
     const enc = new FrameEncoder({ version: wire(v) })
     // A client parser reads what a server sends (replies, pushes); a server parser reads requests.
