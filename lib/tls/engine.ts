@@ -1,0 +1,281 @@
+/**
+ * The part of the engine both roles share: the record layer (RFC 5246 section 6) with handshake reassembly,
+ * alerts, application data, close_notify, the handshake transcript and the deadline. Sans-IO: bytes in via
+ * receive(), bytes out via takeOutbound(), time handed in by the caller.
+ */
+import * as crypto from 'node:crypto'
+import { TlsError } from '../errors'
+import { Alert, AlertLevel, alertName, ContentType, Version } from './constants'
+import { AeadState, Suite } from './crypto'
+import { MAX_CIPHERTEXT, MAX_PLAINTEXT } from './limits'
+
+/** Reported once the handshake is finished (both Finished messages verified/sent). */
+export interface TlsHandshakeEvent {
+  type: 'handshake'
+  /** Negotiated application protocol, null when neither NPN nor ALPN was used. */
+  protocol: string | null
+  negotiatedBy: 'npn' | 'alpn' | null
+  /** OpenSSL suite name, e.g. ECDHE-RSA-AES128-GCM-SHA256. */
+  cipher: string
+  /** 'TLSv1.2' */
+  version: string
+  /** SNI name the client sent (server role) or asked for (client role). */
+  servername: string | null
+  resumed: boolean
+}
+export type TlsEvent =
+  | TlsHandshakeEvent
+  | { type: 'data', data: Uint8Array }
+  /** The peer sent close_notify; we answered with ours (RFC 5246 section 7.2.1). */
+  | { type: 'close' }
+  /** A fatal alert is queued in outbound: the caller flushes takeOutbound() and closes the socket. */
+  | { type: 'error', error: TlsError }
+
+export interface HandshakeMessage { type: number, body: Buffer, raw: Buffer }
+
+export abstract class TlsEngine {
+  protected readonly maxHandshakeMessageSize: number
+  protected out: Buffer[] = []
+  protected events: TlsEvent[] = []
+  private inbuf: Buffer = Buffer.alloc(0)
+  private hsbuf: Buffer = Buffer.alloc(0)
+  protected readCipher: AeadState | null = null
+  protected writeCipher: AeadState | null = null
+  /** Record version to write: 0x0301 for the first ClientHello (RFC 5246 appendix E.1), then the negotiated one. */
+  protected recordVersion: number = Version.TLS12
+  protected version: number = Version.TLS12
+  protected connected = false
+  /** Set once a fatal alert was sent or received, or close_notify both ways: nothing more is read or written. */
+  protected dead = false
+  private closeSent = false
+  private pendingWrites: Uint8Array[] = []
+  private _deadline: number | null
+
+  // transcript (RFC 5246 section 7.4.9: all handshake messages, not counting HelloRequest)
+  private transcriptMsgs: Buffer[] = []
+  private transcriptHash: crypto.Hash | null = null
+
+  constructor (maxHandshakeMessageSize: number, handshakeTimeout: number, now: number) {
+    this.maxHandshakeMessageSize = maxHandshakeMessageSize
+    this._deadline = handshakeTimeout > 0 ? now + handshakeTimeout : null
+  }
+
+  /** Time (same clock as `now`) by which the handshake must be finished; null once done or if no timeout is set. */
+  get deadline (): number | null { return this._deadline }
+
+  /** Feed bytes read from the socket. Never throws: failures become an alert in outbound plus an error event. */
+  receive (bytes: Uint8Array, now: number): TlsEvent[] {
+    if (this.dead) return []
+    const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk])
+    try {
+      this.readRecords()
+      if (this.deadlineExpired(now)) this.fatal(new TlsError(Alert.handshake_failure, 'handshake timeout'))
+    } catch (err) {
+      this.fatal(err)
+    }
+    return this.drainEvents()
+  }
+
+  /** Call when `deadline` passes: a handshake still running is aborted with a handshake_failure alert. */
+  tick (now: number): TlsEvent[] {
+    if (!this.dead && this.deadlineExpired(now)) this.fatal(new TlsError(Alert.handshake_failure, 'handshake timeout'))
+    return this.drainEvents()
+  }
+
+  private deadlineExpired (now: number): boolean {
+    return !this.connected && this._deadline !== null && now >= this._deadline
+  }
+
+  /** Queue application data, split into records of at most 2^14 bytes; held back until the handshake is done. */
+  write (data: Uint8Array): void {
+    if (this.dead || this.closeSent) return
+    if (!this.connected) { this.pendingWrites.push(Buffer.from(data)); return }
+    for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
+      this.sendRecord(ContentType.application_data, data.subarray(off, Math.min(off + MAX_PLAINTEXT, data.length)))
+    }
+  }
+
+  /** Send close_notify (RFC 5246 section 7.2.1). Further writes are ignored. */
+  close (): void {
+    if (this.dead || this.closeSent) return
+    this.closeSent = true
+    this.sendAlert(AlertLevel.warning, Alert.close_notify)
+  }
+
+  /** Bytes to write to the socket, in one buffer (length 0 when none). */
+  takeOutbound (): Uint8Array {
+    if (this.out.length === 0) return Buffer.alloc(0)
+    const b = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out)
+    this.out = []
+    return b
+  }
+
+  protected drainEvents (): TlsEvent[] {
+    const e = this.events
+    this.events = []
+    return e
+  }
+
+  // ---- record layer ----
+
+  private readRecords (): void {
+    let buf = this.inbuf
+    let pos = 0
+    while (!this.dead && buf.length - pos >= 5) {
+      const type = buf[pos]
+      const version = buf.readUInt16BE(pos + 1)
+      const length = buf.readUInt16BE(pos + 3)
+      if (type < 20 || type > 23) throw new TlsError(Alert.unexpected_message, `unknown record type ${type}`)
+      if ((version >> 8) !== 3) throw new TlsError(Alert.protocol_version, `bad record version 0x${version.toString(16)}`)
+      // RFC 5246 section 6.2.3: ciphertext up to 2^14+2048; plaintext records (before CCS) up to 2^14 (6.2.1).
+      if (length > (this.readCipher === null ? MAX_PLAINTEXT : MAX_CIPHERTEXT)) throw new TlsError(Alert.record_overflow, `record of ${length} bytes`)
+      if (buf.length - pos < 5 + length) break
+      const fragment = buf.subarray(pos + 5, pos + 5 + length)
+      pos += 5 + length
+      let plain = fragment
+      if (this.readCipher !== null) {
+        plain = this.readCipher.open(type, version, fragment)
+        if (plain.length > MAX_PLAINTEXT) throw new TlsError(Alert.record_overflow, 'decrypted record over 2^14')
+      }
+      this.onRecord(type, plain)
+      if (pos === buf.length) { buf = Buffer.alloc(0); pos = 0 }
+    }
+    // keep only the incomplete tail (copied so a large socket chunk is not pinned)
+    this.inbuf = pos === 0 ? buf : Buffer.from(buf.subarray(pos))
+  }
+
+  private onRecord (type: number, data: Buffer): void {
+    if (type !== ContentType.handshake && this.hsbuf.length > 0) {
+      // RFC 5246 section 6.2.1: handshake fragments may not be interleaved with other record types.
+      throw new TlsError(Alert.unexpected_message, 'record interleaved with a fragmented handshake message')
+    }
+    switch (type) {
+      case ContentType.handshake:
+        if (data.length === 0) throw new TlsError(Alert.unexpected_message, 'empty handshake record') // section 6.2.1
+        this.onHandshakeBytes(data)
+        break
+      case ContentType.change_cipher_spec:
+        if (data.length !== 1 || data[0] !== 1) throw new TlsError(Alert.decode_error, 'bad ChangeCipherSpec')
+        this.onChangeCipherSpec()
+        break
+      case ContentType.alert:
+        this.onAlert(data)
+        break
+      case ContentType.application_data:
+        if (!this.connected || this.readCipher === null) throw new TlsError(Alert.unexpected_message, 'application data before the handshake finished')
+        if (data.length > 0) this.events.push({ type: 'data', data })
+        break
+    }
+  }
+
+  private onHandshakeBytes (data: Buffer): void {
+    this.hsbuf = this.hsbuf.length === 0 ? data : Buffer.concat([this.hsbuf, data])
+    while (!this.dead && this.hsbuf.length >= 4) {
+      const len = this.hsbuf.readUIntBE(1, 3)
+      if (len > this.maxHandshakeMessageSize) throw new TlsError(Alert.illegal_parameter, `handshake message of ${len} bytes exceeds maxHandshakeMessageSize`)
+      if (this.hsbuf.length < 4 + len) break
+      const raw = this.hsbuf.subarray(0, 4 + len)
+      this.hsbuf = this.hsbuf.length === 4 + len ? Buffer.alloc(0) : Buffer.from(this.hsbuf.subarray(4 + len))
+      this.onHandshake({ type: raw[0], body: raw.subarray(4), raw })
+    }
+  }
+
+  private onAlert (data: Buffer): void {
+    if (data.length !== 2) throw new TlsError(Alert.decode_error, 'bad alert record')
+    const [level, desc] = data
+    if (desc === Alert.close_notify) {
+      if (!this.closeSent) { this.closeSent = true; this.sendAlert(AlertLevel.warning, Alert.close_notify) }
+      this.dead = true
+      this.events.push({ type: 'close' })
+      return
+    }
+    if (level === AlertLevel.warning && desc !== Alert.handshake_failure) {
+      this.onWarningAlert(desc)
+      return
+    }
+    // RFC 5246 section 7.2.2: a fatal alert from the peer ends the connection; we send nothing back.
+    this.dead = true
+    this.events.push({ type: 'error', error: new TlsError(desc, `peer sent fatal alert ${alertName(desc)}`, 'FST_SPDY_TLS_PEER_ALERT') })
+  }
+
+  /** Warnings other than close_notify (e.g. no_renegotiation answering a client-side renegotiation) are ignored. */
+  protected onWarningAlert (_desc: number): void {}
+
+  protected sendRecord (type: number, data: Uint8Array): void {
+    const header = Buffer.allocUnsafe(5)
+    header[0] = type
+    header.writeUInt16BE(this.recordVersion, 1)
+    if (this.writeCipher === null) {
+      header.writeUInt16BE(data.length, 3)
+      this.out.push(header, Buffer.from(data))
+      return
+    }
+    const parts = this.writeCipher.seal(type, this.recordVersion, data)
+    let n = 0
+    for (const p of parts) n += p.length
+    header.writeUInt16BE(n, 3)
+    this.out.push(header, ...parts)
+  }
+
+  protected sendHandshake (raw: Buffer): void {
+    this.addTranscript(raw)
+    for (let off = 0; off < raw.length; off += MAX_PLAINTEXT) this.sendRecord(ContentType.handshake, raw.subarray(off, off + MAX_PLAINTEXT))
+  }
+
+  protected sendChangeCipherSpec (state: AeadState): void {
+    this.sendRecord(ContentType.change_cipher_spec, Buffer.from([1]))
+    this.writeCipher = state
+  }
+
+  protected sendAlert (level: number, desc: number): void {
+    this.sendRecord(ContentType.alert, Buffer.from([level, desc]))
+  }
+
+  /** Turn any failure into a fatal alert in outbound plus one error event; never rethrows. */
+  protected fatal (err: unknown): void {
+    if (this.dead) return
+    const error = err instanceof TlsError
+      ? err
+      : new TlsError(Alert.internal_error, `internal error: ${err instanceof Error ? err.message : String(err)}`)
+    try { this.sendAlert(AlertLevel.fatal, error.alert) } catch { /* a broken cipher state cannot stop the report */ }
+    this.dead = true
+    this._deadline = null
+    this.events.push({ type: 'error', error })
+  }
+
+  protected handshakeDone (ev: TlsHandshakeEvent): void {
+    this.connected = true
+    this._deadline = null
+    this.transcriptMsgs = []
+    this.transcriptHash = null
+    this.events.push(ev)
+    const pending = this.pendingWrites
+    this.pendingWrites = []
+    for (const p of pending) this.write(p)
+  }
+
+  // ---- transcript ----
+
+  protected addTranscript (raw: Buffer): void {
+    if (this.transcriptHash !== null) this.transcriptHash.update(raw)
+    else this.transcriptMsgs.push(raw)
+  }
+
+  /** Once the suite is known its PRF hash runs over the messages so far, then incrementally. */
+  protected startTranscriptHash (suite: Suite): void {
+    this.transcriptHash = crypto.createHash(suite.hash)
+    for (const m of this.transcriptMsgs) this.transcriptHash.update(m)
+    this.transcriptMsgs = []
+  }
+
+  protected transcriptDigest (): Buffer {
+    if (this.transcriptHash === null) throw new TlsError(Alert.internal_error, 'transcript hash not started')
+    return this.transcriptHash.copy().digest()
+  }
+
+  protected setReadCipher (state: AeadState): void { this.readCipher = state }
+
+  protected abstract onHandshake (msg: HandshakeMessage): void
+  protected abstract onChangeCipherSpec (): void
+}

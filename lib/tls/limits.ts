@@ -1,0 +1,40 @@
+/**
+ * Limits of the TLS engine. Each one bounds what a peer can make us buffer or how long it can hold a connection
+ * before the handshake completes.
+ */
+
+/**
+ * Largest handshake message we reassemble (RFC 5246 section 7.4 allows 2^24-1). A ClientHello is a few hundred
+ * bytes (under 2 KiB even with post-quantum key shares that 1.2 ignores); the largest message the client role
+ * receives is the server's Certificate chain, typically 3-8 KiB, rarely above 30 KiB. 64 KiB keeps every real chain
+ * while capping what one connection can make us hold before it authenticates.
+ */
+export const DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE = 64 * 1024
+
+/**
+ * Milliseconds from the first byte to a finished handshake. A real handshake is 2 round trips plus a few ms of
+ * crypto; 10 s covers slow mobile links several times over, and stops slowloris-style clients from pinning sockets
+ * (Node's default of 120 s is generous for a server that exists to be reached by browsers).
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
+
+/** RFC 5246 section 6.2.1: TLSPlaintext.length MUST NOT exceed 2^14. */
+export const MAX_PLAINTEXT = 16384
+/** RFC 5246 section 6.2.3: TLSCiphertext.length MUST NOT exceed 2^14 + 2048. */
+export const MAX_CIPHERTEXT = 16384 + 2048
+
+/**
+ * Session-id cache entries kept per server context (RFC 5246 section 7.4.1.2 leaves the size to us). An entry is
+ * about 200 bytes, so 10,000 is ~2 MB: enough for a busy server's clients coming back within minutes, bounded
+ * under a flood of new sessions because the least recently used entry is dropped.
+ */
+export const DEFAULT_SESSION_CACHE_SIZE = 10_000
+
+/**
+ * Lifetime of a cached session or ticket, in ms. RFC 5246 section F.1.4 suggests at most 24 h; 2 h matches what
+ * browsers keep and limits the window in which a stolen ticket key decrypts recorded traffic.
+ */
+export const DEFAULT_SESSION_LIFETIME = 2 * 60 * 60 * 1000
+
+/** Renegotiation attempts answered with a no_renegotiation warning before we give up on the peer (RFC 5746 section 4.4). */
+export const MAX_RENEGOTIATION_REFUSALS = 3

@@ -1,0 +1,377 @@
+/**
+ * Sans-IO TLS 1.2 server (RFC 5246) with NPN (draft-agl-tls-nextprotoneg-04) and ALPN (RFC 7301).
+ *
+ * Usage by a socket loop:
+ * ```ts
+ * const conn = new TlsServerConnection(options, Date.now())   // reuse ONE options object for every connection:
+ *                                                             // the session cache and ticket keys hang off it
+ * socket.on('data', (b) => { handle(conn.receive(b, Date.now())); flush() })
+ * // flush(): const out = conn.takeOutbound(); if (out.length) socket.write(out)
+ * // timer: when conn.deadline !== null, at that time call handle(conn.tick(Date.now())); flush()
+ * // events: 'handshake' -> protocol chosen; 'data' -> app bytes; 'close' -> peer close_notify (ours is queued);
+ * //         'error' -> a fatal alert is queued: flush, then destroy the socket.
+ * conn.write(bytes); conn.close(); flush()
+ * ```
+ */
+import * as crypto from 'node:crypto'
+import { TlsError } from '../errors'
+import {
+  Alert, AlertLevel, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV,
+  Version, versionName
+} from './constants'
+import { AeadState, deriveKeys, Ephemeral, ephemeral, prf, sign, Suite, SUITES, suiteById } from './crypto'
+import { TlsCertificate, nameMatches } from './certificates'
+import { HandshakeMessage, TlsEngine } from './engine'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
+import { SessionCache, SessionState, TicketKeys } from './session'
+import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
+
+export type { TlsEvent, TlsHandshakeEvent } from './engine'
+export type { TlsCertificate } from './certificates'
+
+export const DEFAULT_PROTOCOLS = ['spdy/3.1', 'spdy/3', 'spdy/2', 'http/1.1']
+
+export interface TlsServerOptions {
+  /** First one is the default; the others are chosen when the SNI name matches one of their names (incl. `*.x`). */
+  certificates: TlsCertificate[]
+  /** NPN and ALPN offer, in preference order. Default DEFAULT_PROTOCOLS. */
+  protocols?: string[]
+  /** Not implemented yet: TLS 1.0/1.1 and CBC suites. Must be false/absent. */
+  legacy?: boolean
+  /** Default DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE (limits.ts). */
+  maxHandshakeMessageSize?: number
+  /** ms from construction to a finished handshake; default DEFAULT_HANDSHAKE_TIMEOUT; 0 disables. */
+  handshakeTimeout?: number
+  /** RFC 5077 ticket key material (>= 32 bytes each); the first seals, all open. Random and auto-rotated if absent. */
+  ticketKeys?: Uint8Array | Uint8Array[]
+  /** NSS key log lines (`CLIENT_RANDOM <client_random> <master_secret>`) for Wireshark. */
+  onKeylog?: (line: string) => void
+}
+
+/** State shared by all connections made with one options object: session cache and ticket keys. */
+export class TlsServerContext {
+  readonly sessions = new SessionCache()
+  readonly tickets: TicketKeys
+  readonly protocols: string[]
+  readonly npnBody: Buffer
+  constructor (readonly options: TlsServerOptions, now: number) {
+    if (options.certificates.length === 0) throw new RangeError('certificates: at least one certificate is required')
+    if (options.legacy === true) throw new RangeError('legacy: TLS 1.0/1.1 is not implemented yet')
+    this.tickets = new TicketKeys(options.ticketKeys, DEFAULT_SESSION_LIFETIME, now)
+    this.protocols = options.protocols ?? DEFAULT_PROTOCOLS
+    this.npnBody = encodeProtocolList(this.protocols)
+  }
+
+  /** Replace the ticket keys (rotation): the first seals new tickets, all open tickets. */
+  setTicketKeys (keys: Uint8Array | Uint8Array[]): void { this.tickets.set(keys) }
+
+  certificateFor (servername: string | null): TlsCertificate {
+    const certs = this.options.certificates
+    if (servername !== null) {
+      for (const c of certs) if (c.names.some((n) => nameMatches(n, servername))) return c
+    }
+    return certs[0]
+  }
+}
+const contexts = new WeakMap<TlsServerOptions, TlsServerContext>()
+/** The context of an options object, created on first use. */
+export const serverContext = (opts: TlsServerOptions, now: number): TlsServerContext => {
+  let c = contexts.get(opts)
+  if (c === undefined) { c = new TlsServerContext(opts, now); contexts.set(opts, c) }
+  return c
+}
+
+/** Groups and schemes in server preference order. */
+const GROUPS: number[] = [Group.x25519, Group.secp256r1, Group.secp384r1]
+const RSA_SCHEMES: number[] = [SigScheme.rsa_pss_rsae_sha256, SigScheme.rsa_pkcs1_sha256, SigScheme.rsa_pss_rsae_sha384, SigScheme.rsa_pkcs1_sha384]
+
+type State = 'client_hello' | 'client_key_exchange' | 'change_cipher_spec' | 'next_protocol' | 'finished' | 'done'
+
+export class TlsServerConnection extends TlsEngine {
+  private readonly ctx: TlsServerContext
+  private state: State = 'client_hello'
+  private clientRandom: Buffer = Buffer.alloc(0)
+  private serverRandom: Buffer = Buffer.alloc(0)
+  private suite: Suite | null = null
+  private cert: TlsCertificate | null = null
+  private eph: Ephemeral | null = null
+  private master: Buffer = Buffer.alloc(0)
+  private ems = false
+  private secureRenegotiation = false
+  private servername: string | null = null
+  private protocol: string | null = null
+  private negotiatedBy: 'npn' | 'alpn' | null = null
+  private npnOffered = false
+  private resumed = false
+  private sessionId: Buffer = Buffer.alloc(0)
+  private issueTicket = false
+  private keys: { client: AeadState, server: AeadState } | null = null
+  private refusals = 0
+  private created = 0
+
+  constructor (opts: TlsServerOptions, now: number) {
+    super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
+    this.ctx = serverContext(opts, now)
+    this.created = now
+  }
+
+  protected onHandshake (msg: HandshakeMessage): void {
+    if (this.state === 'done') {
+      if (msg.type === HandshakeType.client_hello) {
+        // RFC 5746 section 4.4 allows refusing renegotiation with a no_renegotiation warning.
+        if (++this.refusals > MAX_RENEGOTIATION_REFUSALS) throw new TlsError(Alert.unexpected_message, 'repeated renegotiation attempts')
+        this.sendAlert(AlertLevel.warning, Alert.no_renegotiation)
+        return
+      }
+      throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} after the handshake`)
+    }
+    const expected = this.state === 'client_hello'
+      ? HandshakeType.client_hello
+      : this.state === 'client_key_exchange'
+        ? HandshakeType.client_key_exchange
+        : this.state === 'next_protocol'
+          ? HandshakeType.next_protocol
+          : this.state === 'finished' ? HandshakeType.finished : -1
+    if (msg.type !== expected) throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
+    switch (msg.type) {
+      case HandshakeType.client_hello: return this.onClientHello(msg)
+      case HandshakeType.client_key_exchange: return this.onClientKeyExchange(msg)
+      case HandshakeType.next_protocol: return this.onNextProtocol(msg)
+      case HandshakeType.finished: return this.onFinished(msg)
+    }
+  }
+
+  protected onChangeCipherSpec (): void {
+    if (this.state !== 'change_cipher_spec' || this.keys === null) throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${this.state}`)
+    this.setReadCipher(this.keys.client)
+    this.state = this.negotiatedBy === 'npn' ? 'next_protocol' : 'finished'
+  }
+
+  private onClientHello (msg: HandshakeMessage): void {
+    const now = this.created
+    const r = new Reader(msg.body)
+    const clientVersion = r.u16()
+    this.clientRandom = Buffer.from(r.bytes(32))
+    const sessionId = r.vec8()
+    if (sessionId.length > 32) throw new TlsError(Alert.illegal_parameter, 'session id over 32 bytes')
+    const suitesRaw = r.vec16()
+    if (suitesRaw.length === 0 || suitesRaw.length % 2 !== 0) throw new TlsError(Alert.decode_error, 'bad cipher_suites')
+    const compressions = r.vec8()
+    if (!compressions.includes(0)) throw new TlsError(Alert.illegal_parameter, 'null compression not offered') // section 7.4.1.2
+    const exts = parseExtensions(r)
+    r.end()
+    const offered = new Set<number>()
+    for (let i = 0; i < suitesRaw.length; i += 2) offered.add(suitesRaw.readUInt16BE(i))
+
+    // Version: a 1.3 ClientHello says 0x0303 and lists versions in supported_versions (RFC 8446 section 4.2.1).
+    const sv = exts.get(Ext.supported_versions)
+    let has12 = clientVersion >= Version.TLS12
+    if (sv !== undefined) {
+      const list = new Reader(new Reader(sv).vec8())
+      has12 = false
+      while (list.left > 0) if (list.u16() === Version.TLS12) has12 = true
+    }
+    if (!has12) throw new TlsError(Alert.protocol_version, `client does not offer TLS 1.2 (0x${clientVersion.toString(16)})`)
+    void TLS_FALLBACK_SCSV // a fallback SCSV is harmless here: 1.2 is our highest version (RFC 7507 section 3)
+
+    // RFC 5746 section 3.6: SCSV or an empty renegotiation_info marks a secure client.
+    const ri = exts.get(Ext.renegotiation_info)
+    if (ri !== undefined) {
+      if (ri.length !== 1 || ri[0] !== 0) throw new TlsError(Alert.handshake_failure, 'non-empty renegotiation_info in the initial handshake')
+      this.secureRenegotiation = true
+    }
+    if (offered.has(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) this.secureRenegotiation = true
+
+    // SNI (RFC 6066 section 3): one host_name.
+    const sni = exts.get(Ext.server_name)
+    if (sni !== undefined) {
+      const list = new Reader(new Reader(sni).vec16())
+      while (list.left > 0) {
+        const type = list.u8()
+        const name = list.vec16()
+        if (type === 0) {
+          if (name.length === 0) throw new TlsError(Alert.decode_error, 'empty server name')
+          this.servername = name.toString('latin1')
+        }
+      }
+    }
+    const pf = exts.get(Ext.ec_point_formats)
+    if (pf !== undefined && !new Reader(pf).vec8().includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
+    this.ems = exts.has(Ext.extended_master_secret)
+
+    // ALPN (RFC 7301 section 3.2): server preference; no overlap is fatal. ALPN wins over NPN when both are sent.
+    const alpn = exts.get(Ext.alpn)
+    if (alpn !== undefined) {
+      const theirs = parseProtocolList(new Reader(alpn).vec16())
+      const pick = this.ctx.protocols.find((p) => theirs.includes(p))
+      if (pick === undefined) throw new TlsError(Alert.no_application_protocol, `no common protocol in ALPN ${theirs.join(',')}`)
+      this.protocol = pick
+      this.negotiatedBy = 'alpn'
+    } else if (exts.has(Ext.next_protocol_negotiation)) {
+      if (exts.get(Ext.next_protocol_negotiation)?.length !== 0) throw new TlsError(Alert.decode_error, 'NPN extension from a client must be empty')
+      this.npnOffered = true
+      this.negotiatedBy = 'npn'
+    }
+
+    // Resumption: a ticket first (RFC 5077 section 3.4), then the session id cache.
+    const ticketExt = exts.get(Ext.session_ticket)
+    let resume: SessionState | null = null
+    if (ticketExt !== undefined && ticketExt.length > 0) resume = this.ctx.tickets.open(ticketExt, now)
+    if (resume === null && sessionId.length > 0) resume = this.ctx.sessions.get(sessionId, now)
+    if (resume !== null) {
+      const s = suiteById.get(resume.suiteId)
+      // RFC 7627 section 5.3: an EMS session resumed without EMS must abort; a non-EMS session gets a full handshake.
+      if (resume.ems && !this.ems) throw new TlsError(Alert.handshake_failure, 'resuming an extended-master-secret session without the extension')
+      if (s === undefined || !offered.has(s.id) || resume.version !== Version.TLS12 || resume.ems !== this.ems ||
+        resume.servername !== this.servername) resume = null
+    }
+    this.serverRandom = crypto.randomBytes(32)
+    this.issueTicket = ticketExt !== undefined && resume === null
+
+    if (resume !== null) {
+      this.resumed = true
+      this.suite = suiteById.get(resume.suiteId) as Suite
+      this.master = resume.master
+      this.sessionId = Buffer.from(sessionId)
+      this.startTranscriptHash(this.suite)
+      this.addTranscript(msg.raw)
+      this.sendServerHello()
+      this.keys = deriveKeys(this.suite, this.master, this.clientRandom, this.serverRandom)
+      this.keylog()
+      this.sendChangeCipherSpec(this.keys.server)
+      this.sendFinished()
+      this.state = 'change_cipher_spec'
+      return
+    }
+
+    this.cert = this.ctx.certificateFor(this.servername)
+    const cert = this.cert
+    const suite = SUITES.find((s) => offered.has(s.id) && s.auth === (cert.keyType === 'rsa' ? 'rsa' : 'ecdsa'))
+    if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
+    this.suite = suite
+    const groupsExt = exts.get(Ext.supported_groups)
+    let group: number | undefined = Group.secp256r1 // RFC 8422 section 4: no extension means any curve is fine
+    if (groupsExt !== undefined) {
+      const list = new Reader(new Reader(groupsExt).vec16())
+      const theirs: number[] = []
+      while (list.left > 0) theirs.push(list.u16())
+      group = GROUPS.find((g) => theirs.includes(g))
+    }
+    if (group === undefined) throw new TlsError(Alert.handshake_failure, 'no supported group in common')
+    const scheme = this.pickScheme(exts.get(Ext.signature_algorithms), cert)
+    this.sessionId = crypto.randomBytes(32)
+
+    this.startTranscriptHash(suite)
+    this.addTranscript(msg.raw)
+    this.sendServerHello()
+    this.sendHandshake(handshake(HandshakeType.certificate, cert.message))
+    // ServerECDHParams (RFC 8422 section 5.4): curve_type named_curve(3), group, point; signed with both randoms.
+    this.eph = ephemeral(group)
+    const params = Buffer.concat([u8(3), u16(group), vec8(this.eph.pub)])
+    const signature = sign(scheme, cert.key, Buffer.concat([this.clientRandom, this.serverRandom, params]))
+    this.sendHandshake(handshake(HandshakeType.server_key_exchange, Buffer.concat([params, u16(scheme), vec16(signature)])))
+    this.sendHandshake(handshake(HandshakeType.server_hello_done, Buffer.alloc(0)))
+    this.state = 'client_key_exchange'
+  }
+
+  /** signature_algorithms (RFC 5246 section 7.4.1.4.1): absent means SHA-1 with the certificate's algorithm. */
+  private pickScheme (ext: Buffer | undefined, cert: TlsCertificate): number {
+    if (ext === undefined) return cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1
+    const list = new Reader(new Reader(ext).vec16())
+    const theirs: number[] = []
+    while (list.left > 0) theirs.push(list.u16())
+    const ours = cert.keyType === 'rsa'
+      ? RSA_SCHEMES
+      : cert.curve === 'secp384r1'
+        ? [SigScheme.ecdsa_secp384r1_sha384, SigScheme.ecdsa_secp256r1_sha256]
+        : [SigScheme.ecdsa_secp256r1_sha256, SigScheme.ecdsa_secp384r1_sha384]
+    const pick = ours.find((s) => theirs.includes(s))
+    if (pick === undefined) throw new TlsError(Alert.handshake_failure, 'no signature algorithm in common')
+    return pick
+  }
+
+  private sendServerHello (): void {
+    const suite = this.suite as Suite
+    const exts: Buffer[] = []
+    if (this.secureRenegotiation) exts.push(ext(Ext.renegotiation_info, u8(0)))
+    if (this.ems) exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
+    if (!this.resumed) exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
+    if (this.issueTicket) exts.push(ext(Ext.session_ticket, Buffer.alloc(0)))
+    if (this.negotiatedBy === 'alpn' && this.protocol !== null) exts.push(ext(Ext.alpn, vec16(vec8(Buffer.from(this.protocol, 'latin1')))))
+    if (this.npnOffered) exts.push(ext(Ext.next_protocol_negotiation, this.ctx.npnBody))
+    const body = Buffer.concat([
+      u16(Version.TLS12), this.serverRandom, vec8(this.sessionId), u16(suite.id), u8(0),
+      ...(exts.length > 0 ? [vec16(...exts)] : [])
+    ])
+    this.sendHandshake(handshake(HandshakeType.server_hello, body))
+  }
+
+  private onClientKeyExchange (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    const point = r.vec8()
+    r.end()
+    const pre = (this.eph as Ephemeral).secret(point)
+    this.addTranscript(msg.raw)
+    const suite = this.suite as Suite
+    // RFC 7627 section 4: session_hash covers the transcript through ClientKeyExchange.
+    this.master = this.ems
+      ? prf(suite.hash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(suite.hash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
+    this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+    this.keylog()
+    this.state = 'change_cipher_spec'
+  }
+
+  /** NextProtocol (draft-agl-tls-nextprotoneg-04 section 4): selected_protocol<0..255>, padding<0..255>. */
+  private onNextProtocol (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    const proto = r.vec8()
+    r.vec8()
+    r.end()
+    this.protocol = proto.toString('latin1')
+    this.addTranscript(msg.raw) // it is part of the Finished hash
+    this.state = 'finished'
+  }
+
+  private onFinished (msg: HandshakeMessage): void {
+    const suite = this.suite as Suite
+    const expected = prf(suite.hash, this.master, 'client finished', this.transcriptDigest(), 12)
+    if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
+    if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'client Finished does not verify') // section 7.4.9
+    this.addTranscript(msg.raw)
+    if (!this.resumed) {
+      const state: SessionState = { master: this.master, suiteId: suite.id, version: Version.TLS12, ems: this.ems, servername: this.servername, created: this.created }
+      this.ctx.sessions.set(this.sessionId, state)
+      if (this.issueTicket) {
+        // NewSessionTicket (RFC 5077 section 3.3): lifetime hint in seconds, then the opaque ticket.
+        const ticket = this.ctx.tickets.seal(state, this.created)
+        const hint = Buffer.allocUnsafe(4)
+        hint.writeUInt32BE(Math.floor(DEFAULT_SESSION_LIFETIME / 1000))
+        this.sendHandshake(handshake(HandshakeType.new_session_ticket, Buffer.concat([hint, vec16(ticket)])))
+      }
+      this.sendChangeCipherSpec((this.keys as { server: AeadState }).server)
+      this.sendFinished()
+    }
+    this.state = 'done'
+    this.handshakeDone({
+      type: 'handshake',
+      protocol: this.protocol,
+      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
+      cipher: suite.name,
+      version: versionName(this.version),
+      servername: this.servername,
+      resumed: this.resumed
+    })
+  }
+
+  private sendFinished (): void {
+    const suite = this.suite as Suite
+    const verify = prf(suite.hash, this.master, 'server finished', this.transcriptDigest(), 12)
+    this.sendHandshake(handshake(HandshakeType.finished, verify))
+  }
+
+  private keylog (): void {
+    this.ctx.options.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${this.master.toString('hex')}`)
+  }
+}
+

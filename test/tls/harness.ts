@@ -1,0 +1,78 @@
+/**
+ * Socket harness for tests and the CLI: pipes net.Sockets through our sans-IO engines. This is the same loop
+ * lib/server will run, kept small: data -> receive -> flush, a timer on `deadline`, close on error.
+ */
+import * as net from 'node:net'
+import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
+import type { TlsEvent } from '../../lib/tls/engine'
+
+export interface Engine {
+  receive: (b: Uint8Array, now: number) => TlsEvent[]
+  takeOutbound: () => Uint8Array
+  tick: (now: number) => TlsEvent[]
+  readonly deadline: number | null
+  write: (d: Uint8Array) => void
+  close: () => void
+}
+
+/** Drive one socket with one engine; `onEvent` may call engine.write/close, the harness flushes after it. */
+export const pipe = (socket: net.Socket, engine: Engine, onEvent: (e: TlsEvent, engine: Engine) => void): { flush: () => void } => {
+  let timer: NodeJS.Timeout | null = null
+  const flush = (): void => {
+    const out = engine.takeOutbound()
+    if (out.length > 0 && !socket.destroyed) socket.write(out)
+  }
+  const handle = (events: TlsEvent[]): void => {
+    for (const e of events) {
+      onEvent(e, engine)
+      if (e.type === 'error') { flush(); socket.end(); setImmediate(() => socket.destroy()); return }
+      if (e.type === 'close') { flush(); socket.end() }
+    }
+    flush()
+    arm()
+  }
+  const arm = (): void => {
+    if (timer !== null) { clearTimeout(timer); timer = null }
+    const d = engine.deadline
+    if (d !== null && !socket.destroyed) timer = setTimeout(() => handle(engine.tick(Date.now())), Math.max(0, d - Date.now()))
+  }
+  socket.on('data', (b) => handle(engine.receive(b, Date.now())))
+  socket.on('error', () => {})
+  socket.on('close', () => { if (timer !== null) clearTimeout(timer) })
+  flush()
+  arm()
+  return { flush }
+}
+
+export interface EchoServer { port: number, events: TlsEvent[], close: () => Promise<void> }
+
+/**
+ * A TCP server that runs our TLS server engine on every connection. By default it echoes application data back;
+ * `respond` can replace that (e.g. a tiny HTTP/1.1 response for curl).
+ */
+export const startServer = async (opts: TlsServerOptions, respond?: (data: Uint8Array, engine: Engine) => void): Promise<EchoServer> => {
+  const events: TlsEvent[] = []
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    const conn = new TlsServerConnection(opts, Date.now())
+    pipe(socket, conn, (e, engine) => {
+      events.push(e)
+      if (e.type === 'data') {
+        if (respond !== undefined) respond(e.data, engine)
+        else engine.write(e.data)
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    port,
+    events,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
