@@ -12,6 +12,7 @@ export class Reader {
 
   u8 (): number { this.need(1); return this.buf[this.pos++] }
   u16 (): number { this.need(2); const v = this.buf.readUInt16BE(this.pos); this.pos += 2; return v }
+  u32hint (): number { this.need(4); const v = this.buf.readUInt32BE(this.pos); this.pos += 4; return v }
   u24 (): number { this.need(3); const v = this.buf.readUIntBE(this.pos, 3); this.pos += 3; return v }
   bytes (n: number): Buffer { this.need(n); const b = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return b }
   vec8 (): Buffer { return this.bytes(this.u8()) }

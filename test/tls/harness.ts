@@ -76,3 +76,30 @@ export const startServer = async (opts: TlsServerOptions, respond?: (data: Uint8
     }
   }
 }
+
+/** Run two engines against each other in memory until neither has anything to say. */
+export const shuttle = (a: Engine, b: Engine, now = Date.now()): { a: TlsEvent[], b: TlsEvent[] } => {
+  const ev = { a: [] as TlsEvent[], b: [] as TlsEvent[] }
+  for (let i = 0; i < 100; i++) {
+    const fromA = a.takeOutbound()
+    if (fromA.length > 0) ev.b.push(...b.receive(fromA, now))
+    const fromB = b.takeOutbound()
+    if (fromB.length > 0) ev.a.push(...a.receive(fromB, now))
+    if (fromA.length === 0 && fromB.length === 0) break
+  }
+  return ev
+}
+
+let certs: Record<'rsa' | 'ec', { cert: string, key: string }> | null = null
+/** Self-signed RSA and ECDSA certificates for localhost/127.0.0.1, generated once per test process. */
+export const testCerts = (): Record<'rsa' | 'ec', { cert: string, key: string }> => {
+  if (certs === null) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { generateSelfSigned } = require('../../lib/tls/certificates') as typeof import('../../lib/tls/certificates')
+    certs = {
+      rsa: generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'rsa' }),
+      ec: generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'ec' })
+    }
+  }
+  return certs
+}

@@ -1,0 +1,352 @@
+/**
+ * Sans-IO TLS 1.2 client, same engine and event shape as the server. Used by our tests, benchmarks and CLI to talk
+ * to our server and to Node's native TLS. NPN or ALPN (or both) is selectable.
+ */
+import * as crypto from 'node:crypto'
+import { isIP } from 'node:net'
+import { TlsError } from '../errors'
+import { Alert, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, Version, versionName } from './constants'
+import { AeadState, deriveKeys, ephemeral, prf, schemeIsEcdsa, schemeIsRsa, Suite, SUITES, suiteById, verify } from './crypto'
+import { HandshakeMessage, TlsEngine } from './engine'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE } from './limits'
+import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
+
+export type { TlsEvent, TlsHandshakeEvent } from './engine'
+
+/** What a client keeps to resume: pass it back as `session` on the next connection. */
+export interface TlsClientSession {
+  id: Buffer
+  ticket: Buffer | null
+  master: Buffer
+  suiteId: number
+  ems: boolean
+  servername: string | null
+}
+
+export interface TlsClientOptions {
+  /** SNI name and the name the certificate must match (an IP address is matched but not sent as SNI, RFC 6066 section 3). */
+  servername?: string
+  /** Protocols to offer, in preference order. */
+  protocols?: string[]
+  /** How to offer `protocols`: 'alpn' (default), 'npn', or 'both' (the server then uses ALPN). */
+  negotiation?: 'alpn' | 'npn' | 'both'
+  /** PEM trust anchors; the chain must end at one of them. Required unless `insecure`. */
+  ca?: string | string[]
+  /** Skip certificate verification (benchmarks, debugging). The ServerKeyExchange signature is still checked. */
+  insecure?: boolean
+  /** A session from an earlier connection's `session` to resume (RFC 5077 ticket or session id). */
+  session?: TlsClientSession | null
+  /** OpenSSL suite names to offer, in order; default all six ECDHE AEAD suites. */
+  ciphers?: string[]
+  /** Groups to offer, in order; default x25519, P-256, P-384. */
+  groups?: Array<'x25519' | 'P-256' | 'P-384'>
+  maxHandshakeMessageSize?: number
+  handshakeTimeout?: number
+  onKeylog?: (line: string) => void
+}
+
+const GROUP_IDS: Record<string, number> = { x25519: Group.x25519, 'P-256': Group.secp256r1, 'P-384': Group.secp384r1 }
+const SCHEMES: number[] = [
+  SigScheme.ecdsa_secp256r1_sha256, SigScheme.ecdsa_secp384r1_sha384, SigScheme.rsa_pss_rsae_sha256,
+  SigScheme.rsa_pss_rsae_sha384, SigScheme.rsa_pkcs1_sha256, SigScheme.rsa_pkcs1_sha384
+]
+const caCache = new Map<string, crypto.X509Certificate[]>()
+const parseCa = (ca: string | string[]): crypto.X509Certificate[] => {
+  const pem = Array.isArray(ca) ? ca.join('\n') : ca
+  let out = caCache.get(pem)
+  if (out === undefined) {
+    out = (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new crypto.X509Certificate(p))
+    caCache.set(pem, out)
+  }
+  return out
+}
+
+type State = 'server_hello' | 'certificate' | 'server_key_exchange' | 'server_hello_done' | 'new_session_ticket' | 'change_cipher_spec' | 'finished' | 'done'
+
+export class TlsClientConnection extends TlsEngine {
+  private state: State = 'server_hello'
+  private readonly clientRandom = crypto.randomBytes(32)
+  private serverRandom: Buffer = Buffer.alloc(0)
+  private suite: Suite | null = null
+  private master: Buffer = Buffer.alloc(0)
+  private ems = false
+  private sessionId: Buffer = Buffer.alloc(0)
+  private ticket: Buffer | null = null
+  private expectTicket = false
+  private resumed = false
+  private protocol: string | null = null
+  private negotiatedBy: 'npn' | 'alpn' | null = null
+  private npnList: string[] | null = null
+  private peerKey: crypto.KeyObject | null = null
+  private keys: { client: AeadState, server: AeadState } | null = null
+  private readonly servername: string | null
+  private readonly offeredSuites: Suite[]
+  private readonly offeredGroups: number[]
+  private now: number
+  private _session: TlsClientSession | null = null
+
+  constructor (private readonly opts: TlsClientOptions, now: number) {
+    super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
+    this.now = now
+    this.servername = opts.servername ?? null
+    this.offeredSuites = opts.ciphers === undefined
+      ? SUITES
+      : opts.ciphers.map((n) => { const s = SUITES.find((x) => x.name === n); if (s === undefined) throw new RangeError(`unknown cipher ${n}`); return s })
+    this.offeredGroups = (opts.groups ?? ['x25519', 'P-256', 'P-384']).map((g) => GROUP_IDS[g])
+    if (opts.ca === undefined && opts.insecure !== true) throw new RangeError('ca is required unless insecure is true')
+    this.sendClientHello()
+  }
+
+  /** The session to resume with, once the handshake finished (updated if a new ticket arrives). */
+  get session (): TlsClientSession | null { return this._session }
+
+  override receive (bytes: Uint8Array, now: number): ReturnType<TlsEngine['receive']> {
+    this.now = now
+    return super.receive(bytes, now)
+  }
+
+  private sendClientHello (): void {
+    const o = this.opts
+    const s = o.session ?? null
+    const exts: Buffer[] = []
+    if (this.servername !== null && isIP(this.servername) === 0) {
+      exts.push(ext(Ext.server_name, vec16(u8(0), vec16(Buffer.from(this.servername, 'latin1')))))
+    }
+    exts.push(ext(Ext.supported_groups, vec16(...this.offeredGroups.map(u16))))
+    exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
+    exts.push(ext(Ext.signature_algorithms, vec16(...SCHEMES.map(u16))))
+    exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
+    exts.push(ext(Ext.session_ticket, s?.ticket ?? Buffer.alloc(0)))
+    const neg = o.negotiation ?? 'alpn'
+    if (o.protocols !== undefined && o.protocols.length > 0) {
+      if (neg !== 'npn') exts.push(ext(Ext.alpn, vec16(encodeProtocolList(o.protocols))))
+      if (neg !== 'alpn') exts.push(ext(Ext.next_protocol_negotiation, Buffer.alloc(0)))
+    }
+    // With a ticket we send a fresh session id: an echo of it tells us the server resumed (RFC 5077 section 3.4).
+    this.sessionId = s === null ? Buffer.alloc(0) : s.ticket !== null ? crypto.randomBytes(32) : s.id
+    const suites = [...this.offeredSuites.map((x) => x.id), TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
+    const body = Buffer.concat([
+      u16(Version.TLS12), this.clientRandom, vec8(this.sessionId), vec16(...suites.map(u16)), vec8(u8(0)), vec16(...exts)
+    ])
+    // RFC 5246 appendix E.1: the first record says {3,1} for compatibility with old servers.
+    this.recordVersion = Version.TLS10
+    this.sendHandshake(handshake(HandshakeType.client_hello, body))
+    this.recordVersion = Version.TLS12
+  }
+
+  protected override onWarningAlert (_desc: number): void {}
+
+  protected onHandshake (msg: HandshakeMessage): void {
+    if (this.state === 'done') {
+      // HelloRequest (RFC 5246 section 7.4.1.1): refuse renegotiation with a warning (RFC 5746 section 4.2).
+      if (msg.type === HandshakeType.hello_request && msg.body.length === 0) { this.sendAlert(1, Alert.no_renegotiation); return }
+      if (msg.type === HandshakeType.new_session_ticket) return
+      throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} after the handshake`)
+    }
+    if (msg.type === HandshakeType.hello_request) return // ignored during a handshake (section 7.4.1.1)
+    switch (this.state) {
+      case 'server_hello': return this.expect(msg, HandshakeType.server_hello, () => this.onServerHello(msg))
+      case 'certificate': return this.expect(msg, HandshakeType.certificate, () => this.onCertificate(msg))
+      case 'server_key_exchange': return this.expect(msg, HandshakeType.server_key_exchange, () => this.onServerKeyExchange(msg))
+      case 'server_hello_done': return this.expect(msg, HandshakeType.server_hello_done, () => this.onServerHelloDone(msg))
+      case 'new_session_ticket': return this.expect(msg, HandshakeType.new_session_ticket, () => this.onNewSessionTicket(msg))
+      case 'finished': return this.expect(msg, HandshakeType.finished, () => this.onFinished(msg))
+      default: throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
+    }
+  }
+
+  private expect (msg: HandshakeMessage, type: number, fn: () => void): void {
+    if (msg.type !== type) throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
+    fn()
+  }
+
+  protected onChangeCipherSpec (): void {
+    if (this.state === 'new_session_ticket' && !this.expectTicket) this.state = 'change_cipher_spec'
+    if (this.state !== 'change_cipher_spec' || this.keys === null) throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${this.state}`)
+    this.setReadCipher(this.keys.server)
+    this.state = 'finished'
+  }
+
+  private onServerHello (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    const version = r.u16()
+    if (version !== Version.TLS12) throw new TlsError(Alert.protocol_version, `server chose 0x${version.toString(16)}`)
+    this.serverRandom = Buffer.from(r.bytes(32))
+    const sid = Buffer.from(r.vec8())
+    const suite = suiteById.get(r.u16())
+    if (suite === undefined || !this.offeredSuites.includes(suite)) throw new TlsError(Alert.illegal_parameter, 'server chose a suite we did not offer')
+    if (r.u8() !== 0) throw new TlsError(Alert.illegal_parameter, 'server chose compression')
+    const exts = parseExtensions(r)
+    r.end()
+    const allowed = new Set<number>([Ext.server_name, Ext.ec_point_formats, Ext.extended_master_secret, Ext.session_ticket, Ext.renegotiation_info, Ext.alpn, Ext.next_protocol_negotiation])
+    // RFC 5246 section 7.4.1.4: an extension we did not offer is fatal.
+    for (const t of exts.keys()) if (!allowed.has(t)) throw new TlsError(Alert.unsupported_extension, `unsolicited extension ${t}`)
+    const ri = exts.get(Ext.renegotiation_info)
+    if (ri !== undefined && (ri.length !== 1 || ri[0] !== 0)) throw new TlsError(Alert.handshake_failure, 'bad renegotiation_info')
+    this.suite = suite
+    this.ems = exts.has(Ext.extended_master_secret)
+    this.expectTicket = exts.has(Ext.session_ticket)
+    const neg = this.opts.negotiation ?? 'alpn'
+    const alpn = exts.get(Ext.alpn)
+    if (alpn !== undefined) {
+      const list = parseProtocolList(new Reader(alpn).vec16())
+      if (neg === 'npn' || list.length !== 1 || !(this.opts.protocols ?? []).includes(list[0])) throw new TlsError(Alert.illegal_parameter, 'bad ALPN answer')
+      this.protocol = list[0]
+      this.negotiatedBy = 'alpn'
+    }
+    const npn = exts.get(Ext.next_protocol_negotiation)
+    if (npn !== undefined && this.negotiatedBy === null) {
+      if (neg === 'alpn') throw new TlsError(Alert.unsupported_extension, 'unsolicited NPN')
+      this.npnList = parseProtocolList(npn)
+      this.negotiatedBy = 'npn'
+      // draft-agl-tls-nextprotoneg-04 section 4: our first protocol the server lists, else our first.
+      const ours = this.opts.protocols ?? []
+      this.protocol = ours.find((p) => this.npnList?.includes(p) === true) ?? ours[0] ?? ''
+    }
+    this.startTranscriptHash(suite)
+    this.addTranscript(msg.raw)
+    const s = this.opts.session ?? null
+    if (s !== null && sid.length > 0 && sid.equals(this.sessionId)) {
+      if (s.suiteId !== suite.id || s.ems !== this.ems) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
+      this.resumed = true
+      this.master = s.master
+      this.sessionId = sid
+      this.ticket = s.ticket
+      this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+      this.keylog()
+      this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
+      return
+    }
+    this.sessionId = sid
+    this.state = 'certificate'
+  }
+
+  private onCertificate (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    const list = new Reader(r.vec24())
+    r.end()
+    const chain: crypto.X509Certificate[] = []
+    while (list.left > 0) {
+      try {
+        chain.push(new crypto.X509Certificate(list.vec24()))
+      } catch (err) {
+        if (err instanceof TlsError) throw err
+        throw new TlsError(Alert.bad_certificate, 'unparsable certificate')
+      }
+    }
+    if (chain.length === 0) throw new TlsError(Alert.bad_certificate, 'empty certificate chain')
+    if (this.opts.insecure !== true) this.verifyChain(chain)
+    const key = chain[0].publicKey
+    const auth = (this.suite as Suite).auth
+    if ((auth === 'rsa') !== (key.asymmetricKeyType === 'rsa')) throw new TlsError(Alert.unsupported_certificate, 'certificate key does not match the suite')
+    this.peerKey = key
+    this.addTranscript(msg.raw)
+    this.state = 'server_key_exchange'
+  }
+
+  private verifyChain (chain: crypto.X509Certificate[]): void {
+    const anchors = parseCa(this.opts.ca ?? [])
+    const date = new Date(this.now)
+    let cur = chain[0]
+    const name = this.servername
+    if (name !== null) {
+      const ok = isIP(name) !== 0 ? cur.checkIP(name) !== undefined : cur.checkHost(name) !== undefined
+      if (!ok) throw new TlsError(Alert.bad_certificate, `certificate does not match ${name}`)
+    }
+    for (let depth = 0; depth < 10; depth++) {
+      if (date < new Date(cur.validFrom) || date > new Date(cur.validTo)) throw new TlsError(Alert.certificate_expired, 'certificate outside its validity period')
+      const anchor = anchors.find((a) => a.raw.equals(cur.raw) || (cur.checkIssued(a) && cur.verify(a.publicKey)))
+      if (anchor !== undefined) return
+      const next = chain.find((c) => c !== cur && cur.checkIssued(c) && cur.verify(c.publicKey))
+      if (next === undefined) break
+      cur = next
+    }
+    throw new TlsError(Alert.unknown_ca, 'certificate chain does not lead to a trusted CA')
+  }
+
+  private eph: ReturnType<typeof ephemeral> | null = null
+  private serverPoint: Buffer = Buffer.alloc(0)
+
+  private onServerKeyExchange (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    if (r.u8() !== 3) throw new TlsError(Alert.illegal_parameter, 'curve_type is not named_curve')
+    const group = r.u16()
+    if (!this.offeredGroups.includes(group)) throw new TlsError(Alert.illegal_parameter, 'server chose a group we did not offer')
+    this.serverPoint = Buffer.from(r.vec8())
+    const params = msg.body.subarray(0, r.pos)
+    const scheme = r.u16()
+    const sig = r.vec16()
+    r.end()
+    const rsa = (this.suite as Suite).auth === 'rsa'
+    if (!SCHEMES.includes(scheme) || (rsa ? !schemeIsRsa(scheme) : !schemeIsEcdsa(scheme))) throw new TlsError(Alert.illegal_parameter, 'signature scheme we did not offer')
+    if (!verify(scheme, this.peerKey as crypto.KeyObject, Buffer.concat([this.clientRandom, this.serverRandom, params]), sig)) {
+      throw new TlsError(Alert.decrypt_error, 'ServerKeyExchange signature does not verify')
+    }
+    this.eph = ephemeral(group)
+    this.addTranscript(msg.raw)
+    this.state = 'server_hello_done'
+  }
+
+  private onServerHelloDone (msg: HandshakeMessage): void {
+    if (msg.body.length !== 0) throw new TlsError(Alert.decode_error, 'ServerHelloDone is not empty')
+    this.addTranscript(msg.raw)
+    const eph = this.eph as ReturnType<typeof ephemeral>
+    const pre = eph.secret(this.serverPoint)
+    this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec8(eph.pub)))
+    const suite = this.suite as Suite
+    this.master = this.ems
+      ? prf(suite.hash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(suite.hash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
+    this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+    this.keylog()
+    this.sendClientFinished()
+    this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
+  }
+
+  private sendClientFinished (): void {
+    const keys = this.keys as { client: AeadState }
+    this.sendChangeCipherSpec(keys.client)
+    if (this.negotiatedBy === 'npn') {
+      // NextProtocol with padding to a multiple of 32 bytes to hide the name's length (draft section 4).
+      const p = Buffer.from(this.protocol ?? '', 'latin1')
+      const pad = 32 - ((p.length + 2) % 32)
+      this.sendHandshake(handshake(HandshakeType.next_protocol, Buffer.concat([vec8(p), vec8(Buffer.alloc(pad))])))
+    }
+    const suite = this.suite as Suite
+    this.sendHandshake(handshake(HandshakeType.finished, prf(suite.hash, this.master, 'client finished', this.transcriptDigest(), 12)))
+  }
+
+  private onNewSessionTicket (msg: HandshakeMessage): void {
+    const r = new Reader(msg.body)
+    r.u32hint()
+    const t = Buffer.from(r.vec16())
+    r.end()
+    this.ticket = t.length > 0 ? t : null
+    this.addTranscript(msg.raw)
+    this.state = 'change_cipher_spec'
+  }
+
+  private onFinished (msg: HandshakeMessage): void {
+    const suite = this.suite as Suite
+    const expected = prf(suite.hash, this.master, 'server finished', this.transcriptDigest(), 12)
+    if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
+    if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'server Finished does not verify')
+    this.addTranscript(msg.raw)
+    if (this.resumed) this.sendClientFinished()
+    this._session = { id: this.sessionId, ticket: this.ticket, master: this.master, suiteId: suite.id, ems: this.ems, servername: this.servername }
+    this.state = 'done'
+    this.handshakeDone({
+      type: 'handshake',
+      protocol: this.protocol,
+      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
+      cipher: suite.name,
+      version: versionName(this.version),
+      servername: this.servername,
+      resumed: this.resumed
+    })
+  }
+
+  private keylog (): void {
+    this.opts.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${this.master.toString('hex')}`)
+  }
+}
