@@ -2,7 +2,7 @@
  * Bad input gets the right alert in outbound plus one error event, never a throw or a hang: garbage, truncated
  * and oversized records, messages out of order, bad MACs, renegotiation, slow handshakes, seeded corruption.
  */
-import t from 'tap'
+import t, { Test } from 'tap'
 import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import { TlsClientConnection } from '../../lib/tls/client'
 import { loadCertificate } from '../../lib/tls/certificates'
@@ -22,15 +22,13 @@ const errorOf = (ev: TlsEvent[]): number => {
 }
 const clientHello = (): Buffer => Buffer.from(client().takeOutbound())
 
-const expectAlert = (t: Tap.Test, input: Buffer, desc: number, name: string, o: Partial<TlsServerOptions> = {}): void => {
+const expectAlert = (t: Test, input: Buffer, desc: number, name: string, o: Partial<TlsServerOptions> = {}): void => {
   const s = server(o)
   const ev = s.receive(input, Date.now())
   t.equal(errorOf(ev), desc, `${name}: error event`)
   t.same(Buffer.from(s.takeOutbound()), fatalAlert(desc), `${name}: alert on the wire`)
   t.same(s.receive(clientHello(), Date.now()), [], `${name}: dead afterwards`)
 }
-// tap's Test type through its namespace
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('garbage, truncated, oversized, wrong order', async (t) => {
   expectAlert(t, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 10, 'HTTP instead of ClientHello')
