@@ -246,18 +246,21 @@ export class TlsServerConnection extends TlsEngine {
 
     this.cert = this.ctx.certificateFor(this.servername)
     const cert = this.cert
-    const suite = SUITES.find((s) => offered.has(s.id) && s.auth === (cert.keyType === 'rsa' ? 'rsa' : 'ecdsa'))
-    if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
-    this.suite = suite
     const groupsExt = exts.get(Ext.supported_groups)
-    let group: number | undefined = Group.secp256r1 // RFC 8422 section 4: no extension means any curve is fine
+    let theirGroups: number[] | null = null // RFC 8422 section 4: no extension means any curve is fine
     if (groupsExt !== undefined) {
       const list = new Reader(new Reader(groupsExt).vec16())
-      const theirs: number[] = []
-      while (list.left > 0) theirs.push(list.u16())
-      group = GROUPS.find((g) => theirs.includes(g))
+      theirGroups = []
+      while (list.left > 0) theirGroups.push(list.u16())
     }
+    const group = theirGroups === null ? Group.secp256r1 : GROUPS.find((g) => theirGroups?.includes(g) === true)
     if (group === undefined) throw new TlsError(Alert.handshake_failure, 'no supported group in common')
+    // RFC 8422 section 5.1: an ECDSA certificate's curve must be one the client listed in supported_groups.
+    const certGroup = cert.curve === 'secp384r1' ? Group.secp384r1 : Group.secp256r1
+    const ecdsaOk = cert.keyType === 'ec' && (theirGroups === null || theirGroups.includes(certGroup))
+    const suite = SUITES.find((s) => offered.has(s.id) && (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk))
+    if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
+    this.suite = suite
     const scheme = this.pickScheme(exts.get(Ext.signature_algorithms), cert)
     this.sessionId = crypto.randomBytes(32)
 

@@ -30,6 +30,11 @@ t.test('every suite with its certificate type, each group', async (t) => {
       const s = new TlsServerConnection(opts, Date.now())
       const c = client({ ciphers: [suite.name], groups: [group] })
       const ev = shuttle(c, s)
+      if (suite.auth === 'ecdsa' && group === 'x25519') {
+        // our ECDSA certificate is on P-256, which this client did not list: RFC 8422 section 5.1 forbids using it
+        t.ok(ev.b.some((e) => e.type === 'error' && e.error.alert === 40), `${suite.name} ${group}: handshake_failure`)
+        continue
+      }
       t.equal(hs(ev.b).cipher, suite.name, `${suite.name} ${group} server`)
       t.equal(hs(ev.a).cipher, suite.name, `${suite.name} ${group} client`)
       c.write(Buffer.from('ping')); s.write(Buffer.from('pong'))

@@ -103,3 +103,29 @@ export const testCerts = (): Record<'rsa' | 'ec', { cert: string, key: string }>
   }
   return certs
 }
+
+/**
+ * Run `openssl s_client` against a port. When `send` is given it is written once the handshake summary is out and
+ * stdin is closed once the echo came back; otherwise stdin is closed at once. Resolves with stdout+stderr; a
+ * stuck run is killed after 15 s so a test fails instead of hanging.
+ */
+export const sClient = async (port: number, args: string[], send?: string): Promise<string> => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawn } = require('node:child_process') as typeof import('node:child_process')
+  const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let sent = false
+  const kill = setTimeout(() => p.kill('SIGKILL'), 15_000)
+  p.stdin.on('error', () => {})
+  const onOut = (b: Buffer): void => {
+    out += b.toString('latin1')
+    if (send === undefined) return
+    const at = out.indexOf('Verify return code')
+    if (!sent && at >= 0 && out.indexOf('---', at) >= 0) { sent = true; p.stdin.write(send) }
+    if (sent && out.lastIndexOf(send.trim()) > at) p.stdin.end()
+  }
+  p.stdout.on('data', onOut)
+  p.stderr.on('data', (b: Buffer) => { out += b.toString('latin1') })
+  if (send === undefined) p.stdin.end()
+  return await new Promise((resolve) => p.on('close', () => { clearTimeout(kill); resolve(out) }))
+}
