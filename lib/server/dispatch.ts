@@ -1,28 +1,119 @@
 /**
  * Hands a SPDY stream to Fastify the way @fastify/websocket hands upgrades over: as a request/response pair given
  * to `fastify.routing(req, res)`, so it runs the app's routes, hooks, parsers, validation, serializers and error
- * handlers exactly as an HTTP request would, and streams both ways (fastify.inject would buffer whole responses).
+ * handlers exactly as an HTTP request would, and streams both ways (fastify.inject would buffer whole responses
+ * and costs about twice as much per request: bench/dispatch.ts).
+ *
+ * Session layer contract, per stream:
+ *   const { req, res } = dispatch(fastify, head, sink)   // on SYN_STREAM (head.fin = its FLAG_FIN)
+ *   req.onConsumed = (n) => grant n bytes of window      // only needed when a body follows
+ *   req.pushData(chunk) per DATA payload, req.pushEnd() on FIN
+ *   req.abort() on RST_STREAM from the peer or when the session dies (also closes the response)
+ *   the sink's onDrain callback when the stream's queue has room again
+ *   res 'close' = the stream is done with (finished, reset or destroyed): forget it
  */
 import type { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
-import type { RequestHead } from '../session/headers'
 import type { SpdyRequestInfo } from './listener'
-import { SpdyIncomingMessage } from './request'
+import { SpdyIncomingMessage, type IncomingHeaders } from './request'
 import { SpdyServerResponse } from './response'
 import type { StreamSink } from './stream-sink'
 
+/** A SYN_STREAM, as the session decoded it, plus the connection it came on. */
+export interface SpdyStreamHead {
+  method: string
+  /** Path and query (SPDY/2 absolute URLs already split by the session). */
+  path: string
+  /** :host (v3) / host (v2). Becomes the `host` header when the request has none. */
+  authority: string
+  scheme: string
+  /** Node style (lowercase, set-cookie an array, others joined), connection-specific ones dropped. Taken over. */
+  headers: IncomingHeaders
+  version: SpdyRequestInfo['version']
+  streamId: number
+  priority: number
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  localAddress: string | undefined
+  localPort: number | undefined
+  encrypted: boolean
+  /** SYN_STREAM carried FLAG_FIN: no body follows. Omitted = a body may follow (pushData/pushEnd will come). */
+  fin?: boolean
+}
+
+export interface Dispatched { req: SpdyIncomingMessage, res: SpdyServerResponse }
+
 type Routing = (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 
-export function dispatch (fastify: FastifyInstance, head: RequestHead, info: SpdyRequestInfo, bodyFollows: boolean,
-  socket: EventEmitter & Record<string, unknown>, sink: StreamSink): { req: SpdyIncomingMessage, res: SpdyServerResponse } {
+/** The call shape lib/server/spdy-handler.ts used before this API; kept so it works until it moves over. */
+interface LegacyHead { method: string, path: string, authority: string, scheme: string, headers: IncomingHeaders }
+interface LegacySink { respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void, write (chunk: Uint8Array): boolean, end (): void, reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void, onDrain (cb: () => void): void }
+
+const endLater = (s: LegacySink): void => { s.end() }
+
+/** Adapts a sink whose write() has no fin argument. */
+class LegacySinkAdapter implements StreamSink {
+  constructor (private readonly s: LegacySink) {}
+  respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void { this.s.respond(status, headers, fin) }
+  write (chunk: Uint8Array, fin: boolean): boolean {
+    const ok = this.s.write(chunk)
+    // The old handler ended streams a tick after their last DATA (Writable's _final); keep that timing for it.
+    if (fin) process.nextTick(endLater, this.s)
+    return ok
+  }
+  end (): void { this.s.end() }
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void { this.s.reset(status) }
+  onDrain (cb: () => void): void { this.s.onDrain(cb) }
+}
+
+export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched
+/** @deprecated the earlier call shape (spdy-handler.ts); use dispatch(fastify, head, sink). */
+export function dispatch (fastify: FastifyInstance, head: LegacyHead, info: SpdyRequestInfo, bodyFollows: boolean,
+  socket: EventEmitter & Record<string, unknown>, sink: LegacySink): Dispatched
+export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead | LegacyHead, a: StreamSink | SpdyRequestInfo,
+  bodyFollows?: boolean, socket?: EventEmitter & Record<string, unknown>, legacySink?: LegacySink): Dispatched {
+  if (legacySink !== undefined && socket !== undefined) {
+    const info = a as SpdyRequestInfo
+    return run(fastify, {
+      ...head,
+      version: info.version,
+      streamId: info.streamId,
+      priority: info.priority,
+      remoteAddress: socket.remoteAddress as string | undefined,
+      remotePort: socket.remotePort as number | undefined,
+      localAddress: socket.localAddress as string | undefined,
+      localPort: socket.localPort as number | undefined,
+      encrypted: socket.encrypted === true,
+      fin: bodyFollows !== true
+    }, new LegacySinkAdapter(legacySink))
+  }
+  return run(fastify, head as SpdyStreamHead, a as StreamSink)
+}
+
+function run (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched {
   const headers = head.headers
-  if (bodyFollows && headers['content-length'] === undefined) {
-    // A SPDY body has no length unless the client says so. Fastify, like HTTP/1.1, only parses a body it was told
-    // about: say "chunked", which here means "a body of unknown length follows" (SPDY has no chunked coding).
+  // request.host/hostname read the host header: SPDY/3 carries it as :host (section 3.2.1).
+  if (headers.host === undefined && head.authority !== '') headers.host = head.authority
+  const fin = head.fin === true
+  if (!fin && headers['content-length'] === undefined) {
+    // A SPDY body has no length unless the client says so, and Fastify (like HTTP/1.1) parses only a body it was
+    // told about: say "chunked", which here means "a body of unknown length follows" (SPDY has no chunked coding).
     headers['transfer-encoding'] = 'chunked'
   }
-  const req = new SpdyIncomingMessage({ method: head.method, url: head.path, headers, socket, spdy: info })
-  if (!bodyFollows) req.pushEnd()
+  const req = new SpdyIncomingMessage({
+    method: head.method,
+    url: head.path,
+    headers,
+    version: head.version,
+    streamId: head.streamId,
+    priority: head.priority,
+    remoteAddress: head.remoteAddress,
+    remotePort: head.remotePort,
+    localAddress: head.localAddress,
+    localPort: head.localPort,
+    encrypted: head.encrypted
+  })
+  if (fin) req.pushEnd()
   const res = new SpdyServerResponse(req, sink)
   ;(fastify.routing as unknown as Routing)(req, res)
   return { req, res }

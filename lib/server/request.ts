@@ -1,97 +1,277 @@
 /**
  * A SPDY stream seen as an http.IncomingMessage, for Fastify: headers, method, url, a socket-like object, and the
- * body as a Readable fed by the session's DATA frames. Reading drives flow control: `onConsumed(n)` fires as the app
- * reads, and the session grants the peer window only then (SPDY/3 section 2.6.8), so a slow route slows its sender.
+ * body as a Readable fed by the session's DATA frames.
+ *
+ * Flow control: `onConsumed(n)` fires as bytes leave our buffer for the app (read(), 'data', pipe, async
+ * iteration), so the session grants the peer window only then (SPDY/3 section 2.6.8) and a slow route slows its
+ * sender. What we hold is therefore bounded by the window the session granted, never by the peer's will.
+ *
+ * Abort semantics follow Node's IncomingMessage (so Fastify's onRequestAbort and request.signal behave as over
+ * HTTP): on a peer reset, `aborted` is set and 'aborted' emitted unless the body was complete and fully read, then
+ * the stream is destroyed ('close'); an 'error' (ECONNRESET "aborted") is emitted only to someone listening.
  */
+import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
-import type { HttpHeaders } from '../session/headers'
 import type { SpdyRequestInfo } from './listener'
 
-export class SpdyIncomingMessage extends Readable {
-  readonly method: string
+export type IncomingHeaders = Record<string, string | string[]>
+
+/** Connection facts of the session a stream belongs to. */
+export interface SpdyConnectionInfo {
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  localAddress: string | undefined
+  localPort: number | undefined
+  /** TLS underneath: request.protocol is 'https'. */
+  encrypted: boolean
+}
+
+/** What a stream's request is built from. */
+export interface SpdyRequestInit extends SpdyConnectionInfo {
+  method: string
+  /** Path and query. */
   url: string
-  readonly headers: HttpHeaders
-  readonly rawHeaders: string[]
+  /** Node-style header object; taken over, not copied. */
+  headers: IncomingHeaders
+  version: SpdyRequestInfo['version']
+  streamId: number
+  priority: number
+}
+
+/**
+ * `req.socket` / `res.socket`: one per stream (not per session) because Fastify keeps per-request state on the
+ * socket (`socket._meta` for onTimeout). It is made on first access only: most requests never look.
+ * destroy() resets this stream, the closest SPDY meaning of "drop the connection" for one request.
+ */
+export class SpdySocket extends EventEmitter {
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+  readonly remoteFamily: string | undefined
+  readonly localAddress: string | undefined
+  readonly localPort: number | undefined
+  readonly encrypted: boolean
+  destroyed = false
+  /** Fastify stores its onTimeout bookkeeping here. */
+  _meta: unknown = null
+  private readonly owner: SpdyIncomingMessage
+
+  constructor (owner: SpdyIncomingMessage, info: SpdyConnectionInfo) {
+    super()
+    this.owner = owner
+    this.remoteAddress = info.remoteAddress
+    this.remotePort = info.remotePort
+    this.remoteFamily = info.remoteAddress === undefined ? undefined : info.remoteAddress.includes(':') ? 'IPv6' : 'IPv4'
+    this.localAddress = info.localAddress
+    this.localPort = info.localPort
+    this.encrypted = info.encrypted
+  }
+
+  address (): { address: string | undefined, port: number | undefined, family: string | undefined } {
+    return { address: this.localAddress, port: this.localPort, family: this.remoteFamily }
+  }
+
+  destroy (err?: Error): this {
+    this.owner.destroyStream(err)
+    return this
+  }
+
+  // Socket options belong to the session's TCP connection, shared by every stream: nothing to do per stream.
+  setTimeout (_ms: number, _cb?: () => void): this { return this }
+  setNoDelay (_noDelay?: boolean): this { return this }
+  setKeepAlive (_enable?: boolean, _delay?: number): this { return this }
+
+  /** Called once the stream is over. */
+  closed (): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.emit('close', false)
+  }
+}
+
+/** The response side, as the request needs it (the two are linked by dispatch). */
+export interface ResponseLink {
+  readonly writableFinished: boolean
+  /** Resets the stream (INTERNAL_ERROR) unless the response is already complete. */
+  destroy (err?: Error): unknown
+  /** The response is complete but the request body is not and nobody reads it: RST_STREAM CANCEL. */
+  cancelUpload (): void
+  /** The peer reset the stream: drop further writes, emit 'close'. */
+  peerReset (): void
+}
+
+const abortedError = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
+
+export class SpdyIncomingMessage extends Readable {
+  method: string
+  url: string
+  readonly headers: IncomingHeaders
   readonly httpVersion = '1.1'
   readonly httpVersionMajor = 1
   readonly httpVersionMinor = 1
+  /** SPDY trailers (a HEADERS frame after the body) are not surfaced: always empty. */
   readonly trailers: Record<string, string> = {}
   readonly rawTrailers: string[] = []
-  /** Shared by the session's requests: remote/local address, `encrypted` (request.protocol). */
-  readonly socket: import('node:events').EventEmitter & Record<string, unknown>
-  readonly spdy: SpdyRequestInfo
+  /** The peer's FIN arrived: the body is all here (Node: the parser saw the end of the message). */
   complete = false
+  /** The peer reset the stream (or the session died) before the request was complete and read. */
   aborted = false
-  /** Set by the session layer: the app has read `n` body bytes. */
-  onConsumed: ((n: number) => void) | null = null
+  /** Set by the session layer: the app has taken `bytes` more body bytes; grant that much window. */
+  onConsumed: ((bytes: number) => void) | null = null
+  /** Set by dispatch. */
+  res: ResponseLink | null = null
 
-  constructor (init: { method: string, url: string, headers: HttpHeaders, socket: import('node:events').EventEmitter & Record<string, unknown>, spdy: SpdyRequestInfo }) {
-    // One SPDY window (64 KB) of buffering: more would only let a fast peer fill our memory.
+  private readonly init: SpdyRequestInit
+  private sock: SpdySocket | null = null
+  private info: SpdyRequestInfo | null = null
+  private raw: string[] | null = null
+  /** Bytes pushed in, and bytes already reported through onConsumed. */
+  private pushed = 0
+  private reported = 0
+  /** The app started reading (read(), resume, pipe): Node's `_consuming`. */
+  private consuming = false
+  /** pushEnd() came before anyone read: push(null) waits for the first _read (saves a tick per body-less GET). */
+  private endPending = false
+
+  constructor (init: SpdyRequestInit) {
+    // One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants
+    // only what was consumed, so this is a soft mark, not the bound.
     super({ highWaterMark: 64 * 1024 })
+    this.init = init
     this.method = init.method
     this.url = init.url
     this.headers = init.headers
-    this.socket = init.socket
-    this.spdy = init.spdy
-    const raw: string[] = []
-    for (const k in init.headers) {
-      const v = init.headers[k]
-      if (Array.isArray(v)) for (const x of v) raw.push(k, x)
-      else raw.push(k, v)
-    }
-    this.rawHeaders = raw
   }
 
-  get connection (): unknown { return this.socket }
+  /** `{ version, streamId, priority }`: what the plugin's `request.spdy` decorator returns. */
+  get spdy (): SpdyRequestInfo {
+    if (this.info === null) this.info = { version: this.init.version, streamId: this.init.streamId, priority: this.init.priority }
+    return this.info
+  }
 
-  private pushed = 0
-  private reported = 0
+  get socket (): SpdySocket {
+    if (this.sock === null) this.sock = new SpdySocket(this, this.init)
+    return this.sock
+  }
 
-  /** A DATA frame's payload. */
+  get connection (): SpdySocket { return this.socket }
+
+  /** Built on demand: Fastify itself never reads it. */
+  get rawHeaders (): string[] {
+    if (this.raw === null) {
+      const raw: string[] = []
+      const h = this.headers
+      for (const k in h) {
+        const v = h[k]
+        if (typeof v === 'string') raw.push(k, v)
+        else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) raw.push(k, v[i])
+      }
+      this.raw = raw
+    }
+    return this.raw
+  }
+
+  // ---- called by the session layer ----
+
+  /** A DATA frame's payload. Not copied: the Buffer handed to the app is a view of it. */
   pushData (chunk: Uint8Array): void {
-    if (this.aborted || this.complete) return
+    if (this.complete || chunk.length === 0) return
+    if (this.destroyed) {
+      // Nobody will read (the app destroyed the request or the response is over): keep the window open so the
+      // peer is not stalled; the stream is being reset or finished anyway.
+      this.onConsumed?.(chunk.length)
+      return
+    }
     this.pushed += chunk.length
     this.push(chunk)
-    // In flowing mode Readable hands the chunk to 'data' listeners right inside push(), without read().
+    // In flowing mode push() hands the chunk to 'data' listeners at once, without read(): report that too.
     this.report()
   }
 
-  /** Reports what left our buffer for the app since last time: pushed minus still buffered. */
-  private report (): void {
-    const consumed = this.pushed - this.readableLength
-    if (consumed > this.reported && this.onConsumed !== null) {
-      this.onConsumed(consumed - this.reported)
-      this.reported = consumed
-    }
-  }
-
-  /** The peer's FIN. */
+  /** The peer's FIN: the body is complete. */
   pushEnd (): void {
-    if (this.aborted || this.complete) return
+    if (this.complete) return
     this.complete = true
-    this.push(null)
+    if (this.destroyed) return
+    if (this.consuming || this.readableLength > 0) this.push(null)
+    else this.endPending = true
   }
 
-  /** The stream was reset or the connection lost before the body ended. */
+  /** The peer reset the stream, or the session is gone. Idempotent; also tells the response. */
   abort (): void {
-    if (this.complete || this.aborted) {
-      if (!this.destroyed) this.destroy()
+    if (!this.destroyed) {
+      // Node's rule (IncomingMessage._destroy): aborted unless the body was complete and read to its end.
+      if (!this.complete || !this.readableEnded) {
+        this.aborted = true
+        this.emit('aborted')
+      }
+      this.destroy(this.listenerCount('error') > 0 ? abortedError() : undefined)
+    }
+    this.res?.peerReset()
+  }
+
+  // ---- called by the response ----
+
+  /**
+   * The response finished. As Node does (`req._dump()`), a body nobody started reading is discarded so the
+   * request ends and emits 'close'; an incomplete one is cancelled rather than received for nothing.
+   */
+  responseFinished (): void {
+    if (this.destroyed || this.consuming) return
+    if (!this.complete) {
+      this.res?.cancelUpload()
+      this.destroy()
       return
     }
-    this.aborted = true
-    this.emit('aborted')
-    this.destroy()
+    this.resume()
   }
 
+  /** `req.socket.destroy()`: reset the stream unless the response is complete. */
+  destroyStream (err?: Error): void {
+    if (this.res !== null && !this.res.writableFinished) this.res.destroy(err)
+    if (!this.destroyed) this.destroy()
+  }
+
+  /** The stream is over: a socket object handed out emits 'close'. */
+  socketClosed (): void { this.sock?.closed() }
+
+  // ---- Readable ----
+
   override _read (): void {
-    // Data is pushed by the session; flow control happens in read() below, where bytes reach the app.
+    this.consuming = true
+    if (this.endPending) {
+      this.endPending = false
+      this.push(null)
+    }
   }
 
   override read (size?: number): Buffer {
+    this.consuming = true
     const chunk = super.read(size) as Buffer | null
     if (chunk !== null) this.report()
     return chunk as Buffer
   }
 
+  override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
+    // Bytes still buffered will never be read: give their window back (the session may still deliver more).
+    const left = this.pushed - this.reported
+    if (left > 0) { this.reported = this.pushed; this.onConsumed?.(left) }
+    // The app destroyed the request with an error before the response ended (e.g. Fastify's rewriteUrl failure):
+    // the stream is dead, say so to the peer.
+    if (err !== null && !this.aborted && this.res !== null && !this.res.writableFinished) this.res.destroy(err)
+    this.sock?.closed()
+    // Like Node, an error is emitted only to someone listening: an unhandled one must not crash the server.
+    cb(err !== null && this.listenerCount('error') > 0 ? err : null)
+  }
+
   setTimeout (_ms: number, _cb?: () => void): this { return this }
+
+  /** Reports what left our buffer for the app since last time: pushed minus still buffered. */
+  private report (): void {
+    const consumed = this.pushed - this.readableLength
+    if (consumed > this.reported) {
+      const n = consumed - this.reported
+      this.reported = consumed
+      this.onConsumed?.(n)
+    }
+  }
 }

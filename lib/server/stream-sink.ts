@@ -1,27 +1,30 @@
 /**
- * What a response needs from a SPDY stream. The SPDY handler implements it over the session; tests can record it.
+ * What a response needs from a SPDY stream. The session layer implements it (one small object per stream); tests
+ * implement it with a recorder. Calls arrive in this order: respond once, then write* (the last one may carry fin),
+ * then end() unless a respond/write already carried fin; or reset() at any point, after which nothing else comes.
  */
-import type { OutgoingHeaders } from '../session/headers'
-
 export interface StreamSink {
-  /** SYN_REPLY with the status and headers (mapped to the version's names by the sink). */
-  respond (status: number, headers: OutgoingHeaders, fin: boolean): void
-  /** Queues DATA; false = over the high-water mark, wait for onDrain. */
-  write (chunk: Uint8Array): boolean
-  /** FIN after what was written. */
+  /**
+   * SYN_REPLY: status and headers. Names are lowercased, connection-specific ones (connection, keep-alive,
+   * transfer-encoding, proxy-connection, upgrade) already dropped, values strings, repeated values (set-cookie) as
+   * arrays: the sink NUL-joins them per SPDY/3 section 2.6.10. fin: the response has no body (HEAD, 204, 304,
+   * or end() without data), so SYN_REPLY carries FLAG_FIN.
+   */
+  respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void
+  /**
+   * Queues a DATA payload (the sink frames it; the chunk is not copied by us and must not be kept mutable by the
+   * sink beyond the write). fin: this is the last chunk (DATA with FLAG_FIN). Returns false once the stream's queue
+   * is over its high-water mark: the response then waits for onDrain before writing more.
+   */
+  write (chunk: Uint8Array, fin: boolean): boolean
+  /** FIN after what was written (an empty DATA frame with FLAG_FIN), when no write carried fin. */
   end (): void
-  /** RST_STREAM. */
+  /**
+   * RST_STREAM. INTERNAL_ERROR: the app destroyed the response before its end (a truncated body must not look
+   * complete). CANCEL: the response is complete but the request body is not and nobody will read it, so the peer
+   * can stop sending (SPDY has no NO_ERROR status for this).
+   */
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void
-  /** Calls cb once when the stream can take more after write() returned false. */
+  /** Calls cb once, when the stream can take more after write() returned false. */
   onDrain (cb: () => void): void
-}
-
-/** Connection facts every request of one SPDY session shares, exposed as `req.socket`. */
-export interface ConnectionInfo {
-  remoteAddress: string | undefined
-  remotePort: number | undefined
-  remoteFamily: string | undefined
-  localAddress: string | undefined
-  localPort: number | undefined
-  encrypted: boolean
 }

@@ -1,0 +1,103 @@
+/**
+ * A recording StreamSink for the dispatch tests (not a test file: tap runs *.test.ts only). It records every call,
+ * and can apply backpressure: with `blocked`, write() returns false until the test calls drain().
+ */
+import type { StreamSink } from '../../lib/server/stream-sink'
+import type { SpdyStreamHead } from '../../lib/server/dispatch'
+
+export type SinkCall =
+  | { type: 'respond', status: number, headers: Record<string, string | string[]>, fin: boolean }
+  | { type: 'write', bytes: number, fin: boolean }
+  | { type: 'end' }
+  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' }
+
+export class RecordingSink implements StreamSink {
+  calls: SinkCall[] = []
+  chunks: Buffer[] = []
+  bytes = 0
+  blocked = false
+  /** Bytes queued while blocked and not yet drained (what the session would hold). */
+  queued = 0
+  maxQueued = 0
+  writesWhileBlocked = 0
+  private drainCb: (() => void) | null = null
+  private doneCb: (() => void) | null = null
+  done = false
+  keepChunks = true
+
+  respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void {
+    this.calls.push({ type: 'respond', status, headers, fin })
+    if (fin) this.finish()
+  }
+
+  write (chunk: Uint8Array, fin: boolean): boolean {
+    this.calls.push({ type: 'write', bytes: chunk.length, fin })
+    this.bytes += chunk.length
+    if (this.keepChunks) this.chunks.push(Buffer.from(chunk))
+    if (this.blocked) {
+      if (this.queued > 0) this.writesWhileBlocked++
+      this.queued += chunk.length
+      if (this.queued > this.maxQueued) this.maxQueued = this.queued
+    }
+    if (fin) this.finish()
+    return !this.blocked || this.queued < 64 * 1024
+  }
+
+  end (): void { this.calls.push({ type: 'end' }); this.finish() }
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
+  onDrain (cb: () => void): void {
+    if (this.drainCb !== null) throw new Error('onDrain registered twice')
+    this.drainCb = cb
+  }
+
+  /** The session sent what was queued. */
+  drain (): boolean {
+    this.queued = 0
+    const cb = this.drainCb
+    this.drainCb = null
+    if (cb === null) return false
+    cb()
+    return true
+  }
+
+  get waitingDrain (): boolean { return this.drainCb !== null }
+  get body (): string { return Buffer.concat(this.chunks).toString() }
+  get status (): number | undefined { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.status : undefined }
+  get headers (): Record<string, string | string[]> { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.headers : {} }
+  types (): string { return this.calls.map((c) => c.type === 'write' ? `write${c.fin ? '+fin' : ''}` : c.type === 'respond' ? `respond${c.fin ? '+fin' : ''}` : c.type).join(',') }
+
+  /** Resolves once FIN or RST went out. */
+  finished (): Promise<void> {
+    if (this.done) return Promise.resolve()
+    return new Promise((resolve) => { this.doneCb = resolve })
+  }
+
+  private finish (): void {
+    this.done = true
+    const cb = this.doneCb
+    this.doneCb = null
+    cb?.()
+  }
+}
+
+let nextId = 1
+export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> = {}): SpdyStreamHead {
+  nextId += 2
+  return {
+    method,
+    path,
+    authority: 'example.test:8443',
+    scheme: 'https',
+    headers,
+    version: 3.1,
+    streamId: nextId,
+    priority: 3,
+    remoteAddress: '10.1.2.3',
+    remotePort: 50123,
+    localAddress: '10.9.9.9',
+    localPort: 8443,
+    encrypted: true,
+    fin: method === 'GET' || method === 'HEAD',
+    ...extra
+  }
+}
