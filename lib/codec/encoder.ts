@@ -26,6 +26,7 @@ export class FrameEncoder {
 
   /** 8-byte DATA frame header, so a large payload is written after it without being copied. */
   encodeDataHeader (streamId: number, fin: boolean, length: number): Uint8Array {
+    checkLength(length)
     const h = Buffer.allocUnsafe(8)
     h.writeUInt32BE(streamId & MASK_31, 0)
     h.writeUInt32BE(((fin ? Flag.FIN : 0) << 24 | length) >>> 0, 4)
@@ -36,6 +37,7 @@ export class FrameEncoder {
     const t = this.table
     switch (frame.type) {
       case 'DATA': {
+        checkLength(frame.data.length)
         const b = Buffer.allocUnsafe(8 + frame.data.length)
         b.writeUInt32BE(frame.streamId & MASK_31, 0)
         b.writeUInt32BE(((frame.fin ? Flag.FIN : 0) << 24 | frame.data.length) >>> 0, 4)
@@ -122,12 +124,21 @@ export class FrameEncoder {
   }
 
   private control (type: number, flags: number, length: number): Buffer {
+    checkLength(length)
     const b = Buffer.allocUnsafe(8 + length)
     b.writeUInt16BE(0x8000 | this.version, 0)
     b.writeUInt16BE(type, 2)
     b.writeUInt32BE(((flags & 0xff) << 24 | length) >>> 0, 4)
     return b
   }
+}
+
+/**
+ * The length field is 24 bits (SPDY/3 section 2.2): a longer frame would spill into the flags byte. This is a
+ * caller bug (the session splits DATA at its frame size), so it throws rather than writing a corrupt frame.
+ */
+function checkLength (length: number): void {
+  if (!(length >= 0 && length <= 0xffffff)) throw new RangeError(`SPDY frame payload of ${length} bytes does not fit the 24-bit length field`)
 }
 
 export function serializeHeaderBlock (headers: HeaderList, t: VersionTable): Uint8Array {

@@ -159,3 +159,10 @@ t.test('a control frame of another version: UNSUPPORTED_VERSION for a SYN_STREAM
   const ev2 = new FrameDecoder({ version: 2 }).push(control(3, 6, 0, hex(u32(1))))
   t.same(ev2.map((e) => e.type), ['SESSION_ERROR'], 'a PING of another version ends the session')
 })
+
+t.test('the encoder refuses a payload that does not fit the 24-bit length field instead of corrupting the flags', async (t) => {
+  const enc = new FrameEncoder({ version: 3 })
+  t.throws(() => enc.encodeDataHeader(1, true, 0x1000000), RangeError)
+  t.throws(() => enc.encode({ type: 'DATA', streamId: 1, fin: false, data: new Uint8Array(0x1000000) }), RangeError)
+  t.same(Buffer.from(enc.encodeDataHeader(1, true, 0xffffff)), hex('00000001 01 ffffff'))
+})
