@@ -216,13 +216,16 @@ export class SpdyIncomingMessage extends Readable {
    * request ends and emits 'close'; an incomplete one is cancelled rather than received for nothing.
    */
   responseFinished (): void {
-    if (this.destroyed || this.consuming) return
+    if (this.destroyed) return
     if (!this.complete) {
+      // Someone still reading (pipe, 'data', async iteration) keeps the upload; Fastify after a body error (413,
+      // bad length) has removed its listeners: that rest is cancelled (Fastify says "connection: close" there).
+      if (this.listenerCount('data') > 0 || this.listenerCount('readable') > 0) return
       this.res?.cancelUpload()
       this.destroy()
       return
     }
-    this.resume()
+    if (!this.consuming) this.resume()
   }
 
   /** `req.socket.destroy()`: reset the stream unless the response is complete. */
