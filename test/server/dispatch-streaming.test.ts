@@ -104,7 +104,7 @@ t.test('peer reset mid-body: no crash, onRequestAbort runs, no response goes out
   const seen: string[] = []
   app.addHook('onRequestAbort', async (_req) => { seen.push('onRequestAbort') })
   app.addHook('onResponse', async () => { seen.push('onResponse') })
-  app.setErrorHandler((err, _req, reply) => { seen.push(`error ${(err as { code?: string }).code ?? err.message}`); reply.send(err) })
+  app.setErrorHandler((err: Error, _req, reply) => { seen.push(`error ${(err as { code?: string }).code ?? err.message}`); reply.send(err) })
   app.post('/upload', async (req) => ({ got: (req.body as string).length }))
   await app.ready()
   t.teardown(() => app.close())
