@@ -48,52 +48,71 @@ export const prf = (hash: string, secret: Uint8Array, label: string, seed: Uint8
   return Buffer.concat(out, total).subarray(0, length)
 }
 
-/** One direction of record protection: AEAD key, fixed IV and the 64-bit sequence number (RFC 5246 section 6.1). */
+/**
+ * One direction of record protection: AEAD key, fixed IV and the 64-bit sequence number (RFC 5246 section 6.1).
+ * The sequence number is a JS number: 2^53 records of 16 KB is far beyond any connection's life, and numbers keep
+ * BigInt arithmetic off the per-record path.
+ */
 export class AeadState {
-  seq = 0n
+  seq = 0
   private readonly nonce: Buffer
   private readonly aad = Buffer.alloc(13)
+  private readonly gcm: boolean
+  private readonly ivHi: number
+  private readonly ivLo: number
   constructor (readonly suite: Suite, private readonly key: Buffer, private readonly iv: Buffer) {
     this.nonce = Buffer.alloc(12)
     iv.copy(this.nonce, 0)
+    this.gcm = suite.explicitNonceLen > 0
+    this.ivHi = this.gcm ? 0 : iv.readUInt32BE(4)
+    this.ivLo = this.gcm ? 0 : iv.readUInt32BE(8)
   }
 
-  /** Nonce for this record: salt||explicit (GCM, where explicit = seq) or iv XOR padded seq (RFC 7905 section 2). */
-  private nonceFor (seq: bigint): Buffer {
-    if (this.suite.explicitNonceLen > 0) {
-      this.nonce.writeBigUInt64BE(seq, 4)
-    } else {
-      this.iv.copy(this.nonce, 0)
-      const hi = this.nonce.readBigUInt64BE(4) ^ seq
-      this.nonce.writeBigUInt64BE(hi, 4)
-    }
+  /** Write the 64-bit sequence number big-endian at `off` (optionally XORed with the IV's last 8 bytes). */
+  private static put64 (b: Buffer, off: number, seq: number, xhi: number, xlo: number): void {
+    const hi = Math.floor(seq / 0x100000000)
+    b.writeUInt32BE(((hi ^ xhi) >>> 0), off)
+    b.writeUInt32BE((((seq >>> 0) ^ xlo) >>> 0), off + 4)
+  }
+
+  /** Nonce for this record: salt||explicit (GCM, explicit = seq, RFC 5288 section 3) or IV XOR padded seq (RFC 7905 section 2). */
+  private nonceFor (seq: number): Buffer {
+    AeadState.put64(this.nonce, 4, seq, this.ivHi, this.ivLo)
     return this.nonce
   }
 
   /** additional_data = seq_num + type + version + length (RFC 5246 section 6.2.3.3). */
-  private aadFor (seq: bigint, type: number, version: number, length: number): Buffer {
-    this.aad.writeBigUInt64BE(seq, 0)
-    this.aad[8] = type
-    this.aad.writeUInt16BE(version, 9)
-    this.aad.writeUInt16BE(length, 11)
-    return this.aad
+  private aadFor (seq: number, type: number, version: number, length: number): Buffer {
+    const a = this.aad
+    AeadState.put64(a, 0, seq, 0, 0)
+    a[8] = type
+    a[9] = version >> 8
+    a[10] = version & 0xff
+    a[11] = length >> 8
+    a[12] = length & 0xff
+    return a
   }
 
-  /** Returns the record body parts (explicit nonce, ciphertext, tag) to be written after the 5-byte header. */
+  /**
+   * Protect one record. Returns [header, ciphertext, tag]: the 5-byte record header (RFC 5246 section 6.2) with the
+   * explicit nonce appended for GCM, so the caller writes three buffers and nothing is copied.
+   */
   seal (type: number, version: number, plaintext: Uint8Array): Buffer[] {
     const seq = this.seq++
     const nonce = this.nonceFor(seq)
     const c = crypto.createCipheriv(this.suite.cipher, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
-    c.setAAD(this.aadFor(seq, type, version, plaintext.length), { plaintextLength: plaintext.length })
+    c.setAAD(this.aadFor(seq, type, version, plaintext.length))
     const body = c.update(plaintext)
     c.final()
     const tag = c.getAuthTag()
-    if (this.suite.explicitNonceLen > 0) {
-      const explicit = Buffer.allocUnsafe(8)
-      explicit.writeBigUInt64BE(seq)
-      return [explicit, body, tag]
-    }
-    return [body, tag]
+    const explicit = this.suite.explicitNonceLen
+    const header = Buffer.allocUnsafe(5 + explicit)
+    header[0] = type
+    header[1] = version >> 8
+    header[2] = version & 0xff
+    header.writeUInt16BE(explicit + body.length + 16, 3)
+    if (explicit > 0) AeadState.put64(header, 5, seq, 0, 0)
+    return [header, body, tag]
   }
 
   open (type: number, version: number, fragment: Buffer): Buffer {
@@ -101,7 +120,7 @@ export class AeadState {
     if (fragment.length < overhead) throw new TlsError(Alert.bad_record_mac, 'record shorter than AEAD overhead')
     const seq = this.seq++
     let nonce: Buffer
-    if (this.suite.explicitNonceLen > 0) {
+    if (this.gcm) {
       nonce = this.nonce
       fragment.copy(nonce, 4, 0, 8)
     } else {
@@ -109,7 +128,7 @@ export class AeadState {
     }
     const ctLen = fragment.length - overhead
     const d = crypto.createDecipheriv(this.suite.cipher, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
-    d.setAAD(this.aadFor(seq, type, version, ctLen), { plaintextLength: ctLen })
+    d.setAAD(this.aadFor(seq, type, version, ctLen))
     d.setAuthTag(fragment.subarray(fragment.length - 16))
     const pt = d.update(fragment.subarray(this.suite.explicitNonceLen, fragment.length - 16))
     try {

@@ -103,12 +103,22 @@ export abstract class TlsEngine {
     this.sendAlert(AlertLevel.warning, Alert.close_notify)
   }
 
-  /** Bytes to write to the socket, in one buffer (length 0 when none). */
+  /** Bytes to write to the socket, in one buffer (length 0 when none). Copies; see takeOutboundChunks. */
   takeOutbound (): Uint8Array {
     if (this.out.length === 0) return Buffer.alloc(0)
     const b = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out)
     this.out = []
     return b
+  }
+
+  /**
+   * The same bytes as takeOutbound, as the list of buffers the records were built in (no copy): for a socket loop
+   * that writes them with cork()/write().../uncork() or writev. Empty array when none.
+   */
+  takeOutboundChunks (): Uint8Array[] {
+    const o = this.out
+    this.out = []
+    return o
   }
 
   protected drainEvents (): TlsEvent[] {
@@ -203,19 +213,16 @@ export abstract class TlsEngine {
   protected onWarningAlert (_desc: number): void {}
 
   protected sendRecord (type: number, data: Uint8Array): void {
+    if (this.writeCipher !== null) {
+      const parts = this.writeCipher.seal(type, this.recordVersion, data)
+      this.out.push(parts[0], parts[1], parts[2])
+      return
+    }
     const header = Buffer.allocUnsafe(5)
     header[0] = type
     header.writeUInt16BE(this.recordVersion, 1)
-    if (this.writeCipher === null) {
-      header.writeUInt16BE(data.length, 3)
-      this.out.push(header, Buffer.from(data))
-      return
-    }
-    const parts = this.writeCipher.seal(type, this.recordVersion, data)
-    let n = 0
-    for (const p of parts) n += p.length
-    header.writeUInt16BE(n, 3)
-    this.out.push(header, ...parts)
+    header.writeUInt16BE(data.length, 3)
+    this.out.push(header, Buffer.from(data))
   }
 
   protected sendHandshake (raw: Buffer): void {
