@@ -21,6 +21,15 @@ export interface SessionLimits {
    * stream busy between two WINDOW_UPDATEs without holding a whole response in memory.
    */
   streamHighWaterMark: number
+  /**
+   * SPDY/3.1 session receive window (all streams together). It starts at 64 KiB on the wire (SPDY/3.1 section
+   * 2.6.8), which would let one connection carry only 64 KiB per round trip however many streams it has; we open it
+   * to this with a WINDOW_UPDATE on stream 0 right after SETTINGS. 1 MiB is what spdy-transport and Chrome's early
+   * 3.1 builds used: enough for a fast LAN, and what we may buffer for a peer is still bounded by the per-stream
+   * windows. Sending that update at once also tells a peer that guesses 3 vs 3.1 from the first stream-0
+   * WINDOW_UPDATE (spdy-transport does) that this is 3.1 before any DATA flows.
+   */
+  sessionWindowSize: number
 }
 
 /** The window over which SETTINGS and reset rates are counted. */
@@ -38,5 +47,6 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxInvalidFrames: LIMITS.maxInvalidFrames.default,
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   idleTimeout: LIMITS.idleTimeout.default,
-  streamHighWaterMark: 64 * 1024
+  streamHighWaterMark: 64 * 1024,
+  sessionWindowSize: 1 << 20
 }

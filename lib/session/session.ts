@@ -92,6 +92,7 @@ export class SpdySession {
   private sessionSendWindow = 65536
   private sessionRecvWindow = 65536
   private sessionUnacked = 0
+  private readonly sessionUpdateThreshold: number
   private goawaySent = false
   private goawayReceived = false
   private closedFlag = false
@@ -117,9 +118,11 @@ export class SpdySession {
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
     if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
     this.queueControl({ type: 'SETTINGS', clearSettings: false, entries })
-    if (this.version === 3.1 && this.limits.initialWindowSize > 65536) {
-      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8): open it to match.
-      const delta = this.limits.initialWindowSize - 65536
+    const sessionWindow = Math.max(this.limits.sessionWindowSize, this.limits.initialWindowSize)
+    this.sessionUpdateThreshold = Math.max(32768, sessionWindow >> 2)
+    if (this.version === 3.1 && sessionWindow > 65536) {
+      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8): open it at once.
+      const delta = sessionWindow - 65536
       this.sessionRecvWindow += delta
       this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
     }
@@ -279,9 +282,12 @@ export class SpdySession {
       return
     }
     // Client: a server push, unidirectional and associated to one of our open streams (SPDY/3 section 3.3.1).
+    // The draft says a push MUST carry FLAG_UNIDIRECTIONAL, but node-spdy (spdy-transport 3) never sets it; the
+    // associated-stream id alone makes the intent unambiguous, and we never send on a pushed stream either way, so
+    // accept it rather than break interop. A SYN_STREAM without an associated open stream is still an error.
     const assoc = this.streams.get(f.associatedStreamId)
-    if (!f.unidirectional || assoc === undefined) {
-      return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'pushed stream not unidirectional or not associated to an open stream')
+    if (f.associatedStreamId === 0 || assoc === undefined || !assoc.local) {
+      return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'server SYN_STREAM not associated to one of our open streams')
     }
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
@@ -452,7 +458,8 @@ export class SpdySession {
   private consumeSession (bytes: number): void {
     if (this.version !== 3.1 || bytes <= 0) return
     this.sessionUnacked += bytes
-    if (this.sessionUnacked >= 32768) {
+    // One update per quarter of the session window: few frames, and the peer never runs dry waiting for one.
+    if (this.sessionUnacked >= this.sessionUpdateThreshold) {
       this.sessionRecvWindow += this.sessionUnacked
       this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
       this.sessionUnacked = 0
