@@ -23,7 +23,7 @@ export interface SpdyTlsOptions extends SpdyTlsCertificateOptions {
   sni?: Record<string, SpdyTlsCertificateOptions>
   /** TLS 1.0/1.1 and RSA-AES-CBC-SHA for SPDY-era clients. Off: they are weak. */
   legacy?: boolean
-  /** RFC 5077 ticket keys (48 bytes each, first one issues); share them between processes behind one name. */
+  /** RFC 5077 ticket key material (>= 32 bytes each; the first seals, all open); share them between processes. */
   ticketKeys?: Buffer[]
   /** NSS key log lines (`CLIENT_RANDOM ...`) for Wireshark. Never enable in production. */
   keylog?: (line: string) => void
@@ -188,10 +188,12 @@ function resolveTls (tls: unknown): false | SpdyTlsOptions {
     }
   }
   if (tls.legacy !== undefined && typeof tls.legacy !== 'boolean') fail('tls.legacy', 'a boolean', tls.legacy)
+  // TLS 1.0/1.1 and CBC suites are not implemented yet: refuse rather than silently serve TLS 1.2 only.
+  if (tls.legacy === true) fail('tls.legacy', 'false (TLS 1.0/1.1 support is not implemented yet)', tls.legacy)
   if (tls.ticketKeys !== undefined) {
     if (!Array.isArray(tls.ticketKeys) || tls.ticketKeys.length === 0) fail('tls.ticketKeys', 'a non-empty array of 48-byte Buffers', tls.ticketKeys)
     ;(tls.ticketKeys as unknown[]).forEach((k, i) => {
-      if (!Buffer.isBuffer(k) || k.length !== 48) fail(`tls.ticketKeys[${i}]`, 'a 48-byte Buffer', k)
+      if (!Buffer.isBuffer(k) || k.length < 32) fail(`tls.ticketKeys[${i}]`, 'a Buffer of at least 32 bytes', k)
     })
   }
   if (tls.keylog !== undefined && typeof tls.keylog !== 'function') fail('tls.keylog', 'a function (line: string) => void', tls.keylog)

@@ -8,6 +8,10 @@ import type net from 'node:net'
 import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
 import { ProtocolHandler } from './protocol'
+import { TlsLayer } from './tls-layer'
+
+/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
+type ConnectionHandler = ProtocolHandler | TlsLayer
 
 export interface ConnectionStats {
   remoteAddress: string | null
@@ -39,7 +43,7 @@ export interface Transport {
 }
 
 export class Connection implements Transport {
-  private handler: ProtocolHandler | null = null
+  private handler: ConnectionHandler | null = null
   private timer: NodeJS.Timeout | null = null
   private timerAt = 0
   private writableWaiters: Array<() => void> = []
@@ -61,7 +65,8 @@ export class Connection implements Transport {
     })
     socket.on('end', () => this.handler?.onEnd())
     socket.on('close', () => this.onClose())
-    this.handler = new ProtocolHandler(this)
+    const tls = listener.tlsOptions
+    this.handler = tls === null ? new ProtocolHandler(this) : new TlsLayer(this, tls)
   }
 
   get congested (): boolean {

@@ -6,6 +6,9 @@ import net, { type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from '../options'
 import { Connection, type ConnectionStats } from './connection'
+import { loadCertificate, type TlsCertificate } from '../tls/certificates'
+import type { TlsServerOptions } from '../tls/server'
+import { SpdyOptionsError } from '../errors'
 
 export interface SpdyRequestInfo {
   /** 2, 3 or 3.1 */
@@ -31,10 +34,13 @@ export class SpdyListener {
   readonly server: net.Server
   readonly connections = new Set<Connection>()
   readonly info: SpdyListenerInfo
+  /** One options object for every TLS connection: the engine hangs its session cache and ticket keys off it. */
+  readonly tlsOptions: TlsServerOptions | null
   private closing = false
   private onEmpty: (() => void) | null = null
 
   constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
+    this.tlsOptions = options.tls === false ? null : buildTlsOptions(options)
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
     this.server.maxConnections = options.maxSessions
     // A listening error after bind (rare: EMFILE on accept) must not crash the app.
@@ -96,5 +102,27 @@ export class SpdyListener {
         this.onEmpty = () => { clearTimeout(timer); resolve() }
       })
     }
+  }
+}
+
+/** Certificates are parsed once here, at registration, so a bad PEM fails `register()` and not the first client. */
+function buildTlsOptions (options: ResolvedOptions): TlsServerOptions {
+  const tls = options.tls
+  if (tls === false) throw new Error('unreachable')
+  const load = (pair: { cert: string | Buffer, key: string | Buffer }, path: string): TlsCertificate => {
+    try {
+      return loadCertificate({ cert: pair.cert.toString(), key: pair.key.toString() })
+    } catch (err) {
+      throw new SpdyOptionsError(`fastify-spdy: options.${path} could not be loaded: ${(err as Error).message}`)
+    }
+  }
+  const certificates = [load(tls, 'tls')]
+  for (const [name, pair] of Object.entries(tls.sni ?? {})) certificates.push(load(pair, `tls.sni[${JSON.stringify(name)}]`))
+  return {
+    certificates,
+    protocols: options.protocols,
+    handshakeTimeout: options.handshakeTimeout,
+    ticketKeys: tls.ticketKeys,
+    onKeylog: tls.keylog
   }
 }

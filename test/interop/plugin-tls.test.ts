@@ -1,0 +1,126 @@
+/**
+ * The plugin over our own TLS with NPN/ALPN, against peers we did not write:
+ * - `openssl s_client -tls1_2 -nextprotoneg` negotiates spdy/3.1 (and each version when offered alone);
+ * - spdy-transport's client speaks SPDY/2, 3 and 3.1 through `openssl s_client -quiet -nextprotoneg` as its
+ *   transport (OpenSSL does the TLS and the NPN, spdy-transport the SPDY): a real SPDY GET over TLS+NPN;
+ * - npm spdy's agent over Node's TLS with ALPN;
+ * - curl and Node's tls client (ALPN http/1.1, and no ALPN) get the HTTP/1.1 fallback on the same port.
+ */
+import t from 'tap'
+import http from 'node:http'
+import https from 'node:https'
+import tls from 'node:tls'
+import { spawn, execFile } from 'node:child_process'
+import { writeFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Duplex } from 'node:stream'
+import { promisify } from 'node:util'
+import Fastify from 'fastify'
+import spdy from '../../lib/index'
+import { generateSelfSigned } from '../../lib/tls/certificates'
+/* eslint-disable @typescript-eslint/no-require-imports */
+const transport = require('spdy-transport')
+const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const run = promisify(execFile)
+const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
+const dir = mkdtempSync(join(tmpdir(), 'fastify-spdy-'))
+const caFile = join(dir, 'cert.pem')
+writeFileSync(caFile, cert)
+
+t.test('TLS listener', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: { cert, key }, port: 0 })
+  app.get('/', async (req) => ({ spdy: req.spdy, protocol: req.protocol }))
+  app.get('/big', async () => 'x'.repeat(300_000))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = app.spdy.port!
+  t.teardown(() => app.close())
+
+  t.test('openssl s_client -nextprotoneg picks spdy/3.1; each version alone; ALPN too', async (t) => {
+    const probe = async (args: string[]): Promise<string> => {
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-servername', 'localhost', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+      child.stdin.end()
+      await new Promise((resolve) => child.on('close', resolve))
+      return out
+    }
+    t.match(await probe(['-nextprotoneg', 'spdy/3.1,spdy/3,spdy/2']), /Next protocol: \(1\) spdy\/3\.1/)
+    t.match(await probe(['-nextprotoneg', 'spdy/2']), /Next protocol: \(1\) spdy\/2/)
+    t.match(await probe(['-alpn', 'spdy/3.1,http/1.1']), /ALPN protocol: spdy\/3\.1/)
+    t.match(await probe(['-alpn', 'h2,http/1.1']), /ALPN protocol: http\/1\.1/)
+  })
+
+  for (const [proto, version] of [['spdy/2', 2], ['spdy/3', 3], ['spdy/3.1', 3.1]] as const) {
+    t.test(`spdy-transport over openssl s_client -nextprotoneg ${proto}`, async (t) => {
+      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-quiet', '-servername', 'localhost', '-nextprotoneg', proto], { stdio: ['pipe', 'pipe', 'ignore'] })
+      // spdy-transport may still write (GOAWAY) after the test ends and openssl is gone: that EPIPE is not ours.
+      child.stdin.on('error', () => {})
+      const pipe = new Duplex({
+        read () {},
+        write (chunk, _enc, cb) { if (child.stdin.writable) child.stdin.write(chunk, () => cb()); else cb() },
+        final (cb) { child.stdin.end(); cb() }
+      })
+      child.stdout.on('data', (c: Buffer) => pipe.push(c))
+      child.stdout.on('end', () => pipe.push(null))
+      t.teardown(() => { child.kill() })
+      const conn = transport.connection.create(pipe, { protocol: 'spdy', isServer: false })
+      conn.start(version)
+      for (const path of ['/', '/big']) {
+        const res = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+          conn.request({ method: 'GET', path, host: 'localhost', headers: {} }, (err: Error | null, stream: Duplex & { on (e: 'response', cb: (code: number) => void): void }) => {
+            if (err !== null) return reject(err)
+            let status = 0
+            let body = ''
+            stream.on('response', (code: number) => { status = code })
+            stream.on('data', (c: Buffer) => { body += c.toString() })
+            stream.on('end', () => resolve({ status, body }))
+            stream.on('error', reject)
+            stream.end()
+          })
+        })
+        t.equal(res.status, 200, `${path} status`)
+        if (path === '/') t.same(JSON.parse(res.body), { spdy: { version, streamId: 1, priority: JSON.parse(res.body).spdy.priority }, protocol: 'https' })
+        else t.equal(res.body.length, 300_000, 'large body through flow control and TLS records')
+      }
+      conn.end()
+    })
+  }
+
+  t.test('npm spdy agent over Node TLS with ALPN', async (t) => {
+    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', spdy: { protocols: ['spdy/3.1'] } })
+    t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
+    const body = await new Promise<string>((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: '/', agent, ca: cert, servername: 'localhost' }, (res) => {
+        let b = ''
+        res.on('data', (c: Buffer) => { b += c.toString() })
+        res.on('end', () => resolve(b))
+      }).on('error', reject)
+    })
+    t.match(JSON.parse(body), { spdy: { version: 3.1 }, protocol: 'https' })
+  })
+
+  t.test('HTTP/1.1 fallback: curl --cacert, Node tls with ALPN http/1.1 and without ALPN', async (t) => {
+    const { stdout } = await run('curl', ['-s', '-i', '--max-time', '10', '--cacert', caFile, `https://localhost:${port}/`, '--resolve', `localhost:${port}:127.0.0.1`])
+    t.match(stdout, /^HTTP\/1\.1 200/)
+    t.match(stdout, /"protocol":"https"/)
+    t.match(stdout, /"spdy":null/)
+    for (const ALPNProtocols of [['http/1.1'], undefined]) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const sock = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', ALPNProtocols }, () => {
+          t.equal(sock.alpnProtocol, ALPNProtocols === undefined ? false : 'http/1.1')
+          sock.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+        })
+        let b = ''
+        sock.on('data', (c: Buffer) => { b += c.toString() })
+        sock.on('end', () => resolve(b))
+        sock.on('error', reject)
+      })
+      t.match(text, /^HTTP\/1\.1 200/, `ALPN ${String(ALPNProtocols)}`)
+      t.match(text, /"protocol":"https"/)
+    }
+  })
+})
