@@ -12,6 +12,8 @@ export type { FastifySpdyOptions, SpdyProtocol, SpdyTlsOptions, SpdyLimits, Alte
 export type { SpdyListenerInfo, SpdyRequestInfo, SpdySessionStats } from './server/listener'
 export * from './errors'
 export { LIMITS } from './options'
+/** Makes a self-signed certificate (PEM cert and key) for development, e.g. `{ commonName: 'localhost' }`. */
+export { generateSelfSigned } from './tls/certificates'
 
 declare module 'fastify' {
   interface FastifyInstance {
