@@ -192,3 +192,39 @@ t.test('response complete before the upload: the rest is cancelled, not received
   t.equal(granted, 2148, 'data still in flight is accounted, not buffered')
   t.equal(req.readableLength, 0)
 })
+
+t.test('res.write() returns false while the sink is full and emits drain after it drains', async (t) => {
+  const app = Fastify()
+  const events: string[] = []
+  let done: () => void = () => {}
+  const finished = new Promise<void>((resolve) => { done = resolve })
+  app.get('/manual', (_req, reply) => {
+    const res = reply.raw
+    reply.hijack()
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    const ok1 = res.write(Buffer.alloc(80 * 1024, 0x62))
+    const ok2 = res.write('more')
+    events.push(`write ${String(ok1)} ${String(ok2)}`)
+    res.once('drain', () => {
+      events.push('drain')
+      res.end('end', () => { events.push('end cb'); done() })
+    })
+    res.on('finish', () => events.push('finish'))
+    res.on('close', () => events.push('close'))
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  const sink = new RecordingSink()
+  sink.blocked = true
+  dispatch(app, head('GET', '/manual'), sink)
+  for (let i = 0; i < 5; i++) await tick()
+  t.same(events, ['write false false'])
+  t.equal(sink.types(), 'respond,write', 'the second write waits in the response until the sink drains')
+  sink.blocked = false
+  sink.drain()
+  await finished
+  for (let i = 0; i < 3; i++) await tick()
+  t.same(events, ['write false false', 'drain', 'end cb', 'finish', 'close'], "Writable's order: end()'s callback, then 'finish'")
+  t.equal(sink.types(), 'respond,write,write,write+fin')
+  t.equal(sink.bytes, 80 * 1024 + 7)
+})
