@@ -39,6 +39,11 @@ export interface SpdyStreamHead {
   encrypted: boolean
   /** SYN_STREAM carried FLAG_FIN: no body follows. Omitted = a body may follow (pushData/pushEnd will come). */
   fin?: boolean
+  /**
+   * Called with the pair before Fastify sees it: a route without async hooks runs inside routing(), so whatever
+   * it may use (flow-control callback, the push function) must be attached first.
+   */
+  prepare?: (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 }
 
 export interface Dispatched { req: SpdyIncomingMessage, res: SpdyServerResponse }
@@ -115,6 +120,7 @@ function run (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink):
   })
   if (fin) req.pushEnd()
   const res = new SpdyServerResponse(req, sink)
+  head.prepare?.(req, res)
   ;(fastify.routing as unknown as Routing)(req, res)
   return { req, res }
 }
