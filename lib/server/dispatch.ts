@@ -51,8 +51,8 @@ export interface Dispatched { req: SpdyIncomingMessage, res: SpdyServerResponse 
 type Routing = (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 
 /** The call shape lib/server/spdy-handler.ts used before this API; kept so it works until it moves over. */
-interface LegacyHead { method: string, path: string, authority: string, scheme: string, headers: IncomingHeaders }
-interface LegacySink { respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void, write (chunk: Uint8Array): boolean, end (): void, reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void, onDrain (cb: () => void): void }
+export interface LegacyHead { method: string, path: string, authority: string, scheme: string, headers: IncomingHeaders }
+export interface LegacySink { respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void, write (chunk: Uint8Array): boolean, end (): void, reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void, onDrain (cb: () => void): void }
 
 const endLater = (s: LegacySink): void => { s.end() }
 
