@@ -128,7 +128,9 @@ export function pushHeaderList (version: SpdyVersion, url: { scheme: string, aut
   const list: HeaderList = version === 2
     ? [['url', `${url.scheme}://${url.authority}${url.path}`]]
     : [[':scheme', url.scheme], [':host', url.authority], [':path', url.path]]
-  list.push([n.status, statusLine(status)], [n.version, 'HTTP/1.1'])
+  // The method is not required by the drafts for a push, but a pushed resource is always a GET and node-spdy's
+  // client rejects a SYN_STREAM without one (it reads every SYN_STREAM as a request head).
+  list.push([n.method, 'GET'], [n.status, statusLine(status)], [n.version, 'HTTP/1.1'])
   appendRegular(list, headers)
   return list
 }

@@ -47,7 +47,10 @@ export class SessionSocket {
     if (guard === 64) { setImmediate(() => this.pump()); return }
     if (this.session.closed && !this.ended && this.session.bufferedBytes === 0) {
       this.ended = true
-      this.socket.end()
+      // Give the peer a moment to read our last frames and close first: spdy-transport inflates header blocks on
+      // the zlib thread pool, and a FIN arriving meanwhile makes it drop the stream whose SYN_REPLY is in flight.
+      const s = this.socket
+      setTimeout(() => s.end(), 500).unref()
     }
   }
 }
