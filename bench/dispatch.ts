@@ -44,7 +44,7 @@ async function main (): Promise<void> {
   const viaInject = await app.inject({ method: 'GET', url: '/small' })
   let answer = ''
   await new Promise<void>((resolve) => {
-    dispatch(app, streamHead(1), { respond () {}, write (c) { answer = Buffer.from(c).toString(); return true }, end: resolve, reset: resolve, onDrain (cb) { cb() } } satisfies StreamSink)
+    dispatch(app, streamHead(1), { respond () {}, write (c) { answer = Buffer.from(c).toString(); return true }, end: resolve, reset: () => resolve(), onDrain (cb) { cb() } } satisfies StreamSink)
     setImmediate(resolve)
   })
   if (viaInject.body !== answer) throw new Error(`answers differ: ${viaInject.body} vs ${answer}`)
