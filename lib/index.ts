@@ -3,7 +3,8 @@
  * hook in ./alternate-protocol.
  */
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyListenOptions, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyListenOptions, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
+import { kPush, type PushFunction } from './server/push'
 import { resolveOptions, type FastifySpdyOptions } from './options'
 import { alternateProtocolHook } from './alternate-protocol'
 import { SpdyListener, type SpdyListenerInfo, type SpdyRequestInfo } from './server/listener'
@@ -23,6 +24,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** `{ version, streamId, priority }` when the request came over SPDY, null over plain HTTP. */
     readonly spdy: SpdyRequestInfo | null
+  }
+  interface FastifyReply {
+    /**
+     * Pushes `path` (an absolute path on this app, run as a GET through it) on a SPDY stream associated to this
+     * request. Resolves true when the pushed stream was opened; false over plain HTTP, past maxPushesPerRequest,
+     * or when the client cannot take it.
+     */
+    push (path: string): Promise<boolean>
   }
   interface FastifyContextConfig {
     spdy?: {
@@ -47,6 +56,12 @@ async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOpt
       return (this.raw as { spdy?: SpdyRequestInfo }).spdy ?? null
     }
   })
+
+  fastify.decorateReply('push', function (this: FastifyReply, path: string): Promise<boolean> {
+    const fn = (this.request.raw as unknown as Record<symbol, PushFunction | undefined>)[kPush]
+    return fn === undefined ? Promise.resolve(false) : fn(path)
+  })
+  fastify.addHook('onSend', pushOnSend)
 
   if (options.alternateProtocol !== false) {
     fastify.addHook('onSend', alternateProtocolHook(() => listener.port, options.alternateProtocol))
@@ -75,6 +90,17 @@ async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOpt
   // preClose runs while routes still serve in-flight requests: GOAWAY every session, let streams finish within
   // gracefulTimeout, then close what is left, so no handle outlives fastify.close().
   fastify.addHook('preClose', async () => { await listener.close() })
+}
+
+/**
+ * `config: { spdy: { push: [...] } }`: the listed paths are pushed before the page's response is sent, so their
+ * SYN_STREAMs precede the page's data and the client never asks for them (SPDY/3 section 3.3.1).
+ */
+const pushOnSend: onSendHookHandler = function (request, reply, payload, done) {
+  const list = (reply.routeOptions.config as { spdy?: { push?: string[] } } | undefined)?.spdy?.push
+  const fn = (request.raw as unknown as Record<symbol, PushFunction | undefined>)[kPush]
+  if (list === undefined || list.length === 0 || fn === undefined) { done(null, payload); return }
+  Promise.all(list.map((path) => fn(path))).then(() => done(null, payload), (err: Error) => done(err))
 }
 
 function listenHost (opts: FastifyListenOptions | undefined): string {

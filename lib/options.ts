@@ -52,6 +52,7 @@ export interface SpdyLimits {
   idleTimeout?: number
   handshakeTimeout?: number
   gracefulTimeout?: number
+  maxPushesPerRequest?: number
 }
 
 export interface FastifySpdyOptions extends SpdyLimits {
@@ -91,6 +92,8 @@ const MAX_31 = 0x7fffffff
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
  * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped.
  * - gracefulTimeout 5 s: how long `fastify.close()` lets in-flight streams finish after GOAWAY.
+ * - maxPushesPerRequest 32: a page's critical assets; every push runs a request through the app and competes
+ *   with the page itself for the connection, so a route pushing hundreds is a bug to be stopped.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -106,7 +109,8 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxSessions: { default: 10000, min: 1, max: 1e7, unit: 'connections' },
   idleTimeout: { default: 120_000, min: 0, max: 86_400_000, unit: 'ms (0 = none)' },
   handshakeTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
-  gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' }
+  gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
+  maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' }
 }
 
 export const DEFAULT_MAX_CONCURRENT_STREAMS = LIMITS.maxConcurrentStreams.default

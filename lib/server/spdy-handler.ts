@@ -5,17 +5,20 @@
  * Flushing is coalesced: responses from many streams call into the session one by one; one flush per tick
  * (process.nextTick) writes what they queued, in priority order, as one burst of socket writes.
  */
-import { EventEmitter } from 'node:events'
 import type { Connection, Transport } from './connection'
 import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
-import { requestHead, responseHeaderList, type OutgoingHeaders } from '../session/headers'
-import { dispatch } from './dispatch'
+import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
+import { dispatch, type SpdyStreamHead } from './dispatch'
+import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
 import type { SpdyIncomingMessage } from './request'
 import type { SpdyServerResponse } from './response'
 import { RstStatus } from '../errors'
+
+/** How long a closing session waits for the peer to read its last frames before the TCP FIN. */
+const LINGER_MS = 200
 
 /** DATA bytes taken from the session per flush while the socket keeps up: bounds what sits in socket buffers. */
 const FLUSH_BYTES = 256 * 1024
@@ -33,8 +36,8 @@ class Sink implements StreamSink {
     this.h.scheduleFlush()
   }
 
-  write (chunk: Uint8Array): boolean {
-    const ok = this.h.session.write(this.id, chunk)
+  write (chunk: Uint8Array, fin: boolean): boolean {
+    const ok = this.h.session.write(this.id, chunk, fin)
     this.h.scheduleFlush()
     return ok
   }
@@ -56,18 +59,66 @@ class Sink implements StreamSink {
   }
 }
 
+/**
+ * A pushed resource's response: the pushed stream is opened (unidirectional SYN_STREAM carrying the URL and the
+ * status, SPDY/3 section 3.3.1) only when the app has produced the status, and nothing at all is sent if the push
+ * can no longer happen (associated stream done, peer's concurrency limit, GOAWAY).
+ */
+class PushSink implements StreamSink {
+  id = 0
+  res: SpdyServerResponse | null = null
+  drain: (() => void) | null = null
+  private refused = false
+  constructor (private readonly h: SpdyHandler, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
+    private readonly opened: (ok: boolean) => void) {}
+
+  respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
+    this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
+    if (this.id === 0) this.refused = true
+    else this.h.adoptPush(this.id, this)
+    this.opened(this.id !== 0)
+    this.h.scheduleFlush()
+  }
+
+  write (chunk: Uint8Array, fin: boolean): boolean {
+    if (this.refused || this.id === 0) return true // dropped: the peer will never see this stream
+    const ok = this.h.session.write(this.id, chunk, fin)
+    this.h.scheduleFlush()
+    return ok
+  }
+
+  end (): void {
+    if (this.id !== 0) { this.h.session.end(this.id); this.h.scheduleFlush() }
+  }
+
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
+    if (this.id !== 0) { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() }
+    else this.opened(false)
+  }
+
+  onDrain (cb: () => void): void {
+    if (this.id !== 0 && this.h.hasPush(this.id)) this.drain = cb
+    else cb()
+  }
+}
+
+/** Request headers a pushed GET inherits from the page's request, so it is answered as the browser's own would be. */
+const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie', 'authorization']
+
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
   readonly streams = new Map<number, StreamEntry>()
-  /** What `req.socket` is for every request of this session. */
-  private readonly socketInfo: EventEmitter & Record<string, unknown>
+  /** Pushes started per associated stream (bounded by maxPushesPerRequest). */
+  private readonly pushCount = new Map<number, number>()
   private flushScheduled = false
   private waitingWritable = false
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
+  private readonly pushes = new Map<number, PushSink>()
+  private lingering = false
 
-  constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, encrypted: boolean) {
+  constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean) {
     const o = conn.listener.options
     this.session = new SpdySession({
       role: 'server',
@@ -84,16 +135,6 @@ export class SpdyHandler implements Handler {
       maxSessionBufferedBytes: o.maxSessionBufferedBytes,
       idleTimeout: o.idleTimeout
     }, Date.now())
-    const s = conn.socket
-    this.socketInfo = Object.assign(new EventEmitter(), {
-      remoteAddress: s.remoteAddress,
-      remotePort: s.remotePort,
-      remoteFamily: s.remoteFamily,
-      localAddress: s.localAddress,
-      localPort: s.localPort,
-      encrypted,
-      destroyed: false
-    }) as unknown as EventEmitter & Record<string, unknown>
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')
     this.flush()
   }
@@ -118,14 +159,14 @@ export class SpdyHandler implements Handler {
   }
 
   onClose (): void {
-    this.socketInfo.destroyed = true
+    for (const [, p] of this.pushes) p.res?.peerReset()
+    this.pushes.clear()
     for (const [, s] of this.streams) {
       s.req.abort()
       s.res.peerReset()
     }
     this.streams.clear()
     this.session.close('connection closed')
-    this.socketInfo.emit('close')
     this.conn.listener.fastify.log.debug({ remoteAddress: this.conn.remoteAddress, served: this.streamsServed }, 'fastify-spdy: session closed')
   }
 
@@ -152,6 +193,16 @@ export class SpdyHandler implements Handler {
           if (ev.fin) this.streams.get(ev.streamId)?.req.pushEnd()
           break
         case 'streamReset': {
+          const p = this.pushes.get(ev.streamId)
+          if (p !== undefined) {
+            // The peer declined the pushed resource (SPDY/3 section 3.3.2): stop producing it.
+            this.pushes.delete(ev.streamId)
+            p.res?.peerReset()
+            const d = p.drain
+            p.drain = null
+            d?.()
+            break
+          }
           const s = this.streams.get(ev.streamId)
           if (s !== undefined) {
             this.streams.delete(ev.streamId)
@@ -164,6 +215,8 @@ export class SpdyHandler implements Handler {
           break
         }
         case 'drain': {
+          const p = this.pushes.get(ev.streamId)
+          if (p?.drain != null) { const d = p.drain; p.drain = null; d(); break }
           const s = this.streams.get(ev.streamId)
           const cb = s?.drain
           if (s !== undefined && cb != null) { s.drain = null; cb() }
@@ -191,14 +244,95 @@ export class SpdyHandler implements Handler {
     }
     this.streamsServed++
     const sink = new Sink(this, streamId)
-    const { req, res } = dispatch(this.conn.listener.fastify, head, { version: this.version, streamId, priority: ev.priority }, !ev.fin, this.socketInfo, sink)
-    const entry: StreamEntry = { req, res, drain: null }
-    this.streams.set(streamId, entry)
-    req.onConsumed = (n: number) => { this.session.consume(streamId, n); this.scheduleFlush() }
+    const entry: StreamEntry = { req: null as unknown as SpdyIncomingMessage, res: null as unknown as SpdyServerResponse, drain: null }
+    const push: PushFunction = (path) => this.push(streamId, head, path, ev.priority)
+    const streamHead = this.streamHead(head, streamId, ev.priority, ev.fin)
+    streamHead.prepare = (req, res) => {
+      entry.req = req
+      entry.res = res
+      this.streams.set(streamId, entry)
+      req.onConsumed = (n: number) => { this.session.consume(streamId, n); this.scheduleFlush() }
+      ;(req as unknown as Record<symbol, PushFunction>)[kPush] = push
+    }
+    const { res } = dispatch(this.conn.listener.fastify, streamHead, sink)
     res.once('close', () => {
       if (this.streams.get(streamId) === entry) this.streams.delete(streamId)
+      this.pushCount.delete(streamId)
       if (this.ended && this.streams.size === 0) this.scheduleFlush()
     })
+  }
+
+  private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
+    const s = this.conn.socket
+    return {
+      method: head.method,
+      path: head.path,
+      authority: head.authority,
+      scheme: this.encrypted ? 'https' : head.scheme,
+      headers: head.headers,
+      version: this.version,
+      streamId,
+      priority,
+      remoteAddress: s.remoteAddress,
+      remotePort: s.remotePort,
+      localAddress: s.localAddress,
+      localPort: s.localPort,
+      encrypted: this.encrypted,
+      fin
+    }
+  }
+
+  /**
+   * Pushes `path` with the response of stream `assocId`: runs a GET for it through the app (same routes, hooks
+   * and headers a browser's GET would get) and sends the result on a pushed stream. Resolves true once the pushed
+   * stream is open, false when the push cannot happen.
+   */
+  push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
+    const n = this.pushCount.get(assocId) ?? 0
+    const max = this.conn.listener.options.maxPushesPerRequest
+    if (n >= max || !this.streams.has(assocId) || !path.startsWith('/')) return Promise.resolve(false)
+    this.pushCount.set(assocId, n + 1)
+    const headers: Record<string, string | string[]> = { host: parent.authority }
+    for (const name of INHERITED) { const v = parent.headers[name]; if (v !== undefined) headers[name] = v }
+    const authority = parent.authority
+    const scheme = this.encrypted ? 'https' : parent.scheme
+    return new Promise<boolean>((resolve) => {
+      let settled = false
+      const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
+      const sink = new PushSink(this, assocId, { scheme, authority, path }, opened)
+      const head: RequestHead = { method: 'GET', path, authority, scheme, httpVersion: 'HTTP/1.1', headers }
+      const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
+      sink.res = res
+      res.once('close', () => {
+        opened(false)
+        if (sink.id !== 0) this.pushes.delete(sink.id)
+      })
+    })
+  }
+
+  /** A pushed stream is open: track it for drain and for the peer's RST (CANCEL when it has the resource). */
+  adoptPush (id: number, sink: PushSink): void {
+    this.pushes.set(id, sink)
+  }
+
+  hasPush (id: number): boolean { return this.pushes.has(id) }
+
+  /**
+   * Lingering close: after the session's last frames, give the peer a moment to read them before our FIN.
+   * Clients that inflate header blocks asynchronously (node-spdy) otherwise see the TCP end first and drop the
+   * final response. The peer closing first, or the linger running out, ends it.
+   */
+  private lingerThenEnd (): void {
+    if (this.lingering) return
+    this.lingering = true
+    const timer = setTimeout(() => this.transport.end(), LINGER_MS)
+    timer.unref()
+  }
+
+  private waitWritable (): void {
+    if (this.waitingWritable) return
+    this.waitingWritable = true
+    this.transport.onWritable(() => { this.waitingWritable = false; this.flush() })
   }
 
   scheduleFlush (): void {
@@ -208,13 +342,7 @@ export class SpdyHandler implements Handler {
   }
 
   private flush (): void {
-    if (this.transport.congested) {
-      if (!this.waitingWritable) {
-        this.waitingWritable = true
-        this.transport.onWritable(() => { this.waitingWritable = false; this.flush() })
-      }
-      return
-    }
+    if (this.transport.congested) { this.waitWritable(); return }
     const out = this.session.takeOutbound(FLUSH_BYTES)
     let sent = 0
     for (let i = 0; i < out.length; i++) sent += out[i].length
@@ -222,12 +350,15 @@ export class SpdyHandler implements Handler {
     // Taking DATA can free queue room ('drain') and finish streams.
     this.handle(this.session.takeEvents())
     if (this.ended) {
-      if (this.session.bufferedBytes === 0) this.transport.end()
+      if (this.session.bufferedBytes === 0) this.lingerThenEnd()
       return
     }
-    // A full budget means more may be sendable: go on next tick (other connections get their turn first). Data
-    // held back by flow control waits for the peer's WINDOW_UPDATE, which arrives through receive().
-    if (sent >= FLUSH_BYTES && !this.transport.congested) this.scheduleFlush()
+    // A full budget means more may be sendable: go on once the socket drains, or next tick (other connections
+    // get their turn first). Data held back by flow control waits for the peer's WINDOW_UPDATE instead.
+    if (sent >= FLUSH_BYTES) {
+      if (this.transport.congested) this.waitWritable()
+      else this.scheduleFlush()
+    }
     this.transport.schedule(this.session.deadline)
   }
 }
