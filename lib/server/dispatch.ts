@@ -12,7 +12,6 @@
  *   the sink's onDrain callback when the stream's queue has room again
  *   res 'close' = the stream is done with (finished, reset or destroyed): forget it
  */
-import type { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 import type { SpdyRequestInfo } from './listener'
 import { SpdyIncomingMessage, type IncomingHeaders } from './request'
@@ -50,52 +49,7 @@ export interface Dispatched { req: SpdyIncomingMessage, res: SpdyServerResponse 
 
 type Routing = (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 
-/** The call shape lib/server/spdy-handler.ts used before this API; kept so it works until it moves over. */
-export interface LegacyHead { method: string, path: string, authority: string, scheme: string, headers: IncomingHeaders }
-export interface LegacySink { respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void, write (chunk: Uint8Array): boolean, end (): void, reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void, onDrain (cb: () => void): void }
-
-const endLater = (s: LegacySink): void => { s.end() }
-
-/** Adapts a sink whose write() has no fin argument. */
-class LegacySinkAdapter implements StreamSink {
-  constructor (private readonly s: LegacySink) {}
-  respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void { this.s.respond(status, headers, fin) }
-  write (chunk: Uint8Array, fin: boolean): boolean {
-    const ok = this.s.write(chunk)
-    // The old handler ended streams a tick after their last DATA (Writable's _final); keep that timing for it.
-    if (fin) process.nextTick(endLater, this.s)
-    return ok
-  }
-  end (): void { this.s.end() }
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void { this.s.reset(status) }
-  onDrain (cb: () => void): void { this.s.onDrain(cb) }
-}
-
-export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched
-/** @deprecated the earlier call shape (spdy-handler.ts); use dispatch(fastify, head, sink). */
-export function dispatch (fastify: FastifyInstance, head: LegacyHead, info: SpdyRequestInfo, bodyFollows: boolean,
-  socket: EventEmitter & Record<string, unknown>, sink: LegacySink): Dispatched
-export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead | LegacyHead, a: StreamSink | SpdyRequestInfo,
-  bodyFollows?: boolean, socket?: EventEmitter & Record<string, unknown>, legacySink?: LegacySink): Dispatched {
-  if (legacySink !== undefined && socket !== undefined) {
-    const info = a as SpdyRequestInfo
-    return run(fastify, {
-      ...head,
-      version: info.version,
-      streamId: info.streamId,
-      priority: info.priority,
-      remoteAddress: socket.remoteAddress as string | undefined,
-      remotePort: socket.remotePort as number | undefined,
-      localAddress: socket.localAddress as string | undefined,
-      localPort: socket.localPort as number | undefined,
-      encrypted: socket.encrypted === true,
-      fin: bodyFollows !== true
-    }, new LegacySinkAdapter(legacySink))
-  }
-  return run(fastify, head as SpdyStreamHead, a as StreamSink)
-}
-
-function run (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched {
+export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched {
   const headers = head.headers
   // request.host/hostname read the host header: SPDY/3 carries it as :host (section 3.2.1).
   if (headers.host === undefined && head.authority !== '') headers.host = head.authority
