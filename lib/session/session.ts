@@ -7,6 +7,7 @@
  */
 import { FrameDecoder } from '../codec/decoder'
 import { FrameEncoder } from '../codec/encoder'
+import { tableFor } from '../codec/versions'
 import { SettingId, type Frame, type HeaderList, type SpdyVersion } from '../codec/types'
 import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type RstStatusCode } from '../errors'
 import { transition, type StreamInput, type StreamState } from './state'
@@ -69,6 +70,8 @@ export class SpdySession {
   readonly role: 'server' | 'client'
   readonly version: SpdyVersion
   readonly limits: SessionLimits
+  /** Highest priority number (lowest urgency) this version can carry. */
+  private readonly lowestPriority: number
   private readonly decoder: FrameDecoder
   private readonly encoder: FrameEncoder
   private readonly streams = new Map<number, Stream>()
@@ -110,6 +113,7 @@ export class SpdySession {
     const wire = opts.version === 2 ? 2 : 3
     this.decoder = new FrameDecoder({ version: wire, maxFrameLength: this.limits.maxFrameLength, maxHeaderBlockBytes: this.limits.maxHeaderBlockBytes, maxHeaderPairs: this.limits.maxHeaderPairs })
     this.encoder = new FrameEncoder({ version: wire })
+    this.lowestPriority = tableFor(wire).lowestPriority
     this.nextLocalId = opts.role === 'server' ? 2 : 1
     this.nextPingId = opts.role === 'server' ? 2 : 1
     this.rateWindowStart = now
@@ -400,7 +404,8 @@ export class SpdySession {
     const id = this.nextLocalId
     this.nextLocalId += 2
     const fin = opts.fin ?? false
-    const s = this.open(id, opts.priority ?? Math.min(7, assoc.priority + 1), true, fin ? 'closed' : 'half_closed_remote')
+    // One step below the page it belongs to, so the page's own DATA goes first (open() clamps to the version's range).
+    const s = this.open(id, opts.priority ?? assoc.priority + 1, true, fin ? 'closed' : 'half_closed_remote')
     this.queueControl({ type: 'SYN_STREAM', streamId: id, associatedStreamId, priority: s.priority, slot: 0, fin, unidirectional: true, headers })
     if (fin) this.finish(s, 0, false, true)
     return id
@@ -570,7 +575,8 @@ export class SpdySession {
     const s: Stream = {
       id,
       state,
-      priority: Math.min(7, Math.max(0, priority)),
+      // 2 bits in v2, 3 in v3 (section 2.6.1 of each): a value past the range would wrap to a high priority on the wire.
+      priority: Math.min(this.lowestPriority, Math.max(0, priority)),
       sendWindow: this.peerInitialWindow,
       recvWindow: this.limits.initialWindowSize,
       unacked: 0,

@@ -181,4 +181,17 @@ for (const V of [2, 3, 3.1] as const) {
     const order = h.out().filter((f): f is Extract<Frame, { type: 'DATA' }> => f.type === 'DATA').map((f) => f.streamId)
     t.equal(order[0], 3, 'high priority first though queued last')
   })
+
+  t.test(`spdy/${V}: a push from the lowest-priority stream stays at the lowest priority on the wire`, async (t) => {
+    const h = harness()
+    const lowest = V === 2 ? 3 : 7
+    h.send({ type: 'SYN_STREAM', streamId: 1, associatedStreamId: 0, priority: lowest, slot: 0, fin: true, unidirectional: false, headers: req })
+    h.send({ type: 'SYN_STREAM', streamId: 3, associatedStreamId: 0, priority: 0, slot: 0, fin: true, unidirectional: false, headers: req })
+    h.out()
+    const low = h.s.push(1, responseHeaderList(V, 200, {}))
+    const high = h.s.push(3, responseHeaderList(V, 200, {}))
+    const syns = h.out().filter((f): f is Extract<Frame, { type: 'SYN_STREAM' }> => f.type === 'SYN_STREAM')
+    // Priority + 1 would be 4 in v2 (2 bits): it must not wrap to 0, the most urgent.
+    t.same(syns.map((f) => [f.streamId, f.priority]), [[low, lowest], [high, 1]], 'one step below its page, clamped to the range')
+  })
 }
