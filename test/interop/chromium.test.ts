@@ -66,8 +66,9 @@ const running = new Set<ChildProcess>()
 
 /** Chromium forks a zygote, renderers and a GPU/network service: kill its whole process group, not only the browser. */
 function killGroup (child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  try { process.kill(-child.pid, 'SIGKILL') } catch { /* already gone */ }
+  // Also after the browser exits: a renderer or utility process can outlive it briefly.
+  if (child.pid === undefined) return
+  try { process.kill(-child.pid, 'SIGKILL') } catch { /* the whole group is gone */ }
 }
 
 async function dumpDom (chromium: string, url: string, opts: { spki?: string, netLog?: boolean } = {}): Promise<ChromiumResult> {
