@@ -359,6 +359,9 @@ export class SpdySession {
         return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'invalid session WINDOW_UPDATE')
       }
       this.sessionSendWindow += delta
+      // takeOutbound drops streams blocked on the session window from `ready`: put them back, or a peer whose
+      // stream windows never run out (no stream-level WINDOW_UPDATE to re-arm them) stalls the session for good.
+      for (const st of this.streams.values()) if (st.queuedBytes > 0 || st.finQueued) this.ready[st.priority].add(st)
       return
     }
     const s = this.streams.get(streamId)
