@@ -1,0 +1,558 @@
+/**
+ * A small promise-based SPDY client on our own engines: a net.Socket, optionally our TLS 1.2 client (NPN and/or
+ * ALPN), and the session engine in the client role. It buffers whole responses (and the streams the server pushes
+ * with them) in memory: it is for the CLI, tests and page-load benchmarks, not for streaming large bodies.
+ *
+ *   const client = await connect({ host: '127.0.0.1', port: 8443, tls: true, ca })
+ *   const res = await client.request({ path: '/' })   // { status, headers, body, pushes }
+ *   await client.close()
+ */
+import * as net from 'node:net'
+import { FrameDecoder } from '../codec/decoder'
+import type { Frame, HeaderList, SpdyVersion } from '../codec/types'
+import { GoawayStatus, goawayStatusName, RstStatus, rstStatusName, type TlsError } from '../errors'
+import { replyHeaders, replyStatus, requestHeaderList, type HttpHeaders, type OutgoingHeaders } from '../session/headers'
+import { SpdySession, type SessionEvent } from '../session/session'
+import { TlsClientConnection, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
+import { Alert, alertName } from '../tls/constants'
+import {
+  ClientCertificateError,
+  ClientClosedError,
+  ClientConnectError,
+  ClientNoProtocolError,
+  ClientProtocolError,
+  ClientTimeoutError,
+  ClientTlsError,
+  SpdyClientError
+} from './errors'
+
+export * from './errors'
+
+export type FrameDirection = 'in' | 'out'
+
+export interface ConnectOptions {
+  host: string
+  port: number
+  /** true: SPDY over TLS with NPN/ALPN; false: plain SPDY on TCP (the version then comes from `version`). */
+  tls: boolean
+  /** Name sent as SNI and checked against the certificate; defaults to `host`. */
+  servername?: string
+  /** PEM trust anchors for the server's certificate; required with TLS unless `insecure`. */
+  ca?: string | string[]
+  /** Skip certificate verification. */
+  insecure?: boolean
+  /** How to offer protocols over TLS; 'both' (default) sends NPN and ALPN, and the server then uses ALPN. */
+  negotiation?: 'npn' | 'alpn' | 'both'
+  /** TLS: offer only this SPDY version (default: 3.1, 3, 2). Plain: the version spoken (default 3.1). */
+  version?: SpdyVersion
+  /** ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). */
+  timeout?: number
+  /** Every SPDY frame, both ways, decoded once more for display (costs a second zlib context per direction). */
+  onFrame?: (direction: FrameDirection, frame: Frame) => void
+}
+
+export interface RequestOptions {
+  method?: string
+  /** Path and query. */
+  path: string
+  headers?: OutgoingHeaders
+  body?: Uint8Array | string
+  /** Defaults to host:port as connected. */
+  authority?: string
+  /** ms until the response and its pushed streams are complete (default 10000; 0 = none). */
+  timeout?: number
+  /** 0 (highest) to 7; SPDY/2 uses 0-3. Default 3. */
+  priority?: number
+}
+
+export interface PushedResponse {
+  streamId: number
+  /** Absolute URL the server announced. */
+  url: string
+  /** Its path (and query). */
+  path: string
+  /** 0 when the server never sent one. */
+  status: number
+  headers: HttpHeaders
+  body: Buffer
+  /** Set when the server reset the pushed stream (e.g. 'CANCEL'); body then holds what came before. */
+  reset: string | null
+}
+
+export interface SpdyResponse {
+  streamId: number
+  status: number
+  headers: HttpHeaders
+  /** The reply's header block as it came (pseudo headers included), for display. */
+  rawHeaders: HeaderList
+  body: Buffer
+  pushes: PushedResponse[]
+}
+
+const DEFAULT_TIMEOUT = 10_000
+const PROTOCOL_OF: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
+/** Alerts we raise when the server's certificate fails our checks (lib/tls/client.ts verifyChain/onCertificate). */
+const CERTIFICATE_ALERTS = new Set<number>([Alert.bad_certificate, Alert.unsupported_certificate, Alert.certificate_expired, Alert.certificate_unknown, Alert.unknown_ca])
+/** A peer that never closes after our GOAWAY + close_notify is cut off after this long. */
+const CLOSE_GRACE_MS = 2000
+
+interface PushState {
+  id: number
+  url: string
+  path: string
+  headers: HeaderList
+  chunks: Buffer[]
+  done: boolean
+  reset: string | null
+}
+
+interface Pending {
+  id: number
+  version: SpdyVersion
+  resolve: (r: SpdyResponse) => void
+  reject: (e: Error) => void
+  headers: HeaderList | null
+  chunks: Buffer[]
+  done: boolean
+  pushes: PushState[]
+  timer: NodeJS.Timeout | null
+  /** Why our own session reset this stream (a protocolError event precedes the streamReset). */
+  ownError: string | null
+}
+
+/** Headers of a pushed stream: the URL (v2 `url`; v3 `:scheme :host :path`, SPDY/3 section 3.3.1). */
+function pushUrl (version: SpdyVersion, list: HeaderList, fallbackAuthority: string, scheme: string): { url: string, path: string } {
+  const get = (n: string): string | undefined => list.find(([k]) => k === n)?.[1]
+  if (version === 2) {
+    const url = get('url') ?? ''
+    try { const u = new URL(url); return { url, path: u.pathname + u.search } } catch { return { url, path: url } }
+  }
+  const path = get(':path') ?? ''
+  return { url: `${get(':scheme') ?? scheme}://${get(':host') ?? fallbackAuthority}${path}`, path }
+}
+
+export class SpdyClient {
+  /** The protocol spoken: 'spdy/3.1', 'spdy/3' or 'spdy/2'. */
+  readonly negotiated: string
+  /** How it was agreed: 'npn', 'alpn', or null for plain SPDY (no negotiation). */
+  readonly negotiatedBy: 'npn' | 'alpn' | null
+  readonly version: SpdyVersion
+  /** The TLS handshake summary (cipher, version), null for plain SPDY. */
+  readonly tls: TlsHandshakeEvent | null
+  private readonly session: SpdySession
+  private readonly pending = new Map<number, Pending>()
+  private readonly pushes = new Map<number, { push: PushState, owner: Pending }>()
+  /** Requests waiting for a stream slot (peer's MAX_CONCURRENT_STREAMS). */
+  private readonly waiting: Array<() => void> = []
+  private failure: SpdyClientError | null = null
+  private closing = false
+  private readonly closedPromise: Promise<void>
+  private readonly tapOut: FrameDecoder | null
+  private readonly tapIn: FrameDecoder | null
+
+  /** @internal use connect() */
+  constructor (
+    private readonly socket: net.Socket,
+    private readonly tlsConn: TlsClientConnection | null,
+    handshake: TlsHandshakeEvent | null,
+    version: SpdyVersion,
+    private readonly opts: ConnectOptions
+  ) {
+    this.version = version
+    this.negotiated = `spdy/${version}`
+    this.negotiatedBy = handshake?.negotiatedBy ?? null
+    this.tls = handshake
+    this.session = new SpdySession({ role: 'client', version, idleTimeout: 0, initialWindowSize: 1 << 20 }, Date.now())
+    const wire = version === 2 ? 2 : 3
+    this.tapOut = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
+    this.tapIn = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()))
+    socket.on('close', () => this.onSocketGone(null))
+    socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketGone(err))
+    this.flush()
+  }
+
+  get authority (): string { return `${this.opts.servername ?? this.opts.host}:${this.opts.port}` }
+
+  /** Sends one request; resolves when its response and every stream pushed with it are complete. */
+  async request (r: RequestOptions): Promise<SpdyResponse> {
+    if (this.failure !== null) throw this.failure
+    if (this.closing) throw new ClientClosedError('the client is closed')
+    const head = { method: r.method ?? 'GET', path: r.path, authority: r.authority ?? this.authority, scheme: this.opts.tls ? 'https' : 'http' }
+    const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body
+    const headers: OutgoingHeaders = { ...r.headers }
+    if (body !== undefined && body.length > 0 && headers['content-length'] === undefined) headers['content-length'] = body.length
+    const list = requestHeaderList(this.version, head, headers)
+    const timeout = r.timeout ?? DEFAULT_TIMEOUT
+    return await new Promise<SpdyResponse>((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null
+      let p: Pending | null = null
+      let gaveUp = false
+      if (timeout > 0) {
+        timer = setTimeout(() => {
+          if (p !== null) this.finishRequest(p, new ClientTimeoutError(`no complete response to ${head.method} ${head.path} within ${timeout} ms`, 'response'))
+          else { gaveUp = true; reject(new ClientTimeoutError(`no stream slot for ${head.method} ${head.path} within ${timeout} ms`, 'response')) }
+        }, timeout)
+      }
+      const open = (): void => {
+        if (gaveUp) return
+        if (this.failure !== null) { if (timer !== null) clearTimeout(timer); reject(this.failure); return }
+        const hasBody = body !== undefined && body.length > 0
+        const id = this.session.request(list, { fin: !hasBody, priority: this.version === 2 ? Math.min(3, r.priority ?? 3) : r.priority })
+        if (id === 0) {
+          if (this.session.closed || this.closing) {
+            if (timer !== null) clearTimeout(timer)
+            reject(this.failure ?? new ClientClosedError('the session is closed: the server sent GOAWAY'))
+            return
+          }
+          this.waiting.push(open)
+          return
+        }
+        p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timer, ownError: null }
+        this.pending.set(id, p)
+        if (hasBody) this.session.write(id, body, true)
+        this.flush()
+      }
+      open()
+    })
+  }
+
+  /** GOAWAY, TLS close_notify, end of the socket; resolves when the socket is closed. */
+  async close (): Promise<void> {
+    if (!this.closing && !this.socket.destroyed) {
+      this.closing = true
+      this.session.goaway(GoawayStatus.OK)
+      this.flush()
+      if (this.tlsConn !== null) {
+        this.tlsConn.close()
+        this.writeTls()
+      }
+      this.socket.end()
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref()
+    }
+    await this.closedPromise
+  }
+
+  /** @internal Bytes from the socket (or decrypted by TLS). */
+  receive (bytes: Uint8Array): void {
+    if (this.tapIn !== null) this.tap('in', this.tapIn, bytes)
+    this.handle(this.session.receive(bytes, Date.now()))
+    this.flush()
+  }
+
+  private tap (direction: FrameDirection, decoder: FrameDecoder, bytes: Uint8Array): void {
+    for (const ev of decoder.push(bytes)) {
+      if (ev.type === 'STREAM_ERROR' || ev.type === 'SESSION_ERROR') continue // the session reports these itself
+      this.opts.onFrame?.(direction, ev)
+    }
+  }
+
+  private flush (): void {
+    const out = this.session.takeOutbound()
+    if (out.length === 0 || this.socket.destroyed) return
+    const bytes = out.length === 1 ? out[0] : Buffer.concat(out)
+    if (this.tapOut !== null) this.tap('out', this.tapOut, bytes)
+    if (this.tlsConn !== null) {
+      this.tlsConn.write(bytes)
+      this.writeTls()
+    } else if (this.socket.writable) {
+      this.socket.write(bytes)
+    }
+  }
+
+  /** @internal TLS records (application data, alerts) to the socket. */
+  writeTls (): void {
+    if (this.tlsConn === null) return
+    const b = this.tlsConn.takeOutbound()
+    if (b.length > 0 && this.socket.writable) this.socket.write(b)
+  }
+
+  /** @internal A TLS event after the handshake: data, close_notify, or a fatal alert. */
+  onTlsEvent (e: TlsEvent): void {
+    if (e.type === 'data') this.receive(e.data)
+    else if (e.type === 'close') this.onSocketGone(null)
+    else if (e.type === 'error') this.fail(tlsFailure(e.error))
+  }
+
+  private handle (events: SessionEvent[]): void {
+    for (const ev of events) {
+      switch (ev.type) {
+        case 'response': {
+          const p = this.pending.get(ev.streamId)
+          if (p === undefined) break
+          p.headers = ev.headers
+          if (ev.fin) this.mainDone(p)
+          break
+        }
+        case 'headers': {
+          const p = this.pending.get(ev.streamId)
+          const q = this.pushes.get(ev.streamId)
+          if (p !== undefined) p.headers = [...(p.headers ?? []), ...ev.headers]
+          if (q !== undefined) q.push.headers.push(...ev.headers)
+          if (ev.fin) {
+            if (p !== undefined) this.mainDone(p)
+            if (q !== undefined) this.pushDone(q.push, q.owner, null)
+          }
+          break
+        }
+        case 'data': {
+          if (ev.data.length > 0) this.session.consume(ev.streamId, ev.data.length)
+          const p = this.pending.get(ev.streamId)
+          const q = this.pushes.get(ev.streamId)
+          // DATA may be a view of the socket's chunk (lib/codec/decoder.ts): copy what we keep.
+          if (p !== undefined) {
+            if (ev.data.length > 0) p.chunks.push(Buffer.from(ev.data))
+            if (ev.fin) this.mainDone(p)
+          } else if (q !== undefined) {
+            if (ev.data.length > 0) q.push.chunks.push(Buffer.from(ev.data))
+            if (ev.fin) this.pushDone(q.push, q.owner, null)
+          }
+          break
+        }
+        case 'push': {
+          const owner = this.pending.get(ev.associatedStreamId)
+          if (owner === undefined) { this.session.reset(ev.streamId, RstStatus.CANCEL); break }
+          const { url, path } = pushUrl(this.version, ev.headers, this.authority, this.opts.tls ? 'https' : 'http')
+          const push: PushState = { id: ev.streamId, url, path, headers: [...ev.headers], chunks: [], done: false, reset: null }
+          owner.pushes.push(push)
+          this.pushes.set(ev.streamId, { push, owner })
+          if (ev.fin) this.pushDone(push, owner, null)
+          break
+        }
+        case 'streamReset': {
+          const p = this.pending.get(ev.streamId)
+          const q = this.pushes.get(ev.streamId)
+          const name = rstStatusName(ev.status)
+          if (p !== undefined) {
+            let err: ClientProtocolError
+            if (p.ownError !== null) {
+              err = new ClientProtocolError(`SPDY protocol error on stream ${ev.streamId}: ${p.ownError} (we sent RST_STREAM ${name})`, null, name)
+            } else if (ev.byPeer && this.goawayStatus !== null && ev.status === RstStatus.REFUSED_STREAM) {
+              // SPDY/3 section 2.6.6: streams above GOAWAY's last-good-stream-id were never processed.
+              const g = goawayStatusName(this.goawayStatus)
+              err = new ClientProtocolError(`server sent GOAWAY ${g} before stream ${ev.streamId} was processed`, 'GOAWAY', g)
+            } else {
+              err = new ClientProtocolError(`${ev.byPeer ? 'server reset' : 'reset'} stream ${ev.streamId}: RST_STREAM ${name}`, 'RST_STREAM', name)
+            }
+            this.finishRequest(p, err)
+          } else if (q !== undefined) {
+            this.pushDone(q.push, q.owner, name)
+          }
+          break
+        }
+        case 'protocolError': {
+          if (ev.answer === 'RST_STREAM') {
+            const p = this.pending.get(ev.streamId)
+            if (p !== undefined) p.ownError = ev.message
+          } else {
+            this.fail(new ClientProtocolError(`SPDY protocol error from the server: ${ev.message} (we sent GOAWAY ${goawayStatusName(ev.status)})`, null, goawayStatusName(ev.status)))
+          }
+          break
+        }
+        case 'goaway': {
+          this.goawayStatus = ev.status
+          if (ev.status !== GoawayStatus.OK) {
+            this.fail(new ClientProtocolError(`server sent GOAWAY ${goawayStatusName(ev.status)} (last good stream ${ev.lastGoodStreamId})`, 'GOAWAY', goawayStatusName(ev.status)))
+          }
+          break
+        }
+        case 'closed': {
+          // Flush our last frames (a GOAWAY answer), then the session is over.
+          this.flush()
+          if (this.pending.size > 0) this.fail(new ClientClosedError(`the SPDY session ended: ${ev.reason}`))
+          this.endSocket()
+          break
+        }
+        default: break
+      }
+    }
+  }
+
+  private goawayStatus: number | null = null
+
+  private mainDone (p: Pending): void {
+    p.done = true
+    this.maybeComplete(p)
+  }
+
+  private pushDone (push: PushState, owner: Pending, reset: string | null): void {
+    if (push.done) return
+    push.done = true
+    push.reset = reset
+    this.pushes.delete(push.id)
+    this.maybeComplete(owner)
+  }
+
+  /** A page is complete once its own stream and every stream pushed with it ended (pushes come before its FIN). */
+  private maybeComplete (p: Pending): void {
+    if (!p.done || p.pushes.some((q) => !q.done)) return
+    const list = p.headers ?? []
+    this.finishRequest(p, {
+      streamId: p.id,
+      status: replyStatus(p.version, list),
+      headers: replyHeaders(list),
+      rawHeaders: list,
+      body: Buffer.concat(p.chunks),
+      pushes: p.pushes.map((q) => ({
+        streamId: q.id,
+        url: q.url,
+        path: q.path,
+        status: replyStatus(p.version, q.headers),
+        headers: replyHeaders(q.headers),
+        body: Buffer.concat(q.chunks),
+        reset: q.reset
+      }))
+    })
+  }
+
+  private finishRequest (p: Pending, result: SpdyResponse | Error): void {
+    if (this.pending.get(p.id) !== p) return
+    this.pending.delete(p.id)
+    if (p.timer !== null) clearTimeout(p.timer)
+    for (const q of p.pushes) {
+      if (!q.done) { this.pushes.delete(q.id); this.session.reset(q.id, RstStatus.CANCEL) }
+    }
+    if (result instanceof Error) {
+      if (this.session.streamState(p.id) !== null) this.session.reset(p.id, RstStatus.CANCEL)
+      p.reject(result)
+    } else {
+      p.resolve(result)
+    }
+    this.flush()
+    // A slot may have opened for a waiting request.
+    const next = this.waiting.splice(0)
+    for (const open of next) open()
+  }
+
+  private fail (err: SpdyClientError): void {
+    if (this.failure === null) this.failure = err
+    for (const p of [...this.pending.values()]) this.finishRequest(p, this.failure)
+    for (const open of this.waiting.splice(0)) open()
+    this.flush()
+    this.endSocket()
+  }
+
+  private endSocket (): void {
+    if (this.socket.destroyed) return
+    if (this.tlsConn !== null) { this.tlsConn.close(); this.writeTls() }
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref()
+  }
+
+  private onSocketGone (err: NodeJS.ErrnoException | null): void {
+    if (this.pending.size === 0 && this.waiting.length === 0) return
+    const why = err === null ? 'the server closed the connection' : `connection error: ${err.code ?? err.message}`
+    this.fail(new ClientClosedError(`${why} before the response was complete`))
+  }
+}
+
+function tlsFailure (error: TlsError): SpdyClientError {
+  const name = alertName(error.alert)
+  if (error.code === 'FST_SPDY_TLS_PEER_ALERT') {
+    if (error.alert === Alert.no_application_protocol) return new ClientNoProtocolError('no protocol in common: the server answered no_application_protocol', null)
+    return new ClientTlsError(`TLS alert from the server: ${name}`, name, true)
+  }
+  if (CERTIFICATE_ALERTS.has(error.alert)) return new ClientCertificateError(`certificate problem: ${error.message}`, name)
+  return new ClientTlsError(`TLS failure: ${error.message} (we sent ${name})`, name, false)
+}
+
+function offered (version: SpdyVersion | undefined): string[] {
+  // http/1.1 last: a server without SPDY then says so (it picks it) instead of failing the handshake or leaving
+  // NPN to fall back to our first choice (draft-agl-tls-nextprotoneg-04 section 4), so we can report it clearly.
+  return [...(version === undefined ? ['spdy/3.1', 'spdy/3', 'spdy/2'] : [`spdy/${version}`]), 'http/1.1']
+}
+
+/** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
+export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
+  const timeout = opts.timeout ?? DEFAULT_TIMEOUT
+  const where = `${opts.host}:${opts.port}`
+  return await new Promise<SpdyClient>((resolve, reject) => {
+    let settled = false
+    let phase: 'connect' | 'handshake' = 'connect'
+    const socket = net.connect({ host: opts.host, port: opts.port })
+    socket.setNoDelay(true)
+    let timer: NodeJS.Timeout | null = null
+    const done = (err: SpdyClientError | null, client?: SpdyClient): void => {
+      if (settled) return
+      settled = true
+      if (timer !== null) clearTimeout(timer)
+      socket.removeListener('error', onError)
+      socket.removeListener('close', onClose)
+      if (err !== null) {
+        socket.removeAllListeners('data')
+        socket.on('error', () => {})
+        socket.destroy()
+        reject(err)
+      } else {
+        resolve(client as SpdyClient)
+      }
+    }
+    if (timeout > 0) {
+      timer = setTimeout(() => done(new ClientTimeoutError(phase === 'connect'
+        ? `timed out connecting to ${where} after ${timeout} ms`
+        : `timed out waiting for the TLS handshake with ${where} after ${timeout} ms`, phase)), timeout)
+    }
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (phase === 'connect') {
+        const code = err.code ?? 'ERROR'
+        done(new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code))
+      } else {
+        done(new ClientClosedError(`connection error during the TLS handshake with ${where}: ${err.code ?? err.message}`))
+      }
+    }
+    const onClose = (): void => done(new ClientClosedError(`${where} closed the connection during the ${phase === 'connect' ? 'connect' : 'TLS handshake'}`))
+    socket.on('error', onError)
+    socket.on('close', onClose)
+    socket.once('connect', () => {
+      if (!opts.tls) {
+        const client = new SpdyClient(socket, null, null, opts.version ?? 3.1, opts)
+        socket.on('data', (b: Buffer) => client.receive(b))
+        done(null, client)
+        return
+      }
+      phase = 'handshake'
+      let conn: TlsClientConnection
+      try {
+        conn = new TlsClientConnection({
+          servername: opts.servername ?? opts.host,
+          protocols: offered(opts.version),
+          negotiation: opts.negotiation ?? 'both',
+          ca: opts.ca,
+          insecure: opts.insecure,
+          // Our own timer covers connect and handshake together.
+          handshakeTimeout: 0
+        }, Date.now())
+      } catch (err) {
+        done(new ClientTlsError(`TLS setup: ${(err as Error).message}`, 'none', false))
+        return
+      }
+      let client: SpdyClient | null = null
+      const flushTls = (): void => {
+        const b = conn.takeOutbound()
+        if (b.length > 0 && socket.writable) socket.write(b)
+      }
+      socket.on('data', (b: Buffer) => {
+        for (const e of conn.receive(b, Date.now())) {
+          if (client !== null) { client.onTlsEvent(e); continue }
+          if (e.type === 'error') { flushTls(); done(tlsFailure(e.error)); return }
+          if (e.type === 'close') { done(new ClientClosedError(`${where} closed TLS during the handshake`)); return }
+          if (e.type === 'handshake') {
+            const version = e.protocol === null ? undefined : PROTOCOL_OF[e.protocol]
+            if (version === undefined) {
+              conn.close()
+              flushTls()
+              done(new ClientNoProtocolError(e.protocol === null
+                ? `no protocol in common: ${where} negotiated no protocol (we offered ${offered(opts.version).join(', ')})`
+                : `no protocol in common: ${where} chose ${e.protocol} (we offered ${offered(opts.version).join(', ')})`, e.protocol))
+              return
+            }
+            client = new SpdyClient(socket, conn, e, version, opts)
+            done(null, client)
+          }
+        }
+        flushTls()
+      })
+      flushTls()
+    })
+  })
+}

@@ -1,0 +1,78 @@
+/**
+ * What can go wrong for a SPDY client, one class per cause a user acts on differently: the port is closed, the
+ * certificate is not trusted, the server speaks no SPDY, the server broke the protocol, nothing came in time, the
+ * server hung up. Codes are stable (FST_SPDY_CLIENT_*); messages are one line, fit for a CLI.
+ */
+import { SpdyError } from '../errors'
+
+export class SpdyClientError extends SpdyError {}
+
+/** The TCP connection could not be made (refused, unreachable, unknown host). `errno` is Node's code. */
+export class ClientConnectError extends SpdyClientError {
+  readonly errno: string
+  constructor (message: string, errno: string) {
+    super('FST_SPDY_CLIENT_CONNECT', message)
+    this.errno = errno
+  }
+}
+
+/** The server's certificate was refused by us: unknown CA, name mismatch, expired (alert we sent, RFC 5246 7.2.2). */
+export class ClientCertificateError extends SpdyClientError {
+  readonly alert: string
+  constructor (message: string, alert: string) {
+    super('FST_SPDY_CLIENT_CERTIFICATE', message)
+    this.alert = alert
+  }
+}
+
+/** Any other TLS failure: a fatal alert from the server, or one we sent for a malformed handshake. */
+export class ClientTlsError extends SpdyClientError {
+  readonly alert: string
+  /** True when the server sent the alert, false when we did. */
+  readonly fromPeer: boolean
+  constructor (message: string, alert: string, fromPeer: boolean) {
+    super('FST_SPDY_CLIENT_TLS', message)
+    this.alert = alert
+    this.fromPeer = fromPeer
+  }
+}
+
+/** TLS finished but NPN/ALPN chose no SPDY version (the server picked http/1.1, or nothing). */
+export class ClientNoProtocolError extends SpdyClientError {
+  /** What the server chose, null when it chose nothing. */
+  readonly chosen: string | null
+  constructor (message: string, chosen: string | null) {
+    super('FST_SPDY_CLIENT_NO_PROTOCOL', message)
+    this.chosen = chosen
+  }
+}
+
+/**
+ * The SPDY exchange failed: the server sent GOAWAY with an error status or reset our stream (`frame` and
+ * `status` say which and why), or sent bytes our session answered with a protocol error (`frame` null).
+ */
+export class ClientProtocolError extends SpdyClientError {
+  readonly frame: 'GOAWAY' | 'RST_STREAM' | null
+  readonly status: string
+  constructor (message: string, frame: 'GOAWAY' | 'RST_STREAM' | null, status: string) {
+    super('FST_SPDY_CLIENT_PROTOCOL', message)
+    this.frame = frame
+    this.status = status
+  }
+}
+
+/** Nothing (or not enough) arrived within the timeout; `phase` says what we were waiting for. */
+export class ClientTimeoutError extends SpdyClientError {
+  readonly phase: 'connect' | 'handshake' | 'response'
+  constructor (message: string, phase: 'connect' | 'handshake' | 'response') {
+    super('FST_SPDY_CLIENT_TIMEOUT', message)
+    this.phase = phase
+  }
+}
+
+/** The server closed the connection before the exchange finished, without saying why. */
+export class ClientClosedError extends SpdyClientError {
+  constructor (message: string) {
+    super('FST_SPDY_CLIENT_CLOSED', message)
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * lib/client against the plugin (a real Fastify app with fastify-spdy): over TLS with NPN, with ALPN, and over
+ * plain TCP, for SPDY/2, 3 and 3.1; the agreed protocol is checked on the server side too (request.spdy), pushed
+ * streams arrive with their bodies, request bodies reach the route, many requests share one session.
+ */
+import t from 'tap'
+import Fastify from 'fastify'
+import spdy from '../../lib/index'
+import { generateSelfSigned } from '../../lib/tls/certificates'
+import { connect, type ConnectOptions } from '../../lib/client'
+import type { Frame } from '../../lib/codec/types'
+
+const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
+const ASSETS = ['/asset/a.css', '/asset/b.js', '/asset/c.svg']
+
+async function build (tls: boolean, protocols?: Array<'spdy/3.1' | 'spdy/3' | 'spdy/2'>): Promise<ReturnType<typeof Fastify>> {
+  const app = Fastify()
+  await app.register(spdy, { tls: tls ? { cert, key } : false, port: 0, ...(protocols !== undefined ? { protocols } : {}) })
+  app.get('/', { config: { spdy: { push: ASSETS } } }, async (req) => ({ spdy: req.spdy?.version ?? null, host: req.headers.host }))
+  app.get('/asset/:name', async (req) => `body of ${(req.params as { name: string }).name}`)
+  app.post('/echo', async (req, reply) => { reply.header('x-len', String((req.body as string).length)); return req.body })
+  app.get('/big', async () => 'z'.repeat(400_000))
+  app.get('/missing-on-purpose', async (_req, reply) => reply.code(404).send('nope'))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return app
+}
+
+t.test('TLS listener', async (t) => {
+  const app = await build(true)
+  t.teardown(() => app.close())
+  const port = app.spdy.port!
+
+  for (const negotiation of ['npn', 'alpn', 'both'] as const) {
+    for (const version of [2, 3, 3.1] as const) {
+      t.test(`${negotiation} spdy/${version}`, async (t) => {
+        const client = await connect({ host: '127.0.0.1', port, tls: true, ca: cert, servername: 'localhost', negotiation, version })
+        t.teardown(() => client.close())
+        t.equal(client.negotiated, `spdy/${version}`)
+        t.equal(client.negotiatedBy, negotiation === 'npn' ? 'npn' : 'alpn')
+        const res = await client.request({ path: '/' })
+        t.equal(res.status, 200)
+        t.same(JSON.parse(res.body.toString()), { spdy: version, host: `localhost:${port}` }, 'the route saw the SPDY version we agreed')
+        t.match(res.headers['content-type'], /application\/json/)
+        t.same(res.pushes.map((p) => p.path).sort(), ASSETS, 'every declared asset was pushed')
+        for (const p of res.pushes) {
+          t.equal(p.status, 200, `${p.path} status`)
+          t.equal(p.body.toString(), `body of ${p.path.slice(7)}`, `${p.path} body`)
+          t.equal(p.url, `https://localhost:${port}${p.path}`)
+          t.equal(p.reset, null)
+        }
+      })
+    }
+  }
+
+  t.test('default offer picks spdy/3.1; body, 404, big body and 20 concurrent requests on one session', async (t) => {
+    const client = await connect({ host: '127.0.0.1', port, tls: true, ca: cert })
+    t.teardown(() => client.close())
+    t.equal(client.negotiated, 'spdy/3.1')
+    t.equal(client.tls?.version, 'TLSv1.2')
+    const echo = await client.request({ method: 'POST', path: '/echo', headers: { 'content-type': 'text/plain' }, body: 'p'.repeat(200_000) })
+    t.equal(echo.status, 200)
+    t.equal(echo.headers['x-len'], '200000')
+    t.equal(echo.body.length, 200_000)
+    const missing = await client.request({ path: '/missing-on-purpose' })
+    t.equal(missing.status, 404)
+    t.equal(missing.body.toString(), 'nope')
+    const many = await Promise.all(Array.from({ length: 20 }, () => client.request({ path: '/big' })))
+    t.ok(many.every((r) => r.status === 200 && r.body.length === 400_000 && r.body.every((b) => b === 0x7a)), 'all 20 bodies complete')
+  })
+})
+
+t.test('plain SPDY listener: the version comes from the option', async (t) => {
+  for (const version of [2, 3, 3.1] as const) {
+    t.test(`spdy/${version}`, async (t) => {
+      // Plain SPDY/3 and 3.1 look alike on the wire; the listener assumes 3.1 unless told it serves 3 (README).
+      const app = await build(false, version === 3 ? ['spdy/3', 'spdy/2'] : undefined)
+      t.teardown(() => app.close())
+      const port = app.spdy.port!
+      const frames: Array<[string, Frame['type']]> = []
+      const opts: ConnectOptions = { host: '127.0.0.1', port, tls: false, version, onFrame: (d, f) => frames.push([d, f.type]) }
+      const client = await connect(opts)
+      t.equal(client.negotiated, `spdy/${version}`)
+      t.equal(client.negotiatedBy, null)
+      const res = await client.request({ path: '/' })
+      t.equal(res.status, 200)
+      t.same(JSON.parse(res.body.toString()).spdy, version)
+      t.same(res.pushes.map((p) => [p.path, p.body.toString()]).sort(), ASSETS.map((a) => [a, `body of ${a.slice(7)}`]))
+      t.ok(res.pushes.every((p) => p.url.startsWith(`http://127.0.0.1:${port}/asset/`)), 'pushed URLs carry our authority')
+      // 4 MB on one session: beyond the 3.1 session window (1 MiB) and the stream windows, so updates must flow.
+      const big = await Promise.all(Array.from({ length: 10 }, () => client.request({ path: '/big' })))
+      t.ok(big.every((r) => r.body.length === 400_000), '10 x 400 KB complete')
+      await client.close()
+      t.ok(frames.some(([d, f]) => d === 'out' && f === 'SYN_STREAM'), 'onFrame saw our SYN_STREAM')
+      t.ok(frames.some(([d, f]) => d === 'in' && f === 'SYN_REPLY'), 'onFrame saw the SYN_REPLY')
+      t.equal(frames.filter(([d, f]) => d === 'in' && f === 'SYN_STREAM').length, ASSETS.length, 'onFrame saw one pushed SYN_STREAM per asset')
+      t.ok(frames.some(([d, f]) => d === 'out' && f === 'GOAWAY'), 'close() sent GOAWAY')
+    })
+  }
+})
