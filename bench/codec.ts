@@ -23,7 +23,9 @@ import {
 } from '../lib/codec'
 import { machine, writeSection } from './results'
 
-const SLICE_MS = Number(process.argv[2] ?? 1) * 1000
+// --quick (npm run bench -- --quick, the smoke test): short slices, nothing written.
+const QUICK = process.argv.includes('--quick')
+const SLICE_MS = QUICK ? 50 : Number(process.argv[2] ?? 1) * 1000
 
 /** Runs `fn` (which does `batch` operations) for the slice and returns operations per second. */
 function measure (batch: number, fn: () => void): number {
@@ -241,7 +243,7 @@ void (async () => {
   const x = (a: number, b: number): string => `${(a / b).toFixed(2)}x`
   const table = rows.map(([name, ops, note]) => `| ${name} | ${fmt(ops)}/s | ${note} |`).join('\n')
   const nativeWins = nat.deflate / best.deflate > 1.5 || nat.inflate / best.inflate > 1.5
-  writeSection('codec', `
+  if (!QUICK) writeSection('codec', `
 ## Codec (lib/codec): frames/s and header-block zlib
 
 Command: \`taskset -c 1 npx tsx bench/codec.ts ${SLICE_MS / 1000}\` (${SLICE_MS / 1000} s per case after a warm-up; ${machine()}).

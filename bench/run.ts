@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
 const quick = process.argv.includes('--quick')
-const benches = ['codec', 'session', 'dispatch', 'tls', 'throughput']
+const benches = ['codec', 'session', 'dispatch', 'tls', 'throughput', 'pageload', 'headers']
 for (const name of benches) {
   const file = join(__dirname, `${name}.ts`)
   if (!existsSync(file)) continue

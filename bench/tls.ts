@@ -169,7 +169,9 @@ const main = async (): Promise<void> => {
   const [role, ...rest] = process.argv.slice(2)
   if (role === 'server') { runServer(rest[0], Buffer.from(rest[1], 'base64').toString(), Buffer.from(rest[2], 'base64').toString()); return }
   if (role === 'client') { await runClient(Number(rest[0]), Buffer.from(rest[1], 'base64').toString(), Number(rest[2]), rest[3]); return }
-  const seconds = Number(role ?? 5)
+  // --quick (npm run bench -- --quick, the smoke test): short phases, nothing written.
+  const quick = role === '--quick'
+  const seconds = quick ? 0.5 : Number(role ?? 5)
   const { cert, key } = generateSelfSigned({ commonName: 'localhost', keyType: 'rsa' })
   const b64 = (s: string): string => Buffer.from(s).toString('base64')
   const servers: Record<string, { p: ReturnType<typeof spawn>, line: () => Promise<string>, port: string }> = {}
@@ -210,6 +212,7 @@ const main = async (): Promise<void> => {
     row('bulk server -> client', 'bulk', 'MB/s', 'us per MB')
   ].join('\n')
   console.log(table)
+  if (quick) return
   writeSection('tls', `## TLS engine (lib/tls) vs Node's native TLS
 
 Command: \`npx tsx bench/tls.ts ${seconds}\` (${seconds} s per case; ${machine()}). Both servers run pinned with

@@ -64,7 +64,8 @@ ${images.map((src) => `<img src="${src}" alt="${src.slice(12, -4)}" width="240" 
 `
 }
 
-export function buildBlog (opts: FastifyServerOptions = {}): FastifyInstance {
+/** `push: false` leaves the page routes without push config (bench/pageload.ts measures SPDY with and without). */
+export function buildBlog (opts: FastifyServerOptions = {}, blog: { push?: boolean } = {}): FastifyInstance {
   const app = Fastify(opts)
   const posts = loadPosts()
   const assets = pageAssets()
@@ -74,7 +75,7 @@ export function buildBlog (opts: FastifyServerOptions = {}): FastifyInstance {
   }
   const protocolOf = (req: { spdy?: { version: number } | null, protocol: string }): string =>
     req.spdy != null ? `SPDY/${req.spdy.version}` : req.protocol === 'https' ? 'HTTPS/1.1' : 'HTTP/1.1'
-  const pageConfig = { spdy: { push: assets } }
+  const pageConfig = { spdy: { push: blog.push === false ? [] : assets } }
 
   app.get('/', { config: pageConfig }, async (req, reply) => {
     const list = posts.map((p) => `<li><a href="/posts/${p.slug}">${escapeHtml(p.title)}</a><div class="meta">${p.date} · ${p.tags.map((t) => `<a href="/tags/${t}">${t}</a>`).join(' ')}</div></li>`).join('\n')
