@@ -65,6 +65,18 @@ export class FrameDecoder {
     this.inflater = new HeaderDecompressor(opts.version)
   }
 
+  /** True while the header inflater holds a zlib context (see compact()). */
+  get zlibLive (): boolean { return this.inflater.live }
+
+  /**
+   * Frees the header inflater's zlib context (~40 KB) and keeps only its window's bytes, for a session with nothing
+   * to read for a while; the next header block rebuilds it (HeaderDecompressor.compact). A no-op when the peer's
+   * stream is not at a clean block boundary.
+   */
+  compact (): void {
+    this.inflater.compact()
+  }
+
   /**
    * Decodes what `chunk` completes. A DATA frame wholly inside `chunk` is returned as a view of it (no copy):
    * consume or copy DATA payloads before reusing `chunk`'s memory. Nothing else refers to `chunk` after return.

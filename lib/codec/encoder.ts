@@ -24,6 +24,14 @@ export class FrameEncoder {
     this.deflater = new HeaderCompressor(opts.version, opts)
   }
 
+  /** True while the header compressor holds a zlib context (see compact()). */
+  get zlibLive (): boolean { return this.deflater.live }
+
+  /** Frees the header compressor's zlib context (~21 KB) while idle; the next header block rebuilds it. */
+  compact (): void {
+    this.deflater.compact()
+  }
+
   /** 8-byte DATA frame header, so a large payload is written after it without being copied. */
   encodeDataHeader (streamId: number, fin: boolean, length: number): Uint8Array {
     checkLength(length)

@@ -16,7 +16,18 @@ import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './li
 export interface SessionOptions extends Partial<SessionLimits> {
   role: 'server' | 'client'
   version: SpdyVersion
+  /**
+   * Milliseconds after the last frame received, with no stream open and nothing queued, at which the header
+   * compression contexts are freed (about 60 KB per session, kept down to the ~2-4 KB of their windows' bytes;
+   * lib/codec/zlib.ts). 0 keeps them. Rebuilding them costs a few tens of microseconds on the next header block,
+   * so the default waits past a page load's burst of requests; memory per idle connection is in
+   * bench/RESULTS.md ("memory").
+   */
+  compactAfter?: number
 }
+
+/** See SessionOptions.compactAfter. */
+export const DEFAULT_COMPACT_AFTER = 1000
 
 export type SessionEvent =
   /** Server: a peer opened a stream. */
@@ -105,6 +116,9 @@ export class SpdySession {
   private settingsInWindow = 0
   private resetsInWindow = 0
   private lastActivity: number
+  private readonly compactAfter: number
+  /** When to free idle zlib contexts, or null when they are not live (nothing to free). */
+  private compactAt: number | null = null
 
   constructor (opts: SessionOptions, now: number) {
     this.role = opts.role
@@ -118,6 +132,7 @@ export class SpdySession {
     this.nextPingId = opts.role === 'server' ? 2 : 1
     this.rateWindowStart = now
     this.lastActivity = now
+    this.compactAfter = opts.compactAfter ?? DEFAULT_COMPACT_AFTER
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
     if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
@@ -146,8 +161,30 @@ export class SpdySession {
 
   /** Next time tick() must run, or null. */
   get deadline (): number | null {
+    const idle = this.idleDeadline
+    // Compaction waits for no open streams and nothing queued; the caller re-reads `deadline` after each flush,
+    // so a session that becomes idle later is picked up then (and the timer never spins while streams are open).
+    const c = this.compactAt !== null && !this.closedFlag && this.streams.size === 0 && this.bufferedBytes === 0 ? this.compactAt : null
+    return idle === null ? c : c === null ? idle : Math.min(idle, c)
+  }
+
+  private get idleDeadline (): number | null {
     if (this.closedFlag || this.limits.idleTimeout <= 0) return null
     return this.lastActivity + this.limits.idleTimeout
+  }
+
+  /** Header compression contexts are allocated (see compact()). */
+  get zlibLive (): boolean { return this.decoder.zlibLive || this.encoder.zlibLive }
+
+  /**
+   * Frees both header compression contexts down to their windows' bytes (lib/codec/zlib.ts); they are rebuilt on
+   * the next header block in either direction. tick() calls this compactAfter ms after the last frame received
+   * once the session is idle; it is safe at any time between frames.
+   */
+  compact (): void {
+    this.decoder.compact()
+    this.encoder.compact()
+    this.compactAt = null
   }
 
   // ---- input ----
@@ -164,12 +201,14 @@ export class SpdySession {
         default: this.onFrame(ev, now)
       }
     }
+    if (this.compactAfter > 0 && this.zlibLive) this.compactAt = now + this.compactAfter
     return this.takeEvents()
   }
 
   tick (now: number): SessionEvent[] {
     this.rollRateWindow(now)
-    const deadline = this.deadline
+    if (this.compactAt !== null && now >= this.compactAt && this.streams.size === 0 && this.bufferedBytes === 0) this.compact()
+    const deadline = this.idleDeadline
     if (deadline !== null && now >= deadline && !this.closedFlag) {
       if (this.streams.size === 0) {
         this.goaway(GoawayStatus.OK)
