@@ -49,6 +49,8 @@ export interface ConnectOptions {
   timeout?: number
   /** Every SPDY frame, both ways, decoded once more for display (costs a second zlib context per direction). */
   onFrame?: (direction: FrameDirection, frame: Frame) => void
+  /** Called once the connection is ready, before our first frame (SETTINGS) goes out: for logging. */
+  onConnect?: (client: SpdyClient) => void
 }
 
 export interface RequestOptions {
@@ -169,6 +171,7 @@ export class SpdyClient {
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()))
     socket.on('close', () => this.onSocketGone(null))
     socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketGone(err))
+    opts.onConnect?.(this)
     this.flush()
   }
 
