@@ -1,34 +1,59 @@
 /**
  * Benchmark servers, one per process so each can be pinned to its own core:
  *   tsx bench/servers.ts <kind>     prints `READY <port>` when listening, exits on SIGTERM.
- * Every kind serves the same route (GET /small -> 11-byte text body) so only the protocol stack differs.
+ * Every kind serves the same routes so only the protocol stack differs:
+ *   GET /small -> 11-byte text body;  GET /big -> 100 MiB (one preallocated buffer, no per-request copy); GET /big8 -> its first 8 MiB.
+ * TLS kinds use one self-signed RSA-2048 certificate made at start (clients do not verify it).
  */
 import http from 'node:http'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../lib/index'
+import { generateSelfSigned } from '../lib/tls/certificates'
 
 const BODY = 'hello world'
+const BIG = Buffer.alloc(100 * 2 ** 20, 0x61)
+/** For the --quick smoke run. */
+const BIG8 = BIG.subarray(0, 8 * 2 ** 20)
 const kind = process.argv[2]
+
+function routes (app: FastifyInstance): void {
+  app.get('/small', async () => BODY)
+  app.get('/big', async (_req, reply) => reply.type('application/octet-stream').send(BIG))
+  app.get('/big8', async (_req, reply) => reply.type('application/octet-stream').send(BIG8))
+}
+
+const cert = (): { cert: string, key: string } => generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'rsa' })
+
+async function fastify (app: FastifyInstance): Promise<number> {
+  routes(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as { port: number }).port
+}
 
 async function main (): Promise<number> {
   switch (kind) {
-    case 'fastify-http1': {
+    case 'fastify-http1': return await fastify(Fastify())
+    case 'fastify-https1': return await fastify(Fastify({ https: cert() }))
+    // The HTTP/2 instances differ from the HTTP/1 one only in their raw server types; the routes use none of them.
+    case 'fastify-h2c': return await fastify(Fastify({ http2: true }) as unknown as FastifyInstance)
+    case 'fastify-h2': return await fastify(Fastify({ http2: true, https: cert() }) as unknown as FastifyInstance)
+    case 'fastify-spdy':
+    case 'fastify-spdy-tls': {
       const app = Fastify()
-      app.get('/small', async () => BODY)
-      await app.listen({ port: 0, host: '127.0.0.1' })
-      return (app.server.address() as { port: number }).port
-    }
-    case 'fastify-spdy': {
-      const app = Fastify()
-      await app.register(spdy, { tls: false, port: 0, alternateProtocol: false, maxConcurrentStreams: 1000 })
-      app.get('/small', async () => BODY)
+      await app.register(spdy, { tls: kind === 'fastify-spdy' ? false : cert(), port: 0, alternateProtocol: false, maxConcurrentStreams: 1000 })
+      routes(app)
       await app.listen({ port: 0, host: '127.0.0.1' })
       return app.spdy.port!
     }
     case 'npm-spdy': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const npmSpdy = require('spdy') as { createServer (o: unknown, h: http.RequestListener): http.Server }
-      const server = npmSpdy.createServer({ spdy: { plain: true, ssl: false, protocols: ['spdy/3.1', 'spdy/3', 'spdy/2'] } }, (_req, res) => {
+      const server = npmSpdy.createServer({ spdy: { plain: true, ssl: false, protocols: ['spdy/3.1', 'spdy/3', 'spdy/2'] } }, (req, res) => {
+        if (req.url === '/big' || req.url === '/big8') {
+          res.setHeader('content-type', 'application/octet-stream')
+          res.end(req.url === '/big' ? BIG : BIG8)
+          return
+        }
         res.setHeader('content-type', 'text/plain; charset=utf-8')
         res.end(BODY)
       })
@@ -36,7 +61,7 @@ async function main (): Promise<number> {
       return (server.address() as { port: number }).port
     }
     default:
-      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-spdy, npm-spdy`)
+      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, npm-spdy`)
   }
 }
 

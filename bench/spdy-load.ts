@@ -1,11 +1,17 @@
 /**
- * A small SPDY load generator built on our own session engine (client role), over plain TCP:
- *   tsx bench/spdy-load.ts --port P [--version 3.1] [--connections 1] [--streams 100] [--seconds 5] [--path /small]
- * Keeps `streams` requests in flight on each connection; prints one JSON line: { requests, seconds, rps, errors }.
+ * A small SPDY load generator built on our own session engine (client role), over plain TCP or over our TLS 1.2
+ * client (lib/tls/client.ts; ALPN by default, NPN with --negotiation npn; certificate not verified):
+ *   tsx bench/spdy-load.ts --port P [--tls] [--negotiation alpn|npn] [--version 3.1] [--connections 1] [--streams 100]
+ *                          [--seconds 5] [--warmup 1] [--path /small]
+ *     keeps `streams` requests in flight on each connection; prints one JSON line { requests, seconds, rps, errors }.
+ *   tsx bench/spdy-load.ts --port P [--tls] --download --path /big
+ *     one GET on one connection, timed from the request to the last DATA frame (after the connection is up);
+ *     prints { bytes, seconds, mbps }.
  */
 import net from 'node:net'
-import { SpdySession } from '../lib/session/session'
+import { SpdySession, type SessionEvent } from '../lib/session/session'
 import { requestHeaderList, replyStatus } from '../lib/session/headers'
+import { TlsClientConnection } from '../lib/tls/client'
 import type { SpdyVersion } from '../lib/codec/types'
 
 function arg (name: string, dflt: string): string {
@@ -18,34 +24,79 @@ const version = Number(arg('version', '3.1')) as SpdyVersion
 const connections = Number(arg('connections', '1'))
 const streams = Number(arg('streams', '100'))
 const seconds = Number(arg('seconds', '5'))
-const path = arg('path', '/small')
+const warmup = Number(arg('warmup', '1'))
+const download = process.argv.includes('--download')
+const path = arg('path', download ? '/big' : '/small')
+const tls = process.argv.includes('--tls')
+const negotiation = arg('negotiation', 'alpn') as 'alpn' | 'npn'
+const protocol = `spdy/${version}`
 
 let done = 0
 let errors = 0
 let measuring = false
 
+/** One connection: the SPDY session's bytes go through TLS when --tls; `start` runs once SPDY can be spoken. */
+interface Link {
+  session: SpdySession
+  flush: () => void
+  end: () => void
+}
+
+function connect (onEvents: (events: SessionEvent[], link: Link) => void, start: (link: Link) => void, onGone: () => void): void {
+  const socket = net.connect(port, '127.0.0.1')
+  socket.setNoDelay(true)
+  // Download: windows large enough that flow control never waits on our WINDOW_UPDATEs (as h2load's 1 GiB default).
+  const windows = download ? { initialWindowSize: 1 << 26, sessionWindowSize: 1 << 26 } : { initialWindowSize: 1 << 20 }
+  const session = new SpdySession({ role: 'client', version, maxConcurrentStreams: 1000, ...windows }, Date.now())
+  const engine = tls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
+  const writeOut = (chunks: Uint8Array[]): void => {
+    if (chunks.length === 1) socket.write(chunks[0])
+    else if (chunks.length > 1) { socket.cork(); for (const c of chunks) socket.write(c); socket.uncork() }
+  }
+  const link: Link = {
+    session,
+    flush: () => {
+      const out = session.takeOutbound()
+      if (out.length === 0) return
+      if (engine === null) { writeOut(out.length === 1 ? out : [Buffer.concat(out)]); return }
+      // One TLS write per flush: the engine cuts records of 2^14 bytes, so small frames share a record.
+      engine.write(out.length === 1 ? out[0] : Buffer.concat(out))
+      writeOut(engine.takeOutboundChunks())
+    },
+    end: () => { if (engine !== null) { engine.close(); writeOut(engine.takeOutboundChunks()) } socket.end() }
+  }
+  const spdyIn = (b: Uint8Array): void => { onEvents(session.receive(b, Date.now()), link); link.flush() }
+  socket.on('connect', () => { if (engine === null) { start(link); link.flush() } else writeOut(engine.takeOutboundChunks()) })
+  socket.on('data', (chunk: Buffer) => {
+    if (engine === null) { spdyIn(chunk); return }
+    for (const ev of engine.receive(chunk, Date.now())) {
+      if (ev.type === 'handshake') {
+        if (ev.protocol !== protocol) { console.error(`server chose ${String(ev.protocol)}, not ${protocol}`); errors++; socket.destroy(); return }
+        start(link)
+        link.flush()
+      } else if (ev.type === 'data') spdyIn(ev.data)
+      else if (ev.type === 'error') { console.error(`TLS: ${ev.error.message}`); errors++; socket.destroy(); return }
+    }
+    writeOut(engine.takeOutboundChunks())
+  })
+  socket.on('error', () => { errors++; onGone() })
+  socket.on('close', () => onGone())
+}
+
 function runConnection (deadline: number): Promise<void> {
   return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1')
-    socket.setNoDelay(true)
-    const session = new SpdySession({ role: 'client', version, maxConcurrentStreams: 1000, initialWindowSize: 1 << 20 }, Date.now())
-    const headers = requestHeaderList(version, { method: 'GET', path, authority: `127.0.0.1:${port}`, scheme: 'http' }, { 'user-agent': 'fastify-spdy-bench' })
+    const headers = requestHeaderList(version, { method: 'GET', path, authority: `127.0.0.1:${port}`, scheme: tls ? 'https' : 'http' }, { 'user-agent': 'fastify-spdy-bench' })
     let inflight = 0
     let stopping = false
-    const flush = (): void => {
-      const out = session.takeOutbound()
-      if (out.length === 1) socket.write(out[0])
-      else if (out.length > 1) socket.write(Buffer.concat(out))
-    }
-    const fill = (): void => {
+    const fill = (session: SpdySession): void => {
       while (!stopping && inflight < streams) {
         if (session.request(headers, { fin: true }) === 0) break
         inflight++
       }
     }
-    socket.on('connect', () => { fill(); flush() })
-    socket.on('data', (chunk) => {
-      for (const ev of session.receive(chunk, Date.now())) {
+    connect((events, link) => {
+      const session = link.session
+      for (const ev of events) {
         if (ev.type === 'response' && replyStatus(version, ev.headers) !== 200) errors++
         if ((ev.type === 'data' && ev.fin) || (ev.type === 'response' && ev.fin)) {
           inflight--
@@ -59,21 +110,48 @@ function runConnection (deadline: number): Promise<void> {
         }
       }
       if (Date.now() >= deadline) stopping = true
-      fill()
-      flush()
-      if (stopping && inflight === 0) { socket.end(); resolve() }
-    })
-    socket.on('error', () => { errors++; resolve() })
-    socket.on('close', () => resolve())
+      fill(session)
+      if (stopping && inflight === 0) { link.flush(); link.end(); resolve() }
+    }, (link) => fill(link.session), resolve)
+  })
+}
+
+function runDownload (): Promise<{ bytes: number, seconds: number }> {
+  return new Promise((resolve, reject) => {
+    let bytes = 0
+    let t0 = 0n
+    connect((events, link) => {
+      for (const ev of events) {
+        if (ev.type === 'response' && replyStatus(version, ev.headers) !== 200) errors++
+        if (ev.type === 'data') {
+          bytes += ev.data.length
+          link.session.consume(ev.streamId, ev.data.length)
+          if (ev.fin) {
+            const s = Number(process.hrtime.bigint() - t0) / 1e9
+            link.end()
+            resolve({ bytes, seconds: s })
+          }
+        } else if (ev.type === 'streamReset') { errors++; reject(new Error(`stream reset: ${ev.status}`)) }
+      }
+    }, (link) => {
+      t0 = process.hrtime.bigint()
+      link.session.request(requestHeaderList(version, { method: 'GET', path, authority: `127.0.0.1:${port}`, scheme: tls ? 'https' : 'http' }), { fin: true })
+    }, () => reject(new Error(`connection closed after ${bytes} bytes`)))
   })
 }
 
 async function main (): Promise<void> {
-  // One second of warm-up (JIT, zlib contexts) before counting.
+  if (download) {
+    const r = await runDownload()
+    process.stdout.write(JSON.stringify({ bytes: r.bytes, seconds: r.seconds, mbps: r.bytes / 2 ** 20 / r.seconds, errors }) + '\n')
+    return
+  }
+  // Warm-up (JIT, zlib contexts, TLS handshakes) before counting: --warmup seconds, 1 by default.
   const start = Date.now()
-  const warm = start + 1000
+  const warm = start + warmup * 1000
   const end = warm + seconds * 1000
-  setTimeout(() => { measuring = true }, 1000)
+  if (warmup > 0) setTimeout(() => { measuring = true }, warmup * 1000)
+  else measuring = true
   await Promise.all(Array.from({ length: connections }, () => runConnection(end)))
   const elapsed = (Date.now() - warm) / 1000
   process.stdout.write(JSON.stringify({ requests: done, seconds: elapsed, rps: Math.round(done / elapsed), errors }) + '\n')

@@ -1,19 +1,44 @@
 /**
- * Small-GET throughput: the same route served by Fastify over HTTP/1.1 (wrk, 50 keep-alive connections), by
- * fastify-spdy over plain SPDY/3.1 (our load generator: 1 connection x 100 streams, and 10 connections x 10 streams)
- * and by the npm `spdy` server (same generator). Server pinned to core 0, load generator to core 1.
- *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S]
- * Needs wrk (apt-get install wrk). Rewrites its section of bench/RESULTS.md (not in --quick).
+ * Small-GET throughput and one large download, the same routes (bench/servers.ts) over every stack:
+ *   Fastify HTTP/1.1 and HTTPS/1.1 (wrk, 50 keep-alive connections), Fastify's own HTTP/2, h2c and TLS (h2load,
+ *   1 connection x 100 streams and 10 x 10), fastify-spdy plain and over our TLS (bench/spdy-load.ts, ALPN; 1 x 100
+ *   and 10 x 10), and the npm `spdy` server (plain, spdy-load 1 x 100).
+ *   Download: one 100 MiB GET per stack (curl for HTTP/1.1 and HTTP/2, spdy-load --download for SPDY).
+ * Every server runs in its own process pinned to core 0 (all started up front, idle when not measured); every load
+ * generator is pinned to core 1. Runs alternate between stacks so a busy moment on a shared machine hits all of
+ * them; ratios are against Fastify HTTP/1.1 (wrk) in the same run. Besides req/s, the server process's CPU time per
+ * request (utime+stime from /proc) is reported: it is what the protocol stack costs, independent of how well the
+ * load generator keeps it busy.
+ *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only kind,kind]
+ * Needs wrk (apt-get install wrk); h2load (apt-get install nghttp2-client) and curl are optional: rows needing a
+ * missing tool are skipped with a message. Rewrites its section of bench/RESULTS.md (not in --quick).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { machine, median, writeSection } from './results'
 
 const quick = process.argv.includes('--quick')
 const argN = (name: string, d: number): number => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? Number(process.argv[i + 1]) : d }
 const runs = argN('runs', quick ? 1 : 3)
 const seconds = argN('seconds', quick ? 1 : 5)
+/** Quick mode downloads 8 MiB instead of 100 so the smoke run stays short. */
+const bigPath = quick ? '/big8' : '/big'
+const bigMiB = quick ? 8 : 100
+/** --only kind,kind: just those servers' rows (e.g. a before/after of one change); nothing is written then. */
+const onlyArg = process.argv.indexOf('--only')
+const only = onlyArg >= 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null
 
-function startServer (kind: string): Promise<{ port: number, proc: ChildProcess }> {
+function have (tool: string, args: string[]): boolean {
+  try { execFileSync(tool, args, { stdio: 'ignore' }); return true } catch (err) {
+    // wrk prints its version and exits 1: only a missing binary counts.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT'
+  }
+}
+const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']) }
+
+interface Server { port: number, proc: ChildProcess }
+
+function startServer (kind: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'bench/servers.ts', kind], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
@@ -26,50 +51,161 @@ function startServer (kind: string): Promise<{ port: number, proc: ChildProcess 
   })
 }
 
-function wrk (port: number): number {
-  const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${seconds}s`, `http://127.0.0.1:${port}/small`]).toString()
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(out)
-  if (m === null) throw new Error(`wrk output not understood:\n${out}`)
-  return Number(m[1])
+/** utime+stime of a process in seconds (taskset execs node, so the pid is the server's). */
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  // After the command name: field 3 is state, so utime (14) and stime (15) are at indices 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-function spdyLoad (port: number, connections: number, streams: number): number {
-  const out = execFileSync('taskset', ['-c', '1', process.execPath, '--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port),
-    '--connections', String(connections), '--streams', String(streams), '--seconds', String(seconds), '--version', '3.1']).toString()
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { rps: number, errors: number }
+const onCore1 = (cmd: string, args: string[]): string => execFileSync('taskset', ['-c', '1', cmd, ...args], { maxBuffer: 1 << 24 }).toString()
+
+/** Each load returns requests completed and the seconds they took. */
+type Load = (port: number, secs: number) => { requests: number, seconds: number }
+
+const wrk = (scheme: 'http' | 'https'): Load => (port, secs) => {
+  const out = onCore1('wrk', ['-t1', '-c50', `-d${secs}s`, `${scheme}://127.0.0.1:${port}/small`])
+  const m = /(\d+) requests in ([\d.]+)(m?s)/.exec(out)
+  if (m === null || /Non-2xx|Socket errors/.test(out)) throw new Error(`wrk output not understood or errors:\n${out}`)
+  return { requests: Number(m[1]), seconds: Number(m[2]) / (m[3] === 'ms' ? 1000 : 1) }
+}
+
+const h2load = (scheme: 'http' | 'https', c: number, m: number): Load => (port, secs) => {
+  const out = onCore1('h2load', ['-c', String(c), '-m', String(m), '-D', String(secs), `${scheme}://127.0.0.1:${port}/small`])
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed/.exec(out)
+  const t = /finished in ([\d.]+)(m?s)/.exec(out)
+  if (done === null || t === null || Number(done[3]) > 0) throw new Error(`h2load output not understood or failures:\n${out}`)
+  return { requests: Number(done[2]), seconds: Number(t[1]) / (t[2] === 'ms' ? 1000 : 1) }
+}
+
+const spdyLoad = (tls: boolean, connections: number, streams: number): Load => (port, secs) => {
+  const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []),
+    '--connections', String(connections), '--streams', String(streams), '--seconds', String(secs), '--warmup', quick ? '0' : '1', '--version', '3.1'])
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, seconds: number, errors: number }
   if (r.errors > 0) throw new Error(`${r.errors} errors in SPDY load`)
-  return r.rps
+  return r
 }
 
-interface Row { name: string, load: string, rps: number[] }
+/** MiB/s of one download. */
+type Download = (port: number) => number
 
-async function measure (kind: string, load: string, fn: (port: number) => number): Promise<Row> {
-  const { port, proc } = await startServer(kind)
-  const rps: number[] = []
-  try {
-    for (let i = 0; i < runs; i++) rps.push(fn(port))
-  } finally {
-    proc.kill('SIGTERM')
-  }
-  return { name: kind, load, rps }
+const curl = (scheme: 'http' | 'https', h2: boolean): Download => (port) => {
+  const args = ['-s', '-k', '-o', '/dev/null', '-w', '%{speed_download} %{size_download} %{http_version}']
+  if (h2) args.push(scheme === 'http' ? '--http2-prior-knowledge' : '--http2')
+  const [speed, size, ver] = onCore1('curl', [...args, `${scheme}://127.0.0.1:${port}${bigPath}`]).trim().split(' ')
+  if (Number(size) !== bigMiB * 2 ** 20 || (h2 && ver !== '2')) throw new Error(`curl got ${size} bytes over HTTP/${ver}`)
+  return Number(speed) / 2 ** 20
 }
+
+const spdyDownload = (tls: boolean): Download => (port) => {
+  const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []), '--download', '--path', bigPath, '--version', '3.1'])
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { bytes: number, mbps: number, errors: number }
+  if (r.errors > 0 || r.bytes !== bigMiB * 2 ** 20) throw new Error(`SPDY download: ${out}`)
+  return r.mbps
+}
+
+interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[] }
+interface DlCase { kind: string, label: string, client: string, run: Download, mbps: number[] }
+
+const cases: Case[] = []
+const downloads: DlCase[] = []
+const skipped: string[] = []
+function add (need: keyof typeof tools | null, kind: string, label: string, load: string, run: Load): void {
+  if (only !== null && !only.has(kind)) return
+  if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${need} is not installed`); return }
+  cases.push({ kind, label, load, run, rps: [], cpuUs: [] })
+}
+function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
+  if (only !== null && !only.has(kind)) return
+  if (need !== null && !tools[need]) { skipped.push(`${label} download: ${need} is not installed`); return }
+  downloads.push({ kind, label, client, run, mbps: [] })
+}
+
+add('wrk', 'fastify-http1', 'Fastify HTTP/1.1', 'wrk, 50 keep-alive connections', wrk('http'))
+add('wrk', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
+add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 1 connection x 100 streams', h2load('http', 1, 100))
+add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 10 connections x 10 streams', h2load('http', 10, 10))
+add('h2load', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'h2load, 1 connection x 100 streams', h2load('https', 1, 100))
+add('h2load', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'h2load, 10 connections x 10 streams', h2load('https', 10, 10))
+add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
+add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load, 10 connections x 10 streams', spdyLoad(false, 10, 10))
+add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 1 connection x 100 streams', spdyLoad(true, 1, 100))
+add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 10 connections x 10 streams', spdyLoad(true, 10, 10))
+add(null, 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
+addDl('curl', 'fastify-http1', 'Fastify HTTP/1.1', 'curl', curl('http', false))
+addDl('curl', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'curl', curl('https', false))
+addDl('curl', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'curl --http2-prior-knowledge', curl('http', true))
+addDl('curl', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'curl --http2', curl('https', true))
+addDl(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
+addDl(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load --download (ALPN)', spdyDownload(true))
+addDl(null, 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
+
+const k = (n: number): string => n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0)
 
 async function main (): Promise<void> {
-  const rows: Row[] = []
-  rows.push(await measure('fastify-http1', 'wrk, 50 keep-alive connections', wrk))
-  rows.push(await measure('fastify-spdy', 'spdy-load, 1 connection x 100 streams', (p) => spdyLoad(p, 1, 100)))
-  rows.push(await measure('fastify-spdy', 'spdy-load, 10 connections x 10 streams', (p) => spdyLoad(p, 10, 10)))
-  rows.push(await measure('npm-spdy', 'spdy-load, 1 connection x 100 streams', (p) => spdyLoad(p, 1, 100)))
-  const anchor = median(rows[0].rps)
-  const lines = rows.map((r) => {
-    const m = median(r.rps)
-    return `| ${r.name} | ${r.load} | ${Math.round(m)} | ${Math.round(Math.min(...r.rps))}-${Math.round(Math.max(...r.rps))} | ${(m / anchor).toFixed(2)}x |`
-  })
-  const table = ['| server | load | req/s (median) | spread | vs Fastify HTTP/1.1 |', '| --- | --- | --- | --- | --- |', ...lines].join('\n')
-  process.stdout.write(table + '\n')
-  if (!quick) {
-    writeSection('throughput', `## Small GET throughput (plain TCP)\n\nCommand: \`npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}\`\nMachine: ${machine()}; server on core 0, load generator on core 1.\n\n${table}\n`)
+  if (!tools.wrk) { process.stdout.write('skip throughput: wrk is not installed (apt-get install wrk); it measures the anchor\n'); return }
+  for (const s of skipped) process.stdout.write(`skip ${s}\n`)
+  const kinds = [...new Set([...cases.map((c) => c.kind), ...downloads.map((d) => d.kind)])]
+  const servers = new Map<string, Server>()
+  try {
+    // Sequentially: cert generation and startup on core 0 would otherwise race each other.
+    for (const kind of kinds) servers.set(kind, await startServer(kind))
+    if (!quick) for (const c of cases) c.run(servers.get(c.kind)!.port, 1) // warm-up: JIT, TLS sessions, zlib contexts
+    for (let i = 0; i < runs; i++) {
+      for (const c of cases) {
+        const srv = servers.get(c.kind)!
+        const cpu0 = cpuSeconds(srv.proc.pid!)
+        const r = c.run(srv.port, seconds)
+        const cpu = cpuSeconds(srv.proc.pid!) - cpu0
+        c.rps.push(r.requests / r.seconds)
+        c.cpuUs.push(cpu / r.requests * 1e6)
+        process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${(cpu / r.requests * 1e6).toFixed(1)} us CPU/req\n`)
+      }
+      for (const d of downloads) {
+        const mbps = d.run(servers.get(d.kind)!.port)
+        d.mbps.push(mbps)
+        process.stdout.write(`run ${i + 1} ${d.label} download (${d.client}): ${mbps.toFixed(0)} MiB/s\n`)
+      }
+    }
+  } finally {
+    for (const s of servers.values()) s.proc.kill('SIGTERM')
   }
+  const anchor = median(cases[0].rps)
+  const anchorCpu = median(cases[0].cpuUs)
+  const table = ['| server | load | req/s (median) | spread | vs Fastify HTTP/1.1 | server CPU per request (median) | CPU vs Fastify HTTP/1.1 |', '| --- | --- | --- | --- | --- | --- | --- |',
+    ...cases.map((c) => {
+      const m = median(c.rps)
+      const cpu = median(c.cpuUs)
+      return `| ${c.label} | ${c.load} | ${k(m)} | ${k(Math.min(...c.rps))}-${k(Math.max(...c.rps))} | ${(m / anchor).toFixed(2)}x | ${cpu.toFixed(1)} us | ${(cpu / anchorCpu).toFixed(2)}x |`
+    })].join('\n')
+  const dlAnchor = downloads.length > 0 ? median(downloads[0].mbps) : 1
+  const dlTable = ['| server | client | MiB/s (median) | spread | vs first row |', '| --- | --- | --- | --- | --- |',
+    ...downloads.map((d) => {
+      const m = median(d.mbps)
+      return `| ${d.label} | ${d.client} | ${m.toFixed(0)} | ${Math.min(...d.mbps).toFixed(0)}-${Math.max(...d.mbps).toFixed(0)} | ${(m / dlAnchor).toFixed(2)}x |`
+    })].join('\n')
+  process.stdout.write(`\n${table}\n\n${dlTable}\n`)
+  const spdy = cases.find((c) => c.kind === 'fastify-spdy')
+  const verdict = spdy === undefined ? '' : `\nIssue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1, same run): best SPDY plain row ${(Math.max(...cases.filter((c) => c.kind === 'fastify-spdy').map((c) => median(c.rps))) / anchor).toFixed(2)}x.\n`
+  process.stdout.write(verdict)
+  if (quick || only !== null) return
+  writeSection('throughput', `## Small GET throughput and one 100 MiB download, every stack
+
+Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}\`
+Machine: ${machine()}. Each server in its own process pinned to core 0 (bench/servers.ts: GET /small -> 11-byte text,
+GET /big -> 100 MiB buffer), each load generator pinned to core 1; ${runs} runs of ${seconds} s per row after a 1 s
+warm-up, rows alternating within each run; medians. "server CPU per request" is the server process's user+system
+time over the run divided by requests served: the cost of the stack, which a busy shared machine and an
+unsaturated load generator distort far less than req/s. SPDY rows use our own load generator (bench/spdy-load.ts,
+a Node process using lib/session and lib/tls/client.ts), HTTP rows use wrk/h2load (C): with one core per side, a
+row whose server CPU is low but whose req/s is also low is bounded by its load generator, not by the server.
+${skipped.length > 0 ? `\nSkipped (missing tools): ${skipped.join('; ')}.\n` : ''}
+${table}
+${verdict}
+One download of 100 MiB on a fresh connection (TLS rows include the handshake):
+
+${dlTable}
+`)
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })
