@@ -243,7 +243,10 @@ export async function run (argv: string[], io: Io): Promise<number> {
   try {
     return await get(opts, io)
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err)
+    // The request's own timeout is what was left of --timeout: report the whole budget the user gave.
+    const message = err instanceof ClientTimeoutError && err.phase === 'response'
+      ? err.message.replace(/^timed out after \d+ ms/, `timed out after ${opts.timeout} ms`)
+      : err instanceof Error ? err.message : String(err)
     io.stderr(`fastify-spdy: ${message}\n`)
     return err instanceof UsageError ? EXIT.usage : exitFor(err)
   }

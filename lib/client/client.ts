@@ -193,8 +193,8 @@ export class SpdyClient {
       let gaveUp = false
       if (timeout > 0) {
         timer = setTimeout(() => {
-          if (p !== null) this.finishRequest(p, new ClientTimeoutError(`no complete response to ${head.method} ${head.path} within ${timeout} ms`, 'response'))
-          else { gaveUp = true; reject(new ClientTimeoutError(`no stream slot for ${head.method} ${head.path} within ${timeout} ms`, 'response')) }
+          if (p !== null) this.finishRequest(p, new ClientTimeoutError(`timed out after ${timeout} ms waiting for the response to ${head.method} ${head.path}`, 'response'))
+          else { gaveUp = true; reject(new ClientTimeoutError(`timed out after ${timeout} ms waiting for a stream slot for ${head.method} ${head.path}`, 'response')) }
         }, timeout)
       }
       const open = (): void => {

@@ -195,7 +195,7 @@ t.test('timeout: a server that accepts and never answers', async (t) => {
   t.equal(r.stderr, `fastify-spdy: timed out waiting for the TLS handshake with localhost:${port} after 300 ms\n`)
   const r2 = await cli(['get', '--timeout', '300', `spdy://127.0.0.1:${port}/x`])
   t.equal(r2.code, EXIT.timeout, r2.stderr)
-  t.match(r2.stderr, /^fastify-spdy: no complete response to GET \/x within \d+ ms\n$/)
+  t.equal(r2.stderr, 'fastify-spdy: timed out after 300 ms waiting for the response to GET /x\n')
 })
 
 t.test('bad usage prints the reason and the usage text', async (t) => {
