@@ -46,7 +46,7 @@ const RESPONSE = `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length:
 /** Long enough that nothing times out while 5,000 connections are opened and measured. */
 const KEEP_ALIVE_MS = 600_000
 
-interface Memory { rss: number, heapUsed: number, external: number, arrayBuffers: number, conns: number }
+interface Memory { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, conns: number }
 
 // ---- server role ----
 
@@ -85,7 +85,7 @@ async function runServer (kind: Kind, certFile: string): Promise<void> {
     // Several passes with turns of the event loop between: weak callbacks and finalizers run, then a full GC.
     for (let i = 0; i < 4; i++) { gc(); await new Promise((resolve) => setTimeout(resolve, 50)) }
     const m = process.memoryUsage()
-    const out: Memory = { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, conns: await count() }
+    const out: Memory = { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, conns: await count() }
     process.stdout.write(`MEM ${JSON.stringify(out)}\n`)
   }
   process.exit(0)
@@ -228,7 +228,8 @@ async function runCase (kind: Kind, certFile: string, levels: number[]): Promise
   const port = Number(await server.next('READY'))
   const client = start(1, ['client', kind, String(port)], `${kind} client`, ['--max-old-space-size=8192'])
   const measure = async (): Promise<Memory> => {
-    await sleep(1000) // linger timers, lazy frees
+    // Past the session's compactAfter (1 s after its last frame) for the last connection opened, and the linger timers.
+    await sleep(2500)
     server.send('measure')
     return JSON.parse(await server.next('MEM')) as Memory
   }
@@ -260,7 +261,7 @@ async function runCase (kind: Kind, certFile: string, levels: number[]): Promise
 
 const kb = (bytes: number): string => (bytes / 1024).toFixed(1)
 function perConn (base: Memory, m: Memory, n: number): string {
-  return `rss ${kb((m.rss - base.rss) / n)} KB, heap ${kb((m.heapUsed - base.heapUsed) / n)} KB, external ${kb((m.external - base.external) / n)} KB per connection`
+  return `rss ${kb((m.rss - base.rss) / n)} KB, heap ${kb((m.heapUsed - base.heapUsed) / n)} KB (committed ${kb((m.heapTotal - base.heapTotal) / n)} KB), external ${kb((m.external - base.external) / n)} KB per connection`
 }
 
 async function orchestrate (quick: boolean): Promise<void> {
@@ -268,8 +269,11 @@ async function orchestrate (quick: boolean): Promise<void> {
   const certFile = join(dir, 'cert.json')
   writeFileSync(certFile, JSON.stringify(generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'ec' })))
   const levels = quick ? [50, 200] : [1000, 5000]
+  // --only <kind>: one case, nothing written (for experiments, e.g. with MALLOC_* variables in the environment).
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] as Kind : null
   const results: CaseResult[] = []
-  for (const kind of KINDS) results.push(await runCase(kind, certFile, levels))
+  for (const kind of KINDS) if (only === null || only === kind) results.push(await runCase(kind, certFile, levels))
+  if (only !== null) return
   const parts = await breakdown()
   if (quick) { process.stdout.write(JSON.stringify(parts, null, 1) + '\n'); return }
   writeSection('memory', report(results, parts, levels))
@@ -304,9 +308,9 @@ async function runBreakdown (): Promise<void> {
   }
   const headers = requestHeaderList(3.1, { method: 'GET', path: '/small', authority: 'localhost:8443', scheme: 'https' }, { 'user-agent': 'fastify-spdy-bench', accept: '*/*', 'accept-encoding': 'gzip, deflate' })
   /** A server session that received one SYN_STREAM, answered it (SYN_REPLY + DATA FIN), and handed out its bytes. */
-  const served = (): SpdySession => {
+  const served = (compactAfter?: number): SpdySession => {
     const client = new SpdySession({ role: 'client', version: 3.1 }, 0)
-    const server = new SpdySession({ role: 'server', version: 3.1 }, 0)
+    const server = new SpdySession({ role: 'server', version: 3.1, compactAfter }, 0)
     client.request(headers, { fin: true })
     for (const ev of server.receive(Buffer.concat(client.takeOutbound()), 0)) {
       if (ev.type === 'request') {
@@ -321,7 +325,8 @@ async function runBreakdown (): Promise<void> {
     return server
   }
   count('SpdySession, fresh (server role)', () => new SpdySession({ role: 'server', version: 3.1 }, 0))
-  const sessions = count('SpdySession after one request (server role)', served)
+  const sessions = count('SpdySession after one request, zlib contexts live (server role, compactAfter: 0)', () => served(0))
+  count('SpdySession after one request, idle past compactAfter (server role, as shipped)', () => served())
   // pako's own arrays per context, read off the live state objects (fields are pako internals, pinned 3.0.3).
   const s0 = sessions[0] as unknown as { decoder: { inflater: Record<string, unknown> }, encoder: { deflater: Record<string, unknown> } }
   const strmState = (z: Record<string, unknown>): object | null => ((z.strm as { state?: object } | undefined)?.state ?? null)
@@ -341,6 +346,29 @@ async function runBreakdown (): Promise<void> {
     s.write(Buffer.alloc(200)); c.receive(s.takeOutbound(), 0)
     return s
   })
+  // What compaction costs when the next request comes: request/response cycles on one session, with compact()
+  // between cycles (every context rebuilt) and without.
+  const cycle = (compact: boolean): number => {
+    const client = new SpdySession({ role: 'client', version: 3.1, compactAfter: 0 }, 0)
+    const server = new SpdySession({ role: 'server', version: 3.1, compactAfter: 0 }, 0)
+    const n = 20_000
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < n; i++) {
+      client.request(headers, { fin: true })
+      for (const ev of server.receive(Buffer.concat(client.takeOutbound()), 0)) {
+        if (ev.type === 'request') server.respond(ev.streamId, responseHeaderList(3.1, 200, { 'content-type': 'text/plain' }), true)
+      }
+      client.receive(Buffer.concat(server.takeOutbound()), 0)
+      if (compact) server.compact()
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3 / n
+  }
+  cycle(false); cycle(true) // warm
+  const us: number[] = []
+  for (let r = 0; r < 3; r++) us.push(cycle(false), cycle(true))
+  const best = (k: number): number => Math.min(...us.filter((_, i) => i % 2 === k))
+  parts['us: request cycle, contexts kept'] = best(0)
+  parts['us: request cycle, server contexts compacted before each request'] = best(1)
   process.stdout.write(`PARTS ${JSON.stringify(parts)}\n`)
   process.exit(0)
 }
@@ -359,10 +387,18 @@ function report (results: CaseResult[], parts: Parts, levels: number[]): string 
     r.at.forEach(({ n, m }, i) => {
       const rss = rssAt(r, i)
       const anchor = r.kind === 'spdy-plain' ? rssAt(http1, i) : r.kind === 'spdy-tls' ? rssAt(native, i) : null
-      rows.push(`| ${LABEL[r.kind]} | ${n} | ${kb(rss)} | ${kb((m.heapUsed - r.base.heapUsed) / n)} | ${kb((m.external - r.base.external) / n)} | ${anchor === null ? '' : `${(rss / anchor).toFixed(2)}x`} |`)
+      rows.push(`| ${LABEL[r.kind]} | ${n} | ${kb(rss)} | ${kb((m.heapUsed - r.base.heapUsed) / n)} | ${kb((m.heapTotal - r.base.heapTotal) / n)} | ${kb((m.external - r.base.external) / n)} | ${anchor === null ? '' : `${(rss / anchor).toFixed(2)}x`} |`)
     })
   }
-  const partRows = Object.entries(parts).map(([k, v]) => `| ${k} | ${kb(v)} |`)
+  // RSS added per connection from the first to the second level: one-time growth (V8's young generation,
+  // allocator arenas) is already paid at the first level, so this is closest to what one more connection costs.
+  const marginal = results.map((r) => {
+    const [a, b] = r.at
+    return `| ${LABEL[r.kind]} | ${kb((b.m.rss - a.m.rss) / (b.n - a.n))} |`
+  })
+  const partRows = Object.entries(parts).filter(([k]) => !k.startsWith('us: ')).map(([k, v]) => `| ${k} | ${kb(v)} |`)
+  const kept = parts['us: request cycle, contexts kept']
+  const rebuilt = parts['us: request cycle, server contexts compacted before each request']
   return `## Memory per idle connection (issue 7 item 4)
 
 Command: \`flock /tmp/bench.lock npx tsx bench/memory.ts\` (${machine()}).
@@ -375,9 +411,15 @@ not in it. "external" is memory outside the V8 heap that V8 knows of (ArrayBuffe
 them). Ratio: RSS per connection against the anchor of the same transport (our TLS vs \`tls.createServer\`, our
 plain SPDY vs Fastify HTTP/1.1), same run.
 
-| server | open connections | RSS KB/conn | JS heap KB/conn | external KB/conn | RSS vs anchor |
-| --- | --- | --- | --- | --- | --- |
+| server | open connections | RSS KB/conn | JS heap used KB/conn | JS heap committed KB/conn | external KB/conn | RSS vs anchor |
+| --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+RSS added per connection between ${levels[0]} and ${levels[1]} open connections:
+
+| server | KB/conn |
+| --- | --- |
+${marginal.join('\n')}
 
 Counted in-process (\`bench/memory.ts breakdown\`: ${1000} sans-IO engines, heap + external after \`gc()\`, no
 sockets), KB each:
@@ -385,6 +427,11 @@ sockets), KB each:
 | part | KB |
 | --- | --- |
 ${partRows.join('\n')}
+
+Cost of compaction (same child process): a request/response cycle on one session (client SYN_STREAM, server
+SYN_REPLY+FIN, both sides decoding) takes ${kept.toFixed(1)} us with the contexts kept and ${rebuilt.toFixed(1)} us when
+the server's contexts were compacted before each request (${(rebuilt / kept).toFixed(2)}x, +${(rebuilt - kept).toFixed(1)} us per
+rebuild), which is why compaction waits for ${'`'}compactAfter${'`'} (1 s) of idleness instead of following every request.
 `
 }
 
