@@ -155,7 +155,7 @@ ${rows.join('\n')}`
     const sample = reqs[1]
     writeSection('headers', `## Header bytes on the wire (bench/headers.ts): SPDY/2 and SPDY/3 vs HTTP/1.1
 
-Command: \`npx tsx bench/headers.ts\` (${machine()}; byte counts do not depend on the machine).
+Command: \`flock /tmp/bench.lock npx tsx bench/headers.ts\` (${machine()}; byte counts do not depend on the machine, and move by a few bytes between runs as the date header changes).
 ${N} browser-like GETs on one connection, one at a time: 6 pages, each followed by its stylesheet, script and 16 images,
 with a Chrome 31 user-agent, accept (per resource type), accept-encoding, accept-language, a ${COOKIE.length} B cookie,
 and referer on subresources (e.g. \`${sample.path}\`: ${Object.keys(sample.headers).join(', ')}). Responses: 200 with

@@ -5,8 +5,8 @@
  *     with a keep-alive Agent of at most 6 sockets (a browser's per-host limit). TLS pinned to 1.2 on the client
  *     so both sides pay the same two-round-trip full handshake (SPDY-era TLS; TLS 1.3 would save one RTT for
  *     HTTPS only).
- *   - spdy: fastify-spdy on the same blog built without push config, one SPDY/3.1 connection (our TLS client,
- *     NPN) carrying every request at once.
+ *   - spdy: fastify-spdy on the same blog built without push config, one SPDY/3.1 connection (lib/client: our
+ *     TLS client with NPN and client session) carrying every request at once.
  *   - push: the same with the page routes' config.spdy.push: the assets arrive unrequested; the client asks only
  *     for what was not pushed (as a browser would).
  * Each load is cold: new connections, no TLS session to resume. A browser fetches the HTML, parses it, then fetches
@@ -19,12 +19,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
-import net from 'node:net'
+import type net from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { TlsClientConnection, type TlsEvent } from '../lib/tls/client'
-import { SpdySession, type SessionEvent } from '../lib/session/session'
-import { replyStatus, requestHeaderList, type OutgoingHeaders } from '../lib/session/headers'
+import { connect } from '../lib/client'
+import type { OutgoingHeaders } from '../lib/session/headers'
 import { generateSelfSigned } from '../lib/tls/certificates'
 import spdy from '../lib/index'
 import { describeSelfTest, selfTest, startShaper } from './shaper'
@@ -61,106 +60,6 @@ function priorityOf (path: string): number {
 }
 
 interface Body { status: number, bytes: number, text: string }
-interface Waiter { chunks: Buffer[], status: number, resolve: (b: Body) => void, reject: (e: Error) => void }
-
-/**
- * The smallest SPDY/3.1-over-TLS client a browser-like page load needs, on our own sans-IO engines: TLS client
- * (NPN, as SPDY-era Chrome) -> SPDY client session. Pushed streams are kept by path in `pushed`.
- */
-export class SpdyTlsClient {
-  readonly pushed = new Map<string, Promise<Body>>()
-  private readonly socket: net.Socket
-  private readonly tls: TlsClientConnection
-  private readonly session: SpdySession
-  private readonly streams = new Map<number, Waiter>()
-  private failed: Error | null = null
-
-  constructor (private readonly port: number) {
-    const now = Date.now()
-    this.tls = new TlsClientConnection({ insecure: true, servername: 'localhost', protocols: ['spdy/3.1'], negotiation: 'npn' }, now)
-    // Written before the handshake ends: the engine holds application data until then (no False Start), like
-    // Node's https client, so both modes send their first request after the same round trips.
-    this.session = new SpdySession({ role: 'client', version: 3.1 }, now)
-    this.socket = net.connect(port, '127.0.0.1')
-    this.socket.setNoDelay(true)
-    this.socket.on('connect', () => this.flush())
-    this.socket.on('data', (b: Buffer) => {
-      for (const e of this.tls.receive(b, Date.now())) this.onTls(e)
-      this.flush()
-    })
-    this.socket.on('error', (err) => this.fail(err))
-    this.socket.on('close', () => this.fail(new Error('connection closed')))
-  }
-
-  get (path: string): Promise<Body> {
-    if (this.failed !== null) return Promise.reject(this.failed)
-    const headers = requestHeaderList(3.1, { method: 'GET', path, authority: `localhost:${this.port}`, scheme: 'https' }, BROWSER_HEADERS)
-    const id = this.session.request(headers, { priority: priorityOf(path), fin: true })
-    if (id === 0) return Promise.reject(new Error(`no stream for ${path}`))
-    const p = this.track(id)
-    this.flush()
-    return p
-  }
-
-  close (): void { this.socket.destroy() }
-
-  private track (id: number): Promise<Body> {
-    return new Promise((resolve, reject) => this.streams.set(id, { chunks: [], status: 0, resolve, reject }))
-  }
-
-  private onTls (e: TlsEvent): void {
-    if (e.type === 'handshake' && e.protocol !== 'spdy/3.1') this.fail(new Error(`negotiated ${String(e.protocol)}`))
-    else if (e.type === 'data') { for (const ev of this.session.receive(e.data, Date.now())) this.onSession(ev) }
-    else if (e.type === 'error') this.fail(e.error)
-  }
-
-  private onSession (ev: SessionEvent): void {
-    if (ev.type === 'push') {
-      const path = ev.headers.find(([k]) => k === ':path')?.[1] ?? ''
-      this.pushed.set(path, this.track(ev.streamId))
-      const w = this.streams.get(ev.streamId)
-      if (w !== undefined) w.status = replyStatus(3.1, ev.headers)
-      if (ev.fin) this.finish(ev.streamId)
-    } else if (ev.type === 'response') {
-      const w = this.streams.get(ev.streamId)
-      if (w !== undefined) w.status = replyStatus(3.1, ev.headers)
-      if (ev.fin) this.finish(ev.streamId)
-    } else if (ev.type === 'data') {
-      const w = this.streams.get(ev.streamId)
-      if (w !== undefined) w.chunks.push(Buffer.from(ev.data))
-      if (ev.data.length > 0) this.session.consume(ev.streamId, ev.data.length)
-      if (ev.fin) this.finish(ev.streamId)
-    } else if (ev.type === 'streamReset') {
-      this.streams.get(ev.streamId)?.reject(new Error(`stream ${ev.streamId} reset (${ev.status})`))
-      this.streams.delete(ev.streamId)
-    } else if (ev.type === 'closed') {
-      this.fail(new Error(`session closed: ${ev.reason}`))
-    }
-  }
-
-  private finish (id: number): void {
-    const w = this.streams.get(id)
-    if (w === undefined) return
-    this.streams.delete(id)
-    const body = Buffer.concat(w.chunks)
-    w.resolve({ status: w.status, bytes: body.length, text: body.toString('utf8') })
-  }
-
-  private flush (): void {
-    const out = this.session.takeOutbound()
-    if (out.length > 0) this.tls.write(out.length === 1 ? out[0] : Buffer.concat(out))
-    const bytes = this.tls.takeOutbound()
-    if (bytes.length > 0 && !this.socket.destroyed) this.socket.write(bytes)
-  }
-
-  private fail (err: Error): void {
-    if (this.failed !== null) return
-    this.failed = err
-    for (const w of this.streams.values()) w.reject(err)
-    this.streams.clear()
-    this.socket.destroy()
-  }
-}
 
 function httpsGet (agent: https.Agent, port: number, path: string): Promise<Body> {
   return new Promise((resolve, reject) => {
@@ -190,20 +89,27 @@ export async function loadPage (mode: Mode, port: number): Promise<Load> {
       return { ms: performance.now() - t0, assets: assets.length, pushed: 0, bytes: page.bytes + bodies.reduce((s, b) => s + b.bytes, 0) }
     } finally { agent.destroy() }
   }
-  const client = new SpdyTlsClient(port)
+  // lib/client: our TLS client (NPN, as SPDY-era Chrome) and client session; connect() resolves after the
+  // handshake, the same round trips as Node's https client before its first request.
+  const client = await connect({ host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, negotiation: 'npn', version: 3.1 })
   try {
-    const page = check(PAGE, await client.get(PAGE))
+    const authority = `localhost:${port}`
+    // request() resolves once the page and every stream pushed with it are complete.
+    const res = await client.request({ path: PAGE, headers: BROWSER_HEADERS, priority: priorityOf(PAGE), authority })
+    const page = check(PAGE, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') })
+    const pushed = new Map(res.pushes.filter((p) => p.reset === null).map((p) => [p.path, p]))
     const assets = parseAssets(page.text)
-    let pushed = 0
+    let used = 0
     const bodies = await Promise.all(assets.map(async (a) => {
-      const p = client.pushed.get(a)
-      if (p !== undefined) pushed++
-      return check(a, await (p ?? client.get(a)))
+      const p = pushed.get(a)
+      if (p !== undefined) { used++; return check(a, { status: p.status, bytes: p.body.length, text: '' }) }
+      const r = await client.request({ path: a, headers: BROWSER_HEADERS, priority: priorityOf(a), authority })
+      return check(a, { status: r.status, bytes: r.body.length, text: '' })
     }))
-    if (mode === 'push' && pushed === 0) throw new Error('push mode: nothing was pushed')
-    if (mode === 'spdy' && client.pushed.size > 0) throw new Error('spdy mode: the server pushed')
-    return { ms: performance.now() - t0, assets: assets.length, pushed, bytes: page.bytes + bodies.reduce((s, b) => s + b.bytes, 0) }
-  } finally { client.close() }
+    if (mode === 'push' && used === 0) throw new Error('push mode: nothing was pushed')
+    if (mode === 'spdy' && res.pushes.length > 0) throw new Error('spdy mode: the server pushed')
+    return { ms: performance.now() - t0, assets: assets.length, pushed: used, bytes: page.bytes + bodies.reduce((s, b) => s + b.bytes, 0) }
+  } finally { await client.close() }
 }
 
 /** Child process: the three servers, ports on stdout, until stdin closes. */
@@ -315,8 +221,8 @@ handshakes, no resumption) as a browser does: GET the page, parse href/src, fetc
 last byte of the last asset; median of ${runs} runs per cell (min-max in brackets), modes rotated each run.
 - **https** (anchor): Node's native HTTPS server (\`Fastify({ https })\`, same blog) and Node's https client, keep-alive
   Agent with maxSockets 6, TLS pinned to 1.2 (two-RTT handshake, same as ours; no False Start on either side).
-- **spdy**: fastify-spdy on the blog built with \`buildBlog({}, { push: false })\`, one SPDY/3.1 connection over our TLS
-  client (NPN); all assets requested at once with Chrome-like priorities.
+- **spdy**: fastify-spdy on the blog built with \`buildBlog({}, { push: false })\`, one SPDY/3.1 connection from lib/client
+  (our TLS client with NPN, our client session); all assets requested at once with Chrome-like priorities.
 - **spdy+push**: the blog's page routes push every asset (\`config.spdy.push\`); the client requests only what was
   not pushed.
 Link: bench/shaper.ts, a userspace TCP proxy (no netem in this kernel) with per-direction bandwidth shared by all
