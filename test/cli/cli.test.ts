@@ -1,13 +1,13 @@
 /**
  * `fastify-spdy get` as a child process (through tsx, as a user runs it from a checkout; and once compiled, as npm
  * installs it): output and exit status for a success over each negotiation and over plain SPDY, and for each
- * failure: refused port, a TLS server (Node's own) that offers only http/1.1 or no protocol at all, an untrusted
- * CA and a name mismatch, a server that answers with garbage (plain and inside TLS), a silent server, bad usage.
+ * failure: refused port, TLS servers (Node's, with ALPN; openssl s_server, with NPN) offering only http/1.1 or no
+ * protocol at all, an untrusted CA and a name mismatch, a server that answers with garbage (plain and inside TLS), a silent server, bad usage.
  */
 import t from 'tap'
 import net from 'node:net'
 import tls from 'node:tls'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -145,6 +145,25 @@ t.test('no protocol in common: Node TLS server with ALPN http/1.1 only, and one 
   const r2 = await cli(['get', '--npn', '--cacert', caFile, `https://localhost:${(none.address() as net.AddressInfo).port}/`])
   t.equal(r2.code, EXIT.noProtocol, r2.stderr)
   t.match(r2.stderr, /^fastify-spdy: no protocol in common: localhost:\d+ negotiated no protocol \(we offered spdy\/3\.1, spdy\/3, spdy\/2, http\/1\.1\)\n$/)
+})
+
+t.test('no protocol in common over NPN: openssl s_server -nextprotoneg http/1.1', async (t) => {
+  const keyFile = join(dir, 'key.pem')
+  writeFileSync(keyFile, good.key)
+  const probe = net.createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const port = (probe.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => probe.close(() => resolve()))
+  const server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', caFile, '-key', keyFile, '-tls1_2', '-nextprotoneg', 'http/1.1', '-naccept', '1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  t.teardown(() => { server.kill() })
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    server.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('ACCEPT')) resolve() })
+    server.on('exit', (code) => reject(new Error(`openssl s_server exited (${code}): ${out}`)))
+  })
+  const r = await cli(['get', '--npn', '--cacert', caFile, `https://localhost:${port}/`])
+  t.equal(r.code, EXIT.noProtocol, r.stderr)
+  t.equal(r.stderr, `fastify-spdy: no protocol in common: localhost:${port} chose http/1.1 (we offered spdy/3.1, spdy/3, spdy/2, http/1.1)\n`)
 })
 
 t.test('certificate problems: unknown CA, name mismatch', async (t) => {
