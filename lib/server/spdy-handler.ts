@@ -23,6 +23,16 @@ const LINGER_MS = 200
 /** DATA bytes taken from the session per flush while the socket keeps up: bounds what sits in socket buffers. */
 const FLUSH_BYTES = 256 * 1024
 
+/**
+ * Requests dispatched from one burst before the responses produced so far are flushed and the rest wait for the
+ * next turn of the event loop (setImmediate). A browser opens a page's streams in one burst (up to
+ * MAX_CONCURRENT_STREAMS SYN_STREAMs in one read); answering all of them before writing anything makes the first
+ * response wait for the last and leaves the peer idle meanwhile, then the two ends take turns instead of working
+ * at the same time. Slices of 16 put the first responses on the wire after 16 dispatches, at the cost of one more
+ * write per slice.
+ */
+const REQUESTS_PER_SLICE = 16
+
 interface StreamEntry {
   req: SpdyIncomingMessage
   res: SpdyServerResponse
@@ -117,6 +127,19 @@ export class SpdyHandler implements Handler {
   rttMs: number | null = null
   private readonly pushes = new Map<number, PushSink>()
   private lingering = false
+  /**
+   * Session events not handled yet because a burst was cut into slices (REQUESTS_PER_SLICE); while it is non-null,
+   * every new event queues behind it so streams see their events in the session's order.
+   */
+  private backlog: SessionEvent[] | null = null
+  private backlogAt = 0
+  private readonly resumeBacklog = (): void => {
+    const events = this.backlog
+    if (events === null) return
+    this.backlog = null
+    this.handle(events, this.backlogAt)
+    this.flush()
+  }
 
   constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean) {
     const o = conn.listener.options
@@ -159,6 +182,8 @@ export class SpdyHandler implements Handler {
   }
 
   onClose (): void {
+    // Requests still waiting for their slice never reached the app: nothing to abort for them.
+    this.backlog = null
     for (const [, p] of this.pushes) p.res?.peerReset()
     this.pushes.clear()
     for (const [, s] of this.streams) {
@@ -176,11 +201,24 @@ export class SpdyHandler implements Handler {
     this.flush()
   }
 
-  private handle (events: SessionEvent[]): void {
-    for (let i = 0; i < events.length; i++) {
+  private handle (events: SessionEvent[], from = 0): void {
+    if (this.backlog !== null) {
+      for (let i = from; i < events.length; i++) this.backlog.push(events[i])
+      return
+    }
+    let requests = 0
+    for (let i = from; i < events.length; i++) {
       const ev = events[i]
       switch (ev.type) {
-        case 'request': this.onRequest(ev); break
+        case 'request':
+          if (++requests > REQUESTS_PER_SLICE) {
+            this.backlog = events
+            this.backlogAt = i
+            setImmediate(this.resumeBacklog)
+            return
+          }
+          this.onRequest(ev)
+          break
         case 'data': {
           const s = this.streams.get(ev.streamId)
           if (s !== undefined) {
