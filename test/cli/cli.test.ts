@@ -2,7 +2,8 @@
  * `fastify-spdy get` as a child process (through tsx, as a user runs it from a checkout; and once compiled, as npm
  * installs it): output and exit status for a success over each negotiation and over plain SPDY, and for each
  * failure: refused port, TLS servers (Node's, with ALPN; openssl s_server, with NPN) offering only http/1.1 or no
- * protocol at all, an untrusted CA and a name mismatch, a server that answers with garbage (plain and inside TLS), a silent server, bad usage.
+ * protocol at all, an untrusted CA and a name mismatch, a server that answers with garbage (plain and inside TLS),
+ * a silent server, bad usage.
  */
 import t from 'tap'
 import net from 'node:net'
