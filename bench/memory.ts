@@ -432,6 +432,39 @@ Cost of compaction (same child process): a request/response cycle on one session
 SYN_REPLY+FIN, both sides decoding) takes ${kept.toFixed(1)} us with the contexts kept and ${rebuilt.toFixed(1)} us when
 the server's contexts were compacted before each request (${(rebuilt / kept).toFixed(2)}x, +${(rebuilt - kept).toFixed(1)} us per
 rebuild), which is why compaction waits for ${'`'}compactAfter${'`'} (1 s) of idleness instead of following every request.
+
+Where an idle SPDY connection's memory goes (as shipped):
+- Header compression. While live (from a session's first header block until it has been idle for ${'`'}compactAfter${'`'},
+  and while streams are open) pako's inflate context is the inflate row above: its 32 KB window (peers compress
+  with a 2^15 window, so it cannot be smaller) plus 5.8 KB of dynamic code tables; our deflate context is the
+  deflate row (2^11 window twice over, 4 KB hash head on zlib's classic hash at memLevel 4, 4 KB prev chain,
+  4 KB pending buffer, Huffman trees). Once idle, both are freed down to the bytes of their windows: the SPDY
+  dictionary plus the headers so far, ~2 KB each way after one request (lib/codec/zlib.ts compact()); the whole
+  idle session is the "idle past compactAfter" row.
+- TLS: the TlsServerConnection row (two AEAD states and keys, randoms, master secret, the ephemeral ECDH key still
+  referenced after the handshake) plus one session-cache entry per full handshake in the listener's shared cache.
+- The rest of "JS heap used": net.Socket and its stream state, our Connection/TlsLayer/SpdyHandler objects.
+- RSS above heap used + external is not held by live objects: V8 keeps the heap pages it grew into (the
+  "committed" column) and glibc keeps freed memory of the burst: each connection holds ~60 KB of live zlib
+  contexts for its first second, so opening 1,000 connections in about a second peaks at ~60 MB that is freed
+  but stays mapped. This is why RSS per connection is higher at 1,000 than at 5,000 and why the marginal figure
+  is the better estimate. RSS figures move by up to ~10 KB per connection between runs on this shared machine (two
+  earlier runs the same day: plain 75.6 / 41.7, TLS 84.7 / 41.6 KB at 1,000 / 5,000); the JS columns do not. In a separate run (same code) with ${'`'}MALLOC_MMAP_THRESHOLD_=16384${'`'} in the server's
+  environment (allocations from 16 KB up are mmap'ed and returned on free), plain SPDY at 1,000 connections
+  measured 37.0 KB/conn RSS instead of 65.4 KB, and 29.5 instead of 31.9 KB at 5,000
+  (${'`'}MALLOC_MMAP_THRESHOLD_=16384 npx tsx bench/memory.ts --only spdy-plain${'`'}). Kernel socket buffers are not in RSS.
+
+Before this work (lib at commit caca0be, same command, machine and day): plain SPDY 128.0 / 131.6 KB and SPDY/TLS
+152.7 / 145.2 KB RSS per connection at 1,000 / 5,000, of which ~120 KB "external": both pako contexts were made
+when the session was created and kept for its life, and the deflate context was 80.9 KB because pako 3's default
+hash floors its table at 2^15 entries (64 KB) whatever memLevel says (a fresh session counted 95.3 KB, one after
+a request 127.7 KB). Anchors in that run: tls.createServer 24.7 KB, Fastify HTTP/1.1 9.4 KB, HTTPS/1.1 28.8 KB.
+
+Goal (under 64 KB per idle connection): met at 5,000 connections and in the marginal figures; at 1,000 the RSS
+delta still carries the one-time heap growth and allocator retention described above (live objects are
+heap used + external, ~10-20 KB per connection). What is left on our side: the TLS connection's ~13 KB (the
+ephemeral key and handshake-only fields could be dropped after Finished: lib/tls), and a session's small fixed
+structures (8 priority sets, maps) made eagerly.
 `
 }
 
