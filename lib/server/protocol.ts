@@ -40,13 +40,14 @@ export class ProtocolHandler {
     const first = chunk[0]
     if (first === 0x80) {
       // SPDY control frame: version in the low bits of the first 16 bits. SPDY/3.1 is version 3 on the wire and
-      // only NPN/ALPN tells it from 3; over plain TCP the listener assumes 3.1 when options.protocols offers it
-      // (the default), because a 3.1 peer left without session WINDOW_UPDATEs stalls, while plain-v3-only
-      // deployments can say so with protocols: ['spdy/3', ...].
+      // only NPN/ALPN tells it from 3. Over plain TCP with both offered (the default), the session starts as 3.1
+      // and settles on 3 if the peer shows it has no session window (SpdySession sessionFlowControl 'auto'): a
+      // 3.1 peer left without session WINDOW_UPDATEs would stall, and so would a 3 peer held to a session window.
       const wire = chunk.length >= 2 ? chunk[1] : 3
       const offered = this.conn.listener.options.protocols
       const version: SpdyVersion = wire === 2 ? 2 : offered.includes('spdy/3.1') ? 3.1 : 3
-      this.startSpdy(version, this.conn, false)
+      const auto = version === 3.1 && offered.includes('spdy/3')
+      this.startSpdy(version, this.conn, false, auto ? 'auto' : 'on')
       this.inner!.receive(chunk)
       return
     }
@@ -61,9 +62,9 @@ export class ProtocolHandler {
     this.conn.destroy()
   }
 
-  startSpdy (version: SpdyVersion, transport: Transport, encrypted: boolean): void {
+  startSpdy (version: SpdyVersion, transport: Transport, encrypted: boolean, sessionFlowControl: 'on' | 'auto' = 'on'): void {
     this.protocol = version === 2 ? 'spdy/2' : version === 3 ? 'spdy/3' : 'spdy/3.1'
-    this.inner = new SpdyHandler(this.conn, transport, version, encrypted)
+    this.inner = new SpdyHandler(this.conn, transport, version, encrypted, sessionFlowControl)
   }
 
   tick (now: number): void { this.inner?.tick(now) }

@@ -141,7 +141,9 @@ export class SpdyHandler implements Handler {
     this.flush()
   }
 
-  constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean) {
+  /** sessionFlowControl 'auto': plain TCP with both 3 and 3.1 offered, where only the peer's behaviour tells them apart. */
+  constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean,
+    sessionFlowControl: 'on' | 'auto' = 'on') {
     const o = conn.listener.options
     this.session = new SpdySession({
       role: 'server',
@@ -156,7 +158,8 @@ export class SpdyHandler implements Handler {
       maxResetsPerWindow: o.maxResetsPerWindow,
       maxInvalidFrames: o.maxInvalidFrames,
       maxSessionBufferedBytes: o.maxSessionBufferedBytes,
-      idleTimeout: o.idleTimeout
+      idleTimeout: o.idleTimeout,
+      sessionFlowControl
     }, Date.now())
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')
     this.flush()

@@ -24,6 +24,14 @@ export interface SessionOptions extends Partial<SessionLimits> {
    * bench/RESULTS.md ("memory").
    */
   compactAfter?: number
+  /**
+   * Version 3.1 only. 'on' (default): the session window of SPDY/3.1 section 2.6.8 applies both ways. 'auto': the
+   * peer may be plain SPDY/3, which has no session window and never opens one, and nothing on the wire says which
+   * before the peer sends a stream-0 WINDOW_UPDATE (3.1 only). Over plain TCP, where no NPN/ALPN named the
+   * version, the session starts as 3.1 and falls back to SPDY/3 flow control when the peer proves to be 3 (see
+   * probeSessionWindow). spdy-transport's servers guess the same way (their autoSpdy31 option).
+   */
+  sessionFlowControl?: 'on' | 'auto'
 }
 
 /** See SessionOptions.compactAfter. */
@@ -106,6 +114,13 @@ export class SpdySession {
   private sessionSendWindow = 65536
   private sessionRecvWindow = 65536
   private sessionUnacked = 0
+  /**
+   * Whether the session window is in force: 'on' for 3.1, 'off' for 2 and 3, 'unknown' in auto mode until the
+   * peer proves 3.1 (a stream-0 WINDOW_UPDATE) or 3 (see probeSessionWindow).
+   */
+  private sessionFlow: 'on' | 'unknown' | 'off'
+  /** Auto mode: the PING sent to learn whether the peer read our whole session window without opening it. */
+  private sessionProbePing: number | null = null
   private readonly sessionUpdateThreshold: number
   private goawaySent = false
   private goawayReceived = false
@@ -129,6 +144,7 @@ export class SpdySession {
     this.encoder = new FrameEncoder({ version: wire })
     this.lowestPriority = tableFor(wire).lowestPriority
     this.nextLocalId = opts.role === 'server' ? 2 : 1
+    this.sessionFlow = opts.version !== 3.1 ? 'off' : opts.sessionFlowControl === 'auto' ? 'unknown' : 'on'
     this.nextPingId = opts.role === 'server' ? 2 : 1
     this.rateWindowStart = now
     this.lastActivity = now
@@ -264,6 +280,7 @@ export class SpdySession {
         const ours = (f.id % 2 === 0) === (this.role === 'server')
         if (ours) {
           const sent = this.pings.get(f.id)
+          if (f.id === this.sessionProbePing) { this.sessionProbePing = null; this.probeAnswered(); return }
           if (sent !== undefined) {
             this.pings.delete(f.id)
             this.events.push({ type: 'pingAck', id: f.id, rtt: now - sent })
@@ -341,7 +358,8 @@ export class SpdySession {
     const len = data.length
     if (this.version === 3.1) {
       this.sessionRecvWindow -= len
-      if (this.sessionRecvWindow < 0) {
+      // Unproven (auto mode), the peer may be SPDY/3, bound by its stream windows only: count, do not enforce.
+      if (this.sessionRecvWindow < 0 && this.sessionFlow === 'on') {
         return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'DATA beyond the session flow-control window')
       }
     }
@@ -394,13 +412,15 @@ export class SpdySession {
     if (this.version === 2) return
     if (streamId === 0) {
       if (this.version !== 3.1) return // SPDY/3 has no session window: ignore, as Chrome did
+      if (this.sessionFlow === 'off') return // judged SPDY/3 already (auto mode): our count of its window is stale
       if (delta === 0 || this.sessionSendWindow + delta > MAX_WINDOW) {
         return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'invalid session WINDOW_UPDATE')
       }
+      // Only a 3.1 peer sends this (SPDY/3.1 section 2.6.8): it settles auto mode.
+      this.sessionFlow = 'on'
+      this.sessionProbePing = null
       this.sessionSendWindow += delta
-      // takeOutbound drops streams blocked on the session window from `ready`: put them back, or a peer whose
-      // stream windows never run out (no stream-level WINDOW_UPDATE to re-arm them) stalls the session for good.
-      for (const st of this.streams.values()) if (st.queuedBytes > 0 || st.finQueued) this.ready[st.priority].add(st)
+      this.rearm()
       return
     }
     const s = this.streams.get(streamId)
@@ -513,6 +533,34 @@ export class SpdySession {
     }
   }
 
+  /**
+   * takeOutbound drops streams blocked on the session window from `ready`: put them back, or a peer whose stream
+   * windows never run out (no stream-level WINDOW_UPDATE to re-arm them) stalls the session for good.
+   */
+  private rearm (): void {
+    for (const st of this.streams.values()) if (st.queuedBytes > 0 || st.finQueued) this.ready[st.priority].add(st)
+  }
+
+  /**
+   * Auto mode, our sending blocked on the peer's session window: a PING behind the DATA already sent. The peer
+   * answers it after reading all of that DATA (TCP keeps order), so by then a whole session window has reached
+   * it. The 3.1 peers we know re-open the window before that (spdy-transport on receipt at half the window,
+   * Chrome at session start), so an answer with no session WINDOW_UPDATE before it means plain SPDY/3.
+   */
+  private probeSessionWindow (): void {
+    if (this.sessionFlow !== 'unknown' || this.sessionProbePing !== null || this.closedFlag) return
+    const id = this.nextPingId
+    this.nextPingId = (this.nextPingId + 2) >>> 0
+    this.sessionProbePing = id
+    this.queueControl({ type: 'PING', id })
+  }
+
+  private probeAnswered (): void {
+    if (this.sessionFlow !== 'unknown') return
+    this.sessionFlow = 'off'
+    this.rearm()
+  }
+
   /** Sends our own PING; false when too many are unanswered. */
   ping (now: number): boolean {
     if (this.closedFlag || this.pings.size >= this.limits.maxOutstandingPings) return false
@@ -563,6 +611,12 @@ export class SpdySession {
         if (!progressed) break
       }
     }
+    // A control frame queued while taking DATA (the auto-mode probe PING) goes behind that DATA, in this batch.
+    if (this.control.length > 0) {
+      for (const b of this.control) out.push(b)
+      this.control.length = 0
+      this.controlBytes = 0
+    }
     return out
   }
 
@@ -570,7 +624,10 @@ export class SpdySession {
   private takeFrame (s: Stream, budget: number, out: Uint8Array[]): number {
     let allowed = Math.min(DATA_FRAME_BYTES, budget, s.queuedBytes)
     if (this.version !== 2) allowed = Math.min(allowed, s.sendWindow)
-    if (this.version === 3.1) allowed = Math.min(allowed, this.sessionSendWindow)
+    if (this.sessionFlow !== 'off') {
+      if (this.sessionSendWindow <= 0 && s.queuedBytes > 0) this.probeSessionWindow()
+      allowed = Math.min(allowed, this.sessionSendWindow)
+    }
     const finNow = s.finQueued && allowed >= s.queuedBytes
     if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) return -1
     let payload: Uint8Array
