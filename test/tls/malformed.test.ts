@@ -59,6 +59,30 @@ t.test('no common suite or group is handshake_failure', async (t) => {
   t.equal(errorOf(ev.b), 40)
 })
 
+t.test('x25519 key share: wrong length or small-order point is illegal_parameter', async (t) => {
+  // RFC 7748 section 6.1 / RFC 8422 section 5.11: u = 0 and u = 1 have small order, the shared secret is all
+  // zero and the handshake must abort; a share that is not 32 bytes cannot be a u-coordinate at all.
+  const shares: Array<[string, Buffer]> = [
+    ['u = 0', Buffer.alloc(32)],
+    ['u = 1', Buffer.concat([Buffer.from([1]), Buffer.alloc(31)])],
+    ['31 bytes', Buffer.alloc(31, 9)],
+    ['33 bytes', Buffer.alloc(33, 9)]
+  ]
+  for (const [name, share] of shares) {
+    const s = server()
+    const ch = Buffer.from(new TlsClientConnection({ insecure: true, groups: ['x25519'] }, Date.now()).takeOutbound())
+    const flight = s.receive(ch, Date.now())
+    t.same(flight, [], `${name}: server flight, no event`)
+    t.ok(s.takeOutbound().length > 0)
+    // ClientKeyExchange (RFC 8422 section 5.7): ClientECDiffieHellmanPublic = opaque point<1..2^8-1>, in clear.
+    const body = Buffer.concat([Buffer.from([share.length]), share])
+    const msg = Buffer.concat([Buffer.from([16, 0, 0, body.length]), body])
+    const rec = Buffer.concat([Buffer.from([22, 3, 3, 0, msg.length]), msg])
+    t.equal(errorOf(s.receive(rec, Date.now())), 47, `${name}: illegal_parameter`)
+    t.same(Buffer.from(s.takeOutbound()), fatalAlert(47), `${name}: alert on the wire`)
+  }
+})
+
 t.test('bad MAC on an encrypted record', async (t) => {
   const s = server()
   const c = client()
