@@ -60,8 +60,13 @@ function cpuSeconds (pid: number): number {
 
 const onCore1 = (cmd: string, args: string[]): string => execFileSync('taskset', ['-c', '1', cmd, ...args], { maxBuffer: 1 << 24 }).toString()
 
-/** Each load returns requests completed and the seconds they took. */
-type Load = (port: number, secs: number) => { requests: number, seconds: number }
+/**
+ * Each load returns requests completed and the seconds they took; `served` is every request the server answered
+ * during the call (warm-up included) when that differs, and `clientCpu` the load generator's CPU seconds per second
+ * when it reports it.
+ */
+interface LoadResult { requests: number, seconds: number, served?: number, clientCpu?: number }
+type Load = (port: number, secs: number) => LoadResult
 
 const wrk = (scheme: 'http' | 'https'): Load => (port, secs) => {
   const out = onCore1('wrk', ['-t1', '-c50', `-d${secs}s`, `${scheme}://127.0.0.1:${port}/small`])
@@ -81,9 +86,10 @@ const h2load = (scheme: 'http' | 'https', c: number, m: number): Load => (port, 
 const spdyLoad = (tls: boolean, connections: number, streams: number): Load => (port, secs) => {
   const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []),
     '--connections', String(connections), '--streams', String(streams), '--seconds', String(secs), '--warmup', quick ? '0' : '1', '--version', '3.1'])
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, seconds: number, errors: number }
+  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
   if (r.errors > 0) throw new Error(`${r.errors} errors in SPDY load`)
-  return r
+  // The server's CPU over the call includes spdy-load's warm-up second: divide it by the requests of that second too.
+  return { requests: r.requests, seconds: r.seconds, served: r.all, clientCpu: r.clientCpu }
 }
 
 /** MiB/s of one download. */
@@ -104,7 +110,7 @@ const spdyDownload = (tls: boolean): Download => (port) => {
   return r.mbps
 }
 
-interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[] }
+interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], clientCpu: number[] }
 interface DlCase { kind: string, label: string, client: string, run: Download, mbps: number[] }
 
 const cases: Case[] = []
@@ -115,7 +121,7 @@ function add (need: keyof typeof tools | null, kind: string, label: string, load
   // The smoke run exercises each stack once: the 10 x 10 rows add no code path.
   if (quick && load.includes('10 connections')) return
   if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${need} is not installed`); return }
-  cases.push({ kind, label, load, run, rps: [], cpuUs: [] })
+  cases.push({ kind, label, load, run, rps: [], cpuUs: [], clientCpu: [] })
 }
 function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
   if (only !== null && !only.has(kind)) return
@@ -159,9 +165,12 @@ async function main (): Promise<void> {
         const cpu0 = cpuSeconds(srv.proc.pid!)
         const r = c.run(srv.port, seconds)
         const cpu = cpuSeconds(srv.proc.pid!) - cpu0
+        const perReq = cpu / (r.served ?? r.requests) * 1e6
         c.rps.push(r.requests / r.seconds)
-        c.cpuUs.push(cpu / r.requests * 1e6)
-        process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${(cpu / r.requests * 1e6).toFixed(1)} us CPU/req\n`)
+        c.cpuUs.push(perReq)
+        if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
+        process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req` +
+          ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
       }
       for (const d of downloads) {
         const mbps = d.run(servers.get(d.kind)!.port)
@@ -174,11 +183,12 @@ async function main (): Promise<void> {
   }
   const anchor = median(cases[0].rps)
   const anchorCpu = median(cases[0].cpuUs)
-  const table = ['| server | load | req/s (median) | spread | vs Fastify HTTP/1.1 | server CPU per request (median) | CPU vs Fastify HTTP/1.1 |', '| --- | --- | --- | --- | --- | --- | --- |',
+  const table = ['| server | load | req/s (median) | spread | vs Fastify HTTP/1.1 | server CPU per request (median) | CPU vs Fastify HTTP/1.1 | server core busy | load generator core busy |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...cases.map((c) => {
       const m = median(c.rps)
       const cpu = median(c.cpuUs)
-      return `| ${c.label} | ${c.load} | ${k(m)} | ${k(Math.min(...c.rps))}-${k(Math.max(...c.rps))} | ${(m / anchor).toFixed(2)}x | ${cpu.toFixed(1)} us | ${(cpu / anchorCpu).toFixed(2)}x |`
+      const client = c.clientCpu.length > 0 ? median(c.clientCpu).toFixed(2) : 'n/a (C)'
+      return `| ${c.label} | ${c.load} | ${k(m)} | ${k(Math.min(...c.rps))}-${k(Math.max(...c.rps))} | ${(m / anchor).toFixed(2)}x | ${cpu.toFixed(1)} us | ${(cpu / anchorCpu).toFixed(2)}x | ${(m * cpu / 1e6).toFixed(2)} | ${client} |`
     })].join('\n')
   const dlAnchor = downloads.length > 0 ? median(downloads[0].mbps) : 1
   const dlTable = ['| server | client | MiB/s (median) | spread | vs first row |', '| --- | --- | --- | --- | --- |',
