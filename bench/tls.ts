@@ -49,7 +49,9 @@ const pump = (socket: net.Socket, n: number, send: (b: Buffer) => boolean, end: 
 const runServer = (kind: string, cert: string, key: string): void => {
   let server: net.Server
   if (kind === 'native') {
-    server = tls.createServer({ cert, key, ciphers: SUITE, maxVersion: 'TLSv1.2' }, (s) => {
+    // noDelay on both servers: lib/server's listener sets it (SPDY frames must not wait for Nagle), so native gets
+    // the same socket option and the comparison is TLS against TLS.
+    server = tls.createServer({ cert, key, ciphers: SUITE, maxVersion: 'TLSv1.2', noDelay: true }, (s) => {
       s.on('error', () => {})
       s.once('data', (b) => {
         const n = bulkRequest(b)
@@ -58,8 +60,7 @@ const runServer = (kind: string, cert: string, key: string): void => {
     })
   } else {
     const opts: TlsServerOptions = { certificates: [loadCertificate({ cert, key })] }
-    server = net.createServer((socket) => {
-      socket.setNoDelay(true)
+    server = net.createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {})
       const conn = new TlsServerConnection(opts, Date.now())
       // zero-copy flush: the records' own buffers, written as one writev
