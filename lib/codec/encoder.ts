@@ -53,24 +53,20 @@ export class FrameEncoder {
         return b
       }
       case 'SYN_STREAM': {
-        const block = this.compressHeaders(frame.headers)
-        const b = this.control(ControlType.SYN_STREAM, (frame.fin ? Flag.FIN : 0) | (frame.unidirectional ? Flag.UNIDIRECTIONAL : 0), 10 + block.length)
+        const b = this.headerFrame(ControlType.SYN_STREAM, (frame.fin ? Flag.FIN : 0) | (frame.unidirectional ? Flag.UNIDIRECTIONAL : 0), 10, frame.headers)
         b.writeUInt32BE(frame.streamId & MASK_31, 8)
         b.writeUInt32BE(frame.associatedStreamId & MASK_31, 12)
         // v2: priority in the top 2 bits then 14 unused; v3: top 3 bits, 5 unused, then the CREDENTIAL slot.
         b[16] = (frame.priority & t.lowestPriority) << (8 - t.priorityBits)
         b[17] = t.version === 3 ? frame.slot & 0xff : 0
-        b.set(block, 18)
         return b
       }
       case 'SYN_REPLY':
       case 'HEADERS': {
-        const block = this.compressHeaders(frame.headers)
         const pad = t.replyPadding
-        const b = this.control(frame.type === 'SYN_REPLY' ? ControlType.SYN_REPLY : ControlType.HEADERS, frame.fin ? Flag.FIN : 0, 4 + pad + block.length)
+        const b = this.headerFrame(frame.type === 'SYN_REPLY' ? ControlType.SYN_REPLY : ControlType.HEADERS, frame.fin ? Flag.FIN : 0, 4 + pad, frame.headers)
         b.writeUInt32BE(frame.streamId & MASK_31, 8)
         if (pad === 2) b.writeUInt16BE(0, 12)
-        b.set(block, 12 + pad)
         return b
       }
       case 'RST_STREAM': {
@@ -128,7 +124,21 @@ export class FrameEncoder {
 
   /** Serialises (SPDY/3 section 2.6.10: 32-bit lengths; SPDY/2: 16-bit) and compresses a header block. */
   compressHeaders (headers: HeaderList): Uint8Array {
-    return this.deflater.compress(serializeHeaderBlock(headers, this.table))
+    return this.deflater.compress(serializeInto(headers, this.table))
+  }
+
+  /**
+   * A control frame whose payload is `fixed` bytes (filled in by the caller) then the compressed header block: the
+   * block is serialised into a shared scratch and compressed straight into the frame's buffer (one allocation).
+   */
+  private headerFrame (type: number, flags: number, fixed: number, headers: HeaderList): Buffer {
+    const b = this.deflater.compress(serializeInto(headers, this.table), 8 + fixed)
+    const length = b.length - 8
+    checkLength(length)
+    b.writeUInt16BE(0x8000 | this.version, 0)
+    b.writeUInt16BE(type, 2)
+    b.writeUInt32BE(((flags & 0xff) << 24 | length) >>> 0, 4)
+    return b
   }
 
   private control (type: number, flags: number, length: number): Buffer {
@@ -150,16 +160,46 @@ function checkLength (length: number): void {
 }
 
 export function serializeHeaderBlock (headers: HeaderList, t: VersionTable): Uint8Array {
+  return Buffer.from(serializeInto(headers, t))
+}
+
+/** Reused by serializeInto: the serialised block only lives until it is compressed. */
+let scratch = Buffer.allocUnsafe(4096)
+
+/** Serialises into the shared scratch; the view is valid until the next call. */
+function serializeInto (headers: HeaderList, t: VersionTable): Uint8Array {
   const w = t.headerLengthBytes
   let size = w
-  for (const [n, v] of headers) size += 2 * w + n.length + v.length
-  const b = Buffer.allocUnsafe(size)
-  let o = 0
-  const put = w === 2 ? (x: number) => { b.writeUInt16BE(x, o); o += 2 } : (x: number) => { b.writeUInt32BE(x, o); o += 4 }
-  put(headers.length)
-  for (const [n, v] of headers) {
-    put(n.length); o += b.write(n, o, 'latin1')
-    put(v.length); o += b.write(v, o, 'latin1')
+  for (let i = 0; i < headers.length; i++) size += 2 * w + headers[i][0].length + headers[i][1].length
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(Math.max(size, scratch.length * 2))
+  const b = scratch
+  let o = putLength(b, 0, w, headers.length)
+  for (let i = 0; i < headers.length; i++) {
+    const n = headers[i][0]
+    const v = headers[i][1]
+    o = putLatin1(b, putLength(b, o, w, n.length), n)
+    o = putLatin1(b, putLength(b, o, w, v.length), v)
   }
-  return b
+  return b.subarray(0, o)
+}
+
+function putLength (b: Buffer, o: number, w: 2 | 4, x: number): number {
+  if (w === 2) {
+    // SPDY/2 lengths are 16 bits (section 2.6.10): a longer name or value cannot be carried.
+    if (x > 0xffff) throw new RangeError(`SPDY/2 header length ${x} does not fit 16 bits`)
+    b[o] = x >>> 8; b[o + 1] = x; return o + 2
+  }
+  b[o] = x >>> 24; b[o + 1] = x >>> 16; b[o + 2] = x >>> 8; b[o + 3] = x
+  return o + 4
+}
+
+/**
+ * Header names and values are octets (SPDY/3 section 2.6.10), one per UTF-16 unit as Buffer's 'latin1' writes them.
+ * Most are a few dozen bytes, where a loop beats the call into Buffer.write.
+ */
+function putLatin1 (b: Buffer, o: number, s: string): number {
+  const n = s.length
+  if (n > 64) return o + b.write(s, o, n, 'latin1')
+  for (let i = 0; i < n; i++) b[o + i] = s.charCodeAt(i)
+  return o + n
 }

@@ -77,8 +77,11 @@ export class HeaderCompressor {
   /** True while a pako context is allocated (between first use or the last compact() and the next compact()). */
   get live (): boolean { return this.strm !== null }
 
-  /** Compresses one header block, returning a fresh buffer (the caller owns it). */
-  compress (input: Uint8Array): Uint8Array {
+  /**
+   * Compresses one header block, returning a fresh buffer (the caller owns it) with `headroom` unused bytes before
+   * the block, so a frame header can be written in front without another allocation and copy. `input` is not kept.
+   */
+  compress (input: Uint8Array, headroom = 0): Buffer {
     const strm = this.strm ?? this.open()
     // Stored blocks cost 5 bytes per 16 KB plus the sync marker; this bound always holds for one sync-flushed block.
     let out = scratchOf(input.length + (input.length >> 3) + 64)
@@ -99,8 +102,8 @@ export class HeaderCompressor {
       strm.output = out as Uint8Array<ArrayBuffer>
       strm.avail_out = out.length - strm.next_out
     }
-    const result = Buffer.allocUnsafe(strm.next_out)
-    result.set(out.subarray(0, strm.next_out))
+    const result = Buffer.allocUnsafe(headroom + strm.next_out)
+    result.set(out.subarray(0, strm.next_out), headroom)
     strm.input = EMPTY
     strm.output = EMPTY as Uint8Array<ArrayBuffer>
     return result
