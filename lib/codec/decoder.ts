@@ -41,6 +41,8 @@ export class FrameDecoder {
   private readonly maxHeaderBlockBytes: number
   private readonly maxHeaderPairs: number
   private readonly inflater: HeaderDecompressor
+  /** Made with the first header block, dropped by compact(). */
+  private strings: StringCache | null = null
   /**
    * The incomplete frame carried over from earlier pushes: `partial[0, fill)`. While its 8-byte header is not yet
    * complete, `partial` is the reused `head` scratch; then a buffer for the whole frame, grown by doubling as bytes
@@ -75,6 +77,7 @@ export class FrameDecoder {
    */
   compact (): void {
     this.inflater.compact()
+    this.strings = null
   }
 
   /**
@@ -303,7 +306,7 @@ export class FrameDecoder {
       this.fail(out, new SessionProtocolError(res.message))
       return false
     }
-    const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId)
+    const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId, this.strings ??= new StringCache())
     if (parsed instanceof Error) {
       out.push(streamError(parsed, this.table))
       return null
@@ -332,12 +335,46 @@ function streamError (error: SpdyStreamError, table: VersionTable): DecodeEvent 
 
 const latin1 = (b: Uint8Array, start: number, end: number): string => Buffer.prototype.latin1Slice.call(b, start, end) as string
 
+/** Slots of a StringCache (a power of two). */
+const CACHE_SLOTS = 64
+/**
+ * Longer strings are not cached (a long cookie is rarely repeated byte for byte); with CACHE_SLOTS this bounds a
+ * live session's cache at 8 KB of characters, and compact() drops it.
+ */
+const CACHE_MAX_LENGTH = 128
+
+/**
+ * Recently decoded header names and values, per decoder: a peer repeats most of them in every block (":method",
+ * ":host", "user-agent", "accept"...), and comparing the bytes with the string already made is cheaper than
+ * making a new one each time, and leaves no garbage. Direct-mapped by length and a few bytes; a miss replaces
+ * the slot, so the cache holds at most CACHE_SLOTS strings of at most CACHE_MAX_LENGTH characters.
+ */
+export class StringCache {
+  private readonly slots: string[] = new Array<string>(CACHE_SLOTS).fill('')
+
+  get (b: Uint8Array, start: number, end: number): string {
+    const n = end - start
+    if (n === 0) return ''
+    if (n > CACHE_MAX_LENGTH) return latin1(b, start, end)
+    const i = (n * 31 + b[start] * 7 + b[end - 1] * 3 + b[start + (n >> 1)]) & (CACHE_SLOTS - 1)
+    const hit = this.slots[i]
+    if (hit.length === n) {
+      let j = 0
+      while (j < n && hit.charCodeAt(j) === b[start + j]) j++
+      if (j === n) return hit
+    }
+    const s = latin1(b, start, end)
+    this.slots[i] = s
+    return s
+  }
+}
+
 /**
  * Parses an inflated header block (SPDY/3 section 2.6.10; SPDY/2 section 2.6.10 with 16-bit fields) and checks
  * the rules of section 2.6.10: lowercase non-empty names, no duplicate names, multiple values separated by single
  * NULs (none leading, trailing or doubled).
  */
-export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number): HeaderList | SpdyStreamError {
+export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number, cache?: StringCache): HeaderList | SpdyStreamError {
   const w = t.headerLengthBytes
   const read = w === 2 ? (o: number) => (b[o] << 8) | b[o + 1] : (o: number) => readU32(b, o)
   if (b.length < w) return new ProtocolError(streamId, 'header block shorter than its pair count')
@@ -346,7 +383,8 @@ export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: numb
     return new FrameTooLargeError(streamId, `header block of ${count} pairs exceeds maxHeaderPairs ${maxPairs}`)
   }
   const list: HeaderList = new Array(count)
-  const seen = new Set<string>()
+  // Duplicate names: a scan of the names so far while blocks are small (the usual ~10 pairs), a set beyond.
+  const seen = count > 32 ? new Set<string>() : null
   let o = w
   for (let i = 0; i < count; i++) {
     if (o + w > b.length) return new ProtocolError(streamId, 'header block truncated')
@@ -357,16 +395,21 @@ export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: numb
       const c = b[j]
       if ((c >= 0x41 && c <= 0x5a) || c === 0) return new ProtocolError(streamId, 'header names must be lowercase, without NUL')
     }
-    const name = latin1(b, o, o + nlen); o += nlen
-    if (seen.has(name)) return new ProtocolError(streamId, `duplicate header name ${name}`)
-    seen.add(name)
+    const name = cache !== undefined ? cache.get(b, o, o + nlen) : latin1(b, o, o + nlen); o += nlen
+    if (seen !== null ? seen.has(name) : seenIn(list, i, name)) return new ProtocolError(streamId, `duplicate header name ${name}`)
+    seen?.add(name)
     const vlen = read(o); o += w
     if (o + vlen > b.length) return new ProtocolError(streamId, 'header block truncated')
     if (vlen > 0 && (b[o] === 0 || b[o + vlen - 1] === 0)) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
-    const value = latin1(b, o, o + vlen); o += vlen
+    const value = cache !== undefined ? cache.get(b, o, o + vlen) : latin1(b, o, o + vlen); o += vlen
     if (value.includes('\0\0')) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
     list[i] = [name, value]
   }
   if (o !== b.length) return new ProtocolError(streamId, 'bytes after the last header pair')
   return list
+}
+
+function seenIn (list: HeaderList, n: number, name: string): boolean {
+  for (let i = 0; i < n; i++) if (list[i][0] === name) return true
+  return false
 }
