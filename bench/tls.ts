@@ -308,17 +308,20 @@ node:crypto cannot re-key or re-nonce a cipher object, and TLS 1.2 AEAD needs a 
 (RFC 5288 section 3, RFC 7905 section 2), so every 16 KB record pays a new cipher object, AAD, final and tag, and
 \`update\` hands back a freshly allocated buffer (Node allocates input length + 1, then reallocates and copies to
 the exact length). Those calls alone cost about as much CPU per MB as native's entire server. On top come the socket
-writes both servers pay (writev and kernel TCP were ~23% of lib/tls server CPU in the bulk profile, the same
-share native spends in its write path) and V8 garbage collection of three buffers and one cipher object per
+writes both servers pay (writev and kernel TCP were ~23% of lib/tls server CPU in the bulk profile; native pays
+its own inside the figure above) and V8 garbage collection of three buffers and one cipher object per
 record (~10-18% of server CPU in the profile: scavenges driven by external-memory pressure plus incremental
 mark-compacts; native allocates nothing on the JS heap per record). Checked and rejected by measurement: joining
 each flush into one buffer before the socket write (the 64 KB copy costs more than the 11 extra writev entries
 save), a tag+next-header buffer per record (no change), ChaCha20-Poly1305 (~10% slower than AES-128-GCM per record
 on this AES-NI/VAES CPU, so AES-GCM stays first in the server's preference order). Reusing cipher objects is not
-possible with node:crypto's GCM/ChaCha API. So with node:crypto the bulk CPU ratio cannot reach 0.7x: its ceiling
-is native / (per-record node:crypto floor + socket writes + GC) with nothing else in lib/tls, about 0.6x on this
-machine, and the bulk rate (the server core is saturated) follows the CPU ratio. Crossing it would need AEAD work
-outside node:crypto's per-call API (a native addon doing the record layer), which this project does not carry.`)
+possible with node:crypto's GCM/ChaCha API. So with node:crypto the bulk CPU ratio cannot reach 0.7x: the
+node:crypto minimum alone is ${(floor.perRecord / n.bulk.cpuPerOp).toFixed(2)} of native's whole bulk CPU in this run; adding only the
+socket write path both servers pay (~300 us per MB here, the writev + kernel share of the profile) puts the ceiling
+near native / (${f(floor.perRecord)} + 300) = ${(n.bulk.cpuPerOp / (floor.perRecord + 300)).toFixed(2)}x before any GC or JS of our own, and the bulk rate (the server
+core is saturated during bulk) follows the CPU ratio. lib/tls's own record layer is within
+${f(floor.seal - floor.perRecord)} us per MB of that minimum. Crossing it would need AEAD work outside node:crypto's per-call
+API (a native addon doing the record layer), which this project does not carry.`)
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })
