@@ -205,6 +205,12 @@ export class FrameDecoder {
     return off
   }
 
+  /** A malformed control frame: the session is over. */
+  private bad (out: DecodeEvent[], what: string): boolean {
+    this.fail(out, new SessionProtocolError(what))
+    return false
+  }
+
   private fail (out: DecodeEvent[], error: SpdySessionError): DecodeEvent[] {
     this.dead = true
     this.partial = this.head
@@ -217,10 +223,9 @@ export class FrameDecoder {
   private control (type: number, flags: number, p: Uint8Array, out: DecodeEvent[]): boolean {
     const t = this.table
     const len = p.length
-    const bad = (what: string): boolean => { this.fail(out, new SessionProtocolError(what)); return false }
     switch (type) {
       case ControlType.SYN_STREAM: {
-        if (len < 10) return bad(`SYN_STREAM of ${len} bytes, at least 10 expected`)
+        if (len < 10) return this.bad(out, `SYN_STREAM of ${len} bytes, at least 10 expected`)
         const streamId = readU31(p, 0)
         const associatedStreamId = readU31(p, 4)
         const priority = t.priorityBits === 2 ? p[8] >> 6 : p[8] >> 5
@@ -235,7 +240,7 @@ export class FrameDecoder {
       case ControlType.HEADERS: {
         const min = 4 + t.replyPadding
         const name = type === ControlType.SYN_REPLY ? 'SYN_REPLY' : 'HEADERS'
-        if (len < min) return bad(`${name} of ${len} bytes, at least ${min} expected`)
+        if (len < min) return this.bad(out, `${name} of ${len} bytes, at least ${min} expected`)
         const streamId = readU31(p, 0)
         const headers = this.headerBlock(p.subarray(min), streamId, out)
         if (headers === false) return false
@@ -244,13 +249,13 @@ export class FrameDecoder {
         return true
       }
       case ControlType.RST_STREAM:
-        if (len !== 8) return bad(`RST_STREAM of ${len} bytes, 8 expected`)
+        if (len !== 8) return this.bad(out, `RST_STREAM of ${len} bytes, 8 expected`)
         out.push({ type: 'RST_STREAM', streamId: readU31(p, 0), status: readU32(p, 4) })
         return true
       case ControlType.SETTINGS: {
-        if (len < 4) return bad(`SETTINGS of ${len} bytes, at least 4 expected`)
+        if (len < 4) return this.bad(out, `SETTINGS of ${len} bytes, at least 4 expected`)
         const count = readU32(p, 0)
-        if (len !== 4 + count * 8) return bad(`SETTINGS with ${count} entries in ${len} bytes`)
+        if (len !== 4 + count * 8) return this.bad(out, `SETTINGS with ${count} entries in ${len} bytes`)
         const entries = []
         for (let i = 0, o = 4; i < count; i++, o += 8) {
           const id = t.settingsIdLittleEndian
@@ -264,22 +269,22 @@ export class FrameDecoder {
       }
       case ControlType.NOOP:
         if (!t.hasNoop) break
-        if (len !== 0) return bad(`NOOP of ${len} bytes, 0 expected`)
+        if (len !== 0) return this.bad(out, `NOOP of ${len} bytes, 0 expected`)
         out.push({ type: 'NOOP' })
         return true
       case ControlType.PING:
-        if (len !== 4) return bad(`PING of ${len} bytes, 4 expected`)
+        if (len !== 4) return this.bad(out, `PING of ${len} bytes, 4 expected`)
         out.push({ type: 'PING', id: readU32(p, 0) })
         return true
       case ControlType.GOAWAY:
         // SPDY/2 GOAWAY is 4 bytes by the draft, but spdy-transport (and with it node-spdy clients) sends the v3
         // layout with a status; both are accepted, the v2 status is ignored.
-        if (len !== t.goawayLength && !(t.version === 2 && len === 8)) return bad(`GOAWAY of ${len} bytes, ${t.goawayLength} expected`)
+        if (len !== t.goawayLength && !(t.version === 2 && len === 8)) return this.bad(out, `GOAWAY of ${len} bytes, ${t.goawayLength} expected`)
         out.push({ type: 'GOAWAY', lastGoodStreamId: readU31(p, 0), status: t.goawayHasStatus ? readU32(p, 4) : 0 })
         return true
       case ControlType.WINDOW_UPDATE:
         if (!t.hasWindowUpdate) break
-        if (len !== 8) return bad(`WINDOW_UPDATE of ${len} bytes, 8 expected`)
+        if (len !== 8) return this.bad(out, `WINDOW_UPDATE of ${len} bytes, 8 expected`)
         out.push({ type: 'WINDOW_UPDATE', streamId: readU31(p, 0), deltaWindowSize: readU31(p, 4) })
         return true
       case ControlType.CREDENTIAL:
@@ -321,6 +326,11 @@ function frameLength (b: Uint8Array, o: number): number {
 
 function readU31 (b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) & MASK_31
+}
+
+/** A header block length field: 16 bits in SPDY/2, 32 in SPDY/3 (section 2.6.10 of each). */
+function readLength (b: Uint8Array, o: number, w: 2 | 4): number {
+  return w === 2 ? (b[o] << 8) | b[o + 1] : readU32(b, o)
 }
 
 function readU32 (b: Uint8Array, o: number): number {
@@ -376,9 +386,8 @@ export class StringCache {
  */
 export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number, cache?: StringCache): HeaderList | SpdyStreamError {
   const w = t.headerLengthBytes
-  const read = w === 2 ? (o: number) => (b[o] << 8) | b[o + 1] : (o: number) => readU32(b, o)
   if (b.length < w) return new ProtocolError(streamId, 'header block shorter than its pair count')
-  const count = read(0)
+  const count = readLength(b, 0, w)
   if (count > maxPairs) {
     return new FrameTooLargeError(streamId, `header block of ${count} pairs exceeds maxHeaderPairs ${maxPairs}`)
   }
@@ -388,7 +397,7 @@ export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: numb
   let o = w
   for (let i = 0; i < count; i++) {
     if (o + w > b.length) return new ProtocolError(streamId, 'header block truncated')
-    const nlen = read(o); o += w
+    const nlen = readLength(b, o, w); o += w
     if (nlen === 0) return new ProtocolError(streamId, 'empty header name')
     if (o + nlen + w > b.length) return new ProtocolError(streamId, 'header block truncated')
     for (let j = o; j < o + nlen; j++) {
@@ -398,7 +407,7 @@ export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: numb
     const name = cache !== undefined ? cache.get(b, o, o + nlen) : latin1(b, o, o + nlen); o += nlen
     if (seen !== null ? seen.has(name) : seenIn(list, i, name)) return new ProtocolError(streamId, `duplicate header name ${name}`)
     seen?.add(name)
-    const vlen = read(o); o += w
+    const vlen = readLength(b, o, w); o += w
     if (o + vlen > b.length) return new ProtocolError(streamId, 'header block truncated')
     if (vlen > 0 && (b[o] === 0 || b[o + vlen - 1] === 0)) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
     const value = cache !== undefined ? cache.get(b, o, o + vlen) : latin1(b, o, o + vlen); o += vlen
