@@ -5,8 +5,11 @@
 import * as crypto from 'node:crypto'
 import { isIP } from 'node:net'
 import { TlsError } from '../errors'
-import { Alert, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, Version, versionName } from './constants'
-import { AeadState, deriveKeys, ephemeral, prf, schemeIsEcdsa, schemeIsRsa, Suite, SUITES, suiteById, verify } from './crypto'
+import { Alert, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV, Version, versionName } from './constants'
+import {
+  ALL_SUITES, deriveKeys, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, schemeIsEcdsa, schemeIsRsa, Suite, SUITES,
+  suiteById, verify, verifyLegacy
+} from './crypto'
 import { HandshakeMessage, TlsEngine } from './engine'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE } from './limits'
 import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
@@ -21,6 +24,8 @@ export interface TlsClientSession {
   suiteId: number
   ems: boolean
   servername: string | null
+  /** Protocol version of the session (resumption keeps it, RFC 5246 section 7.4.1.3). */
+  version: number
 }
 
 export interface TlsClientOptions {
@@ -36,7 +41,17 @@ export interface TlsClientOptions {
   insecure?: boolean
   /** A session from an earlier connection's `session` to resume (RFC 5077 ticket or session id). */
   session?: TlsClientSession | null
-  /** OpenSSL suite names to offer, in order; default all six ECDHE AEAD suites. */
+  /**
+   * Highest version to offer as client_version: 'TLSv1.2' (default), or 'TLSv1.1' / 'TLSv1' to act as a SPDY-era
+   * client (tests of the server's `legacy` mode). Any version from TLS 1.0 up to it is accepted from the server.
+   */
+  version?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2'
+  /** Send TLS_FALLBACK_SCSV (RFC 7507), as a client retrying with a lower version does. */
+  fallbackScsv?: boolean
+  /**
+   * OpenSSL suite names to offer, in order; default all six ECDHE AEAD suites (TLS 1.2), or the six CBC-SHA
+   * suites when `version` is below 1.2.
+   */
   ciphers?: string[]
   /** Groups to offer, in order; default x25519, P-256, P-384. */
   groups?: Array<'x25519' | 'P-256' | 'P-384'>
@@ -78,7 +93,9 @@ export class TlsClientConnection extends TlsEngine {
   private negotiatedBy: 'npn' | 'alpn' | null = null
   private npnList: string[] | null = null
   private peerKey: crypto.KeyObject | null = null
-  private keys: { client: AeadState, server: AeadState } | null = null
+  private keys: KeyPair | null = null
+  private readonly maxVersion: number
+  private prfHash: PrfHash = 'sha256'
   private readonly servername: string | null
   private readonly offeredSuites: Suite[]
   private readonly offeredGroups: number[]
@@ -89,9 +106,10 @@ export class TlsClientConnection extends TlsEngine {
     super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
     this.now = now
     this.servername = opts.servername ?? null
+    this.maxVersion = opts.version === 'TLSv1' ? Version.TLS10 : opts.version === 'TLSv1.1' ? Version.TLS11 : Version.TLS12
     this.offeredSuites = opts.ciphers === undefined
-      ? SUITES
-      : opts.ciphers.map((n) => { const s = SUITES.find((x) => x.name === n); if (s === undefined) throw new RangeError(`unknown cipher ${n}`); return s })
+      ? (this.maxVersion === Version.TLS12 ? SUITES : LEGACY_SUITES)
+      : opts.ciphers.map((n) => { const s = ALL_SUITES.find((x) => x.name === n); if (s === undefined) throw new RangeError(`unknown cipher ${n}`); return s })
     this.offeredGroups = (opts.groups ?? ['x25519', 'P-256', 'P-384']).map((g) => GROUP_IDS[g])
     if (opts.ca === undefined && opts.insecure !== true) throw new RangeError('ca is required unless insecure is true')
     this.sendClientHello()
@@ -114,7 +132,8 @@ export class TlsClientConnection extends TlsEngine {
     }
     exts.push(ext(Ext.supported_groups, vec16(...this.offeredGroups.map(u16))))
     exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
-    exts.push(ext(Ext.signature_algorithms, vec16(...SCHEMES.map(u16))))
+    // RFC 5246 section 7.4.1.4.1: not sent when offering an older version (1.0/1.1 signatures are fixed).
+    if (this.maxVersion === Version.TLS12) exts.push(ext(Ext.signature_algorithms, vec16(...SCHEMES.map(u16))))
     exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
     exts.push(ext(Ext.session_ticket, s?.ticket ?? Buffer.alloc(0)))
     const neg = o.negotiation ?? 'alpn'
@@ -125,13 +144,14 @@ export class TlsClientConnection extends TlsEngine {
     // With a ticket we send a fresh session id: an echo of it tells us the server resumed (RFC 5077 section 3.4).
     this.sessionId = s === null ? Buffer.alloc(0) : s.ticket !== null ? crypto.randomBytes(32) : s.id
     const suites = [...this.offeredSuites.map((x) => x.id), TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
+    if (o.fallbackScsv === true) suites.push(TLS_FALLBACK_SCSV)
     const body = Buffer.concat([
-      u16(Version.TLS12), this.clientRandom, vec8(this.sessionId), vec16(...suites.map(u16)), vec8(u8(0)), vec16(...exts)
+      u16(this.maxVersion), this.clientRandom, vec8(this.sessionId), vec16(...suites.map(u16)), vec8(u8(0)), vec16(...exts)
     ])
     // RFC 5246 appendix E.1: the first record says {3,1} for compatibility with old servers.
     this.recordVersion = Version.TLS10
     this.sendHandshake(handshake(HandshakeType.client_hello, body))
-    this.recordVersion = Version.TLS12
+    this.recordVersion = this.maxVersion
   }
 
   protected override onWarningAlert (_desc: number): void {}
@@ -170,11 +190,14 @@ export class TlsClientConnection extends TlsEngine {
   private onServerHello (msg: HandshakeMessage): void {
     const r = new Reader(msg.body)
     const version = r.u16()
-    if (version !== Version.TLS12) throw new TlsError(Alert.protocol_version, `server chose 0x${version.toString(16)}`)
+    if (version > this.maxVersion || version < Version.TLS10) throw new TlsError(Alert.protocol_version, `server chose 0x${version.toString(16)}`)
+    this.version = version
+    this.recordVersion = version
     this.serverRandom = Buffer.from(r.bytes(32))
     const sid = Buffer.from(r.vec8())
     const suite = suiteById.get(r.u16())
     if (suite === undefined || !this.offeredSuites.includes(suite)) throw new TlsError(Alert.illegal_parameter, 'server chose a suite we did not offer')
+    if (!suite.legacy && version !== Version.TLS12) throw new TlsError(Alert.illegal_parameter, 'AEAD suite below TLS 1.2')
     if (r.u8() !== 0) throw new TlsError(Alert.illegal_parameter, 'server chose compression')
     const exts = parseExtensions(r)
     r.end()
@@ -203,16 +226,17 @@ export class TlsClientConnection extends TlsEngine {
       const ours = this.opts.protocols ?? []
       this.protocol = ours.find((p) => this.npnList?.includes(p) === true) ?? ours[0] ?? ''
     }
-    this.startTranscriptHash(suite)
+    this.prfHash = prfHashFor(suite, version)
+    this.startTranscriptHash(this.prfHash)
     this.addTranscript(msg.raw)
     const s = this.opts.session ?? null
     if (s !== null && sid.length > 0 && sid.equals(this.sessionId)) {
-      if (s.suiteId !== suite.id || s.ems !== this.ems) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
+      if (s.suiteId !== suite.id || s.ems !== this.ems || s.version !== version) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
       this.resumed = true
       this.master = s.master
       this.sessionId = sid
       this.ticket = s.ticket
-      this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+      this.keys = deriveKeys(suite, version, this.master, this.clientRandom, this.serverRandom)
       this.keylog()
       this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
       return
@@ -241,7 +265,8 @@ export class TlsClientConnection extends TlsEngine {
     if ((auth === 'rsa') !== (key.asymmetricKeyType === 'rsa')) throw new TlsError(Alert.unsupported_certificate, 'certificate key does not match the suite')
     this.peerKey = key
     this.addTranscript(msg.raw)
-    this.state = 'server_key_exchange'
+    // RSA key exchange: no ServerKeyExchange (RFC 5246 section 7.4.3).
+    this.state = (this.suite as Suite).kx === 'rsa' ? 'server_hello_done' : 'server_key_exchange'
   }
 
   private verifyChain (chain: crypto.X509Certificate[]): void {
@@ -274,12 +299,22 @@ export class TlsClientConnection extends TlsEngine {
     if (!this.offeredGroups.includes(group)) throw new TlsError(Alert.illegal_parameter, 'server chose a group we did not offer')
     this.serverPoint = Buffer.from(r.vec8())
     const params = msg.body.subarray(0, r.pos)
-    const scheme = r.u16()
-    const sig = r.vec16()
-    r.end()
-    const rsa = (this.suite as Suite).auth === 'rsa'
-    if (!SCHEMES.includes(scheme) || (rsa ? !schemeIsRsa(scheme) : !schemeIsEcdsa(scheme))) throw new TlsError(Alert.illegal_parameter, 'signature scheme we did not offer')
-    if (!verify(scheme, this.peerKey as crypto.KeyObject, Buffer.concat([this.clientRandom, this.serverRandom, params]), sig)) {
+    const signed = Buffer.concat([this.clientRandom, this.serverRandom, params])
+    let ok: boolean
+    if (this.version < Version.TLS12) {
+      // No SignatureAndHashAlgorithm before 1.2 (RFC 4346 section 7.4.3).
+      const sig = r.vec16()
+      r.end()
+      ok = verifyLegacy(this.peerKey as crypto.KeyObject, signed, sig)
+    } else {
+      const scheme = r.u16()
+      const sig = r.vec16()
+      r.end()
+      const rsa = (this.suite as Suite).auth === 'rsa'
+      if (!SCHEMES.includes(scheme) || (rsa ? !schemeIsRsa(scheme) : !schemeIsEcdsa(scheme))) throw new TlsError(Alert.illegal_parameter, 'signature scheme we did not offer')
+      ok = verify(scheme, this.peerKey as crypto.KeyObject, signed, sig)
+    }
+    if (!ok) {
       throw new TlsError(Alert.decrypt_error, 'ServerKeyExchange signature does not verify')
     }
     this.eph = ephemeral(group)
@@ -290,21 +325,30 @@ export class TlsClientConnection extends TlsEngine {
   private onServerHelloDone (msg: HandshakeMessage): void {
     if (msg.body.length !== 0) throw new TlsError(Alert.decode_error, 'ServerHelloDone is not empty')
     this.addTranscript(msg.raw)
-    const eph = this.eph as ReturnType<typeof ephemeral>
-    const pre = eph.secret(this.serverPoint)
-    this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec8(eph.pub)))
     const suite = this.suite as Suite
+    let pre: Buffer
+    if (suite.kx === 'rsa') {
+      // PreMasterSecret = client_version (the one in our ClientHello) || 46 random bytes, PKCS#1 v1.5 encrypted
+      // to the certificate's key, in a 16-bit-length vector (RFC 5246 section 7.4.7.1).
+      pre = Buffer.concat([u16(this.maxVersion), crypto.randomBytes(46)])
+      const enc = crypto.publicEncrypt({ key: this.peerKey as crypto.KeyObject, padding: crypto.constants.RSA_PKCS1_PADDING }, pre)
+      this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec16(enc)))
+    } else {
+      const eph = this.eph as ReturnType<typeof ephemeral>
+      pre = eph.secret(this.serverPoint)
+      this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec8(eph.pub)))
+    }
     this.master = this.ems
-      ? prf(suite.hash, pre, 'extended master secret', this.transcriptDigest(), 48)
-      : prf(suite.hash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
-    this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+      ? prf(this.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(this.prfHash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
+    this.keys = deriveKeys(suite, this.version, this.master, this.clientRandom, this.serverRandom)
     this.keylog()
     this.sendClientFinished()
     this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
   }
 
   private sendClientFinished (): void {
-    const keys = this.keys as { client: AeadState }
+    const keys = this.keys as KeyPair
     this.sendChangeCipherSpec(keys.client)
     if (this.negotiatedBy === 'npn') {
       // NextProtocol with padding to a multiple of 32 bytes to hide the name's length (draft section 4).
@@ -312,8 +356,7 @@ export class TlsClientConnection extends TlsEngine {
       const pad = 32 - ((p.length + 2) % 32)
       this.sendHandshake(handshake(HandshakeType.next_protocol, Buffer.concat([vec8(p), vec8(Buffer.alloc(pad))])))
     }
-    const suite = this.suite as Suite
-    this.sendHandshake(handshake(HandshakeType.finished, prf(suite.hash, this.master, 'client finished', this.transcriptDigest(), 12)))
+    this.sendHandshake(handshake(HandshakeType.finished, prf(this.prfHash, this.master, 'client finished', this.transcriptDigest(), 12)))
   }
 
   private onNewSessionTicket (msg: HandshakeMessage): void {
@@ -328,12 +371,12 @@ export class TlsClientConnection extends TlsEngine {
 
   private onFinished (msg: HandshakeMessage): void {
     const suite = this.suite as Suite
-    const expected = prf(suite.hash, this.master, 'server finished', this.transcriptDigest(), 12)
+    const expected = prf(this.prfHash, this.master, 'server finished', this.transcriptDigest(), 12)
     if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
     if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'server Finished does not verify')
     this.addTranscript(msg.raw)
     if (this.resumed) this.sendClientFinished()
-    this._session = { id: this.sessionId, ticket: this.ticket, master: this.master, suiteId: suite.id, ems: this.ems, servername: this.servername }
+    this._session = { id: this.sessionId, ticket: this.ticket, master: this.master, suiteId: suite.id, ems: this.ems, servername: this.servername, version: this.version }
     this.state = 'done'
     this.handshakeDone({
       type: 'handshake',

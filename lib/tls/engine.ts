@@ -6,7 +6,7 @@
 import * as crypto from 'node:crypto'
 import { TlsError } from '../errors'
 import { Alert, AlertLevel, alertName, ContentType, Version } from './constants'
-import { AeadState, Suite } from './crypto'
+import { PrfHash, RecordProtection } from './crypto'
 import { MAX_CIPHERTEXT, MAX_PLAINTEXT } from './limits'
 
 /** Reported once the handshake is finished (both Finished messages verified/sent). */
@@ -17,7 +17,7 @@ export interface TlsHandshakeEvent {
   negotiatedBy: 'npn' | 'alpn' | null
   /** OpenSSL suite name, e.g. ECDHE-RSA-AES128-GCM-SHA256. */
   cipher: string
-  /** 'TLSv1.2' */
+  /** 'TLSv1.2', or 'TLSv1.1' / 'TLSv1' with `legacy` */
   version: string
   /** SNI name the client sent (server role) or asked for (client role). */
   servername: string | null
@@ -39,8 +39,8 @@ export abstract class TlsEngine {
   protected events: TlsEvent[] = []
   private inbuf: Buffer = Buffer.alloc(0)
   private hsbuf: Buffer = Buffer.alloc(0)
-  protected readCipher: AeadState | null = null
-  protected writeCipher: AeadState | null = null
+  protected readCipher: RecordProtection | null = null
+  protected writeCipher: RecordProtection | null = null
   /** Record version to write: 0x0301 for the first ClientHello (RFC 5246 appendix E.1), then the negotiated one. */
   protected recordVersion: number = Version.TLS12
   protected version: number = Version.TLS12
@@ -53,7 +53,8 @@ export abstract class TlsEngine {
 
   // transcript (RFC 5246 section 7.4.9: all handshake messages, not counting HelloRequest)
   private transcriptMsgs: Buffer[] = []
-  private transcriptHash: crypto.Hash | null = null
+  /** One hash, or MD5 and SHA-1 side by side for TLS 1.0/1.1 (RFC 2246 section 7.4.9). */
+  private transcriptHash: crypto.Hash[] | null = null
 
   constructor (maxHandshakeMessageSize: number, handshakeTimeout: number, now: number) {
     this.maxHandshakeMessageSize = maxHandshakeMessageSize
@@ -214,8 +215,7 @@ export abstract class TlsEngine {
 
   protected sendRecord (type: number, data: Uint8Array): void {
     if (this.writeCipher !== null) {
-      const parts = this.writeCipher.seal(type, this.recordVersion, data)
-      this.out.push(parts[0], parts[1], parts[2])
+      for (const part of this.writeCipher.seal(type, this.recordVersion, data)) this.out.push(part)
       return
     }
     const header = Buffer.allocUnsafe(5)
@@ -230,7 +230,7 @@ export abstract class TlsEngine {
     for (let off = 0; off < raw.length; off += MAX_PLAINTEXT) this.sendRecord(ContentType.handshake, raw.subarray(off, off + MAX_PLAINTEXT))
   }
 
-  protected sendChangeCipherSpec (state: AeadState): void {
+  protected sendChangeCipherSpec (state: RecordProtection): void {
     this.sendRecord(ContentType.change_cipher_spec, Buffer.from([1]))
     this.writeCipher = state
   }
@@ -265,23 +265,28 @@ export abstract class TlsEngine {
   // ---- transcript ----
 
   protected addTranscript (raw: Buffer): void {
-    if (this.transcriptHash !== null) this.transcriptHash.update(raw)
+    if (this.transcriptHash !== null) for (const h of this.transcriptHash) h.update(raw)
     else this.transcriptMsgs.push(raw)
   }
 
-  /** Once the suite is known its PRF hash runs over the messages so far, then incrementally. */
-  protected startTranscriptHash (suite: Suite): void {
-    this.transcriptHash = crypto.createHash(suite.hash)
-    for (const m of this.transcriptMsgs) this.transcriptHash.update(m)
+  /**
+   * Once suite and version are known the PRF's hash runs over the messages so far, then incrementally. TLS 1.0/1.1
+   * Finished (RFC 2246 section 7.4.9) and the RFC 7627 session_hash there are MD5(messages) || SHA-1(messages).
+   */
+  protected startTranscriptHash (hash: PrfHash): void {
+    const hs = hash === 'md5sha1' ? [crypto.createHash('md5'), crypto.createHash('sha1')] : [crypto.createHash(hash)]
+    for (const m of this.transcriptMsgs) for (const h of hs) h.update(m)
+    this.transcriptHash = hs
     this.transcriptMsgs = []
   }
 
   protected transcriptDigest (): Buffer {
     if (this.transcriptHash === null) throw new TlsError(Alert.internal_error, 'transcript hash not started')
-    return this.transcriptHash.copy().digest()
+    const hs = this.transcriptHash
+    return hs.length === 1 ? hs[0].copy().digest() : Buffer.concat(hs.map((h) => h.copy().digest()))
   }
 
-  protected setReadCipher (state: AeadState): void { this.readCipher = state }
+  protected setReadCipher (state: RecordProtection): void { this.readCipher = state }
 
   protected abstract onHandshake (msg: HandshakeMessage): void
   protected abstract onChangeCipherSpec (): void

@@ -1,5 +1,5 @@
 /**
- * Sans-IO TLS 1.2 server (RFC 5246) with NPN (draft-agl-tls-nextprotoneg-04) and ALPN (RFC 7301).
+ * Sans-IO TLS 1.2 server (RFC 5246), and with `legacy` TLS 1.0 (RFC 2246) and 1.1 (RFC 4346), with NPN (draft-agl-tls-nextprotoneg-04) and ALPN (RFC 7301).
  *
  * Usage by a socket loop:
  * ```ts
@@ -19,7 +19,10 @@ import {
   Alert, AlertLevel, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV,
   Version, versionName
 } from './constants'
-import { AeadState, deriveKeys, Ephemeral, ephemeral, prf, sign, Suite, SUITES, suiteById } from './crypto'
+import {
+  deriveKeys, Ephemeral, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, rsaPremaster, sign, signLegacy, Suite,
+  SUITES, suiteById
+} from './crypto'
 import { TlsCertificate, nameMatches } from './certificates'
 import { HandshakeMessage, TlsEngine } from './engine'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
@@ -36,7 +39,11 @@ export interface TlsServerOptions {
   certificates: TlsCertificate[]
   /** NPN and ALPN offer, in preference order. Default DEFAULT_PROTOCOLS. */
   protocols?: string[]
-  /** Not implemented yet: TLS 1.0/1.1 and CBC suites. Must be false/absent. */
+  /**
+   * Also speak TLS 1.0 and 1.1 and offer the CBC-SHA suites (ECDHE-RSA/ECDSA-AES128/256-SHA, AES128/256-SHA with
+   * RSA key exchange), after the AEAD suites, for SPDY-era clients (Chrome and Firefox of 2010-2013). Weak: CBC
+   * MAC-then-encrypt, SHA-1, RSA key exchange without forward secrecy. Default false: below 1.2 is protocol_version.
+   */
   legacy?: boolean
   /** Default DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE (limits.ts). */
   maxHandshakeMessageSize?: number
@@ -54,12 +61,18 @@ export class TlsServerContext {
   readonly tickets: TicketKeys
   readonly protocols: string[]
   readonly npnBody: Buffer
+  /** Versions we speak, best first. */
+  readonly versions: number[]
+  /** Suites in server preference order: AEAD first; the CBC suites only with `legacy`. */
+  readonly suites: Suite[]
   constructor (readonly options: TlsServerOptions, now: number) {
     if (options.certificates.length === 0) throw new RangeError('certificates: at least one certificate is required')
-    if (options.legacy === true) throw new RangeError('legacy: TLS 1.0/1.1 is not implemented yet')
     this.tickets = new TicketKeys(options.ticketKeys, DEFAULT_SESSION_LIFETIME, now)
     this.protocols = options.protocols ?? DEFAULT_PROTOCOLS
     this.npnBody = encodeProtocolList(this.protocols)
+    const legacy = options.legacy === true
+    this.versions = legacy ? [Version.TLS12, Version.TLS11, Version.TLS10] : [Version.TLS12]
+    this.suites = legacy ? [...SUITES, ...LEGACY_SUITES] : SUITES
   }
 
   /** Replace the ticket keys (rotation): the first seals new tickets, all open tickets. */
@@ -105,7 +118,10 @@ export class TlsServerConnection extends TlsEngine {
   private resumed = false
   private sessionId: Buffer = Buffer.alloc(0)
   private issueTicket = false
-  private keys: { client: AeadState, server: AeadState } | null = null
+  private keys: KeyPair | null = null
+  private clientVersion = 0
+  private prfHash: PrfHash = 'sha256'
+  private pointFormatsOffered = false
   private refusals = 0
   private created = 0
 
@@ -151,6 +167,7 @@ export class TlsServerConnection extends TlsEngine {
     const now = this.created
     const r = new Reader(msg.body)
     const clientVersion = r.u16()
+    this.clientVersion = clientVersion
     this.clientRandom = Buffer.from(r.bytes(32))
     const sessionId = r.vec8()
     if (sessionId.length > 32) throw new TlsError(Alert.illegal_parameter, 'session id over 32 bytes')
@@ -164,15 +181,26 @@ export class TlsServerConnection extends TlsEngine {
     for (let i = 0; i < suitesRaw.length; i += 2) offered.add(suitesRaw.readUInt16BE(i))
 
     // Version: a 1.3 ClientHello says 0x0303 and lists versions in supported_versions (RFC 8446 section 4.2.1).
+    // Otherwise the highest of ours not above client_version (RFC 5246 appendix E.1).
+    const ours = this.ctx.versions
     const sv = exts.get(Ext.supported_versions)
-    let has12 = clientVersion >= Version.TLS12
+    let version: number | undefined
     if (sv !== undefined) {
       const list = new Reader(new Reader(sv).vec8())
-      has12 = false
-      while (list.left > 0) if (list.u16() === Version.TLS12) has12 = true
+      const theirs: number[] = []
+      while (list.left > 0) theirs.push(list.u16())
+      version = ours.find((v) => theirs.includes(v))
+    } else {
+      version = ours.find((v) => v <= clientVersion)
     }
-    if (!has12) throw new TlsError(Alert.protocol_version, `client does not offer TLS 1.2 (0x${clientVersion.toString(16)})`)
-    void TLS_FALLBACK_SCSV // a fallback SCSV is harmless here: 1.2 is our highest version (RFC 7507 section 3)
+    // RFC 7507 section 3: a fallback retry (SCSV) below our best version means something in the path made the
+    // client's first attempt fail; refusing it stops a downgrade to a weaker protocol than both sides speak.
+    if (offered.has(TLS_FALLBACK_SCSV) && clientVersion < ours[0]) {
+      throw new TlsError(Alert.inappropriate_fallback, `fallback to 0x${clientVersion.toString(16)} below our TLS 1.2`)
+    }
+    if (version === undefined) throw new TlsError(Alert.protocol_version, `client does not offer a version we speak (0x${clientVersion.toString(16)})`)
+    this.version = version
+    this.recordVersion = version
 
     // RFC 5746 section 3.6: SCSV or an empty renegotiation_info marks a secure client.
     const ri = exts.get(Ext.renegotiation_info)
@@ -196,6 +224,7 @@ export class TlsServerConnection extends TlsEngine {
       }
     }
     const pf = exts.get(Ext.ec_point_formats)
+    this.pointFormatsOffered = pf !== undefined
     if (pf !== undefined && !new Reader(pf).vec8().includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
     this.ems = exts.has(Ext.extended_master_secret)
 
@@ -222,7 +251,7 @@ export class TlsServerConnection extends TlsEngine {
       const s = suiteById.get(resume.suiteId)
       // RFC 7627 section 5.3: an EMS session resumed without EMS must abort; a non-EMS session gets a full handshake.
       if (resume.ems && !this.ems) throw new TlsError(Alert.handshake_failure, 'resuming an extended-master-secret session without the extension')
-      if (s === undefined || !offered.has(s.id) || resume.version !== Version.TLS12 || resume.ems !== this.ems ||
+      if (s === undefined || !offered.has(s.id) || !this.ctx.suites.includes(s) || resume.version !== this.version || resume.ems !== this.ems ||
         resume.servername !== this.servername) resume = null
     }
     this.serverRandom = crypto.randomBytes(32)
@@ -231,12 +260,13 @@ export class TlsServerConnection extends TlsEngine {
     if (resume !== null) {
       this.resumed = true
       this.suite = suiteById.get(resume.suiteId) as Suite
+      this.prfHash = prfHashFor(this.suite, this.version)
       this.master = resume.master
       this.sessionId = Buffer.from(sessionId)
-      this.startTranscriptHash(this.suite)
+      this.startTranscriptHash(this.prfHash)
       this.addTranscript(msg.raw)
       this.sendServerHello()
-      this.keys = deriveKeys(this.suite, this.master, this.clientRandom, this.serverRandom)
+      this.keys = deriveKeys(this.suite, this.version, this.master, this.clientRandom, this.serverRandom)
       this.keylog()
       this.sendChangeCipherSpec(this.keys.server)
       this.sendFinished()
@@ -258,21 +288,31 @@ export class TlsServerConnection extends TlsEngine {
     // RFC 8422 section 5.1: an ECDSA certificate's curve must be one the client listed in supported_groups.
     const certGroup = cert.curve === 'secp384r1' ? Group.secp384r1 : Group.secp256r1
     const ecdsaOk = cert.keyType === 'ec' && (theirGroups === null || theirGroups.includes(certGroup))
-    const suite = SUITES.find((s) => offered.has(s.id) && (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk))
+    // AEAD suites exist only from TLS 1.2 on (RFC 5288 section 4).
+    const suite = this.ctx.suites.find((s) => offered.has(s.id) && (s.legacy || version === Version.TLS12) &&
+      (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk))
     if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
     this.suite = suite
-    const scheme = this.pickScheme(exts.get(Ext.signature_algorithms), cert)
+    this.prfHash = prfHashFor(suite, version)
+    // signature_algorithms is a TLS 1.2 extension; 1.0/1.1 signatures have a fixed algorithm (signLegacy).
+    const scheme = version === Version.TLS12 ? this.pickScheme(exts.get(Ext.signature_algorithms), cert) : -1
     this.sessionId = crypto.randomBytes(32)
 
-    this.startTranscriptHash(suite)
+    this.startTranscriptHash(this.prfHash)
     this.addTranscript(msg.raw)
     this.sendServerHello()
     this.sendHandshake(handshake(HandshakeType.certificate, cert.message))
-    // ServerECDHParams (RFC 8422 section 5.4): curve_type named_curve(3), group, point; signed with both randoms.
-    this.eph = ephemeral(group)
-    const params = Buffer.concat([u8(3), u16(group), vec8(this.eph.pub)])
-    const signature = sign(scheme, cert.key, Buffer.concat([this.clientRandom, this.serverRandom, params]))
-    this.sendHandshake(handshake(HandshakeType.server_key_exchange, Buffer.concat([params, u16(scheme), vec16(signature)])))
+    if (suite.kx === 'ecdhe') {
+      // ServerECDHParams (RFC 8422 section 5.4): curve_type named_curve(3), group, point; signed with both randoms.
+      this.eph = ephemeral(group)
+      const params = Buffer.concat([u8(3), u16(group), vec8(this.eph.pub)])
+      const signed = Buffer.concat([this.clientRandom, this.serverRandom, params])
+      const body = scheme === -1
+        ? Buffer.concat([params, vec16(signLegacy(cert.key, signed))])
+        : Buffer.concat([params, u16(scheme), vec16(sign(scheme, cert.key, signed))])
+      this.sendHandshake(handshake(HandshakeType.server_key_exchange, body))
+    }
+    // RSA key exchange sends no ServerKeyExchange (RFC 5246 section 7.4.3): the certificate's key is the one used.
     this.sendHandshake(handshake(HandshakeType.server_hello_done, Buffer.alloc(0)))
     this.state = 'client_key_exchange'
   }
@@ -298,12 +338,14 @@ export class TlsServerConnection extends TlsEngine {
     const exts: Buffer[] = []
     if (this.secureRenegotiation) exts.push(ext(Ext.renegotiation_info, u8(0)))
     if (this.ems) exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
-    if (!this.resumed) exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
+    // RFC 8422 section 5.2: only with an ECC suite, and only as an answer (a client offering just RSA key exchange
+    // sends no ec_point_formats, and OpenSSL refuses the unsolicited one).
+    if (!this.resumed && suite.kx === 'ecdhe' && this.pointFormatsOffered) exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
     if (this.issueTicket) exts.push(ext(Ext.session_ticket, Buffer.alloc(0)))
     if (this.negotiatedBy === 'alpn' && this.protocol !== null) exts.push(ext(Ext.alpn, vec16(vec8(Buffer.from(this.protocol, 'latin1')))))
     if (this.npnOffered) exts.push(ext(Ext.next_protocol_negotiation, this.ctx.npnBody))
     const body = Buffer.concat([
-      u16(Version.TLS12), this.serverRandom, vec8(this.sessionId), u16(suite.id), u8(0),
+      u16(this.version), this.serverRandom, vec8(this.sessionId), u16(suite.id), u8(0),
       ...(exts.length > 0 ? [vec16(...exts)] : [])
     ])
     this.sendHandshake(handshake(HandshakeType.server_hello, body))
@@ -311,16 +353,25 @@ export class TlsServerConnection extends TlsEngine {
 
   private onClientKeyExchange (msg: HandshakeMessage): void {
     const r = new Reader(msg.body)
-    const point = r.vec8()
-    r.end()
-    const pre = (this.eph as Ephemeral).secret(point)
-    this.addTranscript(msg.raw)
     const suite = this.suite as Suite
-    // RFC 7627 section 4: session_hash covers the transcript through ClientKeyExchange.
+    let pre: Buffer
+    if (suite.kx === 'rsa') {
+      // EncryptedPreMasterSecret is a 16-bit-length vector from TLS 1.0 on (RFC 2246 section 7.4.7.1); SSL 3.0's
+      // bare form is not accepted. Decryption failures never surface here (rsaPremaster).
+      const enc = r.vec16()
+      r.end()
+      pre = rsaPremaster((this.cert as TlsCertificate).key, enc, this.clientVersion)
+    } else {
+      const point = r.vec8()
+      r.end()
+      pre = (this.eph as Ephemeral).secret(point)
+    }
+    this.addTranscript(msg.raw)
+    // RFC 7627 section 4: session_hash covers the transcript through ClientKeyExchange (MD5||SHA-1 in 1.0/1.1, section 3).
     this.master = this.ems
-      ? prf(suite.hash, pre, 'extended master secret', this.transcriptDigest(), 48)
-      : prf(suite.hash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
-    this.keys = deriveKeys(suite, this.master, this.clientRandom, this.serverRandom)
+      ? prf(this.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(this.prfHash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
+    this.keys = deriveKeys(suite, this.version, this.master, this.clientRandom, this.serverRandom)
     this.keylog()
     this.state = 'change_cipher_spec'
   }
@@ -338,12 +389,12 @@ export class TlsServerConnection extends TlsEngine {
 
   private onFinished (msg: HandshakeMessage): void {
     const suite = this.suite as Suite
-    const expected = prf(suite.hash, this.master, 'client finished', this.transcriptDigest(), 12)
+    const expected = prf(this.prfHash, this.master, 'client finished', this.transcriptDigest(), 12)
     if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
     if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'client Finished does not verify') // section 7.4.9
     this.addTranscript(msg.raw)
     if (!this.resumed) {
-      const state: SessionState = { master: this.master, suiteId: suite.id, version: Version.TLS12, ems: this.ems, servername: this.servername, created: this.created }
+      const state: SessionState = { master: this.master, suiteId: suite.id, version: this.version, ems: this.ems, servername: this.servername, created: this.created }
       this.ctx.sessions.set(this.sessionId, state)
       if (this.issueTicket) {
         // NewSessionTicket (RFC 5077 section 3.3): lifetime hint in seconds, then the opaque ticket.
@@ -352,7 +403,7 @@ export class TlsServerConnection extends TlsEngine {
         hint.writeUInt32BE(Math.floor(DEFAULT_SESSION_LIFETIME / 1000))
         this.sendHandshake(handshake(HandshakeType.new_session_ticket, Buffer.concat([hint, vec16(ticket)])))
       }
-      this.sendChangeCipherSpec((this.keys as { server: AeadState }).server)
+      this.sendChangeCipherSpec((this.keys as KeyPair).server)
       this.sendFinished()
     }
     this.state = 'done'
@@ -368,8 +419,7 @@ export class TlsServerConnection extends TlsEngine {
   }
 
   private sendFinished (): void {
-    const suite = this.suite as Suite
-    const verify = prf(suite.hash, this.master, 'server finished', this.transcriptDigest(), 12)
+    const verify = prf(this.prfHash, this.master, 'server finished', this.transcriptDigest(), 12)
     this.sendHandshake(handshake(HandshakeType.finished, verify))
   }
 
