@@ -42,6 +42,9 @@ export interface Transport {
   schedule (deadline: number | null): void
 }
 
+/** Flushes up to this size are copied into one buffer before the socket write (see sendMany). */
+const COALESCE_BYTES = 64 * 1024
+
 export class Connection implements Transport {
   private handler: ConnectionHandler | null = null
   private timer: NodeJS.Timeout | null = null
@@ -81,7 +84,15 @@ export class Connection implements Transport {
   sendMany (chunks: Uint8Array[]): void {
     if (this.ended || this.socket.destroyed) return
     if (chunks.length === 1) { this.socket.write(chunks[0]); return }
-    // Frames are small (an 8-byte DATA header, a 60-byte SYN_REPLY): corking turns them into one writev.
+    let total = 0
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].length
+    if (total <= COALESCE_BYTES) {
+      // Many small frames (SYN_REPLYs, 8-byte DATA headers, short bodies): copying them into one buffer costs less
+      // than a socket.write per frame and a writev of as many iovecs.
+      this.socket.write(Buffer.concat(chunks, total))
+      return
+    }
+    // Bulk DATA: corking turns the frames into one writev without copying the payloads.
     this.socket.cork()
     for (let i = 0; i < chunks.length; i++) this.socket.write(chunks[i])
     this.socket.uncork()
