@@ -191,9 +191,8 @@ function resolveTls (tls: unknown): false | SpdyTlsOptions {
       checkCertPair(pair, `tls.sni[${JSON.stringify(name)}]`)
     }
   }
+  // true: TLS 1.0/1.1 and the CBC-SHA suites as well (lib/tls/server.ts TlsServerOptions.legacy); weak, off by default.
   if (tls.legacy !== undefined && typeof tls.legacy !== 'boolean') fail('tls.legacy', 'a boolean', tls.legacy)
-  // TLS 1.0/1.1 and CBC suites are not implemented yet: refuse rather than silently serve TLS 1.2 only.
-  if (tls.legacy === true) fail('tls.legacy', 'false (TLS 1.0/1.1 support is not implemented yet)', tls.legacy)
   if (tls.ticketKeys !== undefined) {
     if (!Array.isArray(tls.ticketKeys) || tls.ticketKeys.length === 0) fail('tls.ticketKeys', 'a non-empty array of 48-byte Buffers', tls.ticketKeys)
     ;(tls.ticketKeys as unknown[]).forEach((k, i) => {

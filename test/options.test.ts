@@ -26,7 +26,8 @@ t.test('accepted values', async (t) => {
     ['alt-svc on', { tls: false, alternateProtocol: { altSvc: true } }, (o) => o.alternateProtocol !== false && o.alternateProtocol.altSvc, { protocolId: 'spdy%2F3.1', maxAge: 86400 }],
     ['alt-svc custom', { tls: false, alternateProtocol: { altSvc: { protocolId: 'npn-spdy/3', maxAge: 60 } } }, (o) => o.alternateProtocol !== false && o.alternateProtocol.altSvc, { protocolId: 'npn-spdy%2F3', maxAge: 60 }],
     ['limit', { tls: false, maxConcurrentStreams: 7 }, (o) => o.maxConcurrentStreams, 7],
-    ['idle 0', { tls: false, idleTimeout: 0 }, (o) => o.idleTimeout, 0]
+    ['idle 0', { tls: false, idleTimeout: 0 }, (o) => o.idleTimeout, 0],
+    ['tls legacy', { tls: { ...pair, legacy: true } }, (o) => o.tls !== false && o.tls.legacy, true]
   ]
   for (const [name, input, pick, want] of cases) t.same(pick(resolveOptions(input)), want, name)
 })
@@ -41,7 +42,7 @@ t.test('rejected values name the option', async (t) => {
     [{ tls: { ...pair, sni: { 'bad name!': pair } } }, /options\.tls\.sni\["bad name!"\]/],
     [{ tls: { ...pair, sni: { 'a.b': { cert: pair.cert } } } }, /options\.tls\.sni\["a\.b"\]\.key/],
     [{ tls: { ...pair, ticketKeys: [Buffer.alloc(10)] } }, /options\.tls\.ticketKeys\[0\] must be a Buffer of at least 32 bytes/],
-    [{ tls: { ...pair, legacy: true } }, /options\.tls\.legacy must be false \(TLS 1\.0\/1\.1 support is not implemented yet\)/],
+    [{ tls: { ...pair, legacy: 'yes' } }, /options\.tls\.legacy must be a boolean, got "yes"/],
     [{ tls: { ...pair, keylog: 'file' } }, /options\.tls\.keylog must be a function/],
     [{ tls: false, port: -1 }, /options\.port must be an integer from 0 to 65535, got number -1/],
     [{ tls: false, port: '80' }, /options\.port .* got "80"/],

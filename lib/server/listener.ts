@@ -121,6 +121,7 @@ function buildTlsOptions (options: ResolvedOptions): TlsServerOptions {
   return {
     certificates,
     protocols: options.protocols,
+    legacy: tls.legacy === true,
     handshakeTimeout: options.handshakeTimeout,
     ticketKeys: tls.ticketKeys,
     onKeylog: tls.keylog
