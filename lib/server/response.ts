@@ -218,6 +218,7 @@ export class SpdyServerResponse extends Writable {
       this.req.abort()
     }
     this.req.socketClosed()
+    this.sink.closed?.()
     // Like Node's ServerResponse: the error stays readable through finished()/eos (destroy() stored it as
     // `errored`), but no 'error' event: an unhandled one would crash the server.
     cb(null)

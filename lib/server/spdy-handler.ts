@@ -13,7 +13,7 @@ import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, 
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
-import type { SpdyIncomingMessage } from './request'
+import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
 import type { SpdyServerResponse } from './response'
 import { RstStatus } from '../errors'
 
@@ -33,39 +33,81 @@ const FLUSH_BYTES = 256 * 1024
  */
 const REQUESTS_PER_SLICE = 16
 
-interface StreamEntry {
-  req: SpdyIncomingMessage
-  res: SpdyServerResponse
-  drain: (() => void) | null
-}
+/**
+ * One client-initiated stream: the head handed to dispatch() and the sink its response writes into, in one object
+ * (one allocation per request instead of a head, a sink, an entry and their closures).
+ */
+class ServerStream implements StreamSink, SpdyStreamHead {
+  declare req: SpdyIncomingMessage
+  declare res: SpdyServerResponse
+  drain: (() => void) | null = null
+  readonly method: string
+  readonly path: string
+  readonly authority: string
+  readonly scheme: string
+  readonly headers: RequestHead['headers']
+  readonly version: SpdyVersion
+  readonly remoteAddress: string | undefined
+  readonly remotePort: number | undefined
+  readonly localAddress: string | undefined
+  readonly localPort: number | undefined
+  readonly encrypted: boolean
 
-class Sink implements StreamSink {
-  constructor (private readonly h: SpdyHandler, private readonly id: number) {}
+  constructor (private readonly h: SpdyHandler, private readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
+    this.method = head.method
+    this.path = head.path
+    this.authority = head.authority
+    this.scheme = conn.encrypted ? 'https' : head.scheme
+    this.headers = head.headers
+    this.version = h.version
+    this.remoteAddress = conn.remoteAddress
+    this.remotePort = conn.remotePort
+    this.localAddress = conn.localAddress
+    this.localPort = conn.localPort
+    this.encrypted = conn.encrypted
+  }
+
+  /** dispatch() calls this with the pair before Fastify sees it. */
+  prepare (req: SpdyIncomingMessage, res: SpdyServerResponse): void {
+    this.req = req
+    this.res = res
+    const h = this.h
+    const id = this.streamId
+    h.streams.set(id, this)
+    // Only a request with a body is consumed (a SYN_STREAM with FLAG_FIN has none to grant window for).
+    if (!this.fin) req.onConsumed = (n: number) => { h.session.consume(id, n); h.scheduleFlush() }
+    ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
+  }
+
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.h.session.respond(this.id, responseHeaderList(this.h.version, status, headers), fin)
+    this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
     this.h.scheduleFlush()
   }
 
   write (chunk: Uint8Array, fin: boolean): boolean {
-    const ok = this.h.session.write(this.id, chunk, fin)
+    const ok = this.h.session.write(this.streamId, chunk, fin)
     this.h.scheduleFlush()
     return ok
   }
 
   end (): void {
-    this.h.session.end(this.id)
+    this.h.session.end(this.streamId)
     this.h.scheduleFlush()
   }
 
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
-    this.h.session.reset(this.id, RstStatus[status])
+    this.h.session.reset(this.streamId, RstStatus[status])
     this.h.scheduleFlush()
   }
 
   onDrain (cb: () => void): void {
-    const s = this.h.streams.get(this.id)
-    if (s !== undefined) s.drain = cb
+    if (this.h.streams.get(this.streamId) === this) this.drain = cb
     else cb()
+  }
+
+  /** The response is destroyed (finished, reset or failed): forget the stream. */
+  closed (): void {
+    this.h.streamClosed(this)
   }
 }
 
@@ -117,7 +159,8 @@ const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie',
 
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
-  readonly streams = new Map<number, StreamEntry>()
+  readonly streams = new Map<number, ServerStream>()
+  private info: SpdyConnectionInfo | null = null
   /** Pushes started per associated stream (bounded by maxPushesPerRequest). */
   private readonly pushCount = new Map<number, number>()
   private flushScheduled = false
@@ -284,27 +327,28 @@ export class SpdyHandler implements Handler {
       return
     }
     this.streamsServed++
-    const sink = new Sink(this, streamId)
-    const entry: StreamEntry = { req: null as unknown as SpdyIncomingMessage, res: null as unknown as SpdyServerResponse, drain: null }
-    const push: PushFunction = (path) => this.push(streamId, head, path, ev.priority)
-    const streamHead = this.streamHead(head, streamId, ev.priority, ev.fin)
-    streamHead.prepare = (req, res) => {
-      entry.req = req
-      entry.res = res
-      this.streams.set(streamId, entry)
-      req.onConsumed = (n: number) => { this.session.consume(streamId, n); this.scheduleFlush() }
-      ;(req as unknown as Record<symbol, PushFunction>)[kPush] = push
+    const stream = new ServerStream(this, head, streamId, ev.priority, ev.fin, this.connectionInfo)
+    dispatch(this.conn.listener.fastify, stream, stream)
+  }
+
+  streamClosed (stream: ServerStream): void {
+    const id = stream.streamId
+    if (this.streams.get(id) === stream) this.streams.delete(id)
+    this.pushCount.delete(id)
+    if (this.ended && this.streams.size === 0) this.scheduleFlush()
+  }
+
+  /** The socket's addresses, read once: net.Socket's getters ask the handle each time they miss their cache. */
+  private get connectionInfo (): SpdyConnectionInfo {
+    if (this.info === null) {
+      const s = this.conn.socket
+      this.info = { remoteAddress: s.remoteAddress, remotePort: s.remotePort, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
     }
-    const { res } = dispatch(this.conn.listener.fastify, streamHead, sink)
-    res.once('close', () => {
-      if (this.streams.get(streamId) === entry) this.streams.delete(streamId)
-      this.pushCount.delete(streamId)
-      if (this.ended && this.streams.size === 0) this.scheduleFlush()
-    })
+    return this.info
   }
 
   private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
-    const s = this.conn.socket
+    const c = this.connectionInfo
     return {
       method: head.method,
       path: head.path,
@@ -314,10 +358,10 @@ export class SpdyHandler implements Handler {
       version: this.version,
       streamId,
       priority,
-      remoteAddress: s.remoteAddress,
-      remotePort: s.remotePort,
-      localAddress: s.localAddress,
-      localPort: s.localPort,
+      remoteAddress: c.remoteAddress,
+      remotePort: c.remotePort,
+      localAddress: c.localAddress,
+      localPort: c.localPort,
       encrypted: this.encrypted,
       fin
     }

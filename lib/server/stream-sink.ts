@@ -27,4 +27,6 @@ export interface StreamSink {
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void
   /** Calls cb once, when the stream can take more after write() returned false. */
   onDrain (cb: () => void): void
+  /** The response was destroyed (after its end, a reset, or a failure): nothing more will be called. Optional. */
+  closed?: () => void
 }
