@@ -28,10 +28,11 @@ const FLUSH_BYTES = 256 * 1024
  * next turn of the event loop (setImmediate). A browser opens a page's streams in one burst (up to
  * MAX_CONCURRENT_STREAMS SYN_STREAMs in one read); answering all of them before writing anything makes the first
  * response wait for the last and leaves the peer idle meanwhile, then the two ends take turns instead of working
- * at the same time. Slices of 16 put the first responses on the wire after 16 dispatches, at the cost of one more
- * write per slice.
+ * at the same time. Slices of 32 put the first responses on the wire after 32 dispatches (a few hundred
+ * microseconds), at the cost of one more write per slice; 16 cost a write per 16 requests, measurably more server
+ * CPU per small GET at 100 streams (bench/RESULTS.md "throughput").
  */
-const REQUESTS_PER_SLICE = 16
+const REQUESTS_PER_SLICE = 32
 
 /**
  * One client-initiated stream: the head handed to dispatch() and the sink its response writes into, in one object
