@@ -59,19 +59,7 @@ export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: 
     // told about: say "chunked", which here means "a body of unknown length follows" (SPDY has no chunked coding).
     headers['transfer-encoding'] = 'chunked'
   }
-  const req = new SpdyIncomingMessage({
-    method: head.method,
-    url: head.path,
-    headers,
-    version: head.version,
-    streamId: head.streamId,
-    priority: head.priority,
-    remoteAddress: head.remoteAddress,
-    remotePort: head.remotePort,
-    localAddress: head.localAddress,
-    localPort: head.localPort,
-    encrypted: head.encrypted
-  })
+  const req = new SpdyIncomingMessage(head)
   if (fin) req.pushEnd()
   const res = new SpdyServerResponse(req, sink)
   head.prepare?.(req, res)

@@ -26,11 +26,11 @@ export interface SpdyConnectionInfo {
   encrypted: boolean
 }
 
-/** What a stream's request is built from. */
+/** What a stream's request is built from (dispatch hands over the stream's head itself: no copy). */
 export interface SpdyRequestInit extends SpdyConnectionInfo {
   method: string
-  /** Path and query. */
-  url: string
+  /** Path and query: the request's url. */
+  path: string
   /** Node-style header object; taken over, not copied. */
   headers: IncomingHeaders
   version: SpdyRequestInfo['version']
@@ -108,9 +108,11 @@ export class SpdyIncomingMessage extends Readable {
   readonly httpVersion = '1.1'
   readonly httpVersionMajor = 1
   readonly httpVersionMinor = 1
-  /** SPDY trailers (a HEADERS frame after the body) are not surfaced: always empty. */
-  readonly trailers: Record<string, string> = {}
-  readonly rawTrailers: string[] = []
+  /** SPDY trailers (a HEADERS frame after the body) are not surfaced: always empty (made on first access). */
+  get trailers (): Record<string, string> { return this.noTrailers ??= {} }
+  get rawTrailers (): string[] { return this.noRawTrailers ??= [] }
+  private noTrailers: Record<string, string> | null = null
+  private noRawTrailers: string[] | null = null
   /** The peer's FIN arrived: the body is all here (Node: the parser saw the end of the message). */
   complete = false
   /** The peer reset the stream (or the session died) before the request was complete and read. */
@@ -138,7 +140,7 @@ export class SpdyIncomingMessage extends Readable {
     super({ highWaterMark: 64 * 1024 })
     this.init = init
     this.method = init.method
-    this.url = init.url
+    this.url = init.path
     this.headers = init.headers
   }
 

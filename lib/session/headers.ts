@@ -80,8 +80,16 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
 
 export type OutgoingHeaders = Record<string, string | number | string[] | undefined>
 
+/** Status lines made so far, by code: one string per status instead of one per response. */
+const statusLines: string[] = []
+
 function statusLine (status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`
+  const cached = statusLines[status]
+  if (cached !== undefined) return cached
+  const line = `${status} ${STATUS_CODES[status] ?? 'Unknown'}`
+  // Codes are 100-999 (checked by the response's writeHead); anything else is not worth a slot.
+  if (Number.isInteger(status) && status >= 100 && status <= 999) statusLines[status] = line
+  return line
 }
 
 function appendRegular (list: HeaderList, headers: OutgoingHeaders): void {
