@@ -42,7 +42,7 @@ export class FrameDecoder {
   private readonly maxHeaderPairs: number
   private readonly inflater: HeaderDecompressor
   /** Made with the first header block, dropped by compact(). */
-  private strings: StringCache | null = null
+  private strings: HeaderStrings | null = null
   /**
    * The incomplete frame carried over from earlier pushes: `partial[0, fill)`. While its 8-byte header is not yet
    * complete, `partial` is the reused `head` scratch; then a buffer for the whole frame, grown by doubling as bytes
@@ -311,7 +311,7 @@ export class FrameDecoder {
       this.fail(out, new SessionProtocolError(res.message))
       return false
     }
-    const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId, this.strings ??= new StringCache())
+    const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId, this.strings ??= { names: new StringCache(), values: new StringCache() })
     if (parsed instanceof Error) {
       out.push(streamError(parsed, this.table))
       return null
@@ -349,7 +349,7 @@ const latin1 = (b: Uint8Array, start: number, end: number): string => Buffer.pro
 const CACHE_SLOTS = 64
 /**
  * Longer strings are not cached (a long cookie is rarely repeated byte for byte); with CACHE_SLOTS this bounds a
- * live session's cache at 8 KB of characters, and compact() drops it.
+ * live session's two caches (names, values) at 8 KB of characters each, and compact() drops them.
  */
 const CACHE_MAX_LENGTH = 128
 
@@ -362,29 +362,38 @@ const CACHE_MAX_LENGTH = 128
 export class StringCache {
   private readonly slots: string[] = new Array<string>(CACHE_SLOTS).fill('')
 
-  get (b: Uint8Array, start: number, end: number): string {
+  /** The cached string with exactly these bytes, or null. */
+  find (b: Uint8Array, start: number, end: number): string | null {
     const n = end - start
-    if (n === 0) return ''
-    if (n > CACHE_MAX_LENGTH) return latin1(b, start, end)
-    const i = (n * 31 + b[start] * 7 + b[end - 1] * 3 + b[start + (n >> 1)]) & (CACHE_SLOTS - 1)
-    const hit = this.slots[i]
-    if (hit.length === n) {
-      let j = 0
-      while (j < n && hit.charCodeAt(j) === b[start + j]) j++
-      if (j === n) return hit
-    }
+    if (n === 0 || n > CACHE_MAX_LENGTH) return null
+    const hit = this.slots[slot(b, start, end)]
+    if (hit.length !== n) return null
+    for (let j = 0; j < n; j++) if (hit.charCodeAt(j) !== b[start + j]) return null
+    return hit
+  }
+
+  /** Decodes the bytes and remembers the string; the caller has checked them (a hit skips the checks). */
+  add (b: Uint8Array, start: number, end: number): string {
     const s = latin1(b, start, end)
-    this.slots[i] = s
+    if (end - start <= CACHE_MAX_LENGTH && end > start) this.slots[slot(b, start, end)] = s
     return s
   }
 }
+
+function slot (b: Uint8Array, start: number, end: number): number {
+  const n = end - start
+  return (n * 31 + b[start] * 7 + b[end - 1] * 3 + b[start + (n >> 1)]) & (CACHE_SLOTS - 1)
+}
+
+/** Names and values are cached apart: a hit on either stands for bytes that passed that kind's checks before. */
+export interface HeaderStrings { names: StringCache, values: StringCache }
 
 /**
  * Parses an inflated header block (SPDY/3 section 2.6.10; SPDY/2 section 2.6.10 with 16-bit fields) and checks
  * the rules of section 2.6.10: lowercase non-empty names, no duplicate names, multiple values separated by single
  * NULs (none leading, trailing or doubled).
  */
-export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number, cache?: StringCache): HeaderList | SpdyStreamError {
+export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: number, streamId: number, cache?: HeaderStrings): HeaderList | SpdyStreamError {
   const w = t.headerLengthBytes
   if (b.length < w) return new ProtocolError(streamId, 'header block shorter than its pair count')
   const count = readLength(b, 0, w)
@@ -400,18 +409,28 @@ export function parseHeaderBlock (b: Uint8Array, t: VersionTable, maxPairs: numb
     const nlen = readLength(b, o, w); o += w
     if (nlen === 0) return new ProtocolError(streamId, 'empty header name')
     if (o + nlen + w > b.length) return new ProtocolError(streamId, 'header block truncated')
-    for (let j = o; j < o + nlen; j++) {
-      const c = b[j]
-      if ((c >= 0x41 && c <= 0x5a) || c === 0) return new ProtocolError(streamId, 'header names must be lowercase, without NUL')
+    let name = cache?.names.find(b, o, o + nlen) ?? null
+    if (name === null) {
+      for (let j = o; j < o + nlen; j++) {
+        const c = b[j]
+        if ((c >= 0x41 && c <= 0x5a) || c === 0) return new ProtocolError(streamId, 'header names must be lowercase, without NUL')
+      }
+      name = cache !== undefined ? cache.names.add(b, o, o + nlen) : latin1(b, o, o + nlen)
     }
-    const name = cache !== undefined ? cache.get(b, o, o + nlen) : latin1(b, o, o + nlen); o += nlen
+    o += nlen
     if (seen !== null ? seen.has(name) : seenIn(list, i, name)) return new ProtocolError(streamId, `duplicate header name ${name}`)
     seen?.add(name)
     const vlen = readLength(b, o, w); o += w
     if (o + vlen > b.length) return new ProtocolError(streamId, 'header block truncated')
-    if (vlen > 0 && (b[o] === 0 || b[o + vlen - 1] === 0)) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
-    const value = cache !== undefined ? cache.get(b, o, o + vlen) : latin1(b, o, o + vlen); o += vlen
-    if (value.includes('\0\0')) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
+    let value = cache?.values.find(b, o, o + vlen) ?? null
+    if (value === null) {
+      if (vlen > 0 && (b[o] === 0 || b[o + vlen - 1] === 0)) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
+      for (let j = o + 1; j < o + vlen; j++) {
+        if (b[j] === 0 && b[j - 1] === 0) return new ProtocolError(streamId, `header ${name} has an empty value between NULs`)
+      }
+      value = cache !== undefined ? cache.values.add(b, o, o + vlen) : latin1(b, o, o + vlen)
+    }
+    o += vlen
     list[i] = [name, value]
   }
   if (o !== b.length) return new ProtocolError(streamId, 'bytes after the last header pair')

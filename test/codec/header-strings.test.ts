@@ -75,3 +75,24 @@ t.test('duplicate names are refused in small blocks (scan) and large ones (set)'
     t.same(headersOf(d.push(synStream(count * 2 + 3, await compress(rawBlock(fine))))[0]), fine)
   }
 })
+
+t.test('a cached value is no pass for the same bytes as a name, and a refused block caches nothing', async (t) => {
+  const compress = peer()
+  const d = new FrameDecoder({ version: 3 })
+  const ok = [[':method', 'GET'], ['x-kind', 'Mixed']] as Array<[string, string]>
+  t.same(headersOf(d.push(synStream(1, await compress(rawBlock(ok))))[0]), ok)
+  // "Mixed" was a fine value; as a name its capital letter breaks SPDY/3 section 2.6.10.
+  for (const id of [3, 5]) {
+    const [ev] = d.push(synStream(id, await compress(rawBlock([['Mixed', 'v']]))))
+    t.equal(ev.type, 'STREAM_ERROR', `uppercase name, stream ${id}`)
+    if (ev.type === 'STREAM_ERROR') t.match(ev.error.message, 'lowercase')
+  }
+  // An empty value between NULs is refused every time it comes, not only the first.
+  for (const id of [7, 9]) {
+    const [ev] = d.push(synStream(id, await compress(rawBlock([['x-list', 'a\0\0b']]))))
+    t.equal(ev.type, 'STREAM_ERROR', `doubled NUL, stream ${id}`)
+    if (ev.type === 'STREAM_ERROR') t.match(ev.error.message, 'empty value between NULs')
+  }
+  const multi = [['x-list', 'a\0b']] as Array<[string, string]>
+  t.same(headersOf(d.push(synStream(11, await compress(rawBlock(multi))))[0]), multi)
+})
