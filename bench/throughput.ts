@@ -211,6 +211,10 @@ time over the run divided by requests served: the cost of the stack, which a bus
 unsaturated load generator distort far less than req/s. SPDY rows use our own load generator (bench/spdy-load.ts,
 a Node process using lib/session and lib/tls/client.ts), HTTP rows use wrk/h2load (C): with one core per side, a
 row whose server CPU is low but whose req/s is also low is bounded by its load generator, not by the server.
+"server core busy" = req/s x CPU per request (1.00 = the server's core saturated); "load generator core busy" is
+spdy-load's own CPU seconds per second (process.cpuUsage), so a SPDY row limited by its generator shows near 1.00
+there. SPDY CPU per request divides the server's CPU by every request answered during the call, spdy-load's 1 s
+warm-up included (the generator reports both counts).
 ${skipped.length > 0 ? `\nSkipped (missing tools): ${skipped.join('; ')}.\n` : ''}
 ${table}
 ${verdict}
