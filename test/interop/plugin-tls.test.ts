@@ -14,13 +14,12 @@ import { spawn, execFile } from 'node:child_process'
 import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Duplex } from 'node:stream'
 import { promisify } from 'node:util'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
+import { spdyOverSClient, spdyGet } from './spdy-over-s-client'
 /* eslint-disable @typescript-eslint/no-require-imports */
-const transport = require('spdy-transport')
 const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -56,32 +55,9 @@ t.test('TLS listener', async (t) => {
 
   for (const [proto, version] of [['spdy/2', 2], ['spdy/3', 3], ['spdy/3.1', 3.1]] as const) {
     t.test(`spdy-transport over openssl s_client -nextprotoneg ${proto}`, async (t) => {
-      const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-tls1_2', '-quiet', '-servername', 'localhost', '-nextprotoneg', proto], { stdio: ['pipe', 'pipe', 'ignore'] })
-      // spdy-transport may still write (GOAWAY) after the test ends and openssl is gone: that EPIPE is not ours.
-      child.stdin.on('error', () => {})
-      const pipe = new Duplex({
-        read () {},
-        write (chunk, _enc, cb) { if (child.stdin.writable) child.stdin.write(chunk, () => cb()); else cb() },
-        final (cb) { child.stdin.end(); cb() }
-      })
-      child.stdout.on('data', (c: Buffer) => pipe.push(c))
-      child.stdout.on('end', () => pipe.push(null))
-      t.teardown(() => { child.kill() })
-      const conn = transport.connection.create(pipe, { protocol: 'spdy', isServer: false })
-      conn.start(version)
+      const { conn } = spdyOverSClient(t, port, version, ['-tls1_2', '-servername', 'localhost', '-nextprotoneg', proto])
       for (const path of ['/', '/big']) {
-        const res = await new Promise<{ status: number, body: string }>((resolve, reject) => {
-          conn.request({ method: 'GET', path, host: 'localhost', headers: {} }, (err: Error | null, stream: Duplex & { on (e: 'response', cb: (code: number) => void): void }) => {
-            if (err !== null) return reject(err)
-            let status = 0
-            let body = ''
-            stream.on('response', (code: number) => { status = code })
-            stream.on('data', (c: Buffer) => { body += c.toString() })
-            stream.on('end', () => resolve({ status, body }))
-            stream.on('error', reject)
-            stream.end()
-          })
-        })
+        const res = await spdyGet(conn, path)
         t.equal(res.status, 200, `${path} status`)
         if (path === '/') t.same(JSON.parse(res.body), { spdy: { version, streamId: 1, priority: JSON.parse(res.body).spdy.priority }, protocol: 'https' })
         else t.equal(res.body.length, 300_000, 'large body through flow control and TLS records')
