@@ -4,12 +4,14 @@
  *   1 connection x 100 streams and 10 x 10), fastify-spdy plain and over our TLS (bench/spdy-load.ts, ALPN; 1 x 100
  *   and 10 x 10), and the npm `spdy` server (plain, spdy-load 1 x 100).
  *   Download: one 100 MiB GET per stack (curl for HTTP/1.1 and HTTP/2, spdy-load --download for SPDY).
- * Every server runs in its own process pinned to core 0 (all started up front, idle when not measured); every load
- * generator is pinned to core 1. Runs alternate between stacks so a busy moment on a shared machine hits all of
- * them; ratios are against Fastify HTTP/1.1 (wrk) in the same run. Besides req/s, the server process's CPU time per
+ * Every server runs in its own process pinned to core 0, alone: it is started for its stack's rows in a run and
+ * stopped after them (with every server alive at once, idle ones included, the same SPDY server measured 20-25%
+ * slower, so co-resident processes were a confounder; `--together` keeps the old way for comparison). Every load
+ * generator is pinned to core 1. Runs alternate between stacks, order reversed every other run, so a busy moment on
+ * a shared machine hits all of them; ratios are against Fastify HTTP/1.1 (wrk) in the same run. Besides req/s, the server process's CPU time per
  * request (utime+stime from /proc) is reported: it is what the protocol stack costs, independent of how well the
  * load generator keeps it busy.
- *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only kind,kind]
+ *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only kind,kind] [--together]
  * Needs wrk (apt-get install wrk); h2load (apt-get install nghttp2-client) and curl are optional: rows needing a
  * missing tool are skipped with a message. Rewrites its section of bench/RESULTS.md (not in --quick).
  */
@@ -27,6 +29,8 @@ const bigMiB = quick ? 8 : 100
 /** --only kind,kind: just those servers' rows (e.g. a before/after of one change); nothing is written then. */
 const onlyArg = process.argv.indexOf('--only')
 const only = onlyArg >= 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null
+/** --together: all servers alive for the whole run (the earlier method), nothing written. */
+const together = process.argv.includes('--together')
 
 function have (tool: string, args: string[]): boolean {
   try { execFileSync(tool, args, { stdio: 'ignore' }); return true } catch (err) {
@@ -148,6 +152,20 @@ addDl(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --download
 addDl(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load --download (ALPN)', spdyDownload(true))
 addDl(null, 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
 
+/** What separate measurements (2026-11-25) found; kept with the section because every run rewrites it. */
+const NOTES = `Earlier method: with every stack's server alive at once on core 0 (\`--together\`), the SPDY plain server cost
+19.4-21.0 us per request against 14-16 us alone, and the full run gave 0.82x (1x100) / 0.76x (10x10); idle servers
+used no CPU ticks, so the cause (suspected cache/TLB pressure from the other processes' heaps, each holding the
+100 MiB download buffer) was not found. Measuring each stack alone removes that confounder for every row alike.
+
+Where the SPDY plain server's time goes (\`node --cpu-prof\` of bench/servers.ts fastify-spdy under spdy-load
+--streams 100, startup discounted; ~16 us per request in that run): pako deflate of SYN_REPLY headers 31% (per-block
+Huffman tree building about half of it), GC 12%, header parse/serialise and framing (lib/codec) 13%, pako inflate 6%,
+lib/server 7%, lib/session 7%, Node stream machinery of the compat objects 4%, Fastify itself 4%, the socket write
+4% (one write per 32 responses). HTTP/1.1 spends nothing on header compression but pays a read and a write per
+request; SPDY answers ~32 responses per write. Deflate level 3 would save ~0.9 us per small SYN_REPLY but makes
+browser-like request blocks 2.3x bigger, so pako's settings stay.`
+
 const k = (n: number): string => n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0)
 
 async function main (): Promise<void> {
@@ -155,27 +173,49 @@ async function main (): Promise<void> {
   for (const s of skipped) process.stdout.write(`skip ${s}\n`)
   const kinds = [...new Set([...cases.map((c) => c.kind), ...downloads.map((d) => d.kind)])]
   const servers = new Map<string, Server>()
+  const measure = (c: Case, srv: Server, i: number): void => {
+    const cpu0 = cpuSeconds(srv.proc.pid!)
+    const r = c.run(srv.port, seconds)
+    const cpu = cpuSeconds(srv.proc.pid!) - cpu0
+    const perReq = cpu / (r.served ?? r.requests) * 1e6
+    c.rps.push(r.requests / r.seconds)
+    c.cpuUs.push(perReq)
+    if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
+    process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req` +
+      ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
+  }
+  const download = (d: DlCase, srv: Server, i: number): void => {
+    const mbps = d.run(srv.port)
+    d.mbps.push(mbps)
+    process.stdout.write(`run ${i + 1} ${d.label} download (${d.client}): ${mbps.toFixed(0)} MiB/s\n`)
+  }
+  const stop = async (srv: Server): Promise<void> => {
+    if (srv.proc.exitCode !== null) return
+    const exited = new Promise((resolve) => srv.proc.once('exit', resolve))
+    srv.proc.kill('SIGTERM')
+    await exited
+  }
   try {
-    // Sequentially: cert generation and startup on core 0 would otherwise race each other.
-    for (const kind of kinds) servers.set(kind, await startServer(kind))
-    if (!quick) for (const c of cases) c.run(servers.get(c.kind)!.port, 1) // warm-up: JIT, TLS sessions, zlib contexts
-    for (let i = 0; i < runs; i++) {
-      for (const c of cases) {
-        const srv = servers.get(c.kind)!
-        const cpu0 = cpuSeconds(srv.proc.pid!)
-        const r = c.run(srv.port, seconds)
-        const cpu = cpuSeconds(srv.proc.pid!) - cpu0
-        const perReq = cpu / (r.served ?? r.requests) * 1e6
-        c.rps.push(r.requests / r.seconds)
-        c.cpuUs.push(perReq)
-        if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
-        process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req` +
-          ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
+    if (together) {
+      // Sequentially: cert generation and startup on core 0 would otherwise race each other.
+      for (const kind of kinds) servers.set(kind, await startServer(kind))
+      if (!quick) for (const c of cases) c.run(servers.get(c.kind)!.port, 1) // warm-up: JIT, TLS sessions, zlib contexts
+      for (let i = 0; i < runs; i++) {
+        for (const c of cases) measure(c, servers.get(c.kind)!, i)
+        for (const d of downloads) download(d, servers.get(d.kind)!, i)
       }
-      for (const d of downloads) {
-        const mbps = d.run(servers.get(d.kind)!.port)
-        d.mbps.push(mbps)
-        process.stdout.write(`run ${i + 1} ${d.label} download (${d.client}): ${mbps.toFixed(0)} MiB/s\n`)
+    } else {
+      for (let i = 0; i < runs; i++) {
+        for (const kind of i % 2 === 0 ? kinds : [...kinds].reverse()) {
+          const srv = await startServer(kind)
+          servers.set(kind, srv)
+          const mine = cases.filter((c) => c.kind === kind)
+          if (!quick) for (const c of mine) c.run(srv.port, 1) // warm-up: JIT, TLS sessions, zlib contexts
+          for (const c of mine) measure(c, srv, i)
+          for (const d of downloads) if (d.kind === kind) download(d, srv, i)
+          await stop(srv)
+          servers.delete(kind)
+        }
       }
     }
   } finally {
@@ -198,15 +238,17 @@ async function main (): Promise<void> {
     })].join('\n')
   process.stdout.write(`\n${table}\n\n${dlTable}\n`)
   const spdy = cases.find((c) => c.kind === 'fastify-spdy')
-  const verdict = spdy === undefined ? '' : `\nIssue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1, same run): best SPDY plain row ${(Math.max(...cases.filter((c) => c.kind === 'fastify-spdy').map((c) => median(c.rps))) / anchor).toFixed(2)}x.\n`
+  const verdict = spdy === undefined ? '' : `\nIssue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1, same run): ${cases.filter((c) => c.kind === 'fastify-spdy').map((c) => `${c.load.replace(/^spdy-load, /, '')} ${(median(c.rps) / anchor).toFixed(2)}x`).join(', ')}.\n`
   process.stdout.write(verdict)
-  if (quick || only !== null) return
+  if (quick || only !== null || together) return
   writeSection('throughput', `## Small GET throughput and one 100 MiB download, every stack
 
 Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}\`
 Machine: ${machine()}. Each server in its own process pinned to core 0 (bench/servers.ts: GET /small -> 11-byte text,
-GET /big -> 100 MiB buffer), each load generator pinned to core 1; ${runs} runs of ${seconds} s per row after a 1 s
-warm-up, rows alternating within each run; medians. "server CPU per request" is the server process's user+system
+GET /big -> 100 MiB buffer), alone on the machine: started for its stack's rows in each run, stopped after them
+(with every stack's server alive at once, as an earlier version of this bench did, the same SPDY server cost 20-25%
+more CPU per request for reasons not found; see below). Each load generator pinned to core 1; ${runs} runs of
+${seconds} s per row after a 1 s warm-up, stacks alternating within each run, order reversed every other run; medians. "server CPU per request" is the server process's user+system
 time over the run divided by requests served: the cost of the stack, which a busy shared machine and an
 unsaturated load generator distort far less than req/s. SPDY rows use our own load generator (bench/spdy-load.ts,
 a Node process using lib/session and lib/tls/client.ts), HTTP rows use wrk/h2load (C): with one core per side, a
@@ -221,6 +263,8 @@ ${verdict}
 One download of 100 MiB on a fresh connection (TLS rows include the handshake):
 
 ${dlTable}
+
+${NOTES}
 `)
 }
 
