@@ -23,6 +23,8 @@ export interface ConnectionStats {
   bytesRead: number
   bytesWritten: number
   rttMs: number | null
+  /** Header compression contexts allocated (~60 KB); false once idle past compressionIdleTimeout, or before any. */
+  compressionContextsLive: boolean
 }
 
 /** A handler consumes decrypted bytes and emits bytes to send; the connection is its transport. */
@@ -163,7 +165,8 @@ export class Connection implements Transport {
       streamsServed: h?.streamsServed ?? 0,
       bytesRead: this.bytesRead,
       bytesWritten: this.socket.bytesWritten,
-      rttMs: h?.rttMs ?? null
+      rttMs: h?.rttMs ?? null,
+      compressionContextsLive: h?.compressionContextsLive ?? false
     }
   }
 

@@ -21,6 +21,7 @@ export interface Handler {
   readonly openStreams: number
   readonly streamsServed: number
   readonly rttMs: number | null
+  readonly compressionContextsLive: boolean
 }
 
 export class ProtocolHandler {
@@ -33,6 +34,7 @@ export class ProtocolHandler {
   get openStreams (): number { return this.inner?.openStreams ?? 0 }
   get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
+  get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
 
   receive (chunk: Uint8Array): void {
     if (this.inner !== null) { this.inner.receive(chunk); return }

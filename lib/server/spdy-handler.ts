@@ -169,6 +169,7 @@ export class SpdyHandler implements Handler {
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
+  get compressionContextsLive (): boolean { return this.session.zlibLive }
   private readonly pushes = new Map<number, PushSink>()
   private lingering = false
   /**
@@ -203,6 +204,7 @@ export class SpdyHandler implements Handler {
       maxInvalidFrames: o.maxInvalidFrames,
       maxSessionBufferedBytes: o.maxSessionBufferedBytes,
       idleTimeout: o.idleTimeout,
+      compactAfter: o.compressionIdleTimeout,
       sessionFlowControl
     }, Date.now())
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')

@@ -31,6 +31,7 @@ export class TlsLayer implements Transport {
   get openStreams (): number { return this.inner?.openStreams ?? 0 }
   get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
+  get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
 
   receive (chunk: Uint8Array): void {
     this.handle(this.engine.receive(chunk, Date.now()))

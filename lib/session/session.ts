@@ -12,6 +12,7 @@ import { SettingId, type Frame, type HeaderList, type SpdyVersion } from '../cod
 import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type RstStatusCode } from '../errors'
 import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
+import { LIMITS } from '../options'
 
 export interface SessionOptions extends Partial<SessionLimits> {
   role: 'server' | 'client'
@@ -20,7 +21,7 @@ export interface SessionOptions extends Partial<SessionLimits> {
    * Milliseconds after the last frame received, with no stream open and nothing queued, at which the header
    * compression contexts are freed (about 60 KB per session, kept down to the ~2-4 KB of their windows' bytes;
    * lib/codec/zlib.ts). 0 keeps them. Rebuilding them costs a few tens of microseconds on the next header block,
-   * so the default waits past a page load's burst of requests; memory per idle connection is in
+   * so the default waits past a page load's burst of requests on a fast link; memory per idle connection is in
    * bench/RESULTS.md ("memory").
    */
   compactAfter?: number
@@ -34,8 +35,8 @@ export interface SessionOptions extends Partial<SessionLimits> {
   sessionFlowControl?: 'on' | 'auto'
 }
 
-/** See SessionOptions.compactAfter. */
-export const DEFAULT_COMPACT_AFTER = 1000
+/** See SessionOptions.compactAfter; the plugin's compressionIdleTimeout (lib/options.ts says why the number). */
+export const DEFAULT_COMPACT_AFTER = LIMITS.compressionIdleTimeout.default
 
 export type SessionEvent =
   /** Server: a peer opened a stream. */
