@@ -7,6 +7,7 @@
 import * as crypto from 'node:crypto'
 import { TlsError } from '../errors'
 import { Alert, ContentType } from './constants'
+import { writeSeqHeader } from './wire'
 
 const BLOCK = 16
 const MAC_LEN = 20
@@ -31,15 +32,7 @@ export class CbcState {
 
   /** HMAC input header: seq_num(8) + type + version + length (RFC 5246 section 6.2.3.1). */
   private macHeader (seq: number, type: number, version: number, length: number): Buffer {
-    const h = this.header
-    h.writeUInt32BE(Math.floor(seq / 0x100000000), 0)
-    h.writeUInt32BE(seq >>> 0, 4)
-    h[8] = type
-    h[9] = version >> 8
-    h[10] = version & 0xff
-    h[11] = length >> 8
-    h[12] = length & 0xff
-    return h
+    return writeSeqHeader(this.header, seq, type, version, length)
   }
 
   seal (type: number, version: number, plaintext: Uint8Array): Buffer[] {

@@ -6,6 +6,7 @@ import * as crypto from 'node:crypto'
 import { TlsError } from '../errors'
 import { Alert, Group, SigScheme, Version } from './constants'
 import { CbcState } from './cbc'
+import { writeSeqHeader } from './wire'
 
 export type Aead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305'
 export type Cbc = 'aes-128-cbc' | 'aes-256-cbc'
@@ -142,14 +143,7 @@ export class AeadState implements RecordProtection {
 
   /** additional_data = seq_num + type + version + length (RFC 5246 section 6.2.3.3). */
   private aadFor (seq: number, type: number, version: number, length: number): Buffer {
-    const a = this.aad
-    AeadState.put64(a, 0, seq, 0, 0)
-    a[8] = type
-    a[9] = version >> 8
-    a[10] = version & 0xff
-    a[11] = length >> 8
-    a[12] = length & 0xff
-    return a
+    return writeSeqHeader(this.aad, seq, type, version, length)
   }
 
   /**

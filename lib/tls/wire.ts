@@ -59,3 +59,18 @@ export const parseProtocolList = (data: Buffer): string[] => {
   return out
 }
 export const encodeProtocolList = (list: string[]): Buffer => Buffer.concat(list.map((p) => vec8(Buffer.from(p, 'latin1'))))
+
+/**
+ * seq_num(8) + type + version + length into b[0..13): the record's MAC input header (RFC 5246 section 6.2.3.1) and
+ * the AEAD additional_data (section 6.2.3.3) are the same 13 bytes.
+ */
+export function writeSeqHeader (b: Buffer, seq: number, type: number, version: number, length: number): Buffer {
+  b.writeUInt32BE(Math.floor(seq / 0x100000000), 0)
+  b.writeUInt32BE(seq >>> 0, 4)
+  b[8] = type
+  b[9] = version >> 8
+  b[10] = version & 0xff
+  b[11] = length >> 8
+  b[12] = length & 0xff
+  return b
+}
