@@ -3,6 +3,9 @@
  * lib/server will run, kept small: data -> receive -> flush, a timer on `deadline`, close on error.
  */
 import * as net from 'node:net'
+import { rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import type { TlsEvent } from '../../lib/tls/engine'
 
@@ -102,6 +105,21 @@ export const testCerts = (): Record<'rsa' | 'ec', { cert: string, key: string }>
     }
   }
   return certs
+}
+
+/**
+ * The test certificates as PEM files for `openssl s_client -CAfile`, in the temp folder, removed when `t` ends.
+ * `tag` keeps two test files running at once apart.
+ */
+export const caFiles = (t: { teardown: (fn: () => void) => void }, tag: string): Record<'rsa' | 'ec', string> => {
+  const out = {} as Record<'rsa' | 'ec', string>
+  for (const type of ['rsa', 'ec'] as const) {
+    const file = join(tmpdir(), `fastify-spdy-${tag}-${process.pid}-${type}.pem`)
+    writeFileSync(file, testCerts()[type].cert)
+    t.teardown(() => rmSync(file, { force: true }))
+    out[type] = file
+  }
+  return out
 }
 
 /**

@@ -9,20 +9,12 @@ import { loadCertificate } from '../../lib/tls/certificates'
 import { TlsClientConnection } from '../../lib/tls/client'
 import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import type { TlsEvent } from '../../lib/tls/engine'
-import { pipe, sClient, shuttle, startServer, testCerts } from './harness'
+import { pipe, sClient, shuttle, startServer, testCerts, caFiles } from './harness'
 
 const certs = testCerts()
 const rsa = loadCertificate(certs.rsa)
 const ec = loadCertificate(certs.ec)
-const ca = (type: 'rsa' | 'ec'): string => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('node:fs') as typeof import('node:fs')
-  const file = `${require('node:os').tmpdir() as string}/fastify-spdy-legacy-${process.pid}-${type}.pem`
-  fs.writeFileSync(file, certs[type].cert)
-  t.teardown(() => fs.rmSync(file, { force: true }))
-  return file
-}
-const caFile = { rsa: ca('rsa'), ec: ca('ec') }
+const caFile = caFiles(t, 'legacy')
 const SECLEVEL0 = ':@SECLEVEL=0' // OpenSSL 3 refuses TLS 1.0/1.1 and SHA-1 signatures at the default level 1+
 
 /**

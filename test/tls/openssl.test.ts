@@ -1,20 +1,12 @@
 /** `openssl s_client` (OpenSSL 3.0, an independent implementation) against our server over real sockets. */
 import t from 'tap'
 import { loadCertificate } from '../../lib/tls/certificates'
-import { sClient, startServer, testCerts } from './harness'
+import { sClient, startServer, testCerts, caFiles } from './harness'
 
 const certs = testCerts()
 const rsa = loadCertificate(certs.rsa)
 const ec = loadCertificate(certs.ec)
-const ca = (type: 'rsa' | 'ec'): string => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require('node:fs') as typeof import('node:fs')
-  const file = `${require('node:os').tmpdir() as string}/fastify-spdy-tls-${process.pid}-${type}.pem`
-  fs.writeFileSync(file, certs[type].cert)
-  t.teardown(() => fs.rmSync(file, { force: true }))
-  return file
-}
-const caFile = { rsa: ca('rsa'), ec: ca('ec') }
+const caFile = caFiles(t, 'tls')
 
 t.test('NPN and ALPN with openssl s_client -tls1_2', async (t) => {
   const srv = await startServer({ certificates: [rsa] })
