@@ -61,9 +61,9 @@ for (const protocol of ['spdy/3', 'spdy/3.1'] as const) {
 }
 
 /** A server session in auto mode and a peer session joined in memory; returns DATA bytes the peer got per stream. */
-function pair (peerVersion: 3 | 3.1): { server: SpdySession, peer: SpdySession, pump: () => SessionEvent[], got: Map<number, number> } {
+function pair (peerVersion: 3 | 3.1, peerOpts: { sessionWindowSize?: number, consume?: boolean } = {}): { server: SpdySession, peer: SpdySession, pump: () => SessionEvent[], got: Map<number, number> } {
   const server = new SpdySession({ role: 'server', version: 3.1, sessionFlowControl: 'auto' }, 0)
-  const peer = new SpdySession({ role: 'client', version: peerVersion }, 0)
+  const peer = new SpdySession({ role: 'client', version: peerVersion, ...(peerOpts.sessionWindowSize !== undefined ? { sessionWindowSize: peerOpts.sessionWindowSize } : {}) }, 0)
   const got = new Map<number, number>()
   const pump = (): SessionEvent[] => {
     const serverEvents: SessionEvent[] = []
@@ -74,7 +74,10 @@ function pair (peerVersion: 3 | 3.1): { server: SpdySession, peer: SpdySession, 
       for (const b of toServer) serverEvents.push(...server.receive(b, 0))
       for (const b of toPeer) {
         for (const ev of peer.receive(b, 0)) {
-          if (ev.type === 'data') { got.set(ev.streamId, (got.get(ev.streamId) ?? 0) + ev.data.length); peer.consume(ev.streamId, ev.data.length) }
+          if (ev.type === 'data') {
+            got.set(ev.streamId, (got.get(ev.streamId) ?? 0) + ev.data.length)
+            if (peerOpts.consume !== false) peer.consume(ev.streamId, ev.data.length)
+          }
         }
       }
     }
@@ -103,4 +106,17 @@ t.test('auto mode: a SPDY/3.1 peer keeps the session window in force', async (t)
   server.write(r.streamId, Buffer.alloc(3 << 20), true)
   pump()
   t.equal(got.get(id), 3 << 20, '3 MB through the session window')
+})
+
+t.test('auto mode: once a peer proves 3.1, its session window binds what we send', async (t) => {
+  // The peer opens its session window to 128 KB at once (a stream-0 WINDOW_UPDATE: proof of 3.1), has four streams
+  // of 64 KB stream windows each, and reads nothing: 3.1 lets 128 KB out in all, SPDY/3 rules would let 256 KB.
+  const { server, peer, pump, got } = pair(3.1, { sessionWindowSize: 128 << 10, consume: false })
+  for (let i = 0; i < 4; i++) peer.request(requestHeaderList(3.1, { method: 'GET', path: `/${i}`, authority: 'x' }), { fin: true })
+  const reqs = pump().filter((e): e is Extract<SessionEvent, { type: 'request' }> => e.type === 'request')
+  t.equal(reqs.length, 4)
+  for (const r of reqs) { server.respond(r.streamId, responseHeaderList(3.1, 200, {})); server.write(r.streamId, Buffer.alloc(100_000), true) }
+  pump()
+  const total = [...got.values()].reduce((a, b) => a + b, 0)
+  t.equal(total, 128 << 10, 'exactly the session window')
 })
