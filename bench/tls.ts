@@ -3,7 +3,8 @@
  * same load generator (Node's tls client) in one run:
  *   - full handshakes/s (new connection, handshake, destroy; CONCURRENCY in flight),
  *   - resumed handshakes/s (RFC 5077 ticket from a first connection),
- *   - bulk MB/s (server -> client, 64 KB application writes, one connection).
+ *   - bulk MB/s (server -> client, 64 KB application writes, one connection), for lib/tls twice: records sealed by
+ *     the native addon (native/aead.c, when built) and by node:crypto (FASTIFY_SPDY_NATIVE_AEAD=0), the fallback.
  * Server and load generator are separate processes pinned to different cores:
  *
  *   npx tsx bench/tls.ts [seconds-per-case] [rounds]
@@ -17,6 +18,7 @@ import * as tls from 'node:tls'
 import { loadCertificate, generateSelfSigned } from '../lib/tls/certificates'
 import { TlsServerConnection, TlsServerOptions } from '../lib/tls/server'
 import { AeadState, Suite, suiteById } from '../lib/tls/crypto'
+import { isRecyclable, recycle } from '../lib/tls/outbuf'
 import { machine, median, writeSection } from './results'
 
 const SUITE = 'ECDHE-RSA-AES128-GCM-SHA256'
@@ -65,13 +67,21 @@ const runServer = (kind: string, cert: string, key: string): void => {
     server = net.createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {})
       const conn = new TlsServerConnection(opts, Date.now())
-      // zero-copy flush: the records' own buffers, written as one writev
+      // zero-copy flush as lib/server/tls-layer.ts does it: the records' own buffers, written as one writev, and
+      // pooled record buffers given back (lib/tls/outbuf.ts) from the write callback, in write order
+      const inFlight: Uint8Array[][] = []
+      const written = (err?: Error | null): void => {
+        const slabs = inFlight.shift()
+        if (slabs !== undefined && (err === undefined || err === null)) for (const c of slabs) recycle(c)
+      }
       const flush = (): boolean => {
         const chunks = conn.takeOutboundChunks()
         if (chunks.length === 0) return true
+        const slabs = chunks.filter(isRecyclable)
+        if (slabs.length > 0) inFlight.push(slabs)
         socket.cork()
         let ok = true
-        for (const c of chunks) ok = socket.write(c)
+        for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i], i === chunks.length - 1 && slabs.length > 0 ? written : undefined)
         socket.uncork()
         return ok
       }
@@ -149,14 +159,18 @@ const runClient = async (port: number, ca: string, seconds: number, phase: strin
 
 // ---- floor (child process on the server core): what node:crypto costs per MB before any socket is involved ----
 
-interface Floor { seal: number, perRecord: number, setup: number }
+interface Floor { native: number | null, seal: number, perRecord: number, setup: number }
 const runFloor = (): void => {
   const key = crypto.randomBytes(16)
   const keyObject = crypto.createSecretKey(key)
   const nonce = Buffer.alloc(12)
   const aad = Buffer.alloc(13)
   const mb = Buffer.alloc(1 << 20, 0x61)
-  const state = new AeadState(suiteById.get(0xc02f) as Suite, key, Buffer.alloc(4))
+  const suite = suiteById.get(0xc02f) as Suite
+  const nativeState = new AeadState(suite, key, Buffer.alloc(4))
+  process.env.FASTIFY_SPDY_NATIVE_AEAD = '0'
+  const state = new AeadState(suite, key, Buffer.alloc(4))
+  delete process.env.FASTIFY_SPDY_NATIVE_AEAD
   /** Best (lowest) CPU us for one MB over 5 runs of 64 MB, after a warm-up. */
   const cpuPerMB = (f: () => void): number => {
     for (let i = 0; i < 16; i++) f()
@@ -176,8 +190,13 @@ const runFloor = (): void => {
     c.final()
     c.getAuthTag()
   }
+  const sealRecords = nativeState.sealRecords
   const floor: Floor = {
-    // lib/tls's record layer alone: 64 records of 2^14 bytes (RFC 5246 section 6.2.1), no socket
+    // with the addon: 16 writes of 64 KB sealed into pooled slabs, each given back at once (as after a socket write)
+    native: sealRecords === undefined
+      ? null
+      : cpuPerMB(() => { for (let o = 0; o < mb.length; o += 65536) for (const b of sealRecords(23, 0x0303, mb.subarray(o, o + 65536), 16384)) recycle(b) }),
+    // lib/tls's node:crypto record layer alone: 64 records of 2^14 bytes (RFC 5246 section 6.2.1), no socket
     seal: cpuPerMB(() => { for (let o = 0; o < mb.length; o += 16384) state.seal(23, 0x0303, mb.subarray(o, o + 16384)) }),
     // the node:crypto minimum for the same records: one cipher object per record, nothing else
     perRecord: cpuPerMB(() => { for (let o = 0; o < mb.length; o += 16384) gcm(mb.subarray(o, o + 16384)) }),
@@ -189,8 +208,8 @@ const runFloor = (): void => {
 
 // ---- orchestrator ----
 
-const child = (core: number, args: string[]): ReturnType<typeof spawn> =>
-  spawn('taskset', ['-c', String(core), process.execPath, '--import', 'tsx', __filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+const child = (core: number, args: string[], env: NodeJS.ProcessEnv = process.env): ReturnType<typeof spawn> =>
+  spawn('taskset', ['-c', String(core), process.execPath, '--import', 'tsx', __filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env })
 /** Line reader over a child's stdout. */
 const lines = (p: ReturnType<typeof spawn>): (() => Promise<string>) => {
   let buf = ''
@@ -221,15 +240,19 @@ const main = async (): Promise<void> => {
   const { cert, key } = generateSelfSigned({ commonName: 'localhost', keyType: 'rsa' })
   const b64 = (s: string): string => Buffer.from(s).toString('base64')
   const servers: Record<string, { p: ReturnType<typeof spawn>, line: () => Promise<string>, port: string }> = {}
-  for (const kind of ['native', 'ours']) {
-    const p = child(0, ['server', kind, b64(cert), b64(key)])
+  // 'ours-js': the same lib/tls server with the addon turned off, i.e. what a machine without a C compiler gets.
+  // Only bulk differs between the two (handshakes seal two records), so only bulk runs on it.
+  for (const kind of ['native', 'ours', 'ours-js']) {
+    const p = child(0, ['server', kind === 'native' ? 'native' : 'ours', b64(cert), b64(key)],
+      kind === 'ours-js' ? { ...process.env, FASTIFY_SPDY_NATIVE_AEAD: '0' } : process.env)
     const line = lines(p)
     servers[kind] = { p, line, port: await line() }
   }
-  const samples: Record<string, Record<string, Row[]>> = { native: {}, ours: {} }
-  // Phases alternate between the two servers so drift in machine load hits both alike.
+  const samples: Record<string, Record<string, Row[]>> = { native: {}, ours: {}, 'ours-js': {} }
+  // Phases alternate between the servers so drift in machine load hits all alike.
   for (let round = 0; round < rounds; round++) for (const phase of ['full', 'resumed', 'bulk']) {
-    for (const kind of round % 2 === 0 ? ['native', 'ours'] : ['ours', 'native']) {
+    const kinds = phase === 'bulk' ? ['native', 'ours', 'ours-js'] : ['native', 'ours']
+    for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
       const srv = servers[kind]
       srv.p.stdin?.write('cpu\n')
       const cpu0 = Number(await srv.line())
@@ -242,20 +265,21 @@ const main = async (): Promise<void> => {
       console.log(round, kind, phase, row)
     }
   }
-  const results: Record<string, Record<string, Row>> = { native: {}, ours: {} }
-  for (const kind of ['native', 'ours']) {
+  const results: Record<string, Record<string, Row>> = { native: {}, ours: {}, 'ours-js': {} }
+  for (const kind of ['native', 'ours', 'ours-js']) {
     for (const [phase, rows] of Object.entries(samples[kind])) {
       results[kind][phase] = { rate: median(rows.map((x) => x.rate)), cpuPerOp: median(rows.map((x) => x.cpuPerOp)), reused: Math.min(...rows.map((x) => x.reused)) }
     }
   }
   for (const s of Object.values(servers)) s.p.stdin?.end()
   const floor = JSON.parse(await lines(child(0, ['floor']))()) as Floor
+  const addon = floor.native !== null
   console.log('floor', floor)
   const n = results.native
   const o = results.ours
-  const row = (name: string, phase: string, unit: string, cpuUnit: string): string => {
+  const row = (name: string, phase: string, unit: string, cpuUnit: string, ours = o): string => {
     const a = n[phase]
-    const b = o[phase]
+    const b = ours[phase]
     return `| ${name} | ${a.rate.toFixed(0)} ${unit} | ${b.rate.toFixed(0)} ${unit} | ${(b.rate / a.rate).toFixed(2)}x | ` +
       `${a.cpuPerOp.toFixed(0)} | ${b.cpuPerOp.toFixed(0)} | ${(a.cpuPerOp / b.cpuPerOp).toFixed(2)}x | ${cpuUnit} |`
   }
@@ -264,7 +288,8 @@ const main = async (): Promise<void> => {
     '|---|---|---|---|---|---|---|---|',
     row('full handshakes', 'full', '/s', 'us per handshake'),
     row('resumed handshakes (ticket)', 'resumed', '/s', 'us per handshake'),
-    row('bulk server -> client', 'bulk', 'MB/s', 'us per MB')
+    row(`bulk server -> client, records by ${addon ? 'the native addon' : 'node:crypto (addon not built)'}`, 'bulk', 'MB/s', 'us per MB'),
+    row('bulk, records by node:crypto (FASTIFY_SPDY_NATIVE_AEAD=0)', 'bulk', 'MB/s', 'us per MB', results['ours-js'])
   ].join('\n')
   console.log(table)
   const f = (x: number): string => x.toFixed(0)
@@ -272,7 +297,8 @@ const main = async (): Promise<void> => {
     '| per MB of 16 KB records, server core, no socket | us CPU per MB | share of native\'s whole bulk server CPU |',
     '|---|---|---|',
     `| native TLS server, everything (OpenSSL records, socket writes, kernel TCP), from the table above | ${f(n.bulk.cpuPerOp)} | 1.00 |`,
-    `| lib/tls record layer alone (AeadState.seal, 64 records) | ${f(floor.seal)} | ${(floor.seal / n.bulk.cpuPerOp).toFixed(2)} |`,
+    `| lib/tls record layer, native addon (64 KB writes into pooled slabs) | ${floor.native === null ? 'not built' : f(floor.native)} | ${floor.native === null ? '-' : (floor.native / n.bulk.cpuPerOp).toFixed(2)} |`,
+    `| lib/tls record layer, node:crypto (AeadState.seal, 64 records) | ${f(floor.seal)} | ${(floor.seal / n.bulk.cpuPerOp).toFixed(2)} |`,
     `| node:crypto minimum: createCipheriv + setAAD + update + final + getAuthTag per record | ${f(floor.perRecord)} | ${(floor.perRecord / n.bulk.cpuPerOp).toFixed(2)} |`,
     `| of which per-record setup (same calls around a 1-byte update) | ${f(floor.setup)} | ${(floor.setup / n.bulk.cpuPerOp).toFixed(2)} |`
   ].join('\n')
@@ -283,14 +309,14 @@ const main = async (): Promise<void> => {
 Command: \`flock /tmp/bench.lock npx tsx bench/tls.ts ${seconds} ${rounds}\` (${seconds} s per case, ${rounds} rounds, medians; ${machine()}).
 Both servers run pinned with \`taskset -c 0\`, the load generator (Node's tls client; ${CONCURRENCY} connections in flight for
 handshakes) with \`taskset -c 1\`; same RSA-2048 certificate and suite ${SUITE} (x25519) on both, and the same
-socket option (noDelay, as lib/server's listener sets it). Phases alternate between the two servers, and the order
+socket option (noDelay, as lib/server's listener sets it). Phases alternate between the servers, and the order
 flips every round. Bulk: best of several ${BULK_BYTES / 1e6} MB server -> client transfers of 64 KB application writes
-(lib/tls flushed zero-copy with takeOutboundChunks + cork, one writev per flush). Resumed: every connection presents
+(lib/tls flushed as lib/server does: takeOutboundChunks + cork, one writev per flush, pooled record buffers given back from the write callback). Resumed: every connection presents
 the ticket of a first connection (reused share: native ${(n.resumed.reused * 100).toFixed(0)}%, lib/tls ${(o.resumed.reused * 100).toFixed(0)}%).
 "server CPU" is the server process's user+system time per operation (process.cpuUsage around each phase), the
 figure a shared 2-core machine distorts least; the efficiency ratio is native CPU / lib/tls CPU (1.0 = as cheap
 as native, higher is cheaper). With one client core, handshake *rates* are bounded by the load generator, so
-read the CPU columns for handshakes. Other jobs share the machine: single rounds moved ratios by up to 0.2.
+read the CPU columns for handshakes (and for bulk once the client core is the limit). Other jobs share the machine: single rounds moved ratios by up to 0.2.
 
 ${table}
 
@@ -300,28 +326,30 @@ x25519 keys as JWK (raw u-coordinate), ~1 us and ~5 us. What is left is the same
 signature (~250 us, over half of our handshake CPU), x25519 key generation and derivation (~35 us each), then
 socket and stream plumbing. The PRF (HMAC per block, ~8 us per call) and Finished/ticket work are a few percent.
 
-Bulk: the floor is node:crypto, measured in the same run on the server core (best of 5 x 64 MB, no socket):
+Bulk: what sealing records costs per MB, measured in the same run on the server core (best of 5 x 64 MB, no socket):
 
 ${floorTable}
 
-node:crypto cannot re-key or re-nonce a cipher object, and TLS 1.2 AEAD needs a fresh nonce per record
-(RFC 5288 section 3, RFC 7905 section 2), so every 16 KB record pays a new cipher object, AAD, final and tag, and
-\`update\` hands back a freshly allocated buffer (Node allocates input length + 1, then reallocates and copies to
-the exact length). Those calls alone cost ${Math.round(100 * floor.perRecord / n.bulk.cpuPerOp)}% of the CPU native's entire server spends per MB. On top come the socket
-writes both servers pay (writev and kernel TCP were ~23% of lib/tls server CPU in the bulk profile; native pays
-its own inside the figure above) and V8 garbage collection of three buffers and one cipher object per
-record (~10-18% of server CPU in the profile: scavenges driven by external-memory pressure plus incremental
-mark-compacts; native allocates nothing on the JS heap per record). Checked and rejected by measurement: joining
-each flush into one buffer before the socket write (the 64 KB copy costs more than the 11 extra writev entries
-save), a tag+next-header buffer per record (no change), ChaCha20-Poly1305 (~10% slower than AES-128-GCM per record
-on this AES-NI/VAES CPU, so AES-GCM stays first in the server's preference order). Reusing cipher objects is not
-possible with node:crypto's GCM/ChaCha API. So with node:crypto the bulk CPU ratio cannot reach 0.7x: the
-node:crypto minimum alone is ${(floor.perRecord / n.bulk.cpuPerOp).toFixed(2)} of native's whole bulk CPU in this run; adding only the
-socket write path both servers pay (~300 us per MB here, the writev + kernel share of the profile) puts the ceiling
-near native / (${f(floor.perRecord)} + 300) = ${(n.bulk.cpuPerOp / (floor.perRecord + 300)).toFixed(2)}x before any GC or JS of our own, and the bulk rate (the server
-core is saturated during bulk) follows the CPU ratio. lib/tls's own record layer is within
-${f(floor.seal - floor.perRecord)} us per MB of that minimum. Crossing it would need AEAD work outside node:crypto's per-call
-API (a native addon doing the record layer), which this project does not carry.`)
+TLS 1.2 AEAD takes a fresh nonce per record (RFC 5288 section 3, RFC 7905 section 2) and node:crypto cannot re-key
+or re-nonce a cipher object, so on the node:crypto path every 16 KB record pays a new cipher object, AAD, final and
+tag, and \`update\` hands back a freshly allocated buffer (input length + 1, then reallocated and copied to the exact
+length). Those calls alone cost ${Math.round(100 * floor.perRecord / n.bulk.cpuPerOp)}% of the CPU native's entire server spends per MB; with the socket writes both
+servers pay (~300 us per MB) and the garbage collection of three buffers and a cipher object per record, that path
+stays near ${(n.bulk.cpuPerOp / results['ours-js'].bulk.cpuPerOp).toFixed(2)}x native's CPU (last row of the first table), whatever our own JS does.
+
+So lib/tls has an optional native record layer: native/aead.c (N-API, ~150 lines of C over the OpenSSL that
+Node itself carries; \`npm install\` builds it with node-gyp when a C compiler is there, and lib/tls falls back to
+node:crypto, byte for byte the same records, when it is not). It keeps one EVP_CIPHER_CTX per direction for the
+connection's life and only sets the IV per record, and it seals a whole 64 KB application write, four records back
+to back, into one slab of a small process-wide pool (lib/tls/outbuf.ts, 16 x 64 KB at most) that lib/server gives
+back from the socket's write callback. \`node --cpu-prof\` on the lib/tls server during bulk, in steps: node:crypto
+records: cipher calls ~40% of server CPU, writev + kernel 26%, GC 11%; the addon with a fresh buffer per write:
+sealing 34%, writev 26%, GC 11%, buffer allocation 5% (0.72x rate); the addon with pooled slabs: GC under 1%,
+sealing ~20% (a slab comes back still in cache), and the server core about a third idle. The bulk rate is then
+bounded by the one client core (Node's TLS decrypting), so the CPU column is the better measure of the server.
+Checked and rejected earlier by measurement: joining each flush into one buffer on the node:crypto path (the 64 KB
+copy costs more than the writev entries it saves) and ChaCha20-Poly1305 first (~10% slower than AES-128-GCM on this
+AES-NI/VAES CPU).`)
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

@@ -1,5 +1,8 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 // The published shape: `npm run build` output loads through the package name from CommonJS and ESM alike, as the
 // same plugin function, with types for both. `npm test` builds before tap starts: rebuilding here would delete
@@ -20,4 +23,21 @@ t.test('built package works from require() and import', async (t) => {
     console.log(JSON.stringify([fs.existsSync('dist/cjs/index.d.ts'), fs.existsSync('dist/esm/index.d.mts')]))
   `]).toString()
   t.same(JSON.parse(r), [true, true])
+})
+
+// A consumer's install: the packed tarball carries the native record layer's source and build script, the script
+// builds it inside the installed package, and the built dist/ finds it there (lib/tls/native-aead.ts).
+t.test('the published tarball builds and loads the native record layer', { skip: process.env.FASTIFY_SPDY_NATIVE_AEAD === '0' && 'FASTIFY_SPDY_NATIVE_AEAD=0' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fastify-spdy-pack-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]).toString()
+  const [{ filename, files }] = JSON.parse(out) as Array<{ filename: string, files: Array<{ path: string }> }>
+  const paths = files.map((f) => f.path)
+  for (const p of ['binding.gyp', 'native/aead.c', 'scripts/native.mjs', 'dist/cjs/tls/native-aead.js']) t.ok(paths.includes(p), `${p} is packed`)
+  t.notOk(paths.some((p) => p.startsWith('build/')), 'no prebuilt binary is packed')
+  execFileSync('tar', ['xzf', join(dir, filename), '-C', dir])
+  const pkg = join(dir, 'package')
+  execFileSync(process.execPath, ['scripts/native.mjs'], { cwd: pkg, stdio: 'pipe' })
+  const detail = execFileSync(process.execPath, ['-e', "console.log(require('./dist/cjs/tls/native-aead.js').nativeAeadStatus().detail)"], { cwd: pkg }).toString().trim()
+  t.equal(detail, join(pkg, 'build', 'Release', 'fastify_spdy_aead.node'), 'loaded from the installed package')
 })

@@ -31,8 +31,11 @@ export interface ConnectionStats {
 export interface Transport {
   /** Bytes for the peer (already framed; encrypted by the connection if TLS is on). */
   send (chunk: Uint8Array): void
-  /** Several chunks in one go (one writev for the socket). */
-  sendMany (chunks: Uint8Array[]): void
+  /**
+   * Several chunks in one go (one writev for the socket). `written`, if given, is called once the socket has
+   * written all of them (the last write's callback: writes complete in order), with an error if it failed.
+   */
+  sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void
   /** True while the socket's buffer is over its high-water mark: producers should pause. */
   readonly congested: boolean
   /** Ask to be called on socket drain. */
@@ -83,20 +86,22 @@ export class Connection implements Transport {
     this.socket.write(chunk)
   }
 
-  sendMany (chunks: Uint8Array[]): void {
+  sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void {
     if (this.ended || this.socket.destroyed) return
-    if (chunks.length === 1) { this.socket.write(chunks[0]); return }
+    if (chunks.length === 1) { this.socket.write(chunks[0], written); return }
     let total = 0
     for (let i = 0; i < chunks.length; i++) total += chunks[i].length
     if (total <= COALESCE_BYTES) {
       // Many small frames (SYN_REPLYs, 8-byte DATA headers, short bodies): copying them into one buffer costs less
       // than a socket.write per frame and a writev of as many iovecs.
-      this.socket.write(Buffer.concat(chunks, total))
+      this.socket.write(Buffer.concat(chunks, total), written)
       return
     }
     // Bulk DATA: corking turns the frames into one writev without copying the payloads.
     this.socket.cork()
-    for (let i = 0; i < chunks.length; i++) this.socket.write(chunks[i])
+    const last = chunks.length - 1
+    for (let i = 0; i < last; i++) this.socket.write(chunks[i])
+    this.socket.write(chunks[last], written)
     this.socket.uncork()
   }
 

@@ -7,6 +7,8 @@ import { TlsError } from '../errors'
 import { Alert, Group, SigScheme, Version } from './constants'
 import { CbcState } from './cbc'
 import { writeSeqHeader } from './wire'
+import { SLAB_BYTES, takeOutputBuffer } from './outbuf'
+import { NATIVE_CIPHER_ID, nativeAead, type NativeAeadBinding, type NativeAeadCtx } from './native-aead'
 
 export type Aead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305'
 export type Cbc = 'aes-128-cbc' | 'aes-256-cbc'
@@ -38,6 +40,11 @@ export interface RecordProtection {
   /** The record(s) as buffers to write in order: header first, nothing copied into one buffer. */
   seal: (type: number, version: number, plaintext: Uint8Array) => Buffer[]
   open: (type: number, version: number, fragment: Buffer) => Buffer
+  /**
+   * Optional: `data` cut into records of at most `maxPlain` bytes, sealed back to back into as few buffers as
+   * possible (pooled slabs of four records: one socket write entry per 64 KB). Only when cheaper than seal().
+   */
+  sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
 }
 
 /** The PRF (and Finished/EMS transcript hash) of a connection: 'md5sha1' is the RFC 2246 section 5 construction. */
@@ -119,8 +126,21 @@ export class AeadState implements RecordProtection {
    * raw key bytes each time (bench/tls.ts profile: cipher setup is a third of the per-record cost).
    */
   private readonly key: crypto.KeyObject
+  /**
+   * The native accelerator (lib/tls/native-aead.ts) when built: one OpenSSL context per use (seal or open), made on
+   * first use and kept for the connection's life; the raw key is what it is made from.
+   */
+  private readonly native: NativeAeadBinding | null
+  private readonly rawKey: Buffer | null
+  private sealCtx: NativeAeadCtx | null = null
+  private openCtx: NativeAeadCtx | null = null
+  /** Set for a state that seals with the native binding: the engine then seals a whole write into one buffer. */
+  readonly sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
   constructor (readonly suite: Suite, key: Buffer, iv: Buffer) {
     this.key = crypto.createSecretKey(key)
+    this.native = nativeAead()
+    this.rawKey = this.native === null ? null : Buffer.from(key)
+    if (this.native !== null) this.sealRecords = this.sealRecordsNative
     this.nonce = Buffer.alloc(12)
     iv.copy(this.nonce, 0)
     this.gcm = suite.explicitNonceLen > 0
@@ -150,7 +170,22 @@ export class AeadState implements RecordProtection {
    * Protect one record. Returns [header, ciphertext, tag]: the 5-byte record header (RFC 5246 section 6.2) with the
    * explicit nonce appended for GCM, so the caller writes three buffers and nothing is copied.
    */
+  /** Record header (RFC 5246 section 6.2) at `off`, followed for GCM by the explicit nonce = seq (RFC 5288 section 3). */
+  private writeHeader (out: Buffer, off: number, type: number, version: number, seq: number, plainLen: number): void {
+    const explicit = this.suite.explicitNonceLen
+    out[off] = type
+    out[off + 1] = version >> 8
+    out[off + 2] = version & 0xff
+    out.writeUInt16BE(explicit + plainLen + 16, off + 3)
+    if (explicit > 0) AeadState.put64(out, off + 5, seq, 0, 0)
+  }
+
   seal (type: number, version: number, plaintext: Uint8Array): Buffer[] {
+    if (this.native !== null) {
+      const out = Buffer.allocUnsafe(5 + this.suite.explicitNonceLen + plaintext.length + 16)
+      this.sealInto(this.native, out, 0, type, version, plaintext)
+      return [out]
+    }
     const seq = this.seq++
     const nonce = this.nonceFor(seq)
     const c = crypto.createCipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
@@ -158,14 +193,41 @@ export class AeadState implements RecordProtection {
     const body = c.update(plaintext)
     c.final()
     const tag = c.getAuthTag()
-    const explicit = this.suite.explicitNonceLen
-    const header = Buffer.allocUnsafe(5 + explicit)
-    header[0] = type
-    header[1] = version >> 8
-    header[2] = version & 0xff
-    header.writeUInt16BE(explicit + body.length + 16, 3)
-    if (explicit > 0) AeadState.put64(header, 5, seq, 0, 0)
+    // header and tag are written as their own buffers beside the body: nothing is copied to join them
+    const header = Buffer.allocUnsafe(5 + this.suite.explicitNonceLen)
+    this.writeHeader(header, 0, type, version, seq, body.length)
     return [header, body, tag]
+  }
+
+  /** One record sealed by the native binding into `out` at `off`; returns its length on the wire. */
+  private sealInto (native: NativeAeadBinding, out: Buffer, off: number, type: number, version: number, plaintext: Uint8Array): number {
+    const seq = this.seq++
+    const nonce = this.nonceFor(seq)
+    this.sealCtx ??= this.nativeCtx(native, true)
+    this.writeHeader(out, off, type, version, seq, plaintext.length)
+    const body = off + 5 + this.suite.explicitNonceLen
+    native.seal(this.sealCtx, nonce, this.aadFor(seq, type, version, plaintext.length), plaintext, out, body)
+    return body - off + plaintext.length + 16
+  }
+
+  /** Whole records per pooled slab; a larger write takes several slabs, so it is pooled too. */
+  private readonly sealRecordsNative = (type: number, version: number, data: Uint8Array, maxPlain: number): Buffer[] => {
+    const native = this.native as NativeAeadBinding
+    const perRecord = 5 + this.suite.explicitNonceLen + 16
+    const perSlab = Math.max(1, Math.floor(SLAB_BYTES / (maxPlain + perRecord))) * maxPlain
+    const out: Buffer[] = []
+    for (let s = 0; s < data.length; s += perSlab) {
+      const part = data.subarray(s, Math.min(s + perSlab, data.length))
+      const buf = takeOutputBuffer(part.length + Math.ceil(part.length / maxPlain) * perRecord)
+      let o = 0
+      for (let p = 0; p < part.length; p += maxPlain) o += this.sealInto(native, buf, o, type, version, part.subarray(p, Math.min(p + maxPlain, part.length)))
+      out.push(buf)
+    }
+    return out
+  }
+
+  private nativeCtx (native: NativeAeadBinding, encrypt: boolean): NativeAeadCtx {
+    return native.create(NATIVE_CIPHER_ID[this.suite.cipher], this.rawKey as Buffer, encrypt)
   }
 
   open (type: number, version: number, fragment: Buffer): Buffer {
@@ -180,8 +242,17 @@ export class AeadState implements RecordProtection {
       nonce = this.nonceFor(seq)
     }
     const ctLen = fragment.length - overhead
+    const aad = this.aadFor(seq, type, version, ctLen)
+    if (this.native !== null) {
+      this.openCtx ??= this.nativeCtx(this.native, false)
+      const pt = Buffer.allocUnsafe(ctLen)
+      if (!this.native.open(this.openCtx, nonce, aad, fragment, this.suite.explicitNonceLen, ctLen, pt)) {
+        throw new TlsError(Alert.bad_record_mac, 'record authentication failed')
+      }
+      return pt
+    }
     const d = crypto.createDecipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
-    d.setAAD(this.aadFor(seq, type, version, ctLen))
+    d.setAAD(aad)
     d.setAuthTag(fragment.subarray(fragment.length - 16))
     const pt = d.update(fragment.subarray(this.suite.explicitNonceLen, fragment.length - 16))
     try {

@@ -92,6 +92,11 @@ export abstract class TlsEngine {
   write (data: Uint8Array): void {
     if (this.dead || this.closeSent) return
     if (!this.connected) { this.pendingWrites.push(Buffer.from(data)); return }
+    const w = this.writeCipher
+    if (w?.sealRecords !== undefined && data.length > 0) {
+      for (const b of w.sealRecords(ContentType.application_data, this.recordVersion, data, MAX_PLAINTEXT)) this.out.push(b)
+      return
+    }
     for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
       this.sendRecord(ContentType.application_data, data.subarray(off, Math.min(off + MAX_PLAINTEXT, data.length)))
     }

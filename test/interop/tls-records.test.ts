@@ -1,0 +1,85 @@
+/**
+ * Large concurrent downloads through the plugin's TLS listener, checked byte for byte by peers we did not write:
+ * npm spdy's agent over Node's TLS (ALPN spdy/3.1, several streams on one connection) and Node's https client
+ * (HTTP/1.1 fallback, several connections). Each body is different random data, so a record buffer reused while
+ * the socket still held it (lib/tls/outbuf.ts) would show as a wrong hash. Run with the native record layer, then
+ * with FASTIFY_SPDY_NATIVE_AEAD=0 (node:crypto records) on the same server.
+ */
+import t from 'tap'
+import http from 'node:http'
+import https from 'node:https'
+import { createHash, randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import Fastify from 'fastify'
+import spdy from '../../lib/index'
+import { generateSelfSigned } from '../../lib/tls/certificates'
+import { pooledSlabs } from '../../lib/tls/outbuf'
+import { nativeAead } from '../../lib/tls/native-aead'
+/* eslint-disable @typescript-eslint/no-require-imports */
+const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
+const BLOBS = 6
+const blobs = Array.from({ length: BLOBS }, (_, i) => randomBytes(6_000_000 + i * 77_777))
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
+
+/**
+ * GET `path` and hash the body. With `stall`, reading stops for 150 ms after the first chunk: the server's socket
+ * buffer fills, its writes go asynchronous and hold record buffers until the kernel takes them, which is when a
+ * buffer given back too early would be overwritten by the next records.
+ */
+const get = async (port: number, path: string, agent: http.Agent | undefined, stall = false): Promise<{ hash: string, len: number, spdy: string | undefined }> =>
+  await new Promise((resolve, reject) => {
+    https.get({ host: '127.0.0.1', port, path, agent, ca: cert, servername: 'localhost' }, (res) => {
+      const h = createHash('sha256')
+      let len = 0
+      res.on('data', (c: Buffer) => {
+        if (stall && len === 0) { res.pause(); setTimeout(() => res.resume(), 300) }
+        h.update(c)
+        len += c.length
+      })
+      res.on('end', () => resolve({ hash: h.digest('hex'), len, spdy: res.headers['x-spdy'] as string | undefined }))
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+
+t.test('concurrent large bodies over TLS stay intact', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: { cert, key }, port: 0 })
+  app.get('/blob/:n', async (req, reply) => {
+    reply.header('x-spdy', req.spdy === null ? 'no' : String(req.spdy.version))
+    return blobs[Number((req.params as { n: string }).n)]
+  })
+  // the same bytes as 64 KB writes over time: later writes are sealed while earlier ones may still be queued
+  app.get('/stream/:n', async (req, reply) => {
+    const blob = blobs[Number((req.params as { n: string }).n)]
+    reply.header('x-spdy', req.spdy === null ? 'no' : String(req.spdy.version))
+    return await reply.send(Readable.from((function * () { for (let o = 0; o < blob.length; o += 65536) yield blob.subarray(o, o + 65536) })()))
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = app.spdy.port as number
+  t.teardown(() => app.close())
+
+  for (const mode of ['native', 'node:crypto'] as const) {
+    t.test(mode, { skip: mode === 'native' && nativeAead() === null && 'addon not built or disabled' }, async (t) => {
+      if (mode === 'node:crypto') {
+        process.env.FASTIFY_SPDY_NATIVE_AEAD = '0'
+        t.teardown(() => { delete process.env.FASTIFY_SPDY_NATIVE_AEAD })
+      }
+      const agent = spdyClient.createAgent({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', spdy: { protocols: ['spdy/3.1'] } })
+      t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
+      const viaSpdy = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, agent)))
+      const https1 = (): https.Agent => new https.Agent({ ca: cert, ALPNProtocols: ['http/1.1'] })
+      const viaHttps = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, https1())))
+      const streamed = await Promise.all(blobs.map(async (_, i) => await get(port, `/stream/${i}`, https1(), true)))
+      for (let i = 0; i < BLOBS; i++) {
+        const want = { hash: sha(blobs[i]), len: blobs[i].length }
+        t.same(viaSpdy[i], { ...want, spdy: '3.1' }, `blob ${i} over SPDY/3.1 (one connection, ${BLOBS} streams)`)
+        t.same(viaHttps[i], { ...want, spdy: 'no' }, `blob ${i} over the HTTPS/1.1 fallback`)
+        t.same(streamed[i], { ...want, spdy: 'no' }, `blob ${i} streamed in 64 KB writes to a client that stalls`)
+      }
+      if (mode === 'native') t.ok(pooledSlabs() > 0, `written record buffers came back to the pool (${pooledSlabs()} free now)`)
+    })
+  }
+})
