@@ -164,7 +164,16 @@ Huffman tree building about half of it), GC 12%, header parse/serialise and fram
 lib/server 7%, lib/session 7%, Node stream machinery of the compat objects 4%, Fastify itself 4%, the socket write
 4% (one write per 32 responses). HTTP/1.1 spends nothing on header compression but pays a read and a write per
 request; SPDY answers ~32 responses per write. Deflate level 3 would save ~0.9 us per small SYN_REPLY but makes
-browser-like request blocks 2.3x bigger, so pako's settings stay.`
+browser-like request blocks 2.3x bigger, so pako's settings stay.
+
+The SPDY plain 10 connections x 10 streams row is bimodal on this machine: 4 s runs of spdy-load against one server
+process (bench/servers.ts fastify-spdy, pinned as here) gave 71.7k, 56.6k, 53.0k, 51.2k req/s, and in another
+process 49.1k-62.3k, with the server core busy throughout (13.1-13.5 us of CPU per request in the fast mode,
+~18 us in the slow one). The commit before the native TLS record layer (which does not touch plain SPDY) shows
+the same two modes (53.0k and 72.8k in consecutive runs). The 1 x 100 row is steady (15.1-15.9 us per request).
+The closed loop (each connection sends the next request when an answer arrives) settles either into large batches
+per socket read and write or into small ones, and the median follows whichever mode the runs landed in; the
+issue 4 line above is read with that spread.`
 
 const k = (n: number): string => n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0)
 

@@ -67,6 +67,7 @@ t.test('concurrent large bodies over TLS stay intact', async (t) => {
         process.env.FASTIFY_SPDY_NATIVE_AEAD = '0'
         t.teardown(() => { delete process.env.FASTIFY_SPDY_NATIVE_AEAD })
       }
+      t.equal(app.spdy.tlsRecordLayer, mode)
       const agent = spdyClient.createAgent({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', spdy: { protocols: ['spdy/3.1'] } })
       t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
       const viaSpdy = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, agent)))
