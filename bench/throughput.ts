@@ -174,7 +174,12 @@ the same two modes (53.0k and 72.8k in consecutive runs). The 1 x 100 row is ste
 It is not batching: the server's read and write system calls per request (/proc/PID/io) stay at 0.10 each (one
 read and one write per connection's 10 requests) in both modes, while its CPU per request moves from 13.9 to
 17.0 us. The cause was not found (the VM's neighbours are one candidate); the median follows whichever mode the
-runs landed in, and the issue 4 line above is read with that spread.`
+runs landed in, and the issue 4 line above is read with that spread.
+
+The spdy-load --download rows measure spdy-load as much as the server: during them the fastify-spdy server process
+was busy 50-65% of the time (plain: 7-9 CPU ticks of 10 ms over 0.14-0.15 s downloads; over lib/tls: 17-22 ticks
+over 0.30-0.38 s; /proc/PID/stat), so the one Node process that decrypts, decodes and counts is the limit there,
+not the server.`
 
 const k = (n: number): string => n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0)
 
