@@ -245,7 +245,8 @@ export class AeadState implements RecordProtection {
     const aad = this.aadFor(seq, type, version, ctLen)
     if (this.native !== null) {
       this.openCtx ??= this.nativeCtx(this.native, false)
-      const pt = Buffer.allocUnsafe(ctLen)
+      // decrypted where it lies (the engine owns received bytes, see TlsEngine.receive): no buffer per record
+      const pt = fragment.subarray(this.suite.explicitNonceLen, this.suite.explicitNonceLen + ctLen)
       if (!this.native.open(this.openCtx, nonce, aad, fragment, this.suite.explicitNonceLen, ctLen, pt)) {
         throw new TlsError(Alert.bad_record_mac, 'record authentication failed')
       }

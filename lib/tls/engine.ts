@@ -33,11 +33,19 @@ export type TlsEvent =
 
 export interface HandshakeMessage { type: number, body: Buffer, raw: Buffer }
 
+const EMPTY = Buffer.alloc(0)
+
 export abstract class TlsEngine {
   protected readonly maxHandshakeMessageSize: number
   protected out: Buffer[] = []
   protected events: TlsEvent[] = []
-  private inbuf: Buffer = Buffer.alloc(0)
+  /**
+   * A record cut by a socket read, carried to the next receive(): its first `carryFill` bytes. A 5-byte buffer until
+   * the header is complete, then one buffer of the record's full size, so each later chunk copies only its own
+   * bytes (records wholly inside a chunk are read where they lie, never copied).
+   */
+  private carry: Buffer = EMPTY
+  private carryFill = 0
   private hsbuf: Buffer = Buffer.alloc(0)
   protected readCipher: RecordProtection | null = null
   protected writeCipher: RecordProtection | null = null
@@ -64,13 +72,17 @@ export abstract class TlsEngine {
   /** Time (same clock as `now`) by which the handshake must be finished; null once done or if no timeout is set. */
   get deadline (): number | null { return this._deadline }
 
-  /** Feed bytes read from the socket. Never throws: failures become an alert in outbound plus an error event. */
+  /**
+   * Feed bytes read from the socket. Never throws: failures become an alert in outbound plus an error event.
+   * The bytes are consumed: records may be decrypted where they lie, so `bytes` must not be used afterwards
+   * (a socket's read buffers never are); 'data' events may be views into it.
+   */
   receive (bytes: Uint8Array, now: number): TlsEvent[] {
     if (this.dead) return []
-    const chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.inbuf = this.inbuf.length === 0 ? chunk : Buffer.concat([this.inbuf, chunk])
+    let chunk = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     try {
-      this.readRecords()
+      if (this.carryFill > 0) chunk = this.continueCarry(chunk)
+      if (chunk.length > 0) this.readRecords(chunk)
       if (this.deadlineExpired(now)) this.fatal(new TlsError(Alert.handshake_failure, 'handshake timeout'))
     } catch (err) {
       this.fatal(err)
@@ -135,30 +147,67 @@ export abstract class TlsEngine {
 
   // ---- record layer ----
 
-  private readRecords (): void {
-    let buf = this.inbuf
+  /** Header checks, as soon as 5 bytes are there; returns the record's length. */
+  private checkHeader (buf: Buffer, pos: number): number {
+    const type = buf[pos]
+    const version = buf.readUInt16BE(pos + 1)
+    const length = buf.readUInt16BE(pos + 3)
+    if (type < 20 || type > 23) throw new TlsError(Alert.unexpected_message, `unknown record type ${type}`)
+    if ((version >> 8) !== 3) throw new TlsError(Alert.protocol_version, `bad record version 0x${version.toString(16)}`)
+    // RFC 5246 section 6.2.3: ciphertext up to 2^14+2048; plaintext records (before CCS) up to 2^14 (6.2.1).
+    if (length > (this.readCipher === null ? MAX_PLAINTEXT : MAX_CIPHERTEXT)) throw new TlsError(Alert.record_overflow, `record of ${length} bytes`)
+    return length
+  }
+
+  /** Whole records of `buf` where they lie; an incomplete tail goes to `carry`. */
+  private readRecords (buf: Buffer): void {
     let pos = 0
-    while (!this.dead && buf.length - pos >= 5) {
-      const type = buf[pos]
-      const version = buf.readUInt16BE(pos + 1)
-      const length = buf.readUInt16BE(pos + 3)
-      if (type < 20 || type > 23) throw new TlsError(Alert.unexpected_message, `unknown record type ${type}`)
-      if ((version >> 8) !== 3) throw new TlsError(Alert.protocol_version, `bad record version 0x${version.toString(16)}`)
-      // RFC 5246 section 6.2.3: ciphertext up to 2^14+2048; plaintext records (before CCS) up to 2^14 (6.2.1).
-      if (length > (this.readCipher === null ? MAX_PLAINTEXT : MAX_CIPHERTEXT)) throw new TlsError(Alert.record_overflow, `record of ${length} bytes`)
-      if (buf.length - pos < 5 + length) break
-      const fragment = buf.subarray(pos + 5, pos + 5 + length)
-      pos += 5 + length
-      let plain = fragment
-      if (this.readCipher !== null) {
-        plain = this.readCipher.open(type, version, fragment)
-        if (plain.length > MAX_PLAINTEXT) throw new TlsError(Alert.record_overflow, 'decrypted record over 2^14')
+    while (!this.dead && pos < buf.length) {
+      if (buf.length - pos < 5) {
+        this.carry = Buffer.alloc(5)
+        this.carryFill = buf.copy(this.carry, 0, pos)
+        return
       }
-      this.onRecord(type, plain)
-      if (pos === buf.length) { buf = Buffer.alloc(0); pos = 0 }
+      const length = this.checkHeader(buf, pos)
+      if (buf.length - pos < 5 + length) {
+        // copied into a buffer of its own, so a large socket chunk is not pinned by its last few bytes
+        this.carry = Buffer.allocUnsafe(5 + length)
+        this.carryFill = buf.copy(this.carry, 0, pos)
+        return
+      }
+      this.onCiphertext(buf[pos], buf.readUInt16BE(pos + 1), buf.subarray(pos + 5, pos + 5 + length))
+      pos += 5 + length
     }
-    // keep only the incomplete tail (copied so a large socket chunk is not pinned)
-    this.inbuf = pos === 0 ? buf : Buffer.from(buf.subarray(pos))
+  }
+
+  /** Complete the carried record from the front of `chunk`; returns what is left of the chunk. */
+  private continueCarry (chunk: Buffer): Buffer {
+    let used = 0
+    if (this.carryFill < 5) {
+      used = chunk.copy(this.carry, this.carryFill, 0, Math.min(chunk.length, 5 - this.carryFill))
+      this.carryFill += used
+      if (this.carryFill < 5) return EMPTY
+      const rec = Buffer.allocUnsafe(5 + this.checkHeader(this.carry, 0))
+      this.carry.copy(rec, 0, 0, 5)
+      this.carry = rec
+    }
+    const take = chunk.copy(this.carry, this.carryFill, used, Math.min(chunk.length, used + this.carry.length - this.carryFill))
+    this.carryFill += take
+    if (this.carryFill < this.carry.length) return EMPTY
+    const rec = this.carry
+    this.carry = EMPTY
+    this.carryFill = 0
+    this.onCiphertext(rec[0], rec.readUInt16BE(1), rec.subarray(5))
+    return chunk.subarray(used + take)
+  }
+
+  private onCiphertext (type: number, version: number, fragment: Buffer): void {
+    let plain = fragment
+    if (this.readCipher !== null) {
+      plain = this.readCipher.open(type, version, fragment)
+      if (plain.length > MAX_PLAINTEXT) throw new TlsError(Alert.record_overflow, 'decrypted record over 2^14')
+    }
+    this.onRecord(type, plain)
   }
 
   private onRecord (type: number, data: Buffer): void {
