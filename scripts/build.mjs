@@ -16,6 +16,10 @@ mkdirSync('dist/esm', { recursive: true })
 const names = Object.keys(require(resolve('dist/cjs/index.js'))).filter((n) => n !== 'default')
 writeFileSync('dist/esm/index.mjs', "import cjs from '../cjs/index.js'\nexport default cjs\nexport const { " +
   names.join(', ') + ' } = cjs\n')
+// fastify-spdy/client: the SPDY client (lib/client), named exports only.
+const clientNames = Object.keys(require(resolve('dist/cjs/client/index.js')))
+writeFileSync('dist/esm/client.mjs', "import cjs from '../cjs/client/index.js'\nexport const { " + clientNames.join(', ') + ' } = cjs\n')
+writeFileSync('dist/esm/client.d.mts', "export * from '../cjs/client/index.js'\n")
 // Types for ESM: TypeScript sees a CommonJS module's default import as the whole module object, so name the
 // plugin's own type explicitly.
 writeFileSync('dist/esm/index.d.mts', "import * as cjs from '../cjs/index.js'\nexport * from '../cjs/index.js'\n" +

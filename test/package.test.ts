@@ -18,11 +18,24 @@ t.test('built package works from require() and import', async (t) => {
     console.log(JSON.stringify([typeof p, p === fastifySpdy, typeof SpdyOptionsError, LIMITS.maxConcurrentStreams.default]))
   `]).toString()
   t.same(JSON.parse(esm), ['function', true, 'function', 100])
+  // fastify-spdy/client: the SPDY client, the same module from both systems
+  const client = execFileSync(process.execPath, ['-e', `
+    const c = require('fastify-spdy/client')
+    console.log(JSON.stringify([typeof c.connect, typeof c.ClientResponseTooLargeError, c.DEFAULT_MAX_RESPONSE_BYTES]))
+  `]).toString()
+  t.same(JSON.parse(client), ['function', 'function', 64 * 1024 * 1024])
+  const clientEsm = execFileSync(process.execPath, ['--input-type=module', '-e', `
+    import { connect, SpdyClientError } from 'fastify-spdy/client'
+    import { createRequire } from 'node:module'
+    const req = createRequire(import.meta.url)
+    console.log(JSON.stringify([typeof connect, connect === req('fastify-spdy/client').connect, SpdyClientError === req('fastify-spdy/client').SpdyClientError]))
+  `]).toString()
+  t.same(JSON.parse(clientEsm), ['function', true, true])
   const r = execFileSync(process.execPath, ['-e', `
     const fs = require('fs')
-    console.log(JSON.stringify([fs.existsSync('dist/cjs/index.d.ts'), fs.existsSync('dist/esm/index.d.mts')]))
+    console.log(JSON.stringify([fs.existsSync('dist/cjs/index.d.ts'), fs.existsSync('dist/esm/index.d.mts'), fs.existsSync('dist/cjs/client/index.d.ts'), fs.existsSync('dist/esm/client.d.mts')]))
   `]).toString()
-  t.same(JSON.parse(r), [true, true])
+  t.same(JSON.parse(r), [true, true, true, true])
 })
 
 // A consumer's install: the packed tarball carries the native record layer's source and build script, the script

@@ -14,9 +14,11 @@ import {
   ClientConnectError,
   ClientNoProtocolError,
   ClientProtocolError,
+  ClientResponseTooLargeError,
   ClientTimeoutError,
   ClientTlsError,
   connect,
+  DEFAULT_MAX_RESPONSE_BYTES,
   type SpdyClient,
   type SpdyResponse
 } from '../client/client'
@@ -40,12 +42,14 @@ Options:
   -i, --include       print the status line and response headers before the body
   -v, --verbose       print the TLS outcome and every SPDY frame, both ways, to stderr
   --timeout MS        give up after MS milliseconds in all (default 10000)
+  --max-size BYTES    give up when the body and pushed bodies pass BYTES (default 67108864, 64 MiB)
   -h, --help          show this text
 
 Exit status: 0 ok, 2 bad usage, 3 cannot connect, 4 certificate problem, 5 other TLS failure,
-6 no protocol in common, 7 SPDY protocol error, 8 timeout, 9 connection closed early, 1 anything else.`
+6 no protocol in common, 7 SPDY protocol error, 8 timeout, 9 connection closed early,
+10 response larger than --max-size, 1 anything else.`
 
-export const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, certificate: 4, tls: 5, noProtocol: 6, protocol: 7, timeout: 8, closed: 9 } as const
+export const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, certificate: 4, tls: 5, noProtocol: 6, protocol: 7, timeout: 8, closed: 9, tooLarge: 10 } as const
 
 export interface GetOptions {
   url: URL
@@ -62,6 +66,7 @@ export interface GetOptions {
   include: boolean
   verbose: boolean
   timeout: number
+  maxSize: number
 }
 
 const USER_AGENT = 'fastify-spdy-cli'
@@ -85,6 +90,7 @@ export function parseGetArgs (args: string[]): GetOptions {
   let include = false
   let verbose = false
   let timeout = 10_000
+  let maxSize = DEFAULT_MAX_RESPONSE_BYTES
   for (let i = 0; i < args.length; i++) {
     const a = args[i]
     const value = (): string => {
@@ -124,6 +130,12 @@ export function parseGetArgs (args: string[]): GetOptions {
         if (!/^\d+$/.test(v) || timeout <= 0) throw new UsageError(`--timeout takes a positive number of milliseconds, not ${v}`)
         break
       }
+      case '--max-size': {
+        const v = value()
+        maxSize = Number(v)
+        if (!/^\d+$/.test(v) || maxSize <= 0 || !Number.isSafeInteger(maxSize)) throw new UsageError(`--max-size takes a positive number of bytes, not ${v}`)
+        break
+      }
       default:
         if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`)
         if (url !== null) throw new UsageError(`one URL only (got ${url} and ${a})`)
@@ -151,7 +163,8 @@ export function parseGetArgs (args: string[]): GetOptions {
     data,
     include,
     verbose,
-    timeout
+    timeout,
+    maxSize
   }
 }
 
@@ -168,6 +181,7 @@ function exitFor (err: unknown): number {
   if (err instanceof ClientProtocolError) return EXIT.protocol
   if (err instanceof ClientTimeoutError) return EXIT.timeout
   if (err instanceof ClientClosedError) return EXIT.closed
+  if (err instanceof ClientResponseTooLargeError) return EXIT.tooLarge
   return EXIT.other
 }
 
@@ -195,6 +209,7 @@ async function get (o: GetOptions, io: Io): Promise<number> {
     negotiation: o.negotiation,
     version: o.version,
     timeout: o.timeout,
+    maxResponseBytes: o.maxSize,
     onFrame: o.verbose ? (d, f) => { for (const line of describeFrame(d, f)) io.stderr(line + '\n') } : undefined,
     onConnect: o.verbose
       ? (c) => {

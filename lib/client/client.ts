@@ -1,7 +1,8 @@
 /**
  * A small promise-based SPDY client on our own engines: a net.Socket, optionally our TLS 1.2 client (NPN and/or
  * ALPN), and the session engine in the client role. It buffers whole responses (and the streams the server pushes
- * with them) in memory: it is for the CLI, tests and page-load benchmarks, not for streaming large bodies.
+ * with them) in memory, up to maxResponseBytes: it is for the CLI, tests and page-load benchmarks, not for
+ * streaming large bodies. Published as `fastify-spdy/client`.
  *
  *   const client = await connect({ host: '127.0.0.1', port: 8443, tls: true, ca })
  *   const res = await client.request({ path: '/' })   // { status, headers, body, pushes }
@@ -21,6 +22,7 @@ import {
   ClientConnectError,
   ClientNoProtocolError,
   ClientProtocolError,
+  ClientResponseTooLargeError,
   ClientTimeoutError,
   ClientTlsError,
   SpdyClientError
@@ -47,6 +49,11 @@ export interface ConnectOptions {
   version?: SpdyVersion
   /** ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). */
   timeout?: number
+  /**
+   * Most bytes buffered for one request: its body plus the bodies pushed with it (default 64 MiB). Past it the
+   * request fails with ClientResponseTooLargeError and its streams are cancelled; requests can override it.
+   */
+  maxResponseBytes?: number
   /** Every SPDY frame, both ways, decoded once more for display (costs a second zlib context per direction). */
   onFrame?: (direction: FrameDirection, frame: Frame) => void
   /** Called once the connection is ready, before our first frame (SETTINGS) goes out: for logging. */
@@ -65,6 +72,8 @@ export interface RequestOptions {
   timeout?: number
   /** 0 (highest) to 7; SPDY/2 uses 0-3. Default 3. */
   priority?: number
+  /** This request's limit instead of the connection's `maxResponseBytes`. */
+  maxResponseBytes?: number
 }
 
 export interface PushedResponse {
@@ -92,6 +101,8 @@ export interface SpdyResponse {
 }
 
 const DEFAULT_TIMEOUT = 10_000
+/** Whole responses are held in memory until complete: a page and its pushed assets fit many times over in 64 MiB. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 const PROTOCOL_OF: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
 /** Alerts we raise when the server's certificate fails our checks (lib/tls/client.ts verifyChain/onCertificate). */
 const CERTIFICATE_ALERTS = new Set<number>([Alert.bad_certificate, Alert.unsupported_certificate, Alert.certificate_expired, Alert.certificate_unknown, Alert.unknown_ca])
@@ -120,6 +131,9 @@ interface Pending {
   timer: NodeJS.Timeout | null
   /** Why our own session reset this stream (a protocolError event precedes the streamReset). */
   ownError: string | null
+  /** Body bytes held for this request, pushed streams included, and the most allowed. */
+  bytes: number
+  maxBytes: number
 }
 
 /** Headers of a pushed stream: the URL (v2 `url`; v3 `:scheme :host :path`, SPDY/3 section 3.3.1). */
@@ -190,6 +204,7 @@ export class SpdyClient {
     if (body !== undefined && body.length > 0 && headers['content-length'] === undefined) headers['content-length'] = body.length
     const list = requestHeaderList(this.version, head, headers)
     const timeout = r.timeout ?? DEFAULT_TIMEOUT
+    const maxBytes = r.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     return await new Promise<SpdyResponse>((resolve, reject) => {
       let timer: NodeJS.Timeout | null = null
       let p: Pending | null = null
@@ -214,7 +229,7 @@ export class SpdyClient {
           this.waiting.push(open)
           return
         }
-        p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timer, ownError: null }
+        p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timer, ownError: null, bytes: 0, maxBytes }
         this.pending.set(id, p)
         if (hasBody) this.session.write(id, body, true)
         this.flush()
@@ -305,6 +320,12 @@ export class SpdyClient {
           if (ev.data.length > 0) this.session.consume(ev.streamId, ev.data.length)
           const p = this.pending.get(ev.streamId)
           const q = this.pushes.get(ev.streamId)
+          const owner = p ?? q?.owner
+          if (owner !== undefined && owner.bytes + ev.data.length > owner.maxBytes) {
+            this.finishRequest(owner, new ClientResponseTooLargeError(`the response to stream ${owner.id} passed maxResponseBytes (${owner.maxBytes} bytes); its streams were cancelled`, owner.maxBytes))
+            break
+          }
+          if (owner !== undefined) owner.bytes += ev.data.length
           // DATA may be a view of the socket's chunk (lib/codec/decoder.ts): copy what we keep.
           if (p !== undefined) {
             if (ev.data.length > 0) p.chunks.push(Buffer.from(ev.data))

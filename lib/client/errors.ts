@@ -70,6 +70,19 @@ export class ClientTimeoutError extends SpdyClientError {
   }
 }
 
+/**
+ * The response (its body and the bodies of the streams pushed with it) grew past `maxResponseBytes`: the client
+ * buffers whole responses, so it cancels the streams (RST_STREAM CANCEL) instead of holding more. The connection
+ * stays usable.
+ */
+export class ClientResponseTooLargeError extends SpdyClientError {
+  readonly limit: number
+  constructor (message: string, limit: number) {
+    super('FST_SPDY_CLIENT_RESPONSE_TOO_LARGE', message)
+    this.limit = limit
+  }
+}
+
 /** The server closed the connection before the exchange finished, without saying why. */
 export class ClientClosedError extends SpdyClientError {
   constructor (message: string) {

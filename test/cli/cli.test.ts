@@ -19,7 +19,7 @@ import { startServer } from '../tls/harness'
 
 const ROOT = resolve(__dirname, '../..')
 const MAIN = join(ROOT, 'lib/cli/main.ts')
-const EXIT = { ok: 0, usage: 2, connect: 3, certificate: 4, noProtocol: 6, protocol: 7, timeout: 8 }
+const EXIT = { ok: 0, usage: 2, connect: 3, certificate: 4, noProtocol: 6, protocol: 7, timeout: 8, tooLarge: 10 }
 
 interface Run { code: number, stdout: string, stderr: string }
 
@@ -120,6 +120,18 @@ t.test('success', async (t) => {
     t.equal(r.code, EXIT.ok, r.stderr)
     t.equal(r.stdout, 'hello over SPDY/3.1\n')
   })
+})
+
+t.test('--max-size: a response (body and pushes) past it exits 10, under it succeeds', async (t) => {
+  const app = await plugin(true)
+  t.teardown(() => app.close())
+  const url = `https://localhost:${app.spdy.port!}/`
+  // the page is 20 bytes, its two pushed assets 20 and 14: 54 in all
+  const over = await cli(['get', '--cacert', caFile, '--max-size', '53', url])
+  t.equal(over.code, EXIT.tooLarge, over.stderr)
+  t.match(over.stderr, /passed maxResponseBytes \(53 bytes\)/)
+  const under = await cli(['get', '--cacert', caFile, '--max-size', '54', url])
+  t.equal(under.code, EXIT.ok, under.stderr)
 })
 
 t.test('connection refused', async (t) => {
@@ -229,6 +241,7 @@ t.test('bad usage prints the reason and the usage text', async (t) => {
     [['get', '-H', 'novalue', 'https://x/'], `-H takes 'name: value', not "novalue"`],
     [['get', '--npn', 'spdy://x/'], '--npn and --alpn need TLS'],
     [['get', '--timeout', 'soon', 'https://x/'], '--timeout takes a positive number of milliseconds, not soon'],
+    [['get', '--max-size', '0', 'https://x/'], '--max-size takes a positive number of bytes, not 0'],
     [['get', 'https://x/', 'https://y/'], 'one URL only']
   ]
   for (const [args, why] of cases) {

@@ -7,8 +7,9 @@ import t from 'tap'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
-import { connect, type ConnectOptions } from '../../lib/client'
+import { ClientResponseTooLargeError, connect, type ConnectOptions } from '../../lib/client'
 import type { Frame } from '../../lib/codec/types'
+import { RstStatus } from '../../lib/errors'
 
 const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
 const ASSETS = ['/asset/a.css', '/asset/b.js', '/asset/c.svg']
@@ -96,4 +97,28 @@ t.test('plain SPDY listener: the version comes from the option', async (t) => {
       t.ok(frames.some(([d, f]) => d === 'out' && f === 'GOAWAY'), 'close() sent GOAWAY')
     })
   }
+})
+
+t.test('maxResponseBytes: past it the request fails and its streams are cancelled; the connection stays usable', async (t) => {
+  const app = await build(false)
+  t.teardown(() => app.close())
+  const frames: Array<[string, Frame]> = []
+  const client = await connect({ host: '127.0.0.1', port: app.spdy.port!, tls: false, maxResponseBytes: 100_000, onFrame: (d, f) => frames.push([d, f]) })
+  t.teardown(() => client.close())
+  // /big is 400 KB: over the connection's limit
+  const err = await client.request({ path: '/big' }).then(() => null, (e: unknown) => e)
+  t.ok(err instanceof ClientResponseTooLargeError, String(err))
+  t.equal((err as ClientResponseTooLargeError).code, 'FST_SPDY_CLIENT_RESPONSE_TOO_LARGE')
+  t.equal((err as ClientResponseTooLargeError).limit, 100_000)
+  const rst = frames.find(([d, f]) => d === 'out' && f.type === 'RST_STREAM')
+  t.ok(rst !== undefined && rst[1].type === 'RST_STREAM' && rst[1].streamId === 1 && rst[1].status === RstStatus.CANCEL, 'RST_STREAM CANCEL for stream 1')
+  // a per-request limit overrides the connection's, and the same session serves the next request
+  const ok = await client.request({ path: '/big', maxResponseBytes: 400_000 })
+  t.equal(ok.body.length, 400_000, 'exactly at the limit is allowed')
+  // pushed bodies count: the page (JSON) plus three pushed assets of 14 bytes each
+  const page = await client.request({ path: '/' })
+  const total = page.body.length + page.pushes.reduce((n, p) => n + p.body.length, 0)
+  const err2 = await client.request({ path: '/', maxResponseBytes: total - 1 }).then(() => null, (e: unknown) => e)
+  t.ok(err2 instanceof ClientResponseTooLargeError, 'one byte short of page + pushes fails')
+  t.equal((await client.request({ path: '/', maxResponseBytes: total })).pushes.length, ASSETS.length, 'exactly page + pushes passes')
 })
