@@ -89,6 +89,7 @@ const runServer = (kind: string, cert: string, key: string): void => {
     server = net.createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {})
       const conn = new TlsServerConnection(opts, Date.now())
+      socket.on('close', () => conn.dispose())
       // zero-copy flush as lib/server/tls-layer.ts does it: the records' own buffers, written as one writev, and
       // pooled record buffers given back (lib/tls/outbuf.ts) from the write callback, in write order
       const inFlight: Uint8Array[][] = []

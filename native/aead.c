@@ -11,19 +11,43 @@
  *
  * API (all buffers are Uint8Arrays; sizes are checked here, the caller is lib/tls/native-aead.ts):
  *   create(cipher: 0 = aes-128-gcm, 1 = aes-256-gcm, 2 = chacha20-poly1305, key, encrypt: boolean) -> external
+ *   free(ctx)                                               releases the context now (later use throws)
+ *   live() -> number                                        contexts created and not yet released (for tests)
  *   seal(ctx, nonce[12], aad[13], src, dst, dstOffset)      dst[dstOffset..] = ciphertext || tag[16]
  *   open(ctx, nonce[12], aad[13], src, srcOffset, len, dst) dst[0..len) = plaintext; returns false on a bad tag
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TAG_LEN 16
 
+/*
+ * What the JS external holds. free() releases the OpenSSL context as soon as a connection closes: left to the
+ * finalizer, ~1.25 KB per context waits for a garbage collection and for Node to run finalizers, which a busy loop
+ * of handshakes can outpace.
+ */
+struct holder {
+  EVP_CIPHER_CTX* ctx;
+};
+
+/* Contexts not yet released. Node runs addon code on the main thread only, so a plain counter is enough. */
+static int64_t live_contexts = 0;
+
+static void release(struct holder* h) {
+  if (h->ctx == NULL) return;
+  EVP_CIPHER_CTX_free(h->ctx);
+  h->ctx = NULL;
+  live_contexts--;
+}
+
 static void finalize_ctx(napi_env env, void* data, void* hint) {
+  struct holder* h = (struct holder*)data;
   (void)env; (void)hint;
-  EVP_CIPHER_CTX_free((EVP_CIPHER_CTX*)data);
+  release(h);
+  free(h);
 }
 
 static napi_value fail(napi_env env, const char* msg) {
@@ -51,6 +75,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   const EVP_CIPHER* cipher;
   size_t want;
   EVP_CIPHER_CTX* ctx;
+  struct holder* h;
   napi_value out;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return fail(env, "create: 3 arguments");
   if (napi_get_value_int32(env, argv[0], &which) != napi_ok) return fail(env, "create: cipher id");
@@ -70,10 +95,35 @@ static napi_value create(napi_env env, napi_callback_info info) {
     EVP_CIPHER_CTX_free(ctx);
     return fail(env, "create: cipher init failed");
   }
-  if (napi_create_external(env, ctx, finalize_ctx, NULL, &out) != napi_ok) {
+  h = (struct holder*)malloc(sizeof *h);
+  if (h == NULL) {
     EVP_CIPHER_CTX_free(ctx);
+    return fail(env, "create: out of memory");
+  }
+  h->ctx = ctx;
+  if (napi_create_external(env, h, finalize_ctx, NULL, &out) != napi_ok) {
+    EVP_CIPHER_CTX_free(ctx);
+    free(h);
     return fail(env, "create: external");
   }
+  live_contexts++;
+  return out;
+}
+
+static napi_value free_(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  struct holder* h;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return fail(env, "free: 1 argument");
+  if (napi_get_value_external(env, argv[0], (void**)&h) != napi_ok) return fail(env, "free: context");
+  release(h);
+  return NULL;
+}
+
+static napi_value live(napi_env env, napi_callback_info info) {
+  napi_value out;
+  (void)info;
+  napi_create_int64(env, live_contexts, &out);
   return out;
 }
 
@@ -86,7 +136,10 @@ struct record_args {
 
 static int record_args(napi_env env, napi_value* argv, struct record_args* a) {
   size_t nonce_len;
-  if (napi_get_value_external(env, argv[0], (void**)&a->ctx) != napi_ok) return fail(env, "context"), 0;
+  struct holder* h;
+  if (napi_get_value_external(env, argv[0], (void**)&h) != napi_ok) return fail(env, "context"), 0;
+  if (h->ctx == NULL) return fail(env, "context already freed"), 0;
+  a->ctx = h->ctx;
   if (!bytes(env, argv[1], &a->nonce, &nonce_len) || nonce_len != 12) return fail(env, "nonce must be 12 bytes"), 0;
   if (!bytes(env, argv[2], &a->aad, &a->aad_len) || a->aad_len > 0x7fffffff) return fail(env, "aad"), 0;
   if (!bytes(env, argv[3], &a->src, &a->src_len) || a->src_len > 0x7fffffff) return fail(env, "source"), 0;
@@ -145,6 +198,8 @@ static napi_value open_(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
     { "create", NULL, create, NULL, NULL, NULL, napi_default, NULL },
+    { "free", NULL, free_, NULL, NULL, NULL, napi_default, NULL },
+    { "live", NULL, live, NULL, NULL, NULL, napi_default, NULL },
     { "seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL },
     { "open", NULL, open_, NULL, NULL, NULL, napi_default, NULL }
   };

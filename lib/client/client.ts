@@ -186,7 +186,7 @@ export class SpdyClient {
     this.tapOut = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
     this.tapIn = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()))
-    socket.on('close', () => this.onSocketGone(null))
+    socket.on('close', () => { tlsConn?.dispose(); this.onSocketGone(null) })
     socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketGone(err))
     opts.onConnect?.(this)
     this.flush()

@@ -62,6 +62,7 @@ export class TlsLayer implements Transport {
   }
 
   onClose (): void {
+    this.engine.dispose()
     this.inner?.onClose()
     if (this.bridge !== null && !this.bridge.destroyed) this.bridge.destroy()
   }

@@ -45,6 +45,8 @@ export interface RecordProtection {
    * possible (pooled slabs of four records: one socket write entry per 64 KB). Only when cheaper than seal().
    */
   sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
+  /** Optional: release what the state holds outside the JS heap (native cipher contexts) now. */
+  dispose?: () => void
 }
 
 /** The PRF (and Finished/EMS transcript hash) of a connection: 'md5sha1' is the RFC 2246 section 5 construction. */
@@ -224,6 +226,15 @@ export class AeadState implements RecordProtection {
       out.push(buf)
     }
     return out
+  }
+
+  /** Frees the native contexts now (connection closed); a later seal or open would make new ones. */
+  dispose (): void {
+    if (this.native === null) return
+    if (this.sealCtx !== null) this.native.free(this.sealCtx)
+    if (this.openCtx !== null) this.native.free(this.openCtx)
+    this.sealCtx = null
+    this.openCtx = null
   }
 
   private nativeCtx (native: NativeAeadBinding, encrypt: boolean): NativeAeadCtx {

@@ -17,6 +17,10 @@ export interface NativeAeadBinding {
   create: (cipher: number, key: Uint8Array, encrypt: boolean) => NativeAeadCtx
   seal: (ctx: NativeAeadCtx, nonce: Uint8Array, aad: Uint8Array, src: Uint8Array, dst: Uint8Array, dstOffset: number) => void
   open: (ctx: NativeAeadCtx, nonce: Uint8Array, aad: Uint8Array, src: Uint8Array, srcOffset: number, length: number, dst: Uint8Array) => boolean
+  /** Release the context now rather than at garbage collection; using it afterwards throws. */
+  free: (ctx: NativeAeadCtx) => void
+  /** Contexts created and not yet released (tests). */
+  live: () => number
 }
 declare const ctxBrand: unique symbol
 export interface NativeAeadCtx { readonly [ctxBrand]: true }

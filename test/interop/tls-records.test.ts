@@ -98,6 +98,24 @@ t.test('concurrent large bodies over TLS stay intact', async (t) => {
       const upHttps = await Promise.all(blobs.slice(3).map(async (b) => await post(b, https1())))
       for (let i = 0; i < 3; i++) t.same(upSpdy[i], { hash: sha(blobs[i]), len: blobs[i].length }, `upload ${i} over SPDY/3.1 hashed intact by the server`)
       for (let i = 3; i < BLOBS; i++) t.same(upHttps[i - 3], { hash: sha(blobs[i]), len: blobs[i].length }, `upload ${i} over the HTTPS/1.1 fallback hashed intact`)
+      if (mode === 'native') {
+        // closed connections release their native cipher contexts when their sockets close, not at some later GC
+        const b = nativeAead()
+        if (b === null) { t.fail('addon not loaded'); return }
+        const sessionsDownTo = async (n: number): Promise<void> => {
+          for (let i = 0; i < 500 && app.spdy.sessions().length > n; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        // only the SPDY agent's connection left open from above
+        await sessionsDownTo(1)
+        const base = b.live()
+        const agents = Array.from({ length: 20 }, () => new https.Agent({ ca: cert, ALPNProtocols: ['http/1.1'], keepAlive: true }))
+        await Promise.all(agents.map(async (a) => await get(port, '/blob/0', a)))
+        t.equal(app.spdy.sessions().length, 21)
+        t.equal(b.live(), base + 40, '20 open connections hold 2 contexts each (seal, open)')
+        for (const a of agents) a.destroy()
+        await sessionsDownTo(1)
+        t.equal(b.live(), base, 'all released once the sockets closed')
+      }
       if (mode === 'native') t.ok(pooledSlabs() > 0, `written record buffers came back to the pool (${pooledSlabs()} free now)`)
     })
   }

@@ -114,6 +114,27 @@ t.test('the binding checks its arguments instead of reading or writing out of bo
   t.ok(b.open(dctx, n, aad, out, 0, 0, Buffer.alloc(0)), 'empty plaintext seals and opens')
 })
 
+t.test('free() releases a context at once; using it afterwards throws; live() counts', { skip: disabled && 'FASTIFY_SPDY_NATIVE_AEAD=0' }, async (t) => {
+  const b = nativeAead()
+  if (b === null) { t.fail('addon not loaded'); return }
+  const before = b.live()
+  const ctx = b.create(1, Buffer.alloc(32), true)
+  t.equal(b.live(), before + 1)
+  b.free(ctx)
+  t.equal(b.live(), before, 'released without a garbage collection')
+  b.free(ctx)
+  t.equal(b.live(), before, 'a second free is a no-op')
+  t.throws(() => b.seal(ctx, Buffer.alloc(12), Buffer.alloc(13), Buffer.alloc(1), Buffer.alloc(17), 0), /already freed/)
+  // AeadState.dispose frees what seal and open made
+  const st = nativeState(SUITES[0], randomBytes(16), randomBytes(4))
+  const rec = Buffer.concat(st.seal(23, 0x0303, Buffer.from('x')))
+  t.equal(b.live(), before + 1, 'seal made one context')
+  t.throws(() => st.open(23, 0x0303, rec.subarray(5)), TlsError, 'open on the sealing state (wrong sequence number) fails')
+  t.equal(b.live(), before + 2, 'open made another')
+  st.dispose()
+  t.equal(b.live(), before, 'dispose released both')
+})
+
 t.test('records: native and node:crypto paths are byte-identical and open each other', { skip: disabled && 'FASTIFY_SPDY_NATIVE_AEAD=0' }, async (t) => {
   for (const suite of SUITES.filter((s, i, all) => all.findIndex((o) => o.cipher === s.cipher) === i)) {
     const key = randomBytes(suite.keyLen)
