@@ -565,6 +565,14 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           if (e.type === 'close') { done(new ClientClosedError(`${where} closed TLS during the handshake`)); return }
           if (e.type === 'handshake') {
             const version = e.protocol === null ? undefined : PROTOCOL_OF[e.protocol]
+            // NPN with nothing in common: our pick was our own first choice, which the server never offered (ours
+            // answers such a pick with HTTP/1.1, others may close): report it instead of speaking into the void.
+            if (e.serverProtocols !== undefined && e.protocol !== null && !e.serverProtocols.includes(e.protocol)) {
+              conn.close()
+              flushTls()
+              done(new ClientNoProtocolError(`no protocol in common: ${where} advertised ${e.serverProtocols.join(', ') || 'nothing'} over NPN (we offered ${offered(opts.version).join(', ')})`, null))
+              return
+            }
             if (version === undefined) {
               conn.close()
               flushTls()

@@ -385,7 +385,8 @@ export class TlsClientConnection extends TlsEngine {
       cipher: suite.name,
       version: versionName(this.version),
       servername: this.servername,
-      resumed: this.resumed
+      resumed: this.resumed,
+      ...(this.negotiatedBy === 'npn' && this.npnList !== null ? { serverProtocols: this.npnList } : {})
     })
   }
 

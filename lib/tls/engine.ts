@@ -22,6 +22,11 @@ export interface TlsHandshakeEvent {
   /** SNI name the client sent (server role) or asked for (client role). */
   servername: string | null
   resumed: boolean
+  /**
+   * Client role with NPN: the protocols the server advertised (draft-agl-tls-nextprotoneg-04 section 3). When it
+   * has none of ours, `protocol` is our first choice anyway (section 4); a caller can tell from this list.
+   */
+  serverProtocols?: string[]
 }
 export type TlsEvent =
   | TlsHandshakeEvent

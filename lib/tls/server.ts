@@ -382,7 +382,11 @@ export class TlsServerConnection extends TlsEngine {
     const proto = r.vec8()
     r.vec8()
     r.end()
-    this.protocol = proto.toString('latin1')
+    // draft-agl-tls-nextprotoneg-04 section 4 lets a client with nothing in common pick a protocol we never
+    // offered. Speaking it anyway would hand, say, spdy/2 to a listener configured without it; like nginx's SPDY
+    // module, treat such a pick as no protocol (the HTTP/1.1 fallback).
+    const chosen = proto.toString('latin1')
+    this.protocol = this.ctx.protocols.includes(chosen) ? chosen : null
     this.addTranscript(msg.raw) // it is part of the Finished hash
     this.state = 'finished'
   }

@@ -160,23 +160,33 @@ t.test('no protocol in common: Node TLS server with ALPN http/1.1 only, and one 
   t.match(r2.stderr, /^fastify-spdy: no protocol in common: localhost:\d+ negotiated no protocol \(we offered spdy\/3\.1, spdy\/3, spdy\/2, http\/1\.1\)\n$/)
 })
 
-t.test('no protocol in common over NPN: openssl s_server -nextprotoneg http/1.1', async (t) => {
+t.test('no protocol in common over NPN: openssl s_server -nextprotoneg http/1.1, and spdy/3 when we offer spdy/2', async (t) => {
   const keyFile = join(dir, 'key.pem')
   writeFileSync(keyFile, good.key)
-  const probe = net.createServer()
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-  const port = (probe.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => probe.close(() => resolve()))
-  const server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', caFile, '-key', keyFile, '-tls1_2', '-nextprotoneg', 'http/1.1', '-naccept', '1'], { stdio: ['pipe', 'pipe', 'pipe'] })
-  t.teardown(() => { server.kill() })
-  await new Promise<void>((resolve, reject) => {
-    let out = ''
-    server.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('ACCEPT')) resolve() })
-    server.on('exit', (code) => reject(new Error(`openssl s_server exited (${code}): ${out}`)))
-  })
+  /** One openssl s_server advertising `npn`, for one connection. */
+  const sServer = async (npn: string): Promise<number> => {
+    const probe = net.createServer()
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+    const port = (probe.address() as net.AddressInfo).port
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const server = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', caFile, '-key', keyFile, '-tls1_2', '-nextprotoneg', npn, '-naccept', '1'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    t.teardown(() => { server.kill() })
+    await new Promise<void>((resolve, reject) => {
+      let out = ''
+      server.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('ACCEPT')) resolve() })
+      server.on('exit', (code) => reject(new Error(`openssl s_server exited (${code}): ${out}`)))
+    })
+    return port
+  }
+  const port = await sServer('http/1.1')
   const r = await cli(['get', '--npn', '--cacert', caFile, `https://localhost:${port}/`])
   t.equal(r.code, EXIT.noProtocol, r.stderr)
   t.equal(r.stderr, `fastify-spdy: no protocol in common: localhost:${port} chose http/1.1 (we offered spdy/3.1, spdy/3, spdy/2, http/1.1)\n`)
+  // Nothing in common at all: NPN lets the client pick its own first choice, but the server never offered it.
+  const port2 = await sServer('spdy/3')
+  const r2 = await cli(['get', '--npn', '--spdy', '2', '--cacert', caFile, `https://localhost:${port2}/`])
+  t.equal(r2.code, EXIT.noProtocol, r2.stderr)
+  t.equal(r2.stderr, `fastify-spdy: no protocol in common: localhost:${port2} advertised spdy/3 over NPN (we offered spdy/2, http/1.1)\n`)
 })
 
 t.test('certificate problems: unknown CA, name mismatch', async (t) => {

@@ -100,3 +100,30 @@ t.test('TLS listener', async (t) => {
     }
   })
 })
+
+t.test('an NPN pick the listener never offered gets the HTTP/1.1 fallback, not that SPDY version', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: { cert, key }, port: 0, protocols: ['spdy/3.1', 'spdy/3'] })
+  app.get('/', async (req) => ({ spdy: req.spdy, protocol: req.protocol }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  // OpenSSL's client, finding nothing in common, selects its own first protocol (as the NPN draft allows), then
+  // we speak HTTP/1.1 over the connection.
+  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${app.spdy.port!}`, '-tls1_2', '-servername', 'localhost', '-nextprotoneg', 'spdy/2', '-ign_eof'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  let sent = false
+  const kill = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString()
+    const at = out.indexOf('Verify return code')
+    if (!sent && at >= 0 && out.indexOf('\n---', at) >= 0) {
+      sent = true
+      child.stdin.end('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
+    }
+  })
+  await new Promise((resolve) => child.on('close', resolve))
+  clearTimeout(kill)
+  t.match(out, /Next protocol: \(2\) spdy\/2/, 'OpenSSL selected spdy/2 with no overlap')
+  t.match(out, /HTTP\/1\.1 200/, 'answered over HTTP/1.1')
+  t.match(out, /"spdy":null,"protocol":"https"/)
+})
