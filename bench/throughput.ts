@@ -173,8 +173,13 @@ process 49.1k-62.3k, with the server core busy throughout (13.1-13.5 us of CPU p
 the same two modes (53.0k and 72.8k in consecutive runs). The 1 x 100 row is steady (15.1-15.9 us per request).
 It is not batching: the server's read and write system calls per request (/proc/PID/io) stay at 0.10 each (one
 read and one write per connection's 10 requests) in both modes, while its CPU per request moves from 13.9 to
-17.0 us. The cause was not found (the VM's neighbours are one candidate); the median follows whichever mode the
-runs landed in, and the issue 4 line above is read with that spread.
+17.0 us. It is garbage collection: \`node --cpu-prof\` of a slow and a fast server process gave GC 10.9% and
+2.0% of server CPU, and \`--trace-gc\` over 5 s runs showed, in slow processes, scavenges of ~4 ms that each
+promote ~2.5 MB to the old generation and 10-11 mark-compacts, against 0.4 ms scavenges promoting nothing and 0-1
+mark-compacts in fast ones. Which mode a process settles in is decided early and stays; it is not V8's
+allocation-site pretenuring (the same split with --no-allocation-site-pretenuring). What survives the scavenges in
+slow processes (about 100 requests' worth of objects, if it is the requests in flight) is the open question; the
+median follows whichever mode the runs landed in, and the issue 4 line above is read with that spread.
 
 The spdy-load --download rows measure spdy-load as much as the server: during them the fastify-spdy server process
 was busy 50-65% of the time (plain: 7-9 CPU ticks of 10 ms over 0.14-0.15 s downloads; over lib/tls: 17-22 ticks
