@@ -387,7 +387,7 @@ length). Those calls alone cost ${Math.round(100 * floor.perRecord / n.bulk.cpuP
 servers pay (~300 us per MB) and the garbage collection of three buffers and a cipher object per record, that path
 stays near ${(n.bulk.cpuPerOp / results['ours-js'].bulk.cpuPerOp).toFixed(2)}x native's CPU (last row of the first table), whatever our own JS does.
 
-So lib/tls has an optional native record layer: native/aead.c (N-API, ~150 lines of C over the OpenSSL that
+So lib/tls has an optional native record layer: native/aead.c (N-API, ~200 lines of C over the OpenSSL that
 Node itself carries; \`npm install\` builds it with node-gyp when a C compiler is there, and lib/tls falls back to
 node:crypto, byte for byte the same records, when it is not). It keeps one EVP_CIPHER_CTX per direction for the
 connection's life and only sets the IV per record, and it seals a whole 64 KB application write, four records back
