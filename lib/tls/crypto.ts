@@ -136,7 +136,7 @@ export class AeadState implements RecordProtection {
   private readonly rawKey: Buffer | null
   private sealCtx: NativeAeadCtx | null = null
   private openCtx: NativeAeadCtx | null = null
-  /** Set for a state that seals with the native binding: the engine then seals a whole write into one buffer. */
+  /** Set for a state that seals with the native binding: the engine then seals a whole write into pooled slabs. */
   readonly sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
   constructor (readonly suite: Suite, key: Buffer, iv: Buffer) {
     this.key = crypto.createSecretKey(key)
@@ -168,10 +168,6 @@ export class AeadState implements RecordProtection {
     return writeSeqHeader(this.aad, seq, type, version, length)
   }
 
-  /**
-   * Protect one record. Returns [header, ciphertext, tag]: the 5-byte record header (RFC 5246 section 6.2) with the
-   * explicit nonce appended for GCM, so the caller writes three buffers and nothing is copied.
-   */
   /** Record header (RFC 5246 section 6.2) at `off`, followed for GCM by the explicit nonce = seq (RFC 5288 section 3). */
   private writeHeader (out: Buffer, off: number, type: number, version: number, seq: number, plainLen: number): void {
     const explicit = this.suite.explicitNonceLen
@@ -182,6 +178,10 @@ export class AeadState implements RecordProtection {
     if (explicit > 0) AeadState.put64(out, off + 5, seq, 0, 0)
   }
 
+  /**
+   * Protect one record. Native: the whole record in one buffer. node:crypto: [header, ciphertext, tag], the 5-byte
+   * record header (RFC 5246 section 6.2) with GCM's explicit nonce appended, so nothing is copied to join them.
+   */
   seal (type: number, version: number, plaintext: Uint8Array): Buffer[] {
     if (this.native !== null) {
       const out = Buffer.allocUnsafe(5 + this.suite.explicitNonceLen + plaintext.length + 16)
