@@ -9,6 +9,7 @@ import type { Connection, Transport } from './connection'
 import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
+import { StreamTable } from '../session/stream-table'
 import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
@@ -160,7 +161,11 @@ const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie',
 
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
-  readonly streams = new Map<number, ServerStream>()
+  /**
+   * Not Map: once a Map's table is in old space, its rehashes keep dead old tables pointing at the streams of that
+   * moment, and through them at whole requests, which then get promoted (lib/session/stream-table.ts).
+   */
+  readonly streams = new StreamTable<ServerStream>()
   private info: SpdyConnectionInfo | null = null
   /** Pushes started per associated stream (bounded by maxPushesPerRequest). */
   private readonly pushCount = new Map<number, number>()
@@ -170,7 +175,7 @@ export class SpdyHandler implements Handler {
   streamsServed = 0
   rttMs: number | null = null
   get compressionContextsLive (): boolean { return this.session.zlibLive }
-  private readonly pushes = new Map<number, PushSink>()
+  private readonly pushes = new StreamTable<PushSink>()
   private lingering = false
   /**
    * Session events not handled yet because a burst was cut into slices (REQUESTS_PER_SLICE); while it is non-null,
@@ -233,9 +238,9 @@ export class SpdyHandler implements Handler {
   onClose (): void {
     // Requests still waiting for their slice never reached the app: nothing to abort for them.
     this.backlog = null
-    for (const [, p] of this.pushes) p.res?.peerReset()
+    for (const p of this.pushes.values()) p.res?.peerReset()
     this.pushes.clear()
-    for (const [, s] of this.streams) {
+    for (const s of this.streams.values()) {
       s.req.abort()
       s.res.peerReset()
     }

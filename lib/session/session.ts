@@ -13,6 +13,7 @@ import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type Rst
 import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
 import { LIMITS } from '../options'
+import { RecentIds, StreamQueue, StreamTable } from './stream-table'
 
 export interface SessionOptions extends Partial<SessionLimits> {
   role: 'server' | 'client'
@@ -76,6 +77,8 @@ interface Stream {
   finQueued: boolean
   /** write() returned false: emit 'drain' when the queue falls under the high-water mark. */
   needDrain: boolean
+  /** Slot in ready[priority], -1 when not there. */
+  queueSlot: number
   /** Initiated by us (for id parity and accounting). */
   local: boolean
 }
@@ -94,16 +97,17 @@ export class SpdySession {
   private readonly lowestPriority: number
   private readonly decoder: FrameDecoder
   private readonly encoder: FrameEncoder
-  private readonly streams = new Map<number, Stream>()
+  /** Not Map/Set: see lib/session/stream-table.ts for what those cost a long-lived session in V8. */
+  private readonly streams = new StreamTable<Stream>()
   /** Streams with queued DATA, by priority (0 highest). */
-  private readonly ready: Array<Set<Stream>> = Array.from({ length: 8 }, () => new Set())
+  private readonly ready: Array<StreamQueue<Stream>> = Array.from({ length: 8 }, () => new StreamQueue<Stream>())
   private readonly control: Uint8Array[] = []
   private controlBytes = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
-  private readonly recentlyClosed = new Set<number>()
+  private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
-  private readonly recentlyReset = new Set<number>()
+  private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
 
   private nextLocalId: number
   private nextPingId: number
@@ -299,7 +303,7 @@ export class SpdySession {
         this.goawayReceived = true
         this.events.push({ type: 'goaway', lastGoodStreamId: f.lastGoodStreamId, status: f.status })
         // Our streams above last-good were never processed: they are refused (SPDY/3 section 2.6.6).
-        for (const s of [...this.streams.values()]) {
+        for (const s of this.streams.values()) {
           if (s.local && s.id > f.lastGoodStreamId) this.finish(s, RstStatus.REFUSED_STREAM, true)
         }
         this.maybeClosed()
@@ -401,10 +405,10 @@ export class SpdySession {
       // SPDY/3 section 2.6.8: open streams' windows move by the difference, and may go negative.
       const delta = initialWindow - this.peerInitialWindow
       this.peerInitialWindow = initialWindow
-      for (const s of this.streams.values()) {
+      this.streams.forEach((s) => {
         s.sendWindow += delta
         if (delta > 0 && s.queuedBytes > 0) this.ready[s.priority].add(s)
-      }
+      })
     }
     this.events.push({ type: 'settings', maxConcurrentStreams: maxConcurrent, initialWindowSize: initialWindow })
   }
@@ -501,7 +505,6 @@ export class SpdySession {
     if (s === undefined || this.closedFlag) return
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
-    trim(this.recentlyReset)
     this.finish(s, status, false)
   }
 
@@ -539,7 +542,7 @@ export class SpdySession {
    * windows never run out (no stream-level WINDOW_UPDATE to re-arm them) stalls the session for good.
    */
   private rearm (): void {
-    for (const st of this.streams.values()) if (st.queuedBytes > 0 || st.finQueued) this.ready[st.priority].add(st)
+    this.streams.forEach((st) => { if (st.queuedBytes > 0 || st.finQueued) this.ready[st.priority].add(st) })
   }
 
   /**
@@ -584,7 +587,7 @@ export class SpdySession {
   close (reason = 'closed'): void {
     if (this.closedFlag) return
     this.closedFlag = true
-    for (const s of [...this.streams.values()]) this.finish(s, RstStatus.CANCEL, false)
+    for (const s of this.streams.values()) this.finish(s, RstStatus.CANCEL, false)
     this.events.push({ type: 'closed', reason })
   }
 
@@ -599,12 +602,16 @@ export class SpdySession {
     this.controlBytes = 0
     let budget = maxBytes
     for (let p = 0; p < 8 && budget > 0; p++) {
-      const set = this.ready[p]
-      while (set.size > 0 && budget > 0) {
+      const queue = this.ready[p]
+      while (queue.size > 0 && budget > 0) {
         let progressed = false
-        for (const s of set) {
+        // Round-robin in queue order; nothing joins the queue during the pass, members may leave (finished).
+        const end = queue.end
+        for (let i = 0; i < end; i++) {
+          const s = queue.at(i)
+          if (s === undefined) continue
           const n = this.takeFrame(s, budget, out)
-          if (n < 0) { set.delete(s); continue }
+          if (n < 0) { queue.delete(s); continue }
           progressed = true
           budget -= n
           if (budget <= 0) break
@@ -684,6 +691,7 @@ export class SpdySession {
       queuedBytes: 0,
       finQueued: false,
       needDrain: false,
+      queueSlot: -1,
       local
     }
     this.streams.set(id, s)
@@ -730,7 +738,6 @@ export class SpdySession {
     s.queuedBytes = 0
     this.ready[s.priority].delete(s)
     this.recentlyClosed.add(s.id)
-    trim(this.recentlyClosed)
     if (!clean) this.events.push({ type: 'streamReset', streamId: s.id, status, byPeer })
     this.maybeClosed()
   }
@@ -743,7 +750,6 @@ export class SpdySession {
     const s = this.streams.get(streamId)
     this.queueControl({ type: 'RST_STREAM', streamId, status: wireStatus })
     this.recentlyReset.add(streamId)
-    trim(this.recentlyReset)
     if (s !== undefined) this.finish(s, wireStatus, false)
     if (++this.invalidFrames > this.limits.maxInvalidFrames) {
       this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxInvalidFrames} invalid frames`)
@@ -783,12 +789,6 @@ export class SpdySession {
 
 const EMPTY = new Uint8Array(0)
 const EMPTY_EVENTS: SessionEvent[] = []
-
-function trim (set: Set<number>): void {
-  if (set.size <= RECENT_CLOSED) return
-  const first = set.values().next().value
-  if (first !== undefined) set.delete(first)
-}
 
 function stripUndefined<T extends object> (o: T): Partial<T> {
   const out: Partial<T> = {}
