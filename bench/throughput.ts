@@ -177,9 +177,27 @@ read and one write per connection's 10 requests) in both modes, while its CPU pe
 2.0% of server CPU, and \`--trace-gc\` over 5 s runs showed, in slow processes, scavenges of ~4 ms that each
 promote ~2.5 MB to the old generation and 10-11 mark-compacts, against 0.4 ms scavenges promoting nothing and 0-1
 mark-compacts in fast ones. Which mode a process settles in is decided early and stays; it is not V8's
-allocation-site pretenuring (the same split with --no-allocation-site-pretenuring). What survives the scavenges in
-slow processes (about 100 requests' worth of objects, if it is the requests in flight) is the open question; the
-median follows whichever mode the runs landed in, and the issue 4 line above is read with that spread.
+allocation-site pretenuring (the same split with --no-allocation-site-pretenuring). What survived the scavenges in
+slow processes, found with V8's sampling heap profiler keeping the samples of objects that outlive minor GCs
+(HeapProfiler.startSampling with includeObjectsCollectedByMajorGC), was whole requests: dispatch's request and
+response, Fastify's request and reply, our ServerStream and session stream, header lists (282 MB of samples in a
+slow process against 14 MB in a fast one under the same load). Our per-connection Maps and Sets kept them: the
+handler's streams, the session's streams and its per-priority ready sets. In V8 11.3 (Node 20), once such a
+collection's table is in old space, every rehash allocates the new table in old space too, and the replaced table
+keeps its entries until a mark-compact; the scavenger takes those dead old tables as roots, so each stream that was
+in a table when it was rehashed (several times per burst of 10) was promoted with all it references. A process fell
+into this when a table got old early in the load (a mark-compact or two scavenges while it was live), and then for
+good. Since fd6095d the session and the handler use collections of their own (lib/session/stream-table.ts) that
+clear a slot when its stream leaves and empty the storage they outgrow; test/session/stream-table.test.ts measures
+the promotion directly. Before/after, fresh server per run (\`taskset -c 0 node --trace-gc --import tsx
+bench/servers.ts fastify-spdy\`, then \`taskset -c 1 node --import tsx bench/spdy-load.ts --port P --connections 10
+--streams 10 --seconds 4 --warmup 1\`), 24 runs each in alternating batches of 6: before (44fa5ea), 9 slow processes
+(39.4k-54.2k req/s, 9-12 mark-compacts, median scavenge 4.5 ms, old generation growing 2.6-3.1 MB per scavenge)
+and 15 fast (54.1k-70.7k, 0-2, 0.47 ms, 0.07-0.38 MB), median 57.4k; after, 24 fast (57.2k-76.0k, median 72.3k,
+0-2 mark-compacts, median scavenge 0.44 ms, 0.02-0.11 MB per scavenge). The 1 x 100 row moved too: 56.2k-59.3k
+before, 65.8k-75.6k after (3 alternating runs each, same commands with --connections 1 --streams 100). Rows
+measured before fd6095d follow whichever mode their runs landed in, and the issue 4 line above is read with that
+spread.
 
 The spdy-load --download rows measure spdy-load as much as the server: during them the fastify-spdy server process
 was busy 50-65% of the time (plain: 7-9 CPU ticks of 10 ms over 0.14-0.15 s downloads; over lib/tls: 17-22 ticks
