@@ -191,11 +191,13 @@ good. Since fd6095d the session and the handler use collections of their own (li
 clear a slot when its stream leaves and empty the storage they outgrow; test/session/stream-table.test.ts measures
 the promotion directly. Before/after, fresh server per run (\`taskset -c 0 node --trace-gc --import tsx
 bench/servers.ts fastify-spdy\`, then \`taskset -c 1 node --import tsx bench/spdy-load.ts --port P --connections 10
---streams 10 --seconds 4 --warmup 1\`), 24 runs each in alternating batches of 6: before (44fa5ea), 9 slow processes
-(39.4k-54.2k req/s, 9-12 mark-compacts, median scavenge 4.5 ms, old generation growing 2.6-3.1 MB per scavenge)
-and 15 fast (54.1k-70.7k, 0-2, 0.47 ms, 0.07-0.38 MB), median 57.4k; after, 24 fast (57.2k-76.0k, median 72.3k,
-0-2 mark-compacts, median scavenge 0.44 ms, 0.02-0.11 MB per scavenge). The 1 x 100 row moved too: 56.2k-59.3k
-before, 65.8k-75.6k after (3 alternating runs each, same commands with --connections 1 --streams 100). Rows
+--streams 10 --seconds 4 --warmup 1\`), in alternating batches of 6. spdy-load runs our session too, so the
+comparison that changes only the server uses today's spdy-load for both: the server of 44fa5ea (before), 12 runs, 4
+slow processes (42.9k-54.3k req/s, 10-11 mark-compacts, median scavenge 4.4 ms, old generation growing 2.7-3.0 MB
+per scavenge) and 8 fast (61.7k-71.4k, 0-1, 0.44 ms, 0.08-0.21 MB), median 64.4k; after, 24 runs, none slow
+(57.2k-76.0k, median 72.3k, 0-2 mark-compacts, median scavenge 0.44 ms, 0.02-0.11 MB per scavenge). With 44fa5ea's
+own spdy-load as well, 9 of 24 were slow and the median was 57.4k. The 1 x 100 row moved too, same spdy-load for
+both: 54.6k-60.2k before, 66.9k-72.3k after (3 alternating runs each, --connections 1 --streams 100). Rows
 measured before fd6095d follow whichever mode their runs landed in, and the issue 4 line above is read with that
 spread.
 
