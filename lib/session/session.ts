@@ -84,6 +84,8 @@ interface Stream {
 }
 
 const MAX_WINDOW = 0x7fffffff
+/** Stream ids are 31 bits (SPDY/3 section 2.2.1): past this a session can open no more streams of its own. */
+const MAX_STREAM_ID = 0x7fffffff
 /** DATA frame payload size we send: Chrome and nginx used 8-16 KB frames; large enough to amortise the header. */
 const DATA_FRAME_BYTES = 16 * 1024
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
@@ -450,7 +452,7 @@ export class SpdySession {
 
   /** Client: opens a stream with SYN_STREAM; returns its id, or 0 when no stream can be opened now. */
   request (headers: HeaderList, opts: { priority?: number, fin?: boolean } = {}): number {
-    if (this.closedFlag || this.goawayReceived || this.localOpen >= this.peerMaxConcurrent) return 0
+    if (this.closedFlag || this.goawayReceived || this.localOpen >= this.peerMaxConcurrent || this.nextLocalId > MAX_STREAM_ID) return 0
     const id = this.nextLocalId
     this.nextLocalId += 2
     const fin = opts.fin ?? false
@@ -461,13 +463,13 @@ export class SpdySession {
 
   /**
    * Server push: a unidirectional stream associated to an open client stream. Returns its id, or 0 when the
-   * peer's MAX_CONCURRENT_STREAMS, a GOAWAY or the associated stream's state forbid it.
+   * peer's MAX_CONCURRENT_STREAMS, a GOAWAY, the associated stream's state or used-up stream ids forbid it.
    */
   push (associatedStreamId: number, headers: HeaderList, opts: { priority?: number, fin?: boolean } = {}): number {
     const assoc = this.streams.get(associatedStreamId)
     if (this.role !== 'server' || assoc === undefined || this.closedFlag || this.goawayReceived || this.goawaySent) return 0
     if (assoc.state === 'half_closed_local' || assoc.state === 'closed') return 0
-    if (this.localOpen >= this.peerMaxConcurrent) return 0
+    if (this.localOpen >= this.peerMaxConcurrent || this.nextLocalId > MAX_STREAM_ID) return 0
     const id = this.nextLocalId
     this.nextLocalId += 2
     const fin = opts.fin ?? false
