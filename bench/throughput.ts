@@ -166,7 +166,7 @@ lib/server 7%, lib/session 7%, Node stream machinery of the compat objects 4%, F
 request; SPDY answers ~32 responses per write. Deflate level 3 would save ~0.9 us per small SYN_REPLY but makes
 browser-like request blocks 2.3x bigger, so pako's settings stay.
 
-The SPDY plain 10 connections x 10 streams row is bimodal on this machine: 4 s runs of spdy-load against one server
+Before fd6095d the SPDY plain 10 connections x 10 streams row was bimodal on this machine: 4 s runs of spdy-load against one server
 process (bench/servers.ts fastify-spdy, pinned as here) gave 71.7k, 56.6k, 53.0k, 51.2k req/s, and in another
 process 49.1k-62.3k, with the server core busy throughout (13.1-13.5 us of CPU per request in the fast mode,
 ~18 us in the slow one). The commit before the native TLS record layer (which does not touch plain SPDY) shows
