@@ -19,8 +19,14 @@
  * holds nothing, and an old live one points only at streams that are open.
  */
 
-/** Slots a new table starts with: 8 streams at half load, what a page load's first burst mostly fits in. */
+/** Slots a table gets at its first entry: 8 streams at half load, what a page load's first burst mostly fits in. */
 const INITIAL_SLOTS = 16
+/**
+ * Storage of a collection that never held anything: shared, never written. A session makes eleven of these
+ * collections and an idle one may use two or three, so storage comes with the first entry (bench/memory.ts counts
+ * per idle connection).
+ */
+const NO_IDS = new Int32Array(0)
 
 /** A table grown past this many slots goes back to INITIAL_SLOTS when its last stream closes. */
 const SHRINK_ABOVE = 64
@@ -37,9 +43,9 @@ export class StreamTable<V extends object> {
   private count = 0
 
   constructor () {
-    this.ids = new Int32Array(INITIAL_SLOTS)
-    this.vals = emptySlots<V>(INITIAL_SLOTS)
-    this.mask = INITIAL_SLOTS - 1
+    this.ids = NO_IDS
+    this.vals = []
+    this.mask = 0
   }
 
   get size (): number { return this.count }
@@ -48,6 +54,7 @@ export class StreamTable<V extends object> {
   private home (id: number): number { return (id >>> 1) & this.mask }
 
   private find (id: number): number {
+    if (this.count === 0) return -1
     const ids = this.ids
     for (let i = this.home(id); ; i = (i + 1) & this.mask) {
       const k = ids[i]
@@ -67,7 +74,7 @@ export class StreamTable<V extends object> {
     if (id <= 0 || id > 0x7fffffff) throw new RangeError(`stream id ${id} out of range`)
     const found = this.find(id)
     if (found >= 0) { this.vals[found] = value; return }
-    if ((this.count + 1) * 2 > this.ids.length) this.resize(this.ids.length * 2)
+    if ((this.count + 1) * 2 > this.ids.length) this.resize(Math.max(INITIAL_SLOTS, this.ids.length * 2))
     this.place(id, value)
     this.count++
   }
@@ -129,6 +136,7 @@ export class StreamTable<V extends object> {
   }
 
   clear (): void {
+    if (this.ids === NO_IDS) return
     this.ids.fill(0)
     this.vals.fill(undefined)
     this.count = 0
@@ -150,7 +158,7 @@ export class StreamQueue<V extends Queued> {
   private used = 0
   private members = 0
 
-  constructor () { this.slots = emptySlots<V>(INITIAL_SLOTS) }
+  constructor () { this.slots = [] }
 
   get size (): number { return this.members }
 
@@ -189,7 +197,7 @@ export class StreamQueue<V extends Queued> {
     }
     this.used = n
     if (n < old.length) return
-    const bigger = emptySlots<V>(old.length * 2)
+    const bigger = emptySlots<V>(Math.max(INITIAL_SLOTS, old.length * 2))
     for (let i = 0; i < n; i++) bigger[i] = old[i]
     // The dropped array may be in old space: empty it so it keeps no stream alive until the next mark-compact.
     old.fill(undefined)
@@ -213,10 +221,19 @@ export class RecentIds {
   constructor (private readonly capacity: number) {}
 
   add (id: number): void {
-    // Allocated on first use: most sessions never reset or close a stream before they end.
-    const ids = this.ids ?? (this.ids = new Int32Array(this.capacity))
-    ids[this.next] = id
-    this.next = this.next + 1 === ids.length ? 0 : this.next + 1
+    // Allocated on first use and grown while not yet wrapped: an idle session that served a few streams holds a
+    // few dozen bytes, not the whole ring.
+    let ids = this.ids
+    if (ids === null) {
+      ids = this.ids = new Int32Array(Math.min(INITIAL_SLOTS, this.capacity))
+    } else if (this.next === ids.length && ids.length < this.capacity) {
+      // full and never wrapped (next reached the end): the ids are in order, so the ring just gets longer
+      const bigger = new Int32Array(Math.min(this.capacity, ids.length * 2))
+      bigger.set(ids)
+      ids = this.ids = bigger
+    }
+    if (this.next === ids.length) this.next = 0
+    ids[this.next++] = id
   }
 
   has (id: number): boolean {

@@ -98,6 +98,22 @@ t.test('RecentIds remembers the last N ids', async (t) => {
   t.ok(r.has(9) && r.has(3), 'the rest kept')
 })
 
+t.test('RecentIds grows from a small ring to its capacity, then forgets in order', async (t) => {
+  // 256 (the session's capacity) is more than the 16 allocated first: the ring grows while it has not wrapped
+  const r = new RecentIds(256)
+  const ids = Array.from({ length: 600 }, (_, i) => 2 * i + 1)
+  for (let i = 0; i < ids.length; i++) {
+    r.add(ids[i])
+    if (i === 15 || i === 16 || i === 255 || i === 256) {
+      const kept = ids.slice(Math.max(0, i - 255), i + 1)
+      t.ok(kept.every((id) => r.has(id)), `after ${i + 1} adds: the last ${kept.length} kept`)
+      t.equal(ids.slice(0, Math.max(0, i - 255)).some((id) => r.has(id)), false, `after ${i + 1} adds: older ones forgotten`)
+    }
+  }
+  t.ok(ids.slice(-256).every((id) => r.has(id)), 'the last 256 of 600')
+  t.notOk(ids.slice(0, -256).some((id) => r.has(id)), 'none of the 344 before them')
+})
+
 // ---- what the collections are for: nothing kept alive for the scavenger ----
 
 v8.setFlagsFromString('--expose-gc')
