@@ -19,7 +19,7 @@ import * as tls from 'node:tls'
 import { loadCertificate, generateSelfSigned } from '../lib/tls/certificates'
 import { TlsServerConnection, TlsServerOptions } from '../lib/tls/server'
 import { AeadState, Suite, suiteById } from '../lib/tls/crypto'
-import { isRecyclable, recycle } from '../lib/tls/outbuf'
+import { recycle, WrittenSlabs } from '../lib/tls/outbuf'
 import { machine, median, writeSection } from './results'
 
 const SUITE = 'ECDHE-RSA-AES128-GCM-SHA256'
@@ -92,19 +92,14 @@ const runServer = (kind: string, cert: string, key: string): void => {
       socket.on('close', () => conn.dispose())
       // zero-copy flush as lib/server/tls-layer.ts does it: the records' own buffers, written as one writev, and
       // pooled record buffers given back (lib/tls/outbuf.ts) from the write callback, in write order
-      const inFlight: Uint8Array[][] = []
-      const written = (err?: Error | null): void => {
-        const slabs = inFlight.shift()
-        if (slabs !== undefined && (err === undefined || err === null)) for (const c of slabs) recycle(c)
-      }
+      const slabs = new WrittenSlabs()
       const flush = (): boolean => {
         const chunks = conn.takeOutboundChunks()
         if (chunks.length === 0) return true
-        const slabs = chunks.filter(isRecyclable)
-        if (slabs.length > 0) inFlight.push(slabs)
+        const written = slabs.track(chunks)
         socket.cork()
         let ok = true
-        for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i], i === chunks.length - 1 && slabs.length > 0 ? written : undefined)
+        for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i], i === chunks.length - 1 ? written : undefined)
         socket.uncork()
         return ok
       }

@@ -9,7 +9,7 @@ import type { Connection, Transport } from './connection'
 import type { Handler } from './protocol'
 import type { SpdyVersion } from '../codec/types'
 import { TlsServerConnection, type TlsEvent, type TlsServerOptions } from '../tls/server'
-import { isRecyclable, recycle } from '../tls/outbuf'
+import { WrittenSlabs } from '../tls/outbuf'
 import { SpdyHandler } from './spdy-handler'
 import { Http1Bridge } from './http1-bridge'
 
@@ -22,16 +22,8 @@ export class TlsLayer implements Transport {
   private innerDeadline: number | null = null
   private failed = false
   protocol: string | null = null
-  /**
-   * Pooled record buffers (lib/tls/outbuf.ts) handed to the socket, one entry per flush that had any, in write
-   * order: the socket's write callbacks fire in that order, and each gives its flush's buffers back to the pool.
-   */
-  private readonly inFlight: Uint8Array[][] = []
-  private readonly onWritten = (err?: Error | null): void => {
-    const slabs = this.inFlight.shift()
-    // A failed write may still have its bytes queued nowhere or anywhere: leave those to the garbage collector.
-    if (slabs !== undefined && (err === undefined || err === null)) for (const s of slabs) recycle(s)
-  }
+  /** Pooled record buffers (lib/tls/outbuf.ts) go back to the pool from the socket's write callbacks. */
+  private readonly slabs = new WrittenSlabs()
 
   constructor (private readonly conn: Connection, options: TlsServerOptions) {
     this.engine = new TlsServerConnection(options, Date.now())
@@ -155,11 +147,7 @@ export class TlsLayer implements Transport {
 
   private flushTls (): void {
     const out = this.engine.takeOutboundChunks()
-    if (out.length === 0) return
-    let slabs: Uint8Array[] | null = null
-    for (const c of out) if (isRecyclable(c)) (slabs ??= []).push(c)
-    if (slabs === null) { this.conn.sendMany(out); return }
-    this.inFlight.push(slabs)
-    this.conn.sendMany(out, this.onWritten)
+    if (out.length > 0) this.conn.sendMany(out, this.slabs.track(out))
   }
+
 }

@@ -59,3 +59,26 @@ export const recycle = (chunk: Uint8Array): void => {
 
 /** Free slabs now (for tests). */
 export const pooledSlabs = (): number => free.length
+
+/**
+ * Gives pooled buffers back once the socket wrote them, for a socket loop that writes flushes in order: track()
+ * each flush just before writing it and pass what it returns as the last write's callback. Socket writes complete
+ * in order, so each callback gives back its own flush's buffers; a failed write gives nothing back (its bytes may
+ * still be referenced), leaving them to the garbage collector.
+ */
+export class WrittenSlabs {
+  private readonly inFlight: Uint8Array[][] = []
+  private readonly written = (err?: Error | null): void => {
+    const slabs = this.inFlight.shift()
+    if (slabs !== undefined && (err === undefined || err === null)) for (const s of slabs) recycle(s)
+  }
+
+  /** The write callback for this flush, or undefined when none of its chunks came from the pool. */
+  track (chunks: Uint8Array[]): ((err?: Error | null) => void) | undefined {
+    let slabs: Uint8Array[] | null = null
+    for (const c of chunks) if (isRecyclable(c)) (slabs ??= []).push(c)
+    if (slabs === null) return undefined
+    this.inFlight.push(slabs)
+    return this.written
+  }
+}
