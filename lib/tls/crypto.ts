@@ -125,9 +125,10 @@ export class AeadState implements RecordProtection {
   /**
    * The key as a KeyObject, made once: createCipheriv runs once per record (GCM and ChaCha20-Poly1305 take a fresh
    * nonce per record and node:crypto cannot re-key an existing cipher), and a KeyObject spares it re-importing
-   * raw key bytes each time (bench/tls.ts profile: cipher setup is a third of the per-record cost).
+   * raw key bytes each time (bench/tls.ts profile: cipher setup is a third of the per-record cost). Made only for
+   * that path: with the native binding the raw key below is all that is needed.
    */
-  private readonly key: crypto.KeyObject
+  private readonly key: crypto.KeyObject | null
   /**
    * The native accelerator (lib/tls/native-aead.ts) when built: one OpenSSL context per use (seal or open), made on
    * first use and kept for the connection's life; the raw key is what it is made from.
@@ -139,8 +140,8 @@ export class AeadState implements RecordProtection {
   /** Set for a state that seals with the native binding: the engine then seals a whole write into pooled slabs. */
   readonly sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
   constructor (readonly suite: Suite, key: Buffer, iv: Buffer) {
-    this.key = crypto.createSecretKey(key)
     this.native = nativeAead()
+    this.key = this.native === null ? crypto.createSecretKey(key) : null
     this.rawKey = this.native === null ? null : Buffer.from(key)
     if (this.native !== null) this.sealRecords = this.sealRecordsNative
     this.nonce = Buffer.alloc(12)
@@ -190,7 +191,7 @@ export class AeadState implements RecordProtection {
     }
     const seq = this.seq++
     const nonce = this.nonceFor(seq)
-    const c = crypto.createCipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
+    const c = crypto.createCipheriv(this.suite.cipher as Aead, this.key as crypto.KeyObject, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
     c.setAAD(this.aadFor(seq, type, version, plaintext.length))
     const body = c.update(plaintext)
     c.final()
@@ -263,7 +264,7 @@ export class AeadState implements RecordProtection {
       }
       return pt
     }
-    const d = crypto.createDecipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
+    const d = crypto.createDecipheriv(this.suite.cipher as Aead, this.key as crypto.KeyObject, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
     d.setAAD(aad)
     d.setAuthTag(fragment.subarray(fragment.length - 16))
     const pt = d.update(fragment.subarray(this.suite.explicitNonceLen, fragment.length - 16))
