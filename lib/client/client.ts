@@ -101,6 +101,11 @@ export interface SpdyResponse {
 }
 
 const DEFAULT_TIMEOUT = 10_000
+
+/** A NaN or negative limit would let every comparison pass and the buffer grow without bound: refuse it. */
+function checkMaxBytes (where: string, n: number | undefined): void {
+  if (n !== undefined && !(Number.isSafeInteger(n) && n >= 0)) throw new TypeError(`${where} must be a non-negative integer number of bytes, not ${String(n)}`)
+}
 /** Whole responses are held in memory until complete: a page and its pushed assets fit many times over in 64 MiB. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 const PROTOCOL_OF: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
@@ -204,6 +209,7 @@ export class SpdyClient {
     if (body !== undefined && body.length > 0 && headers['content-length'] === undefined) headers['content-length'] = body.length
     const list = requestHeaderList(this.version, head, headers)
     const timeout = r.timeout ?? DEFAULT_TIMEOUT
+    checkMaxBytes('request maxResponseBytes', r.maxResponseBytes)
     const maxBytes = r.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     return await new Promise<SpdyResponse>((resolve, reject) => {
       let timer: NodeJS.Timeout | null = null
@@ -491,6 +497,7 @@ function offered (version: SpdyVersion | undefined): string[] {
 
 /** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
 export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
+  checkMaxBytes('maxResponseBytes', opts.maxResponseBytes)
   const timeout = opts.timeout ?? DEFAULT_TIMEOUT
   const where = `${opts.host}:${opts.port}`
   return await new Promise<SpdyClient>((resolve, reject) => {

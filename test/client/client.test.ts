@@ -121,4 +121,9 @@ t.test('maxResponseBytes: past it the request fails and its streams are cancelle
   const err2 = await client.request({ path: '/', maxResponseBytes: total - 1 }).then(() => null, (e: unknown) => e)
   t.ok(err2 instanceof ClientResponseTooLargeError, 'one byte short of page + pushes fails')
   t.equal((await client.request({ path: '/', maxResponseBytes: total })).pushes.length, ASSETS.length, 'exactly page + pushes passes')
+  // a limit that would compare false against everything (NaN, negative) is refused, not taken as "no limit"
+  for (const bad of [Number.NaN, -1, 1.5, Infinity]) {
+    await t.rejects(client.request({ path: '/big', maxResponseBytes: bad }), TypeError, `request maxResponseBytes ${bad}`)
+    await t.rejects(connect({ host: '127.0.0.1', port: app.spdy.port!, tls: false, maxResponseBytes: bad }), TypeError, `connect maxResponseBytes ${bad}`)
+  }
 })
