@@ -2,7 +2,7 @@
  * Codec limits. The plugin's options (lib/options.ts) pass their own values; these are the codec's defaults when
  * it is used on its own, and they are the same numbers (lib/options.ts LIMITS is the one source).
  */
-import { LIMITS } from '../options'
+import { LIMITS } from '../limits'
 
 /**
  * 1 MiB of payload: above any DATA frame real peers send (Chrome and spdy-transport write 4-16 KB) and any real

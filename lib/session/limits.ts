@@ -2,7 +2,7 @@
  * Session limits. The plugin passes its validated options (lib/options.ts, where each number's reason is given);
  * these defaults apply when the engine is used on its own (tests, the benchmark client, the CLI).
  */
-import { LIMITS } from '../options'
+import { LIMITS } from '../limits'
 
 export interface SessionLimits {
   maxConcurrentStreams: number

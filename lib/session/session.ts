@@ -12,7 +12,7 @@ import { SettingId, type Frame, type HeaderList, type SpdyVersion } from '../cod
 import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type RstStatusCode } from '../errors'
 import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
-import { LIMITS } from '../options'
+import { LIMITS } from '../limits'
 import { RecentIds, StreamQueue, StreamTable } from './stream-table'
 
 export interface SessionOptions extends Partial<SessionLimits> {

@@ -2,6 +2,7 @@
  * Limits of the TLS engine. Each one bounds what a peer can make us buffer or how long it can hold a connection
  * before the handshake completes.
  */
+import { LIMITS } from '../limits'
 
 /**
  * Largest handshake message we reassemble (RFC 5246 section 7.4 allows 2^24-1). A ClientHello is a few hundred
@@ -16,7 +17,7 @@ export const DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE = 64 * 1024
  * crypto; 10 s covers slow mobile links several times over, and stops slowloris-style clients from pinning sockets
  * (Node's default of 120 s is generous for a server that exists to be reached by browsers).
  */
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000
+export const DEFAULT_HANDSHAKE_TIMEOUT = LIMITS.handshakeTimeout.default
 
 /** RFC 5246 section 6.2.1: TLSPlaintext.length MUST NOT exceed 2^14. */
 export const MAX_PLAINTEXT = 16384
