@@ -67,15 +67,71 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   if (method === '' || path === '' || httpVersion === '') {
     return `request lacks ${[method === '' ? n.method : '', path === '' ? n.path : '', httpVersion === '' ? n.version : ''].filter(Boolean).join(', ')}`
   }
-  if (version === 2 && /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    // SPDY/2 clients may send an absolute url: split it into authority and path.
-    const u = new URL(path)
-    if (authority === '') authority = u.host
-    if (scheme === '') scheme = u.protocol.slice(0, -1)
-    path = u.pathname + u.search
+  if (version === 2 && path.charCodeAt(0) !== 0x2f /* '/' */ && path !== '*') {
+    // SPDY/2 clients may send an absolute url (SPDY/2 section 3.2.1): split it into authority and path, by hand
+    // (WHATWG URL would also rewrite the path, and throws on a bad authority such as `http://[bad/`).
+    const u = splitAbsolute(path)
+    if (typeof u === 'string') return u
+    if (authority === '') authority = u.authority
+    if (scheme === '') scheme = u.scheme
+    path = u.path
   }
   if (authority !== '' && headers.host === undefined) headers.host = authority
   return { method, path, authority, scheme: scheme === '' ? 'https' : scheme, httpVersion, headers }
+}
+
+/** `scheme://authority[/path][?query]`, the absolute-form of RFC 9112 section 3.2.2 (no userinfo, no fragment). */
+const ABSOLUTE = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/i
+
+function splitAbsolute (url: string): { scheme: string, authority: string, path: string } | string {
+  const m = ABSOLUTE.exec(url)
+  if (m === null) return 'url is neither a path nor an absolute URL'
+  if (!validAuthority(m[2])) return 'url has an invalid authority'
+  const rest = m[3]
+  return { scheme: m[1].toLowerCase(), authority: m[2], path: rest === '' ? '/' : rest.charCodeAt(0) === 0x3f /* '?' */ ? `/${rest}` : rest }
+}
+
+/** RFC 3986 unreserved / sub-delims / '%' (pct-encoded): the characters of a reg-name or IPv4 host. */
+const REG_NAME = new Uint8Array(128)
+for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&\'()*+,;=%') REG_NAME[c.charCodeAt(0)] = 1
+
+function digitsOnly (s: string, from: number): boolean {
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x30 || c > 0x39) return false
+  }
+  return true
+}
+
+/**
+ * `host[:port]` as RFC 9110 section 7.2 has it in Host and SPDY/3 section 3.2.1 in :host: a reg-name, IPv4 or
+ * bracketed IPv6 host (RFC 3986 section 3.2.2), an optional decimal port, nothing else (no userinfo, no path).
+ */
+export function validAuthority (a: string): boolean {
+  const n = a.length
+  if (n === 0) return false
+  let end: number
+  if (a.charCodeAt(0) === 0x5b /* '[' */) {
+    end = a.indexOf(']')
+    if (end < 2) return false
+    for (let i = 1; i < end; i++) {
+      const c = a.charCodeAt(i)
+      if (!((c >= 0x30 && c <= 0x3a) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46) || c === 0x2e)) return false
+    }
+    end++
+    if (end === n) return true
+  } else {
+    end = 0
+    while (end < n) {
+      const c = a.charCodeAt(end)
+      if (c === 0x3a /* ':' */) break
+      if (c >= 128 || REG_NAME[c] === 0) return false
+      end++
+    }
+    if (end === 0) return false
+    if (end === n) return true
+  }
+  return a.charCodeAt(end) === 0x3a && digitsOnly(a, end + 1)
 }
 
 export type OutgoingHeaders = Record<string, string | number | string[] | undefined>
