@@ -27,7 +27,8 @@ import { TlsCertificate, nameMatches } from './certificates'
 import { HandshakeMessage, TlsEngine } from './engine'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
 import { SessionCache, SessionState, TicketKeys } from './session'
-import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
+import { encodeProtocolList, ext, handshake, Reader, u16, u8, vec16, vec8 } from './wire'
+import { parseClientHello } from './hello'
 
 export type { TlsEvent, TlsHandshakeEvent } from './engine'
 export type { TlsCertificate } from './certificates'
@@ -165,34 +166,19 @@ export class TlsServerConnection extends TlsEngine {
 
   private onClientHello (msg: HandshakeMessage): void {
     const now = this.created
-    const r = new Reader(msg.body)
-    const clientVersion = r.u16()
+    // Syntax first, all of it (lib/tls/hello.ts): a malformed hello is decode_error whatever else is wrong with it.
+    const hello = parseClientHello(msg.body)
+    const clientVersion = hello.version
     this.clientVersion = clientVersion
-    this.clientRandom = Buffer.from(r.bytes(32))
-    const sessionId = r.vec8()
-    if (sessionId.length > 32) throw new TlsError(Alert.illegal_parameter, 'session id over 32 bytes')
-    const suitesRaw = r.vec16()
-    if (suitesRaw.length === 0 || suitesRaw.length % 2 !== 0) throw new TlsError(Alert.decode_error, 'bad cipher_suites')
-    const compressions = r.vec8()
-    if (!compressions.includes(0)) throw new TlsError(Alert.illegal_parameter, 'null compression not offered') // section 7.4.1.2
-    const exts = parseExtensions(r)
-    r.end()
-    const offered = new Set<number>()
-    for (let i = 0; i < suitesRaw.length; i += 2) offered.add(suitesRaw.readUInt16BE(i))
+    this.clientRandom = Buffer.from(hello.random)
+    const sessionId = hello.sessionId
+    const offered = new Set<number>(hello.cipherSuites)
 
     // Version: a 1.3 ClientHello says 0x0303 and lists versions in supported_versions (RFC 8446 section 4.2.1).
     // Otherwise the highest of ours not above client_version (RFC 5246 appendix E.1).
     const ours = this.ctx.versions
-    const sv = exts.get(Ext.supported_versions)
-    let version: number | undefined
-    if (sv !== undefined) {
-      const list = new Reader(new Reader(sv).vec8())
-      const theirs: number[] = []
-      while (list.left > 0) theirs.push(list.u16())
-      version = ours.find((v) => theirs.includes(v))
-    } else {
-      version = ours.find((v) => v <= clientVersion)
-    }
+    const theirs = hello.supportedVersions
+    const version = theirs !== null ? ours.find((v) => theirs.includes(v)) : ours.find((v) => v <= clientVersion)
     // RFC 7507 section 3: a fallback retry (SCSV) below our best version means something in the path made the
     // client's first attempt fail; refusing it stops a downgrade to a weaker protocol than both sides speak.
     if (offered.has(TLS_FALLBACK_SCSV) && clientVersion < ours[0]) {
@@ -203,49 +189,34 @@ export class TlsServerConnection extends TlsEngine {
     this.recordVersion = version
 
     // RFC 5746 section 3.6: SCSV or an empty renegotiation_info marks a secure client.
-    const ri = exts.get(Ext.renegotiation_info)
-    if (ri !== undefined) {
-      if (ri.length !== 1 || ri[0] !== 0) throw new TlsError(Alert.handshake_failure, 'non-empty renegotiation_info in the initial handshake')
+    if (hello.renegotiationInfo !== null) {
+      if (hello.renegotiationInfo.length !== 0) throw new TlsError(Alert.handshake_failure, 'non-empty renegotiation_info in the initial handshake')
       this.secureRenegotiation = true
     }
     if (offered.has(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) this.secureRenegotiation = true
 
-    // SNI (RFC 6066 section 3): one host_name.
-    const sni = exts.get(Ext.server_name)
-    if (sni !== undefined) {
-      const list = new Reader(new Reader(sni).vec16())
-      while (list.left > 0) {
-        const type = list.u8()
-        const name = list.vec16()
-        if (type === 0) {
-          if (name.length === 0) throw new TlsError(Alert.decode_error, 'empty server name')
-          this.servername = name.toString('latin1')
-        }
-      }
-    }
-    const pf = exts.get(Ext.ec_point_formats)
-    this.pointFormatsOffered = pf !== undefined
-    if (pf !== undefined && !new Reader(pf).vec8().includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
-    this.ems = exts.has(Ext.extended_master_secret)
+    this.servername = hello.servername
+    const pf = hello.ecPointFormats
+    this.pointFormatsOffered = pf !== null
+    if (pf !== null && !pf.includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
+    this.ems = hello.extendedMasterSecret
 
     // ALPN (RFC 7301 section 3.2): server preference; no overlap is fatal. ALPN wins over NPN when both are sent.
-    const alpn = exts.get(Ext.alpn)
-    if (alpn !== undefined) {
-      const theirs = parseProtocolList(new Reader(alpn).vec16())
-      const pick = this.ctx.protocols.find((p) => theirs.includes(p))
-      if (pick === undefined) throw new TlsError(Alert.no_application_protocol, `no common protocol in ALPN ${theirs.join(',')}`)
+    if (hello.alpn !== null) {
+      const list = hello.alpn
+      const pick = this.ctx.protocols.find((p) => list.includes(p))
+      if (pick === undefined) throw new TlsError(Alert.no_application_protocol, `no common protocol in ALPN ${list.join(',')}`)
       this.protocol = pick
       this.negotiatedBy = 'alpn'
-    } else if (exts.has(Ext.next_protocol_negotiation)) {
-      if (exts.get(Ext.next_protocol_negotiation)?.length !== 0) throw new TlsError(Alert.decode_error, 'NPN extension from a client must be empty')
+    } else if (hello.npn) {
       this.npnOffered = true
       this.negotiatedBy = 'npn'
     }
 
     // Resumption: a ticket first (RFC 5077 section 3.4), then the session id cache.
-    const ticketExt = exts.get(Ext.session_ticket)
+    const ticketExt = hello.sessionTicket
     let resume: SessionState | null = null
-    if (ticketExt !== undefined && ticketExt.length > 0) resume = this.ctx.tickets.open(ticketExt, now)
+    if (ticketExt !== null && ticketExt.length > 0) resume = this.ctx.tickets.open(ticketExt, now)
     if (resume === null && sessionId.length > 0) resume = this.ctx.sessions.get(sessionId, now)
     if (resume !== null) {
       const s = suiteById.get(resume.suiteId)
@@ -255,7 +226,7 @@ export class TlsServerConnection extends TlsEngine {
         resume.servername !== this.servername) resume = null
     }
     this.serverRandom = crypto.randomBytes(32)
-    this.issueTicket = ticketExt !== undefined && resume === null
+    this.issueTicket = ticketExt !== null && resume === null
 
     if (resume !== null) {
       this.resumed = true
@@ -276,13 +247,7 @@ export class TlsServerConnection extends TlsEngine {
 
     this.cert = this.ctx.certificateFor(this.servername)
     const cert = this.cert
-    const groupsExt = exts.get(Ext.supported_groups)
-    let theirGroups: number[] | null = null // RFC 8422 section 4: no extension means any curve is fine
-    if (groupsExt !== undefined) {
-      const list = new Reader(new Reader(groupsExt).vec16())
-      theirGroups = []
-      while (list.left > 0) theirGroups.push(list.u16())
-    }
+    const theirGroups = hello.supportedGroups // RFC 8422 section 4: no extension means any curve is fine
     const group = theirGroups === null ? Group.secp256r1 : GROUPS.find((g) => theirGroups?.includes(g) === true)
     if (group === undefined) throw new TlsError(Alert.handshake_failure, 'no supported group in common')
     // RFC 8422 section 5.1: an ECDSA certificate's curve must be one the client listed in supported_groups.
@@ -295,7 +260,7 @@ export class TlsServerConnection extends TlsEngine {
     this.suite = suite
     this.prfHash = prfHashFor(suite, version)
     // signature_algorithms is a TLS 1.2 extension; 1.0/1.1 signatures have a fixed algorithm (signLegacy).
-    const scheme = version === Version.TLS12 ? this.pickScheme(exts.get(Ext.signature_algorithms), cert) : -1
+    const scheme = version === Version.TLS12 ? this.pickScheme(hello.signatureAlgorithms, cert) : -1
     this.sessionId = crypto.randomBytes(32)
 
     this.startTranscriptHash(this.prfHash)
@@ -318,11 +283,8 @@ export class TlsServerConnection extends TlsEngine {
   }
 
   /** signature_algorithms (RFC 5246 section 7.4.1.4.1): absent means SHA-1 with the certificate's algorithm. */
-  private pickScheme (ext: Buffer | undefined, cert: TlsCertificate): number {
-    if (ext === undefined) return cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1
-    const list = new Reader(new Reader(ext).vec16())
-    const theirs: number[] = []
-    while (list.left > 0) theirs.push(list.u16())
+  private pickScheme (theirs: number[] | null, cert: TlsCertificate): number {
+    if (theirs === null) return cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1
     const ours = cert.keyType === 'rsa'
       ? RSA_SCHEMES
       : cert.curve === 'secp384r1'
