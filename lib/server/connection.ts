@@ -15,6 +15,7 @@ import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
 import { ProtocolHandler } from './protocol'
 import { TlsLayer } from './tls-layer'
+import { CLOSE_LINGER_MS } from './linger'
 
 /** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
 type ConnectionHandler = ProtocolHandler | TlsLayer
@@ -61,12 +62,6 @@ export interface Transport {
 /** Flushes up to this size are copied into one buffer before the socket write (see sendMany). */
 const COALESCE_BYTES = 64 * 1024
 
-/**
- * After our FIN, how long the peer has to read what is left and close its side before the socket is destroyed.
- * Long enough for a peer on a slow link to take a final GOAWAY and a few frames; short enough that a peer that
- * never reads nor closes (a half-open flood) gives its slot back within seconds.
- */
-export const CLOSE_LINGER_MS = 2000
 
 export class Connection implements Transport {
   private handler: ConnectionHandler | null = null

@@ -6,6 +6,7 @@
  * (process.nextTick) writes what they queued, in priority order, as one burst of socket writes.
  */
 import type { Connection, Transport } from './connection'
+import { CLOSE_LINGER_MS } from './linger'
 import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
@@ -350,7 +351,13 @@ export class SpdyHandler implements Handler {
           this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
           break
         case 'closed':
-          this.ended = true
+          if (!this.ended) {
+            this.ended = true
+            // The linger (lingerThenEnd) starts once our last frames are out; a peer that does not read keeps
+            // them in, so this bounds the wait: end (and the connection's destroy deadline) comes regardless.
+            const timer = setTimeout(() => this.transport.run(() => this.transport.end()), CLOSE_LINGER_MS)
+            timer.unref()
+          }
           break
         default: break
       }
