@@ -216,6 +216,21 @@ export class Connection implements Transport {
     this.socket.resume()
   }
 
+  /** Nothing in flight (see Handler.idle), or already closing: the listener may close it to admit another. */
+  get idle (): boolean {
+    return this.ended || this.crashed || this.handler === null || this.handler.idle
+  }
+
+  /**
+   * Closed to make room at maxSessions: a SPDY session hears GOAWAY (it has no stream open, SPDY/3 section
+   * 2.6.6 lets it retry on a new connection), then the socket goes at once so its slot is free now.
+   */
+  evict (): void {
+    this.listener.fastify.log.debug({ remoteAddress: this.remoteAddress }, 'fastify-spdy: idle connection closed to admit a new one (maxSessions)')
+    this.run(() => this.handler?.shutdown())
+    this.destroy()
+  }
+
   /** Graceful: GOAWAY, let in-flight streams finish. */
   shutdown (): void {
     if (this.handedOff) return // the app's HTTP server closes its idle keep-alive sockets itself

@@ -43,7 +43,7 @@ export function addRoutes (app: FastifyInstance): void {
   app.post('/echo', async (req) => req.body)
 }
 
-export async function startServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions>, fastify?: FastifyServerOptions, logLevel?: string } = {}): Promise<TestServer> {
+export async function startServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions>, fastify?: FastifyServerOptions, logLevel?: string, routes?: (app: FastifyInstance) => void } = {}): Promise<TestServer> {
   const logs: LogLine[] = []
   const stream = new Writable({
     write (chunk: Buffer, _enc, cb) {
@@ -55,6 +55,7 @@ export async function startServer (opts: { tls?: boolean, spdy?: Partial<Fastify
   const useTls = opts.tls === true
   await app.register(spdy, { tls: useTls ? testCertificate() : false, port: 0, alternateProtocol: false, ...opts.spdy })
   addRoutes(app)
+  opts.routes?.(app)
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, port: app.spdy.port!, tls: useTls, logs, close: () => app.close() }
 }
