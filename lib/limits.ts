@@ -46,7 +46,8 @@ const MAX_31 = 0x7fffffff
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
  * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack.
  * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure.
- * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB.
+ * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB. At the cap the
+ *   oldest idle connection is closed for a new one (lib/server/listener.ts), so idle sockets cannot lock the port.
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
  * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped.
  * - gracefulTimeout 5 s: how long `fastify.close()` lets in-flight streams finish after GOAWAY.

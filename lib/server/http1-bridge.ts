@@ -49,7 +49,8 @@ export class Http1Bridge extends Duplex {
 
   override _write (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.touch()
-    this.transport.send(chunk)
+    // The app's HTTP server writes from its own callbacks: a throw in our TLS engine ends this connection only.
+    this.transport.run(() => this.transport.send(chunk))
     if (this.transport.congested) {
       // Socket backpressure reaches the HTTP response: hold the callback until the socket drains.
       this.waitingForDrain = cb
@@ -64,7 +65,7 @@ export class Http1Bridge extends Duplex {
   }
 
   override _final (cb: (err?: Error | null) => void): void {
-    this.transport.end()
+    this.transport.run(() => this.transport.end())
     cb()
   }
 

@@ -6,6 +6,7 @@
  * (process.nextTick) writes what they queued, in priority order, as one burst of socket writes.
  */
 import type { Connection, Transport } from './connection'
+import { CLOSE_LINGER_MS } from './linger'
 import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
@@ -16,7 +17,7 @@ import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
 import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
 import type { SpdyServerResponse } from './response'
-import { RstStatus } from '../errors'
+import { GoawayStatus, RstStatus } from '../errors'
 
 /** How long a closing session waits for the peer to read its last frames before the TCP FIN. */
 const LINGER_MS = 200
@@ -81,25 +82,37 @@ class ServerStream implements StreamSink, SpdyStreamHead {
     ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
   }
 
+  // The sink is called from app code (Fastify's reply, the app's own streams): a throw in the session below must
+  // end this connection through its crash barrier, not surface in the app or, from a stream callback, the process.
+
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
+      this.h.scheduleFlush()
+    })
   }
 
   write (chunk: Uint8Array, fin: boolean): boolean {
-    const ok = this.h.session.write(this.streamId, chunk, fin)
-    this.h.scheduleFlush()
+    let ok = true
+    this.h.run(() => {
+      ok = this.h.session.write(this.streamId, chunk, fin)
+      this.h.scheduleFlush()
+    })
     return ok
   }
 
   end (): void {
-    this.h.session.end(this.streamId)
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.end(this.streamId)
+      this.h.scheduleFlush()
+    })
   }
 
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
-    this.h.session.reset(this.streamId, RstStatus[status])
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.reset(this.streamId, RstStatus[status])
+      this.h.scheduleFlush()
+    })
   }
 
   onDrain (cb: () => void): void {
@@ -184,11 +197,17 @@ export class SpdyHandler implements Handler {
   private backlog: SessionEvent[] | null = null
   private backlogAt = 0
   private readonly resumeBacklog = (): void => {
-    const events = this.backlog
-    if (events === null) return
-    this.backlog = null
-    this.handle(events, this.backlogAt)
-    this.flush()
+    this.transport.run(() => {
+      const events = this.backlog
+      if (events === null) return
+      this.backlog = null
+      this.handle(events, this.backlogAt)
+      this.flush()
+    })
+  }
+  private readonly deferredFlush = (): void => {
+    this.flushScheduled = false
+    this.transport.run(() => this.flush())
   }
 
   /** sessionFlowControl 'auto': plain TCP with both 3 and 3.1 offered, where only the peer's behaviour tells them apart. */
@@ -217,6 +236,19 @@ export class SpdyHandler implements Handler {
   }
 
   get openStreams (): number { return this.streams.size }
+  /** No stream open, none waiting for dispatch: closing this session interrupts nothing. */
+  get idle (): boolean { return this.ended || (this.streams.size === 0 && this.pushes.size === 0 && this.backlog === null) }
+
+  /** Runs app-facing calls under the connection's crash barrier. */
+  run (fn: () => void): void { this.transport.run(fn) }
+
+  fail (): void {
+    this.backlog = null
+    // SPDY/3 section 2.6.6: INTERNAL_ERROR is the GOAWAY status for "we broke". Only control frames go (budget 0).
+    this.session.goaway(GoawayStatus.INTERNAL_ERROR)
+    const out = this.session.takeOutbound(0)
+    if (out.length > 0) this.transport.sendMany(out)
+  }
 
   receive (chunk: Uint8Array): void {
     this.handle(this.session.receive(chunk, Date.now()))
@@ -319,7 +351,13 @@ export class SpdyHandler implements Handler {
           this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
           break
         case 'closed':
-          this.ended = true
+          if (!this.ended) {
+            this.ended = true
+            // The linger (lingerThenEnd) starts once our last frames are out; a peer that does not read keeps
+            // them in, so this bounds the wait: end (and the connection's destroy deadline) comes regardless.
+            const timer = setTimeout(() => this.transport.run(() => this.transport.end()), CLOSE_LINGER_MS)
+            timer.unref()
+          }
           break
         default: break
       }
@@ -418,20 +456,21 @@ export class SpdyHandler implements Handler {
   private lingerThenEnd (): void {
     if (this.lingering) return
     this.lingering = true
-    const timer = setTimeout(() => this.transport.end(), LINGER_MS)
+    const timer = setTimeout(() => this.transport.run(() => this.transport.end()), LINGER_MS)
     timer.unref()
   }
 
   private waitWritable (): void {
     if (this.waitingWritable) return
     this.waitingWritable = true
+    // Called from the connection's drain handler, itself under the crash barrier.
     this.transport.onWritable(() => { this.waitingWritable = false; this.flush() })
   }
 
   scheduleFlush (): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    process.nextTick(() => { this.flushScheduled = false; this.flush() })
+    process.nextTick(this.deferredFlush)
   }
 
   private flush (): void {
