@@ -16,6 +16,7 @@ export interface SessionLimits {
   maxInvalidFrames: number
   maxSessionBufferedBytes: number
   maxQueuedControlFrames: number
+  maxInflatedHeaderBytesPerWindow: number
   idleTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
@@ -48,13 +49,14 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxInvalidFrames: LIMITS.maxInvalidFrames.default,
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
+  maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
   idleTimeout: LIMITS.idleTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames'] as const
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow'] as const
 
 /** The issue-11 session limits out of the plugin's options, for the SpdySession constructor. */
 export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> {

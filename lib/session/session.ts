@@ -148,6 +148,8 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
+  /** decoder.inflatedBytes when the rate window started: the window's inflated bytes are the difference. */
+  private inflatedAtWindowStart = 0
   private lastActivity: number
   private readonly compactAfter: number
   /** When to free idle zlib contexts, or null when they are not live (nothing to free). */
@@ -251,6 +253,8 @@ export class SpdySession {
     if (this.closedFlag) return []
     this.lastActivity = now
     this.rollRateWindow(now)
+    // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
+    this.decoder.inflateAllowance = this.limits.maxInflatedHeaderBytesPerWindow - (this.decoder.inflatedBytes - this.inflatedAtWindowStart)
     for (const ev of this.decoder.push(bytes)) {
       if (this.closedFlag) break
       switch (ev.type) {
@@ -833,6 +837,7 @@ export class SpdySession {
       this.rateWindowStart = now
       this.settingsInWindow = 0
       this.resetsInWindow = 0
+      this.inflatedAtWindowStart = this.decoder.inflatedBytes
     }
   }
 }
