@@ -64,11 +64,12 @@ const MAX_31 = 0x7fffffff
  *   WINDOW_UPDATEs) waiting for it to read them; past this it is flooding without reading: GOAWAY. nghttp2's
  *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
  *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
- * - maxInflatedHeaderBytesPerWindow 128 MiB per 10 s: header-block bytes one session may make us inflate, every
+ * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
  *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
- *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11).
- *   12.8 MB/s stays above what one busy session inflates: 50k small GETs a second (bench/session.ts, the fastest
- *   our session runs) of ~150-byte heads is 7.5 MB/s, and a browser's page load is a few hundred KB.
+ *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
+ *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
+ *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
+ *   fit), and a browser's page load inflates a few hundred KB.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -88,5 +89,5 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
-  maxInflatedHeaderBytesPerWindow: { default: 128 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' }
+  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' }
 }
