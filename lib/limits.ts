@@ -24,6 +24,8 @@ export interface SpdyLimits {
   gracefulTimeout?: number
   maxPushesPerRequest?: number
   compressionIdleTimeout?: number
+  maxQueuedControlFrames?: number
+  maxInflatedHeaderBytesPerWindow?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -45,7 +47,8 @@ const MAX_31 = 0x7fffffff
  * - maxSettingsPerWindow 100 / maxResetsPerWindow 200 per 10 s: far above what a browser does, far below a flood
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
  * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack.
- * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure.
+ * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure; queued
+ *   control frames count with their memory (~150 bytes for a 12-byte PING reply), and reading pauses past it.
  * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB. At the cap the
  *   oldest idle connection is closed for a new one (lib/server/listener.ts), so idle sockets cannot lock the port.
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
@@ -58,6 +61,16 @@ const MAX_31 = 0x7fffffff
  *   the next header block rebuilds them (~45 us). Long enough for a page's burst of requests on a fast link, short
  *   enough that a storm of new connections does not hold 60 KB each: measured with bench/memory.ts, 1,000 idle
  *   plain connections cost 80.5 KB each in RSS at 1 s and 46.6 KB at 200 ms (the burst's freed memory stays mapped).
+ * - maxQueuedControlFrames 1000: control frames the peer's own frames made us queue (PING replies, RST_STREAMs,
+ *   WINDOW_UPDATEs) waiting for it to read them; past this it is flooding without reading: GOAWAY. nghttp2's
+ *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
+ *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
+ * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
+ *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
+ *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
+ *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
+ *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
+ *   fit), and a browser's page load inflates a few hundred KB.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -75,5 +88,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   handshakeTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
   gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
-  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' }
+  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
+  maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
+  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' }
 }

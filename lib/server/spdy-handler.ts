@@ -11,6 +11,7 @@ import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
+import { sessionGuards } from '../session/limits'
 import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
@@ -229,6 +230,7 @@ export class SpdyHandler implements Handler {
       maxSessionBufferedBytes: o.maxSessionBufferedBytes,
       idleTimeout: o.idleTimeout,
       compactAfter: o.compressionIdleTimeout,
+      ...sessionGuards(o),
       sessionFlowControl
     }, Date.now())
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')

@@ -2,7 +2,7 @@
  * Session limits. The plugin passes its validated options (lib/options.ts, where each number's reason is given);
  * these defaults apply when the engine is used on its own (tests, the benchmark client, the CLI).
  */
-import { LIMITS } from '../limits'
+import { LIMITS, type SpdyLimits } from '../limits'
 
 export interface SessionLimits {
   maxConcurrentStreams: number
@@ -15,6 +15,8 @@ export interface SessionLimits {
   maxResetsPerWindow: number
   maxInvalidFrames: number
   maxSessionBufferedBytes: number
+  maxQueuedControlFrames: number
+  maxInflatedHeaderBytesPerWindow: number
   idleTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
@@ -46,7 +48,19 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxResetsPerWindow: LIMITS.maxResetsPerWindow.default,
   maxInvalidFrames: LIMITS.maxInvalidFrames.default,
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
+  maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
+  maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
   idleTimeout: LIMITS.idleTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
+}
+
+/** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow'] as const
+
+/** The issue-11 session limits out of the plugin's options, for the SpdySession constructor. */
+export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> {
+  const out = {} as Pick<SessionLimits, typeof GUARDS[number]>
+  for (const k of GUARDS) out[k] = o[k]
+  return out
 }

@@ -88,6 +88,11 @@ const MAX_WINDOW = 0x7fffffff
 const MAX_STREAM_ID = 0x7fffffff
 /** DATA frame payload size we send: Chrome and nginx used 8-16 KB frames; large enough to amortise the header. */
 const DATA_FRAME_BYTES = 16 * 1024
+/**
+ * Memory a queued control frame costs beyond its bytes: its Buffer object and backing store. Measured with Node 20:
+ * 100,000 12-byte PING replies from our encoder took 106 bytes of JS heap and 16 of array buffers each (152 of RSS).
+ */
+const CONTROL_FRAME_OVERHEAD = 128
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
 const RECENT_CLOSED = 256
 
@@ -105,6 +110,12 @@ export class SpdySession {
   private readonly ready: Array<StreamQueue<Stream>> = Array.from({ length: 8 }, () => new StreamQueue<Stream>())
   private readonly control: Uint8Array[] = []
   private controlBytes = 0
+  /**
+   * Of `control`, the frames the peer's own frames made us queue (PING replies, RST_STREAMs answering its errors or
+   * refusing its streams, WINDOW_UPDATEs re-granting what it sent): a peer that sends without reading grows these
+   * without bound, so they are capped (maxQueuedControlFrames) and pause reading (wantRead).
+   */
+  private controlAnswers = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
@@ -137,6 +148,8 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
+  /** decoder.inflatedBytes when the rate window started: the window's inflated bytes are the difference. */
+  private inflatedAtWindowStart = 0
   private lastActivity: number
   private readonly compactAfter: number
   /** When to free idle zlib contexts, or null when they are not live (nothing to free). */
@@ -182,6 +195,30 @@ export class SpdySession {
   /** Bytes queued for the peer (control + DATA). */
   get bufferedBytes (): number { return this.controlBytes + this.dataBytes }
 
+  /**
+   * What the queue costs in memory: its bytes, plus each control frame's own object (CONTROL_FRAME_OVERHEAD). This
+   * is what maxSessionBufferedBytes bounds: a 12-byte PING reply costs about 150 bytes of heap, so counting bytes
+   * alone let a ping flood hold 12x its budget (issue 11: 10 connections took the server to 1 GB).
+   */
+  private get queuedCost (): number {
+    return this.controlBytes + this.control.length * CONTROL_FRAME_OVERHEAD + this.dataBytes
+  }
+
+  /**
+   * False while control frames wait to be taken beyond a quarter of maxQueuedControlFrames answers, or beyond
+   * maxSessionBufferedBytes of memory: the peer is sending while not reading what we answer. The driver then stops
+   * reading its socket until takeOutbound() has emptied the queue (nghttp2_session_want_read; Node's http2 does
+   * the same), so the peer is slowed to the pace it reads at instead of filling our memory. Queued DATA does not
+   * count here: DATA may be waiting for the peer's WINDOW_UPDATE, which we must read to send it; control frames are
+   * never flow-controlled, so any pause this causes ends when the socket drains.
+   */
+  get wantRead (): boolean {
+    if (this.closedFlag) return false
+    if (this.control.length === 0) return true
+    return this.controlAnswers < Math.ceil(this.limits.maxQueuedControlFrames / 4) &&
+      this.controlBytes + this.control.length * CONTROL_FRAME_OVERHEAD < this.limits.maxSessionBufferedBytes
+  }
+
   /** Next time tick() must run, or null. */
   get deadline (): number | null {
     const idle = this.idleDeadline
@@ -216,6 +253,8 @@ export class SpdySession {
     if (this.closedFlag) return []
     this.lastActivity = now
     this.rollRateWindow(now)
+    // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
+    this.decoder.inflateAllowance = this.limits.maxInflatedHeaderBytesPerWindow - (this.decoder.inflatedBytes - this.inflatedAtWindowStart)
     for (const ev of this.decoder.push(bytes)) {
       if (this.closedFlag) break
       switch (ev.type) {
@@ -294,11 +333,9 @@ export class SpdySession {
           }
           return
         }
-        // Echo the peer's ping (SPDY/3 section 2.6.5). A peer that pings without reading our replies is flooding.
-        if (this.controlBytes > this.limits.maxSessionBufferedBytes) {
-          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'ping flood: replies are not being read')
-        }
-        this.queueControl({ type: 'PING', id: f.id })
+        // Echo the peer's ping (SPDY/3 section 2.6.5). A peer that pings without reading our replies is flooding:
+        // queueAnswer() ends the session past maxQueuedControlFrames.
+        this.queueAnswer({ type: 'PING', id: f.id })
         return
       }
       case 'GOAWAY': {
@@ -493,7 +530,7 @@ export class SpdySession {
     }
     if (fin) s.finQueued = true
     this.ready[s.priority].add(s)
-    const ok = s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes
+    const ok = s.queuedBytes < this.limits.streamHighWaterMark && this.queuedCost < this.limits.maxSessionBufferedBytes
     if (!ok) s.needDrain = true
     return ok
   }
@@ -523,7 +560,7 @@ export class SpdySession {
     // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
     if (s.unacked >= this.limits.initialWindowSize / 2) {
       s.recvWindow += s.unacked
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
+      this.queueAnswer({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
       s.unacked = 0
     }
   }
@@ -534,7 +571,7 @@ export class SpdySession {
     // One update per quarter of the session window: few frames, and the peer never runs dry waiting for one.
     if (this.sessionUnacked >= this.sessionUpdateThreshold) {
       this.sessionRecvWindow += this.sessionUnacked
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
+      this.queueAnswer({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
       this.sessionUnacked = 0
     }
   }
@@ -602,6 +639,7 @@ export class SpdySession {
   takeOutbound (maxBytes = Infinity): Uint8Array[] {
     const out = this.control.splice(0)
     this.controlBytes = 0
+    this.controlAnswers = 0
     let budget = maxBytes
     for (let p = 0; p < 8 && budget > 0; p++) {
       const queue = this.ready[p]
@@ -626,6 +664,7 @@ export class SpdySession {
       for (const b of this.control) out.push(b)
       this.control.length = 0
       this.controlBytes = 0
+      this.controlAnswers = 0
     }
     return out
   }
@@ -666,7 +705,7 @@ export class SpdySession {
     if (this.version === 3.1) this.sessionSendWindow -= allowed
     out.push(this.encoder.encodeDataHeader(s.id, finNow, allowed))
     if (allowed > 0) out.push(payload)
-    if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes) {
+    if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.queuedCost < this.limits.maxSessionBufferedBytes) {
       s.needDrain = false
       this.events.push({ type: 'drain', streamId: s.id })
     }
@@ -750,7 +789,7 @@ export class SpdySession {
     const wireStatus = this.version === 2 && status > 7 ? RstStatus.PROTOCOL_ERROR : status
     this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId, status: wireStatus, message: `${rstStatusName(wireStatus)}: ${message}` })
     const s = this.streams.get(streamId)
-    this.queueControl({ type: 'RST_STREAM', streamId, status: wireStatus })
+    this.queueAnswer({ type: 'RST_STREAM', streamId, status: wireStatus })
     this.recentlyReset.add(streamId)
     if (s !== undefined) this.finish(s, wireStatus, false)
     if (++this.invalidFrames > this.limits.maxInvalidFrames) {
@@ -780,11 +819,25 @@ export class SpdySession {
     this.controlBytes += b.length
   }
 
+  /**
+   * A control frame the peer's frames called for. Past maxQueuedControlFrames of them waiting to be taken, the
+   * peer is sending without reading: GOAWAY and close, as nghttp2 does past its max_outbound_ack (CVE-2019-9512,
+   * CVE-2019-9515). Whatever the driver does, this bounds what one session queues.
+   */
+  private queueAnswer (f: Frame): void {
+    if (this.closedFlag) return
+    this.queueControl(f)
+    if (++this.controlAnswers > this.limits.maxQueuedControlFrames) {
+      this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxQueuedControlFrames} control frames queued for a peer that is not reading them (flood)`)
+    }
+  }
+
   private rollRateWindow (now: number): void {
     if (now - this.rateWindowStart >= RATE_WINDOW_MS) {
       this.rateWindowStart = now
       this.settingsInWindow = 0
       this.resetsInWindow = 0
+      this.inflatedAtWindowStart = this.decoder.inflatedBytes
     }
   }
 }
