@@ -25,7 +25,7 @@ import {
 } from './crypto'
 import { TlsCertificate, nameMatches } from './certificates'
 import { HandshakeMessage, TlsEngine } from './engine'
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_LIFETIME, MAX_CLIENT_HELLO_SIZE, MAX_RENEGOTIATION_REFUSALS } from './limits'
 import { SessionCache, SessionState, TicketKeys } from './session'
 import { encodeProtocolList, ext, handshake, Reader, u16, u8, vec16, vec8 } from './wire'
 import { parseClientHello } from './hello'
@@ -46,7 +46,7 @@ export interface TlsServerOptions {
    * MAC-then-encrypt, SHA-1, RSA key exchange without forward secrecy. Default false: below 1.2 is protocol_version.
    */
   legacy?: boolean
-  /** Default DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE (limits.ts). */
+  /** Largest handshake message body taken; default MAX_CLIENT_HELLO_SIZE (limits.ts), the largest legal ClientHello. */
   maxHandshakeMessageSize?: number
   /** ms from construction to a finished handshake; default DEFAULT_HANDSHAKE_TIMEOUT; 0 disables. */
   handshakeTimeout?: number
@@ -127,7 +127,7 @@ export class TlsServerConnection extends TlsEngine {
   private created = 0
 
   constructor (opts: TlsServerOptions, now: number) {
-    super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
+    super(opts.maxHandshakeMessageSize ?? MAX_CLIENT_HELLO_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
     this.ctx = serverContext(opts, now)
     this.created = now
   }
