@@ -25,7 +25,7 @@ import {
 } from './crypto'
 import { TlsCertificate, nameMatches } from './certificates'
 import { HandshakeMessage, TlsEngine } from './engine'
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_LIFETIME, MAX_CLIENT_HELLO_SIZE, MAX_RENEGOTIATION_REFUSALS } from './limits'
 import { SessionCache, SessionState, TicketKeys } from './session'
 import { encodeProtocolList, ext, handshake, Reader, u16, u8, vec16, vec8 } from './wire'
 import { parseClientHello } from './hello'
@@ -46,7 +46,7 @@ export interface TlsServerOptions {
    * MAC-then-encrypt, SHA-1, RSA key exchange without forward secrecy. Default false: below 1.2 is protocol_version.
    */
   legacy?: boolean
-  /** Default DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE (limits.ts). */
+  /** Largest handshake message body taken; default MAX_CLIENT_HELLO_SIZE (limits.ts), the largest legal ClientHello. */
   maxHandshakeMessageSize?: number
   /** ms from construction to a finished handshake; default DEFAULT_HANDSHAKE_TIMEOUT; 0 disables. */
   handshakeTimeout?: number
@@ -127,7 +127,7 @@ export class TlsServerConnection extends TlsEngine {
   private created = 0
 
   constructor (opts: TlsServerOptions, now: number) {
-    super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
+    super(opts.maxHandshakeMessageSize ?? MAX_CLIENT_HELLO_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
     this.ctx = serverContext(opts, now)
     this.created = now
   }
@@ -253,14 +253,20 @@ export class TlsServerConnection extends TlsEngine {
     // RFC 8422 section 5.1: an ECDSA certificate's curve must be one the client listed in supported_groups.
     const certGroup = cert.curve === 'secp384r1' ? Group.secp384r1 : Group.secp256r1
     const ecdsaOk = cert.keyType === 'ec' && (theirGroups === null || theirGroups.includes(certGroup))
+    // RFC 9155 section 2: a TLS 1.2 hello without signature_algorithms is aborted with handshake_failure "except
+    // when digital signatures are not used": of our suites, only RSA key exchange (`legacy`) signs nothing.
+    const sigAlgs = hello.signatureAlgorithms
+    const unsigned = version === Version.TLS12 && sigAlgs === null
     // AEAD suites exist only from TLS 1.2 on (RFC 5288 section 4).
     const suite = this.ctx.suites.find((s) => offered.has(s.id) && (s.legacy || version === Version.TLS12) &&
-      (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk))
-    if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
+      (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk) && (!unsigned || s.kx === 'rsa'))
+    if (suite === undefined) {
+      throw new TlsError(Alert.handshake_failure, unsigned ? 'TLS 1.2 hello without signature_algorithms (RFC 9155 section 2)' : 'no cipher suite in common')
+    }
     this.suite = suite
     this.prfHash = prfHashFor(suite, version)
     // signature_algorithms is a TLS 1.2 extension; 1.0/1.1 signatures have a fixed algorithm (signLegacy).
-    const scheme = version === Version.TLS12 ? this.pickScheme(hello.signatureAlgorithms, cert) : -1
+    const scheme = version === Version.TLS12 && suite.kx === 'ecdhe' ? this.pickScheme(sigAlgs ?? [], cert) : -1
     this.sessionId = crypto.randomBytes(32)
 
     this.startTranscriptHash(this.prfHash)
@@ -282,15 +288,19 @@ export class TlsServerConnection extends TlsEngine {
     this.state = 'client_key_exchange'
   }
 
-  /** signature_algorithms (RFC 5246 section 7.4.1.4.1): absent means SHA-1 with the certificate's algorithm. */
-  private pickScheme (theirs: number[] | null, cert: TlsCertificate): number {
-    if (theirs === null) return cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1
+  /**
+   * Our first scheme in the client's signature_algorithms (RFC 5246 section 7.4.1.4.1). SHA-1 is ours only with
+   * `legacy` and then last, so only a client that lists nothing better gets it: RFC 9155 section 4 deprecates it
+   * in 1.2, but a SPDY-era TLS 1.2 client that signs only with SHA-1 is what `legacy` exists for.
+   */
+  private pickScheme (theirs: number[], cert: TlsCertificate): number {
     const ours = cert.keyType === 'rsa'
       ? RSA_SCHEMES
       : cert.curve === 'secp384r1'
         ? [SigScheme.ecdsa_secp384r1_sha384, SigScheme.ecdsa_secp256r1_sha256]
         : [SigScheme.ecdsa_secp256r1_sha256, SigScheme.ecdsa_secp384r1_sha384]
-    const pick = ours.find((s) => theirs.includes(s))
+    const sha1 = this.ctx.options.legacy === true ? [cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1] : []
+    const pick = [...ours, ...sha1].find((s) => theirs.includes(s))
     if (pick === undefined) throw new TlsError(Alert.handshake_failure, 'no signature algorithm in common')
     return pick
   }

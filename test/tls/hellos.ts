@@ -71,8 +71,23 @@ export const withExt = (type: number, data: Buffer | null, p: HelloParts = baseH
   return { ...p, exts }
 }
 
-/** What a server answered to the bytes: 'server_hello', 'alert <code>', or 'closed' (nothing before the end). */
-export const probe = async (port: number, bytes: Buffer): Promise<string> => await new Promise((resolve) => {
+/** The records of a plaintext server flight, named: 'server_hello' for a handshake record opening with one, 'alert N', 'other'. */
+const recordsOf = (got: Buffer): string[] => {
+  const out: string[] = []
+  for (let off = 0; off + 5 <= got.length; off += 5 + got.readUInt16BE(off + 3)) {
+    if (got[off] === 21 && off + 7 <= got.length) out.push(`alert ${got[off + 6]}`)
+    else if (got[off] === 22 && got[off + 5] === 2) out.push('server_hello')
+    else if (got[off] !== 22) out.push('other')
+  }
+  return out
+}
+
+/**
+ * What a server answered to the bytes: its first record, 'server_hello' or 'alert N' ('closed' if nothing came).
+ * With `wait` ms it also waits that long (or for the close) and lists every ServerHello and alert it sent,
+ * comma-separated: to see an alert that comes after the server's first flight.
+ */
+export const probe = async (port: number, bytes: Buffer, wait = 0): Promise<string> => await new Promise((resolve) => {
   const s = net.connect(port, '127.0.0.1')
   let got = Buffer.alloc(0)
   let done = false
@@ -81,15 +96,14 @@ export const probe = async (port: number, bytes: Buffer): Promise<string> => awa
     done = true
     clearTimeout(timer)
     s.destroy()
-    if (got.length >= 7 && got[0] === 21) resolve(`alert ${got[6]}`)
-    else if (got.length >= 6 && got[0] === 22 && got[5] === 2) resolve('server_hello')
-    else resolve(got.length === 0 ? 'closed' : `other ${got.subarray(0, 8).toString('hex')}`)
+    const recs = recordsOf(got)
+    resolve(recs.length === 0 ? 'closed' : wait > 0 ? recs.join(', ') : recs[0])
   }
-  const timer = setTimeout(finish, 5000)
+  const timer = setTimeout(finish, wait > 0 ? wait : 5000)
   s.on('connect', () => s.write(bytes))
   s.on('data', (b) => {
     got = Buffer.concat([got, b])
-    if ((got[0] === 21 && got.length >= 7) || (got[0] === 22 && got.length >= 6)) finish()
+    if (wait === 0 && ((got[0] === 21 && got.length >= 7) || (got[0] === 22 && got.length >= 6))) finish()
   })
   s.on('error', finish)
   s.on('close', finish)
