@@ -24,6 +24,7 @@ export interface SpdyLimits {
   gracefulTimeout?: number
   maxPushesPerRequest?: number
   compressionIdleTimeout?: number
+  maxProxyHeaderBytes?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -48,7 +49,8 @@ const MAX_31 = 0x7fffffff
  * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure.
  * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB.
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
- * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped.
+ * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped; a PROXY protocol header
+ *   (option proxyProtocol) gets the same time to arrive, the spec asking for at least 3 s (a TCP retransmit).
  * - gracefulTimeout 5 s: how long `fastify.close()` lets in-flight streams finish after GOAWAY.
  * - maxPushesPerRequest 32: a page's critical assets; every push runs a request through the app and competes
  *   with the page itself for the connection, so a route pushing hundreds is a bug to be stopped.
@@ -57,6 +59,12 @@ const MAX_31 = 0x7fffffff
  *   the next header block rebuilds them (~45 us). Long enough for a page's burst of requests on a fast link, short
  *   enough that a storm of new connections does not hold 60 KB each: measured with bench/memory.ts, 1,000 idle
  *   plain connections cost 80.5 KB each in RSS at 1 s and 46.6 KB at 200 ms (the burst's freed memory stays mapped).
+ * - maxProxyHeaderBytes 2048: the most a PROXY protocol header (option proxyProtocol) may take, buffered before
+ *   anything else of the connection. A v1 line is at most 107 bytes; a v2 header is 16 bytes, a 36-byte IPv6
+ *   address block and TLVs: HAProxy's fullest (ALPN, SNI authority up to 255, a 128-byte unique id, the SSL TLV with
+ *   version, cipher, signature and key algorithms and a client certificate CN) stays under ~700 bytes. 2 KiB leaves
+ *   room for that and is 1/32 of the 64 KiB a v2 length field can announce. The minimum, 232, is a v2 AF_UNIX
+ *   address block (16 + 2 x 108) with no TLV. The header is read within handshakeTimeout.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -74,5 +82,6 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   handshakeTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
   gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
-  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' }
+  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
+  maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' }
 }

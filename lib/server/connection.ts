@@ -7,11 +7,10 @@
 import type net from 'node:net'
 import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
-import { ProtocolHandler } from './protocol'
-import { TlsLayer } from './tls-layer'
+import { firstHandler, presentPeer, type StageHandler } from './proxy-stage'
 
-/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
-type ConnectionHandler = ProtocolHandler | TlsLayer
+/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides), behind a PROXY header stage if configured. */
+type ConnectionHandler = StageHandler
 
 export interface ConnectionStats {
   remoteAddress: string | null
@@ -58,8 +57,9 @@ export class Connection implements Transport {
   private ended = false
   /** The app's HTTP/1.1 server owns the socket now; we only keep it counted so close() can end it. */
   private handedOff = false
-  readonly remoteAddress: string | null
-  readonly remotePort: number | null
+  /** The socket's peer, or the client named by a PROXY protocol header (set by proxy-stage.ts). */
+  remoteAddress: string | null
+  remotePort: number | null
   bytesRead = 0
 
   constructor (readonly listener: SpdyListener, readonly socket: net.Socket) {
@@ -73,8 +73,8 @@ export class Connection implements Transport {
     })
     socket.on('end', () => this.handler?.onEnd())
     socket.on('close', () => this.onClose())
-    const tls = listener.tlsOptions
-    this.handler = tls === null ? new ProtocolHandler(this) : new TlsLayer(this, tls)
+    // ProtocolHandler or TlsLayer, behind the PROXY protocol stage when options.proxyProtocol applies (proxy-stage.ts).
+    this.handler = firstHandler(this, (next) => { this.handler = next })
   }
 
   get congested (): boolean {
@@ -146,6 +146,7 @@ export class Connection implements Transport {
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('drain')
     this.socket.removeAllListeners('end')
+    presentPeer(this, this.socket) // PROXY protocol: the app's server sees the client's address, not the balancer's
     this.socket.pause()
     this.socket.unshift(firstChunk)
     this.listener.fastify.server.emit('connection', this.socket)
