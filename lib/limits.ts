@@ -26,6 +26,7 @@ export interface SpdyLimits {
   compressionIdleTimeout?: number
   maxQueuedControlFrames?: number
   maxInflatedHeaderBytesPerWindow?: number
+  maxProxyHeaderBytes?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -52,7 +53,8 @@ const MAX_31 = 0x7fffffff
  * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB. At the cap the
  *   oldest idle connection is closed for a new one (lib/server/listener.ts), so idle sockets cannot lock the port.
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
- * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped.
+ * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped; a PROXY protocol header
+ *   (option proxyProtocol) gets the same time to arrive, the spec asking for at least 3 s (a TCP retransmit).
  * - gracefulTimeout 5 s: how long `fastify.close()` lets in-flight streams finish after GOAWAY.
  * - maxPushesPerRequest 32: a page's critical assets; every push runs a request through the app and competes
  *   with the page itself for the connection, so a route pushing hundreds is a bug to be stopped.
@@ -71,6 +73,12 @@ const MAX_31 = 0x7fffffff
  *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
  *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
  *   fit), and a browser's page load inflates a few hundred KB.
+ * - maxProxyHeaderBytes 2048: the most a PROXY protocol header (option proxyProtocol) may take, buffered before
+ *   anything else of the connection. A v1 line is at most 107 bytes; a v2 header is 16 bytes, a 36-byte IPv6
+ *   address block and TLVs: HAProxy's fullest (ALPN, SNI authority up to 255, a 128-byte unique id, the SSL TLV with
+ *   version, cipher, signature and key algorithms and a client certificate CN) stays under ~700 bytes. 2 KiB leaves
+ *   room for that and is 1/32 of the 64 KiB a v2 length field can announce. The minimum, 232, is a v2 AF_UNIX
+ *   address block (16 + 2 x 108) with no TLV. The header is read within handshakeTimeout.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -90,5 +98,6 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
-  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' }
+  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
+  maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' }
 }

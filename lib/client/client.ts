@@ -14,7 +14,7 @@ import type { Frame, HeaderList, SpdyVersion } from '../codec/types'
 import { GoawayStatus, goawayStatusName, RstStatus, rstStatusName, type TlsError } from '../errors'
 import { replyHeaders, replyStatus, requestHeaderList, type HttpHeaders, type OutgoingHeaders } from '../session/headers'
 import { SpdySession, type SessionEvent } from '../session/session'
-import { TlsClientConnection, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
+import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
 import {
   ClientCertificateError,
@@ -29,6 +29,7 @@ import {
 } from './errors'
 
 export * from './errors'
+export type { TlsClientSession }
 
 export type FrameDirection = 'in' | 'out'
 
@@ -58,6 +59,11 @@ export interface ConnectOptions {
   onFrame?: (direction: FrameDirection, frame: Frame) => void
   /** Called once the connection is ready, before our first frame (SETTINGS) goes out: for logging. */
   onConnect?: (client: SpdyClient) => void
+  /**
+   * TLS: resume this session (an earlier client's `tlsSession`): an RFC 5077 ticket if the server issued one, else
+   * the session id. `client.tls.resumed` tells whether the server took it.
+   */
+  session?: TlsClientSession | null
 }
 
 export interface RequestOptions {
@@ -198,6 +204,9 @@ export class SpdyClient {
   }
 
   get authority (): string { return `${this.opts.servername ?? this.opts.host}:${this.opts.port}` }
+
+  /** The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. */
+  get tlsSession (): TlsClientSession | null { return this.tlsConn?.session ?? null }
 
   /** Sends one request; resolves when its response and every stream pushed with it are complete. */
   async request (r: RequestOptions): Promise<SpdyResponse> {
@@ -553,6 +562,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           negotiation: opts.negotiation ?? 'both',
           ca: opts.ca,
           insecure: opts.insecure,
+          session: opts.session ?? null,
           // Our own timer covers connect and handshake together.
           handshakeTimeout: 0
         }, Date.now())

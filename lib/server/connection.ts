@@ -13,12 +13,11 @@
 import type net from 'node:net'
 import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
-import { ProtocolHandler } from './protocol'
-import { TlsLayer } from './tls-layer'
 import { CLOSE_LINGER_MS } from './linger'
+import { firstHandler, presentPeer, type StageHandler } from './proxy-stage'
 
-/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
-type ConnectionHandler = ProtocolHandler | TlsLayer
+/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides), behind a PROXY header stage if configured. */
+type ConnectionHandler = StageHandler
 
 export interface ConnectionStats {
   remoteAddress: string | null
@@ -75,8 +74,9 @@ export class Connection implements Transport {
   private lingerTimer: NodeJS.Timeout | null = null
   /** The app's HTTP/1.1 server owns the socket now; we only keep it counted so close() can end it. */
   private handedOff = false
-  readonly remoteAddress: string | null
-  readonly remotePort: number | null
+  /** The socket's peer, or the client named by a PROXY protocol header (set by proxy-stage.ts). */
+  remoteAddress: string | null
+  remotePort: number | null
   bytesRead = 0
 
   constructor (readonly listener: SpdyListener, readonly socket: net.Socket) {
@@ -97,8 +97,9 @@ export class Connection implements Transport {
     socket.on('end', () => this.run(() => this.handler?.onEnd()))
     socket.on('close', () => this.onClose())
     const tls = listener.tlsOptions
+    // ProtocolHandler or TlsLayer, behind the PROXY protocol stage when options.proxyProtocol applies (proxy-stage.ts).
     this.run(() => {
-      this.handler = tls === null ? new ProtocolHandler(this) : new TlsLayer(this, tls)
+      this.handler = firstHandler(this, (next) => { this.handler = next })
     })
     // Plain listener: the first byte decides the protocol, and a peer that never sends it is dropped after
     // handshakeTimeout, the same deadline a TLS peer gets to finish its handshake (the TLS engine keeps its own).
@@ -210,6 +211,7 @@ export class Connection implements Transport {
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('drain')
     this.socket.removeAllListeners('end')
+    presentPeer(this, this.socket) // PROXY protocol: the app's server sees the client's address, not the balancer's
     this.socket.pause()
     this.socket.unshift(firstChunk)
     this.listener.fastify.server.emit('connection', this.socket)

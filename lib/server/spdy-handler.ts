@@ -386,11 +386,14 @@ export class SpdyHandler implements Handler {
     if (this.ended && this.streams.size === 0) this.scheduleFlush()
   }
 
-  /** The socket's addresses, read once: net.Socket's getters ask the handle each time they miss their cache. */
+  /**
+   * The addresses, read once: net.Socket's getters ask the handle each time they miss their cache. The remote end is
+   * the Connection's (the client named by a PROXY protocol header, else the socket's peer).
+   */
   private get connectionInfo (): SpdyConnectionInfo {
     if (this.info === null) {
       const s = this.conn.socket
-      this.info = { remoteAddress: s.remoteAddress, remotePort: s.remotePort, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
+      this.info = { remoteAddress: this.conn.remoteAddress ?? undefined, remotePort: this.conn.remotePort ?? undefined, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
     }
     return this.info
   }

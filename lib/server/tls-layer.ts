@@ -108,8 +108,9 @@ export class TlsLayer implements Transport {
     }
     const s = this.conn.socket
     this.bridge = new Http1Bridge(this, {
-      remoteAddress: s.remoteAddress,
-      remotePort: s.remotePort,
+      // The Connection's: the client named by a PROXY protocol header, else the socket's peer.
+      remoteAddress: this.conn.remoteAddress ?? undefined,
+      remotePort: this.conn.remotePort ?? undefined,
       remoteFamily: s.remoteFamily,
       localAddress: s.localAddress,
       localPort: s.localPort,
