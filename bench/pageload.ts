@@ -15,9 +15,10 @@
  *     for what was not pushed (as a browser would).
  * Each load is a first visit: new connections, nothing cached from an earlier load; within the load the https
  * client resumes its first connection's TLS session on the other five (as browsers do; see loadPage). A browser fetches the HTML, parses it, then fetches
- * what it references; so does this (GET PAGE, extract href/src under /static/, fetch them). Time is from connect
+ * what it references; so does this (GET the page, then follow its chain: see walk()). Time is from connect
  * to the last byte of the last asset.
  * Servers run in a child process pinned to core 0; the shaper and clients run here, pinned to core 1.
+ * Pages: PAGES below, the demo post plus example-app's /demo/chain (a dependency chain) and /demo/photo (500 KB).
  *
  * Chromium's time is its Navigation Timing from connectStart to loadEventStart (and to the last resource's
  * responseEnd if that is later); ours is from connect to the last byte of the last asset. Chromium modes are skipped
@@ -103,21 +104,42 @@ function references (path: string, text: string, isPage: boolean): string[] {
   return []
 }
 
-/** SPDY/3 section 2.3.3 priorities, as Chrome assigned them: document first, then CSS/JS, then images. */
+/** SPDY/3 section 2.3.3 priorities, as Chrome assigned them: document first, then CSS/JS/fonts/XHR, then images. */
 function priorityOf (path: string): number {
-  if (path.startsWith('/static/img/')) return 3
-  if (path.startsWith('/static/')) return 1
+  if (/\.(?:svg|png|jpe?g|gif|webp)$/.test(path)) return 3
+  if (path.startsWith('/static/') || path.startsWith('/api/')) return 1
   return 0
 }
 
 interface Body { status: number, bytes: number, text: string }
+
+/**
+ * Follows a page's dependency chain as a browser would, each reference requested as soon as the response naming it
+ * has arrived: HTML -> its link/script/img, CSS -> its url()s, script -> its fetch()es. `get` fetches one path
+ * (or takes it from what was pushed). Returns every path fetched after the page, in discovery order, and the bytes.
+ */
+async function walk (page: string, pageBody: Body, get: (path: string) => Promise<Body>): Promise<{ paths: string[], bytes: number }> {
+  const seen = new Set<string>([page])
+  const paths: string[] = []
+  let bytes = pageBody.bytes
+  const follow = async (path: string, body: Body, isPage: boolean): Promise<void> => {
+    const next = references(path, body.text, isPage).filter((p) => !seen.has(p))
+    for (const p of next) { seen.add(p); paths.push(p) }
+    await Promise.all(next.map(async (p) => { const b = await get(p); bytes += b.bytes; await follow(p, b, false) }))
+  }
+  await follow(page, pageBody, true)
+  return { paths, bytes }
+}
+
+/** Bodies a loader parses (HTML, CSS, scripts) are decoded; the rest are only counted. */
+const textOf = (path: string, b: Buffer, isPage: boolean): string => isPage || /\.(?:css|js)$/.test(path) ? b.toString('utf8') : ''
 
 function httpsGet (agent: https.Agent, port: number, path: string, onSocket: (s: TLSSocket) => void): Promise<Body> {
   return new Promise((resolve, reject) => {
     const req = https.get({ host: '127.0.0.1', port, path, agent, servername: 'localhost', headers: BROWSER_HEADERS }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => { const b = Buffer.concat(chunks); resolve({ status: res.statusCode ?? 0, bytes: b.length, text: b.toString('utf8') }) })
+      res.on('end', () => { const b = Buffer.concat(chunks); resolve({ status: res.statusCode ?? 0, bytes: b.length, text: textOf(path, b, !path.includes('.')) }) })
       res.on('error', reject)
     })
     req.on('socket', (s) => onSocket(s as TLSSocket))
@@ -128,8 +150,8 @@ function httpsGet (agent: https.Agent, port: number, path: string, onSocket: (s:
 /** `handshakes`: the https loader's TLS handshakes, full and resumed (Node's client, TLSSocket.isSessionReused()). */
 export interface Load { ms: number, assets: number, paths: string[], pushed: number, bytes: number, handshakes?: { full: number, resumed: number } }
 
-/** One cold page load; throws unless every response is a 200. */
-export async function loadPage (mode: Mode, port: number): Promise<Load> {
+/** One first-visit load of `page` and its dependency chain; throws unless every response is a 200. */
+export async function loadPage (mode: Mode, port: number, page = PAGE): Promise<Load> {
   const t0 = performance.now()
   const check = (path: string, b: Body): Body => { if (b.status !== 200) throw new Error(`${mode} ${path}: status ${b.status}`); return b }
   if (mode === 'https') {
@@ -145,10 +167,9 @@ export async function loadPage (mode: Mode, port: number): Promise<Load> {
       s.once('secureConnect', () => { handshakes[s.isSessionReused() ? 'resumed' : 'full']++ })
     }
     try {
-      const page = check(PAGE, await httpsGet(agent, port, PAGE, onSocket))
-      const assets = parseAssets(page.text)
-      const bodies = await Promise.all(assets.map(async (a) => check(a, await httpsGet(agent, port, a, onSocket))))
-      return { ms: performance.now() - t0, assets: assets.length, paths: assets, pushed: 0, bytes: page.bytes + bodies.reduce((s, b) => s + b.bytes, 0), handshakes }
+      const get = async (p: string): Promise<Body> => check(p, await httpsGet(agent, port, p, onSocket))
+      const w = await walk(page, await get(page), get)
+      return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: 0, bytes: w.bytes, handshakes }
     } finally { agent.destroy() }
   }
   // lib/client: our TLS client (NPN, as SPDY-era Chrome) and client session; connect() resolves after the
@@ -157,20 +178,19 @@ export async function loadPage (mode: Mode, port: number): Promise<Load> {
   try {
     const authority = `localhost:${port}`
     // request() resolves once the page and every stream pushed with it are complete.
-    const res = await client.request({ path: PAGE, headers: BROWSER_HEADERS, priority: priorityOf(PAGE), authority })
-    const page = check(PAGE, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') })
+    const res = await client.request({ path: page, headers: BROWSER_HEADERS, priority: priorityOf(page), authority })
     const pushed = new Map(res.pushes.filter((p) => p.reset === null).map((p) => [p.path, p]))
-    const assets = parseAssets(page.text)
     let used = 0
-    const bodies = await Promise.all(assets.map(async (a) => {
-      const p = pushed.get(a)
-      if (p !== undefined) { used++; return check(a, { status: p.status, bytes: p.body.length, text: '' }) }
-      const r = await client.request({ path: a, headers: BROWSER_HEADERS, priority: priorityOf(a), authority })
-      return check(a, { status: r.status, bytes: r.body.length, text: '' })
-    }))
+    const get = async (p: string): Promise<Body> => {
+      const hit = pushed.get(p)
+      if (hit !== undefined) { used++; return check(p, { status: hit.status, bytes: hit.body.length, text: textOf(p, hit.body, false) }) }
+      const r = await client.request({ path: p, headers: BROWSER_HEADERS, priority: priorityOf(p), authority })
+      return check(p, { status: r.status, bytes: r.body.length, text: textOf(p, r.body, false) })
+    }
+    const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') }), get)
     if (mode === 'push' && used === 0) throw new Error('push mode: nothing was pushed')
     if (mode === 'spdy' && res.pushes.length > 0) throw new Error('spdy mode: the server pushed')
-    return { ms: performance.now() - t0, assets: assets.length, paths: assets, pushed: used, bytes: page.bytes + bodies.reduce((s, b) => s + b.bytes, 0) }
+    return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: used, bytes: w.bytes }
   } finally { await client.close() }
 }
 
@@ -248,6 +268,16 @@ const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'c
 /** One measured load, whoever made it. */
 interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null }
 
+/** The pages measured: the demo post (20 small same-origin assets named in the HTML) and example-app's DEMO_PAGES. */
+export const PAGES: Array<{ path: string, what: string }> = [
+  { path: PAGE, what: 'a blog post and its 19 small assets, all named in the HTML' },
+  { path: '/demo/chain', what: 'a dependency chain: HTML -> CSS -> web font (24 KiB) and background image; HTML -> script -> JSON (/api/posts)' },
+  { path: '/demo/photo', what: 'one 500 KB image (and the blog\'s style sheet)' }
+]
+
+/** What one page's cells need from the warm-up: what our loaders fetched, its size, and every client's unshaped time. */
+interface PageInfo { path: string, what: string, size: Load, unshaped: Map<AnyMode, number[]> }
+
 async function main (): Promise<void> {
   const quick = process.argv.includes('--quick')
   const runsAt = process.argv.indexOf('--runs')
@@ -266,33 +296,36 @@ async function main (): Promise<void> {
   let browser: Chromium | null = null
   try {
     if (chromiumPath !== null) browser = await Chromium.launch(chromiumPath, servers.cert)
-    // Unshaped loads first: JIT warm-up for every process, the page's size, and the asset list Chromium must finish.
-    const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [] }
-    for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m]))
-    const size = direct.https[0]
-    const expect = size.paths
-    const load = async (mode: AnyMode, port: number): Promise<Omit<Sample, 'bytesDown' | 'connections'>> => {
+    const load = async (mode: AnyMode, port: number, page: string, expect: string[]): Promise<Omit<Sample, 'bytesDown' | 'connections'>> => {
       if (mode === 'chromium-h1' || mode === 'chromium-h2') {
         await servers.stats()
-        const l: ChromiumLoad = await browser!.load(`https://127.0.0.1:${port}${PAGE}`, expect)
+        const l: ChromiumLoad = await browser!.load(`https://127.0.0.1:${port}${page}`, expect)
         const missing = expect.filter((p) => !l.resources.includes(p))
-        if (missing.length > 0) throw new Error(`${mode}: Chromium did not load ${missing.join(', ')}`)
+        if (missing.length > 0) throw new Error(`${mode} ${page}: Chromium did not load ${missing.join(', ')}`)
         const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
         if (l.protocol !== want) throw new Error(`${mode}: Chromium spoke ${l.protocol}, not ${want}`)
         const hs = (await servers.stats())[mode === 'chromium-h1' ? 'https' : 'h2']
         return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol }
       }
-      const l = await loadPage(mode, port)
+      const l = await loadPage(mode, port, page)
       return { ms: l.ms, handshakes: l.handshakes ?? null, requestMs: null, protocol: null }
     }
-    // Unshaped medians: how long each client takes with no link at all (its own CPU, and the machine's load).
-    const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
-    if (browser !== null) {
-      for (const m of BROWSER_MODES) unshaped.set(m, [])
-      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of BROWSER_MODES) unshaped.get(m)!.push((await load(m, portOf(ports, m))).ms)
+    // Unshaped loads first, every page: JIT warm-up for every process, each page's size, the paths Chromium must
+    // finish, and how long each client takes with no link at all (its own CPU and the machine's load).
+    const pages: PageInfo[] = []
+    for (const { path, what } of PAGES) {
+      const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [] }
+      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
+      const size = direct.https[0]
+      const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
+      if (browser !== null) {
+        for (const m of BROWSER_MODES) unshaped.set(m, [])
+        for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of BROWSER_MODES) unshaped.get(m)!.push((await load(m, portOf(ports, m), path, size.paths)).ms)
+      }
+      pages.push({ path, what, size, unshaped })
+      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => `${m} ${fmtMs(median(unshaped.get(m)!))}`).join(', ')}\n`)
     }
-    process.stdout.write(`# unshaped: ${modes.map((m) => `${m} ${fmtMs(median(unshaped.get(m)!))}`).join(', ')}\n`)
-    process.stdout.write(`# page ${PAGE}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; ${pin ? 'servers on core 0, shaper, clients and Chromium on core 1' : 'unpinned (no taskset)'}; load average ${loadavg()}\n`)
+    process.stdout.write(`# ${pin ? 'servers on core 0, shaper, clients and Chromium on core 1' : 'unpinned (no taskset)'}; load average ${loadavg()}\n`)
     let shaperNote = ''
     if (!quick) {
       shaperNote = describeSelfTest(await selfTest(100, 5))
@@ -302,33 +335,36 @@ async function main (): Promise<void> {
     let worstLate = 0
     let lateSum = 0
     let segments = 0
-    for (const rtt of rtts) {
-      for (const mbps of bws) {
-        const samples = new Map<AnyMode, Sample[]>(modes.map((m) => [m, []]))
-        for (let r = 0; r < runs; r++) {
-          // Rotate the order each run so drift on a shared machine does not favour one mode.
-          for (let k = 0; k < modes.length; k++) {
-            const mode = modes[(k + r) % modes.length]
-            const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
-            const l = await load(mode, shaper.port)
-            const st = shaper.stats()
-            await shaper.close()
-            samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections })
-            worstLate = Math.max(worstLate, st.lateMaxMs)
-            lateSum += st.lateMeanMs * st.segments
-            segments += st.segments
+    // The smoke run shapes only the first page; its warm-up above has already loaded the others once each way.
+    for (const page of quick ? pages.slice(0, 1) : pages) {
+      for (const rtt of rtts) {
+        for (const mbps of bws) {
+          const samples = new Map<AnyMode, Sample[]>(modes.map((m) => [m, []]))
+          for (let r = 0; r < runs; r++) {
+            // Rotate the order each run so drift on a shared machine does not favour one mode.
+            for (let k = 0; k < modes.length; k++) {
+              const mode = modes[(k + r) % modes.length]
+              const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
+              const l = await load(mode, shaper.port, page.path, page.size.paths)
+              const st = shaper.stats()
+              await shaper.close()
+              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections })
+              worstLate = Math.max(worstLate, st.lateMaxMs)
+              lateSum += st.lateMeanMs * st.segments
+              segments += st.segments
+            }
           }
+          const cell: Cell = { page, rtt, mbps, samples }
+          cells.push(cell)
+          process.stdout.write(cellLine(cell) + '\n')
         }
-        const cell: Cell = { rtt, mbps, samples }
-        cells.push(cell)
-        process.stdout.write(cellLine(cell) + '\n')
       }
     }
     const lateMean = segments === 0 ? 0 : lateSum / segments
     const load1 = loadavg()
     process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; load average ${load1}\n`)
     if (quick) return
-    writeSection('pageload', resultsSection({ runs, full, size, shaperNote, lateMean, worstLate, cells, load: load1, pin, unshaped }))
+    writeSection('pageload', resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }))
   } finally {
     await browser?.close()
     servers.child.stdin?.end()
@@ -336,7 +372,7 @@ async function main (): Promise<void> {
   }
 }
 
-interface Cell { rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
+interface Cell { page: PageInfo, rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
 
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const med = (c: Cell, m: AnyMode): number | null => { const s = c.samples.get(m); return s === undefined || s.length === 0 ? null : median(s.map((x) => x.ms)) }
@@ -345,11 +381,11 @@ const ratio = (a: number | null, b: number | null): string => a === null || b ==
 /** The line the smoke test checks: every mode's median and push's ratios to the two Chromium anchors. */
 function cellLine (c: Cell): string {
   const t = (m: AnyMode): string => { const v = med(c, m); return v === null ? 'n/a' : fmtMs(v) }
-  return `pageload: RTT ${c.rtt} ms, ${c.mbps} Mbit/s: chromium-h1 ${t('chromium-h1')}, chromium-h2 ${t('chromium-h2')}, https ${t('https')}, ` +
+  return `pageload: ${c.page.path} at RTT ${c.rtt} ms, ${c.mbps} Mbit/s: chromium-h1 ${t('chromium-h1')}, chromium-h2 ${t('chromium-h2')}, https ${t('https')}, ` +
     `spdy ${t('spdy')}, spdy+push ${t('push')}; spdy+push / chromium-h1 ${ratio(med(c, 'push'), med(c, 'chromium-h1'))}, / chromium-h2 ${ratio(med(c, 'push'), med(c, 'chromium-h2'))}`
 }
 
-/** Round trips a mode needs before its page's last byte on this page, from how each protocol opens (no data loss). */
+/** Round trips each mode needs before the demo post's last byte, from how each protocol opens (no loss). */
 const MODEL_RTTS: Record<AnyMode, string> = {
   'chromium-h1': 'TCP 1 + TLS 1 (False Start) + page 1, then five more connections (TCP 1 + resumed TLS 1 + request 1) and the rest of 19 assets in rounds over six: about 8',
   'chromium-h2': 'TCP 1 + TLS 1 (False Start) + page 1 + every asset at once 1: about 4',
@@ -358,7 +394,13 @@ const MODEL_RTTS: Record<AnyMode, string> = {
   push: 'TCP 1 + TLS 2 (no False Start in lib/client) + page with every asset pushed 1: about 4'
 }
 
-function resultsSection (o: { runs: number, full: boolean, size: Load, shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean, unshaped: Map<AnyMode, number[]> }): string {
+/** The same for the other pages: how the chain and the large object change the count. */
+const PAGE_NOTES: Record<string, string> = {
+  '/demo/chain': 'Without push every mode learns of the font, the banner and the JSON only from the CSS and the script, one more round trip after those arrive (Chromium h2 and spdy: TCP, TLS, page, CSS+script, font+banner+JSON: 5 with False Start, 6 without); push sends the whole chain with the page (4 without False Start).',
+  '/demo/photo': 'About 500 KB on the link: at 1 Mbit/s that is ~4 s of serialisation, which no protocol saves; the round trips (connect, TLS, page, image, slow start) matter at 5 Mbit/s. Push saves the image request\'s round trip; HTTP/1.1\'s second connection buys nothing here.'
+}
+
+function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
   const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push']
   const spread = (c: Cell, m: AnyMode): string => {
     const s = c.samples.get(m)
@@ -378,64 +420,74 @@ function resultsSection (o: { runs: number, full: boolean, size: Load, shaperNot
     const s = c.samples.get(m)?.filter((x) => x.requestMs !== null)
     return s === undefined || s.length === 0 ? 'n/a' : (median(s.map((x) => x.requestMs!)) / c.rtt).toFixed(1)
   }
-  const rows = o.cells.map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} |`)
-  // A client whose own time (unshaped) is a large part of a round trip is measuring the machine, not the link:
-  // the goals are judged only where every client's unshaped median is under a quarter of the cell's RTT.
-  const slowest = Math.max(...modes.map((m) => { const u = o.unshaped.get(m); return u === undefined || u.length === 0 ? 0 : median(u) }))
-  const goals = o.cells.map((c) => {
+  const unshapedOf = (pg: PageInfo, m: AnyMode): number | null => { const u = pg.unshaped.get(m); return u === undefined || u.length === 0 ? null : median(u) }
+  const goal = (c: Cell): string => {
     const p = med(c, 'push')
     const h1 = med(c, 'chromium-h1')
     const h2 = med(c, 'chromium-h2')
-    if (p === null || h1 === null || h2 === null) return `- RTT ${c.rtt} ms, ${c.mbps} Mbit/s: no Chromium in this run.`
-    if (slowest > c.rtt / 4) return `- RTT ${c.rtt} ms, ${c.mbps} Mbit/s: **not judged**: the slowest client takes ${fmtMs(slowest)} unshaped (${(slowest / c.rtt).toFixed(1)} RTTs), so its shaped figure is mostly its own CPU on this machine; measured ratios push / Chromium h1 ${(p / h1).toFixed(2)}x, / Chromium h2 ${(p / h2).toFixed(2)}x. By round trips (below): push about 4 against Chromium's 8 (h1) and 4 (h2), 0.5x and 1.0x: **neither goal met** without False Start in lib/client.`
+    const at = `- ${c.page.path}, RTT ${c.rtt} ms, ${c.mbps} Mbit/s`
+    if (p === null || h1 === null || h2 === null) return `${at}: no Chromium in this run.`
+    // A client whose own time (unshaped) is a large part of a round trip is measuring the machine, not the link:
+    // the goals are judged only where every client's unshaped median is under a quarter of the cell's RTT.
+    const slowest = Math.max(...modes.map((m) => unshapedOf(c.page, m) ?? 0))
+    const ratios = `push / Chromium h1 ${(p / h1).toFixed(2)}x, / Chromium h2 ${(p / h2).toFixed(2)}x`
     const serial = (m: AnyMode): string => { const s = c.samples.get(m)!; return (median(s.map((x) => x.bytesDown)) * 8 / (c.mbps * 1e6) * 1000 / c.rtt).toFixed(1) }
-    const miss = [p / h1 > 0.45 ? `push / Chromium HTTPS/1.1 ${(p / h1).toFixed(2)}x > 0.45x` : null, p / h2 > 0.9 ? `push / Chromium HTTP/2 ${(p / h2).toFixed(2)}x > 0.9x` : null].filter((x) => x !== null)
-    const why = `push ${(p / c.rtt).toFixed(1)} RTTs (of which ${serial('push')} are its ${(median(c.samples.get('push')!.map((x) => x.bytesDown)) / 1024).toFixed(1)} KiB on the link), Chromium HTTPS/1.1 ${(h1 / c.rtt).toFixed(1)}, Chromium HTTP/2 ${(h2 / c.rtt).toFixed(1)} (${serial('chromium-h2')} on the link)`
-    return `- RTT ${c.rtt} ms, ${c.mbps} Mbit/s: ${miss.length === 0 ? 'both goals met' : `**not met**: ${miss.join('; ')}`}; ${why}.`
-  })
+    const rtts = `push ${(p / c.rtt).toFixed(1)} RTTs (${serial('push')} of them its bytes on the link), Chromium h1 ${(h1 / c.rtt).toFixed(1)}, Chromium h2 ${(h2 / c.rtt).toFixed(1)} (${serial('chromium-h2')} on the link)`
+    if (slowest > c.rtt / 4) return `${at}: **not judged** (the slowest client takes ${fmtMs(slowest)} unshaped, ${(slowest / c.rtt).toFixed(1)} RTTs: its shaped figure is mostly its own CPU on this machine); measured ${ratios}; ${rtts}.`
+    const miss = [p / h1 > 0.45 ? `push / Chromium h1 ${(p / h1).toFixed(2)}x > 0.45x` : null, p / h2 > 0.9 ? `push / Chromium h2 ${(p / h2).toFixed(2)}x > 0.9x` : null].filter((x) => x !== null)
+    return `${at}: ${miss.length === 0 ? 'both goals met' : `**not met**: ${miss.join('; ')}`}; ${rtts}.`
+  }
+  const table = (pg: PageInfo): string => {
+    const rows = o.cells.filter((c) => c.page === pg).map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} |`)
+    return `### \`${pg.path}\`: ${pg.what}
+
+${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}.
+
+| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
+  }
+  const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}\` (${machine()}; load average at the end ${o.load}${o.load.split(' ').some((x) => Number(x) > 1.5) ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count**' : ''}).
-Page \`${PAGE}\` of the demo blog (example-app/blog.mts) and the ${o.size.assets} assets a browser fetches for it
-(${(o.size.bytes / 1024).toFixed(1)} KiB of bodies; small, so the page is latency-bound), each load a first visit: new connections, nothing cached
-from an earlier load. Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all five in the same run.
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
+dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
+fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
+five in the same run.
 
 What each side has on or off (TLS 1.2 everywhere: SPDY's TLS; NPN does not exist in TLS 1.3):
 | mode | client | server | connections | TLS resumption within the load | False Start | push |
 | --- | --- | --- | --- | --- | --- | --- |
-| Chromium HTTPS/1.1 (anchor) | headless Chromium ${'`'}chromium${'`'} (Debian), a new browser context per load | Node https (\`Fastify({ https })\`), ALPN http/1.1 | Chromium's pool (6 per host) | yes (Chromium's; counted on the server) | yes (Chromium, RFC 7918) | no |
+| Chromium HTTPS/1.1 (anchor) | headless Chromium (Debian \`chromium\`), a new browser context per load | Node https (\`Fastify({ https })\`), ALPN http/1.1 | Chromium's pool (6 per host) | yes (Chromium's; counted on the server) | yes (Chromium, RFC 7918) | no |
 | Chromium HTTP/2 | the same | Node http2 (\`Fastify({ http2: true, https })\`) | 1 | n/a (1 connection) | yes | no |
 | Node https | Node's https client, new Agent per load, maxSockets 6, maxCachedSessions 100 | the Chromium HTTPS/1.1 server | 6 | yes | **no** (Node's client cannot) | no |
-| spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), all assets at once with Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | **no** (not in lib/client yet) | no |
-| spdy+push | the same; requests only what was not pushed | fastify-spdy, every asset pushed with the page (\`config.spdy.push\`) | 1 | n/a | **no** | yes, every asset (the favicon too, which the page load does not use) |
+| spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), each reference requested once known, Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | **no** (not in lib/client yet) | no |
+| spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches) | 1 | n/a | **no** | yes |
 
 Timing: Chromium's Navigation Timing from the page's connectStart to loadEventStart, or to the last resource's
-responseEnd when later (read in the page over the DevTools protocol after the load event); ours from connect to the
-last byte of the last asset. Chromium's "TLS" column is connectStart -> requestStart of the page in RTTs: the
-modelled TCP connect (1) plus TLS (1 with False Start, 2 without).
+responseEnd when later (a script's fetch() can end after the load event); read in the page over the DevTools
+protocol. Ours: from connect to the last byte of the last asset. "Chromium TLS RTTs" is connectStart -> requestStart
+of the page in RTTs: the modelled TCP connect (1) plus TLS (1 with False Start, 2 without). "Unshaped" is each
+client's own time with no link (parsing, rendering, CPU on a shared core): it is inside every shaped figure.
 Link: bench/shaper.ts, a userspace TCP proxy on loopback, the same for every mode (no netem in this kernel), with
 per-direction bandwidth shared by all connections, RTT/2 propagation each way, the TCP connect modelled as one RTT
 before the first byte leaves, and IW10 slow start per connection. Self-test: ${o.shaperNote}. Over this grid segments
 were delivered ${o.lateMean.toFixed(2)} ms late on average, ${o.worstLate.toFixed(1)} ms at worst. ${o.pin ? 'Servers pinned to core 0; shaper, our clients and Chromium to core 1.' : 'Not pinned (no taskset).'}
 
-| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${rows.join('\n')}
+${o.pages.map(table).join('\n')}
+Goals (issue 14): SPDY + push at most 0.45x Chromium HTTPS/1.1 and at most 0.9x Chromium HTTP/2, judged where every
+client's unshaped time is under RTT/4.
+${o.cells.map(goal).join('\n')}
 
-Unshaped (straight to the server, no link; median of the warm-up loads): ${modes.map((m) => { const u = o.unshaped.get(m); return `${LABEL[m]} ${u === undefined || u.length === 0 ? 'n/a' : fmtMs(median(u))}` }).join(', ')}.
-This is each client's own time (parsing, rendering, CPU on a shared core): it is inside every shaped figure, and a
-large one means the machine, not the link, set part of that figure.
-
-Goals (issue 14): SPDY + push at most 0.45x Chromium HTTPS/1.1 and at most 0.9x Chromium HTTP/2.
-${goals.join('\n')}
-
-Round trips each mode needs on this page (no loss): ${(Object.keys(MODEL_RTTS) as AnyMode[]).map((m) => `${LABEL[m]}: ${MODEL_RTTS[m]}`).join('; ')}.
-Where push misses a goal, the round trips say why: against Chromium HTTP/2 it spends the same four exchanges
-(connect, TLS, page, assets) except that Chromium's TLS costs one round trip (False Start) and ours two, and
-Chromium's assets cost one round trip that push saves; the two cancel, so push only ties HTTP/2 until lib/client
-False-Starts (then about 3 RTTs against 4, 0.75x). Against Chromium HTTPS/1.1 (about 8 RTTs) push's 4 are 0.5x, and
-0.45x needs False Start too (3 of 8 = 0.38x). The Node https loader is kept as a same-features comparison for our
-client (neither False-Starts): it needs one round trip more than Chromium HTTPS/1.1.
+Round trips each mode needs on the post page (no loss): ${(Object.keys(MODEL_RTTS) as AnyMode[]).map((m) => `${LABEL[m]}: ${MODEL_RTTS[m]}`).join('; ')}.
+Why push misses the goals, in round trips: against Chromium HTTP/2 it spends the same four exchanges (connect, TLS,
+page, assets) except that Chromium's TLS costs one round trip (False Start) and ours two, while push saves the one
+round trip Chromium spends on the assets; the two cancel, so push ties HTTP/2 (about 1.0x) until lib/client
+False-Starts (then about 3 RTTs against 4, 0.75x). Against Chromium HTTPS/1.1 (about 8 RTTs) push's 4 are 0.5x;
+0.45x also needs False Start (3 of 8, 0.38x). The Node https loader stays as the same-features comparison for our
+client (neither False-Starts); it needs one round trip more than Chromium HTTPS/1.1.
 `
 }
 

@@ -20,7 +20,7 @@ const XN = String.raw`(?:\d+\.\d\dx|n/a)`
  */
 const RESULT_LINE: Record<string, RegExp> = {
   // Chromium's columns read n/a (and a `# skip` line says why) where no chromium is installed.
-  pageload: new RegExp(String.raw`^pageload: RTT \d+ ms, \d+ Mbit/s: chromium-h1 ${TN}, chromium-h2 ${TN}, https ${T}, spdy ${T}, spdy\+push ${T}; spdy\+push / chromium-h1 ${XN}, / chromium-h2 ${XN}$`, 'm'),
+  pageload: new RegExp(String.raw`^pageload: /\S+ at RTT \d+ ms, \d+ Mbit/s: chromium-h1 ${TN}, chromium-h2 ${TN}, https ${T}, spdy ${T}, spdy\+push ${T}; spdy\+push / chromium-h1 ${XN}, / chromium-h2 ${XN}$`, 'm'),
   headers: /^headers: 100 requests, header bytes \(wire less bodies\) SPDY\/2 0\.\d+x, SPDY\/3 0\.\d+x of HTTP\/1\.1 \(\d+ B\)$/m
 }
 const ANY_FIGURE = /^(?!#).*\d/m
