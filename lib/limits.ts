@@ -24,6 +24,8 @@ export interface SpdyLimits {
   gracefulTimeout?: number
   maxPushesPerRequest?: number
   compressionIdleTimeout?: number
+  maxUnreadOutputBytes?: number
+  unreadOutputTimeout?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -58,6 +60,12 @@ const MAX_31 = 0x7fffffff
  *   the next header block rebuilds them (~45 us). Long enough for a page's burst of requests on a fast link, short
  *   enough that a storm of new connections does not hold 60 KB each: measured with bench/memory.ts, 1,000 idle
  *   plain connections cost 80.5 KB each in RSS at 1 s and 46.6 KB at 200 ms (the burst's freed memory stays mapped).
+ * - maxUnreadOutputBytes 256 KiB: output written to a socket and not yet taken by the kernel, above which we stop
+ *   reading that peer until it drains. One flush of DATA is at most 256 KiB (lib/server/spdy-handler.ts FLUSH_BYTES)
+ *   and waits for the drain, so a reading peer rarely reaches it, while a peer flooding PINGs without reading holds
+ *   at most this plus one read's answers (150 such peers: ~40 MB, where the same flood took 2.6 GB unbounded).
+ * - unreadOutputTimeout 10 s: how long a congested socket may go without the peer taking a single byte before it
+ *   is closed. Any progress restarts it, so a slow reader is never cut; one that reads nothing frees its slot.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -75,5 +83,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   handshakeTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
   gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
-  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' }
+  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
+  maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
+  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' }
 }
