@@ -16,6 +16,7 @@ import type { SpdyVersion } from '../codec/types'
 import { ProtocolHandler } from './protocol'
 import { TlsLayer } from './tls-layer'
 import { CLOSE_LINGER_MS } from './linger'
+import { HOLD_OUTPUT } from './read-holds'
 
 /** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
 type ConnectionHandler = ProtocolHandler | TlsLayer
@@ -55,6 +56,8 @@ export interface Transport {
   /** Flush what was sent, then end the socket. */
   end (): void
   destroy (): void
+  /** Pause (on) or resume reading the socket for `reason` (HOLD_*); reading goes on when no reason is left. */
+  hold (reason: number, on: boolean): void
   /** Rearm the connection's timer: the handler wants tick() at `deadline` (ms since epoch), or never (null). */
   schedule (deadline: number | null): void
 }
@@ -62,10 +65,6 @@ export interface Transport {
 /** Flushes up to this size are copied into one buffer before the socket write (see sendMany). */
 const COALESCE_BYTES = 64 * 1024
 
-
-/** Reasons to pause reading (Connection.hold). */
-export const HOLD_OUTPUT = 1
-export const HOLD_BRIDGE = 2
 
 export class Connection implements Transport {
   private handler: ConnectionHandler | null = null

@@ -18,6 +18,8 @@ import { requestHeaderList } from '../../lib/session/headers'
 import { connect as spdyConnect } from '../../lib/client'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** For Promise.race bounds: an unref'd timer, so a race already won does not keep the test process alive. */
+export const bound = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms).unref() })
 
 let certificate: { cert: string, key: string } | null = null
 /** One self-signed certificate per test process (key generation is the slow part). */
@@ -163,7 +165,7 @@ export class RawSpdy {
   }
 
   whenClosed (ms: number): Promise<boolean> {
-    return Promise.race([this.closedP.then(() => true), sleep(ms).then(() => false)])
+    return Promise.race([this.closedP.then(() => true), bound(ms).then(() => false)])
   }
 
   destroy (): void { this.socket.destroy() }
@@ -219,7 +221,7 @@ export async function spawnServer (opts: { tls?: boolean, spdy?: Partial<Fastify
     close: async () => {
       if (exited) return
       child.send('close')
-      await Promise.race([exit, sleep(10_000)])
+      await Promise.race([exit, bound(10_000)])
       if (!exited) child.kill('SIGKILL')
     }
   }
@@ -250,7 +252,7 @@ export async function pingFlood (port: number, opts: { tls?: boolean, ms: number
   while (!cut && Date.now() < end && sent < opts.maxBytes) {
     sent += batch.length
     if (!sock.write(batch)) {
-      await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, sleep(Math.max(0, end - Date.now()))])
+      await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
     }
   }
   sock.destroy()
