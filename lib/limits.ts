@@ -27,6 +27,8 @@ export interface SpdyLimits {
   maxQueuedControlFrames?: number
   maxInflatedHeaderBytesPerWindow?: number
   maxProxyHeaderBytes?: number
+  maxUnreadOutputBytes?: number
+  unreadOutputTimeout?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -79,6 +81,12 @@ const MAX_31 = 0x7fffffff
  *   version, cipher, signature and key algorithms and a client certificate CN) stays under ~700 bytes. 2 KiB leaves
  *   room for that and is 1/32 of the 64 KiB a v2 length field can announce. The minimum, 232, is a v2 AF_UNIX
  *   address block (16 + 2 x 108) with no TLV. The header is read within handshakeTimeout.
+ * - maxUnreadOutputBytes 256 KiB: output written to a socket and not yet taken by the kernel, above which we stop
+ *   reading that peer until it drains. One flush of DATA is at most 256 KiB (lib/server/spdy-handler.ts FLUSH_BYTES)
+ *   and waits for the drain, so a reading peer rarely reaches it, while a peer flooding PINGs without reading holds
+ *   at most this plus one read's answers (150 such peers: ~40 MB, where the same flood took 2.6 GB unbounded).
+ * - unreadOutputTimeout 10 s: how long a congested socket may go without the peer taking a single byte before it
+ *   is closed. Any progress restarts it, so a slow reader is never cut; one that reads nothing frees its slot.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -99,5 +107,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
-  maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' }
+  maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' },
+  maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
+  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' }
 }

@@ -15,6 +15,7 @@ import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
 import { CLOSE_LINGER_MS } from './linger'
 import { firstHandler, presentPeer, type StageHandler } from './proxy-stage'
+import { HOLD_OUTPUT } from './read-holds'
 
 /** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides), behind a PROXY header stage if configured. */
 type ConnectionHandler = StageHandler
@@ -54,6 +55,8 @@ export interface Transport {
   /** Flush what was sent, then end the socket. */
   end (): void
   destroy (): void
+  /** Pause (on) or resume reading the socket for `reason` (HOLD_*); reading goes on when no reason is left. */
+  hold (reason: number, on: boolean): void
   /** Rearm the connection's timer: the handler wants tick() at `deadline` (ms since epoch), or never (null). */
   schedule (deadline: number | null): void
 }
@@ -72,6 +75,15 @@ export class Connection implements Transport {
   private crashed = false
   /** Destroys the socket if the peer has not closed within CLOSE_LINGER_MS of our end(). */
   private lingerTimer: NodeJS.Timeout | null = null
+  /**
+   * Why reading the socket is paused: OUTPUT (the peer does not read what we owe it) and/or BRIDGE (the app's
+   * HTTP/1.1 server has not taken what we decrypted). Reading resumes when no reason is left.
+   */
+  private readHolds = 0
+  /** Checks that a congested socket makes progress (see watchOutput). */
+  private stallTimer: NodeJS.Timeout | null = null
+  private progressAt = 0
+  private queuedAt = 0
   /** The app's HTTP/1.1 server owns the socket now; we only keep it counted so close() can end it. */
   private handedOff = false
   /** The socket's peer, or the client named by a PROXY protocol header (set by proxy-stage.ts). */
@@ -87,7 +99,10 @@ export class Connection implements Transport {
       this.bytesRead += chunk.length
       const h = this.handler
       if (h === null || this.crashed) return
-      try { h.receive(chunk) } catch (err) { this.crash(err) }
+      try { h.receive(chunk) } catch (err) { this.crash(err); return }
+      // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
+      // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
+      if (this.socket.writableLength > this.listener.options.maxUnreadOutputBytes) this.hold(HOLD_OUTPUT, true)
     })
     socket.on('drain', () => this.run(this.onDrain))
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -164,6 +179,47 @@ export class Connection implements Transport {
 
   onWritable (cb: () => void): void {
     this.writableWaiters.push(cb)
+    this.watchOutput()
+  }
+
+  /** Pauses (or resumes) reading the socket for one reason; reading goes on only when no reason is left. */
+  hold (reason: number, on: boolean): void {
+    const before = this.readHolds
+    this.readHolds = on ? before | reason : before & ~reason
+    if (this.ended || this.socket.destroyed) return
+    if (before === 0 && this.readHolds !== 0) this.socket.pause()
+    else if (before !== 0 && this.readHolds === 0) this.socket.resume()
+    if (reason === HOLD_OUTPUT && on) this.watchOutput()
+  }
+
+  /**
+   * While the socket is congested, checks every unreadOutputTimeout that the peer takes some of our output; one
+   * that takes nothing for that long is closed: it holds memory and a slot while not reading.
+   */
+  private watchOutput (): void {
+    if (this.stallTimer !== null || this.ended) return
+    this.progressAt = this.completedBytes
+    this.queuedAt = this.inFlightBytes
+    this.stallTimer = setTimeout(this.checkOutput, this.listener.options.unreadOutputTimeout)
+    this.stallTimer.unref()
+  }
+
+  private readonly checkOutput = (): void => {
+    this.stallTimer = null
+    if (this.ended || this.socket.destroyed || this.socket.writableLength === 0) return
+    // Progress: a write completed, or the one in progress shrank (a single large write completes only at its end).
+    if (this.completedBytes > this.progressAt || this.inFlightBytes < this.queuedAt) { this.watchOutput(); return }
+    this.listener.fastify.log.debug({ remoteAddress: this.remoteAddress, unread: this.socket.writableLength },
+      'fastify-spdy: peer read none of our output within unreadOutputTimeout; closing')
+    this.destroy()
+  }
+
+  /** Bytes whose writes completed (handed to the kernel). */
+  private get completedBytes (): number { return this.socket.bytesWritten - this.socket.writableLength }
+
+  /** Bytes of the write in progress still in libuv's queue (net.Socket's own bufferSize used to add the same). */
+  private get inFlightBytes (): number {
+    return (this.socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0
   }
 
   /** Flush, FIN, and destroy if the peer has not closed within CLOSE_LINGER_MS. */
@@ -260,6 +316,7 @@ export class Connection implements Transport {
     const waiters = this.writableWaiters
     this.writableWaiters = []
     for (const cb of waiters) cb()
+    if ((this.readHolds & HOLD_OUTPUT) !== 0) this.hold(HOLD_OUTPUT, false)
   }
 
   private clearTimer (): void {
@@ -269,6 +326,7 @@ export class Connection implements Transport {
   private onClose (): void {
     this.clearTimer()
     if (this.lingerTimer !== null) { clearTimeout(this.lingerTimer); this.lingerTimer = null }
+    if (this.stallTimer !== null) { clearTimeout(this.stallTimer); this.stallTimer = null }
     this.ended = true
     const h = this.handler
     this.handler = null

@@ -479,7 +479,15 @@ export class SpdyHandler implements Handler {
   }
 
   private flush (): void {
-    if (this.transport.congested) { this.waitWritable(); return }
+    if (this.transport.congested) {
+      // Control frames (PING and SETTINGS answers, RST_STREAM, WINDOW_UPDATE) still go to the socket, so that all
+      // we owe the peer sits in one place the connection measures: past maxUnreadOutputBytes it stops reading the
+      // peer, and a peer that reads none of it is closed (Connection.watchOutput). DATA waits for the drain.
+      const control = this.session.takeOutbound(0)
+      if (control.length > 0) this.transport.sendMany(control)
+      this.waitWritable()
+      return
+    }
     const out = this.session.takeOutbound(FLUSH_BYTES)
     let sent = 0
     for (let i = 0; i < out.length; i++) sent += out[i].length

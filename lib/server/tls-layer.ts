@@ -138,6 +138,8 @@ export class TlsLayer implements Transport {
 
   onWritable (cb: () => void): void { this.conn.onWritable(cb) }
 
+  hold (reason: number, on: boolean): void { this.conn.hold(reason, on) }
+
   end (): void {
     this.engine.close()
     this.flushTls()

@@ -7,6 +7,8 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { Writable } from 'node:stream'
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import spdy, { generateSelfSigned } from '../../lib/index'
 import type { FastifySpdyOptions } from '../../lib/options'
@@ -16,6 +18,8 @@ import { requestHeaderList } from '../../lib/session/headers'
 import { connect as spdyConnect } from '../../lib/client'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** For Promise.race bounds: an unref'd timer, so a race already won does not keep the test process alive. */
+export const bound = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms).unref() })
 
 let certificate: { cert: string, key: string } | null = null
 /** One self-signed certificate per test process (key generation is the slow part). */
@@ -161,7 +165,7 @@ export class RawSpdy {
   }
 
   whenClosed (ms: number): Promise<boolean> {
-    return Promise.race([this.closedP.then(() => true), sleep(ms).then(() => false)])
+    return Promise.race([this.closedP.then(() => true), bound(ms).then(() => false)])
   }
 
   destroy (): void { this.socket.destroy() }
@@ -183,4 +187,74 @@ export async function normalGet (port: number, useTls: boolean, path = '/', time
   } catch (err) {
     return (err as Error).message
   }
+}
+
+export interface ChildStats { rss: number, peakRss: number, sessions: number, heapUsed: number, logLines: number }
+
+export interface ChildServer {
+  port: number
+  stats: () => Promise<ChildStats>
+  /** True while the server process runs (an attack that killed it makes this false). */
+  alive: () => boolean
+  close: () => Promise<void>
+}
+
+/** startServer() in a child process (test/hostile/server-child.ts), so its RSS is the server's alone. */
+export async function spawnServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions> } = {}): Promise<ChildServer> {
+  // fork() passes on this process's execArgv: tap's TypeScript loader runs the child as it runs the tests.
+  const child: ChildProcess = fork(join(__dirname, 'server-child.ts'), [JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let exited = false
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve() }))
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port))
+    child.once('exit', (code) => reject(new Error(`server child exited (${String(code)})`)))
+  })
+  const ask = (): Promise<ChildStats> => new Promise((resolve, reject) => {
+    if (exited) { reject(new Error('server process is gone')); return }
+    child.once('message', (m) => resolve(m as ChildStats))
+    child.send('stats')
+  })
+  return {
+    port,
+    stats: ask,
+    alive: () => !exited,
+    close: async () => {
+      if (exited) return
+      child.send('close')
+      await Promise.race([exit, bound(10_000)])
+      if (!exited) child.kill('SIGKILL')
+    }
+  }
+}
+
+/**
+ * Floods PINGs (SPDY/3, odd ids as a client's) on a socket that never reads, for up to `ms` or `maxBytes`; returns
+ * the bytes written and whether the server closed the connection meanwhile. Our own writes wait for the drain, so
+ * the attacker's memory stays small whatever the server does.
+ */
+export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number }): Promise<{ sent: number, cut: boolean }> {
+  const sock = await rawSocket(port, opts.tls)
+  let cut = false
+  let onCut: () => void = () => {}
+  const cutP = new Promise<void>((resolve) => { onCut = resolve })
+  sock.on('error', () => { cut = true; onCut() })
+  sock.on('close', () => { cut = true; onCut() })
+  const c = new SpdySession({ role: 'client', version: 3.1 }, Date.now())
+  for (const b of c.takeOutbound()) sock.write(b)
+  sock.pause() // never read: the answers pile up on the server's side
+  const batch = Buffer.alloc(12 * 4096)
+  for (let i = 0; i < 4096; i++) {
+    batch.set([0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04], i * 12)
+    batch.writeUInt32BE((i * 2 + 1) >>> 0, i * 12 + 8)
+  }
+  const end = Date.now() + opts.ms
+  let sent = 0
+  while (!cut && Date.now() < end && sent < opts.maxBytes) {
+    sent += batch.length
+    if (!sock.write(batch)) {
+      await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
+    }
+  }
+  sock.destroy()
+  return { sent, cut }
 }
