@@ -26,6 +26,7 @@ export interface SpdyLimits {
   compressionIdleTimeout?: number
   maxQueuedControlFrames?: number
   maxInflatedHeaderBytesPerWindow?: number
+  maxProcessResetsPerSecond?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -70,6 +71,11 @@ const MAX_31 = 0x7fffffff
  *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
  *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
  *   fit), and a browser's page load inflates a few hundred KB.
+ * - maxProcessResetsPerSecond 1000: peer-opened streams reset by peers per second, all sessions together; past it,
+ *   a session whose peer resets gets GOAWAY at once ("rapid reset" spread over many connections stays under every
+ *   per-session rate: 2 million resets over 6,624 connections in issue 11). A browser cancels a few streams on a
+ *   navigation: 1000 a second is 100 navigations a second cancelling 10 streams each, or 50 sessions each at the
+ *   per-session ceiling (maxResetsPerWindow, 20 a second). Pushes the client declines do not count.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -89,5 +95,6 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
-  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' }
+  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
+  maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' }
 }

@@ -3,6 +3,7 @@
  * these defaults apply when the engine is used on its own (tests, the benchmark client, the CLI).
  */
 import { LIMITS, type SpdyLimits } from '../limits'
+import { PROCESS_BUDGET, type SharedBudget } from './shared'
 
 export interface SessionLimits {
   maxConcurrentStreams: number
@@ -17,6 +18,8 @@ export interface SessionLimits {
   maxSessionBufferedBytes: number
   maxQueuedControlFrames: number
   maxInflatedHeaderBytesPerWindow: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessResetsPerSecond: number
   idleTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
@@ -50,17 +53,18 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
   maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
+  maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
   idleTimeout: LIMITS.idleTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow'] as const
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxProcessResetsPerSecond'] as const
 
-/** The issue-11 session limits out of the plugin's options, for the SpdySession constructor. */
-export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> {
-  const out = {} as Pick<SessionLimits, typeof GUARDS[number]>
+/** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
+export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {
+  const out = { shared: PROCESS_BUDGET } as Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget }
   for (const k of GUARDS) out[k] = o[k]
   return out
 }

@@ -14,6 +14,7 @@ import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
 import { LIMITS } from '../limits'
 import { RecentIds, StreamQueue, StreamTable } from './stream-table'
+import type { SharedBudget } from './shared'
 
 export interface SessionOptions extends Partial<SessionLimits> {
   role: 'server' | 'client'
@@ -34,6 +35,12 @@ export interface SessionOptions extends Partial<SessionLimits> {
    * probeSessionWindow). spdy-transport's servers guess the same way (their autoSpdy31 option).
    */
   sessionFlowControl?: 'on' | 'auto'
+  /**
+   * Process-wide accounting shared with the other sessions (lib/session/shared.ts): header memory held and resets
+   * per second, checked against maxProcessHeaderBytes and maxProcessResetsPerSecond. Without it those two limits
+   * are not applied (a session on its own: tests, the client).
+   */
+  shared?: SharedBudget
 }
 
 /** See SessionOptions.compactAfter; the plugin's compressionIdleTimeout (lib/options.ts says why the number). */
@@ -81,6 +88,8 @@ interface Stream {
   queueSlot: number
   /** Initiated by us (for id parity and accounting). */
   local: boolean
+  /** Its 'request' (or 'push') event is in the batch receive() is building: not handed to the application yet. */
+  undelivered: boolean
 }
 
 const MAX_WINDOW = 0x7fffffff
@@ -118,6 +127,11 @@ export class SpdySession {
   private controlAnswers = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
+  /** Streams whose opening event the current receive() queued (see Stream.undelivered). */
+  private readonly undelivered: Stream[] = []
+  /** Of those, the ones reset before receive() returned: their events are dropped (rapid reset costs no request). */
+  private cancelledUndelivered: number[] = []
+  private readonly shared: SharedBudget | null
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
@@ -169,6 +183,7 @@ export class SpdySession {
     this.rateWindowStart = now
     this.lastActivity = now
     this.compactAfter = opts.compactAfter ?? DEFAULT_COMPACT_AFTER
+    this.shared = opts.shared ?? null
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
     if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
@@ -263,8 +278,25 @@ export class SpdySession {
         default: this.onFrame(ev, now)
       }
     }
+    if (this.undelivered.length > 0) this.deliver()
     if (this.compactAfter > 0 && this.zlibLive) this.compactAt = now + this.compactAfter
     return this.takeEvents()
+  }
+
+  /**
+   * Rapid reset: every frame of one read is decoded and applied before any stream's request is handed out, so a
+   * stream opened and reset within the same read never reaches the application (no Fastify request, nothing to
+   * abort). Its 'request', 'data', 'headers' and 'streamReset' events are dropped; the reset still counts against
+   * maxResetsPerWindow and maxProcessResetsPerSecond.
+   */
+  private deliver (): void {
+    for (const s of this.undelivered) s.undelivered = false
+    this.undelivered.length = 0
+    if (this.cancelledUndelivered.length === 0) return
+    const gone = new Set(this.cancelledUndelivered)
+    this.cancelledUndelivered = []
+    this.events = this.events.filter((e) => !(gone.has((e as { streamId?: number }).streamId ?? 0) &&
+      (e.type === 'request' || e.type === 'push' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
   }
 
   tick (now: number): SessionEvent[] {
@@ -317,7 +349,11 @@ export class SpdySession {
         this.resetsInWindow++
         this.finish(s, f.status, true)
         if (this.resetsInWindow > this.limits.maxResetsPerWindow) {
-          this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxResetsPerWindow} streams reset in ${RATE_WINDOW_MS / 1000} s (rapid reset)`)
+          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxResetsPerWindow} streams reset in ${RATE_WINDOW_MS / 1000} s (rapid reset)`)
+        }
+        // Across sessions: a client declining a push is not rapid reset, a peer cancelling its own streams may be.
+        if (!s.local && this.shared !== null && !this.shared.countReset(now, this.limits.maxProcessResetsPerSecond)) {
+          this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxProcessResetsPerSecond} streams reset per second by all peers (rapid reset)`)
         }
         return
       }
@@ -383,6 +419,8 @@ export class SpdySession {
       }
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
+      s.undelivered = true
+      this.undelivered.push(s)
       return
     }
     // Client: a server push, unidirectional and associated to one of our open streams (SPDY/3 section 3.3.1).
@@ -395,7 +433,9 @@ export class SpdySession {
     }
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
-    if (f.fin) this.finish(s, 0, true, true)
+    if (f.fin) { this.finish(s, 0, true, true); return }
+    s.undelivered = true
+    this.undelivered.push(s)
   }
 
   private onData (streamId: number, data: Uint8Array, fin: boolean): void {
@@ -733,7 +773,8 @@ export class SpdySession {
       finQueued: false,
       needDrain: false,
       queueSlot: -1,
-      local
+      local,
+      undelivered: false
     }
     this.streams.set(id, s)
     if (local) this.localOpen++
@@ -779,6 +820,7 @@ export class SpdySession {
     s.queuedBytes = 0
     this.ready[s.priority].delete(s)
     this.recentlyClosed.add(s.id)
+    if (s.undelivered && !clean) this.cancelledUndelivered.push(s.id)
     if (!clean) this.events.push({ type: 'streamReset', streamId: s.id, status, byPeer })
     this.maybeClosed()
   }
