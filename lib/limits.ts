@@ -26,6 +26,8 @@ export interface SpdyLimits {
   compressionIdleTimeout?: number
   maxQueuedControlFrames?: number
   maxInflatedHeaderBytesPerWindow?: number
+  maxSessionHeaderBytes?: number
+  maxProcessHeaderBytes?: number
   maxProcessResetsPerSecond?: number
 }
 
@@ -71,6 +73,12 @@ const MAX_31 = 0x7fffffff
  *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
  *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
  *   fit), and a browser's page load inflates a few hundred KB.
+ * - maxSessionHeaderBytes 2 MiB: decoded header-block bytes held by one session's open streams; a new stream past
+ *   it is refused (REFUSED_STREAM). maxConcurrentStreams (100) streams with 20 KB heads each (a 16 KB cookie jar,
+ *   Node's whole HTTP/1.1 head limit, plus the rest) fit; 100 blocks of maxHeaderBlockBytes (6.4 MB) do not.
+ * - maxProcessHeaderBytes 128 MiB: the same, all sessions of the process together (issue 11: 50 sessions x 100
+ *   streams x 60 KB blocks took RSS from 70 to 742 MB, ~2.4 bytes of RSS per block byte). 85,000 requests with
+ *   1.5 KB heads in flight at once fit; at the measured ratio it bounds header memory near 300 MB.
  * - maxProcessResetsPerSecond 1000: peer-opened streams reset by peers per second, all sessions together; past it,
  *   a session whose peer resets gets GOAWAY at once ("rapid reset" spread over many connections stays under every
  *   per-session rate: 2 million resets over 6,624 connections in issue 11). A browser cancels a few streams on a
@@ -96,5 +104,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
+  maxSessionHeaderBytes: { default: 2 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams per session' },
+  maxProcessHeaderBytes: { default: 128 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams, all sessions' },
   maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' }
 }

@@ -18,6 +18,9 @@ export interface SessionLimits {
   maxSessionBufferedBytes: number
   maxQueuedControlFrames: number
   maxInflatedHeaderBytesPerWindow: number
+  maxSessionHeaderBytes: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessHeaderBytes: number
   /** Checked against SessionOptions.shared, when given. */
   maxProcessResetsPerSecond: number
   idleTimeout: number
@@ -53,6 +56,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
   maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
+  maxSessionHeaderBytes: LIMITS.maxSessionHeaderBytes.default,
+  maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
   maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
   idleTimeout: LIMITS.idleTimeout.default,
   streamHighWaterMark: 64 * 1024,
@@ -60,7 +65,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxProcessResetsPerSecond'] as const
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond'] as const
 
 /** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
 export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {

@@ -90,6 +90,8 @@ interface Stream {
   local: boolean
   /** Its 'request' (or 'push') event is in the batch receive() is building: not handed to the application yet. */
   undelivered: boolean
+  /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
+  headerBytes: number
 }
 
 const MAX_WINDOW = 0x7fffffff
@@ -132,6 +134,8 @@ export class SpdySession {
   /** Of those, the ones reset before receive() returned: their events are dropped (rapid reset costs no request). */
   private cancelledUndelivered: number[] = []
   private readonly shared: SharedBudget | null
+  /** Decoded header-block bytes held by open peer-initiated streams (maxSessionHeaderBytes). */
+  private headerBytesHeld = 0
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
@@ -206,6 +210,9 @@ export class SpdySession {
   streamState (streamId: number): StreamState | null {
     return this.streams.get(streamId)?.state ?? null
   }
+
+  /** Decoded header-block bytes held by this session's open peer streams (see maxSessionHeaderBytes). */
+  get headerBytes (): number { return this.headerBytesHeld }
 
   /** Bytes queued for the peer (control + DATA). */
   get bufferedBytes (): number { return this.controlBytes + this.dataBytes }
@@ -417,7 +424,10 @@ export class SpdySession {
         }
         return
       }
+      const held = this.holdHeaders(id, f.headers)
+      if (held < 0) return
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
+      s.headerBytes = held
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
       s.undelivered = true
       this.undelivered.push(s)
@@ -431,11 +441,33 @@ export class SpdySession {
     if (f.associatedStreamId === 0 || assoc === undefined || !assoc.local) {
       return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'server SYN_STREAM not associated to one of our open streams')
     }
+    const held = this.holdHeaders(id, f.headers)
+    if (held < 0) return
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
+    s.headerBytes = held
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
     if (f.fin) { this.finish(s, 0, true, true); return }
     s.undelivered = true
     this.undelivered.push(s)
+  }
+
+  /**
+   * Takes the header memory a new peer stream will hold: its block's decoded size, against maxSessionHeaderBytes
+   * and, across sessions, maxProcessHeaderBytes. Over either, the stream is refused (REFUSED_STREAM: the peer may
+   * retry it later, SPDY/3 section 2.4.2) and -1 returned. Released when the stream closes (finish()).
+   */
+  private holdHeaders (id: number, headers: HeaderList): number {
+    const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
+    if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
+      this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
+      return -1
+    }
+    if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
+      this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
+      return -1
+    }
+    this.headerBytesHeld += n
+    return n
   }
 
   private onData (streamId: number, data: Uint8Array, fin: boolean): void {
@@ -774,7 +806,8 @@ export class SpdySession {
       needDrain: false,
       queueSlot: -1,
       local,
-      undelivered: false
+      undelivered: false,
+      headerBytes: 0
     }
     this.streams.set(id, s)
     if (local) this.localOpen++
@@ -821,6 +854,11 @@ export class SpdySession {
     this.ready[s.priority].delete(s)
     this.recentlyClosed.add(s.id)
     if (s.undelivered && !clean) this.cancelledUndelivered.push(s.id)
+    if (s.headerBytes > 0) {
+      this.headerBytesHeld -= s.headerBytes
+      this.shared?.releaseHeaders(s.headerBytes)
+      s.headerBytes = 0
+    }
     if (!clean) this.events.push({ type: 'streamReset', streamId: s.id, status, byPeer })
     this.maybeClosed()
   }
@@ -886,6 +924,13 @@ export class SpdySession {
 
 const EMPTY = new Uint8Array(0)
 const EMPTY_EVENTS: SessionEvent[] = []
+
+/** A header list's decoded block size (SPDY/3 section 2.6.10): a count, then each name and value with its length. */
+function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {
+  let n = lengthBytes
+  for (let i = 0; i < headers.length; i++) n += 2 * lengthBytes + headers[i][0].length + headers[i][1].length
+  return n
+}
 
 function stripUndefined<T extends object> (o: T): Partial<T> {
   const out: Partial<T> = {}
