@@ -29,6 +29,8 @@ export interface SpdyLimits {
   maxSessionHeaderBytes?: number
   maxProcessHeaderBytes?: number
   maxProcessResetsPerSecond?: number
+  streamWindowTimeout?: number
+  requestBodyTimeout?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -84,6 +86,11 @@ const MAX_31 = 0x7fffffff
  *   per-session rate: 2 million resets over 6,624 connections in issue 11). A browser cancels a few streams on a
  *   navigation: 1000 a second is 100 navigations a second cancelling 10 streams each, or 50 sessions each at the
  *   per-session ceiling (maxResetsPerWindow, 20 a second). Pushes the client declines do not count.
+ * - streamWindowTimeout 60 s: how long a stream's response may wait on the peer's flow-control window at zero
+ *   (no WINDOW_UPDATE) before RST_STREAM CANCEL; GOAWAY when every open stream is so stalled. nginx's send_timeout
+ *   (60 s between two writes to a client); a browser re-opens the window within a round trip of reading.
+ * - requestBodyTimeout 60 s: how long a request whose body is still open may go without DATA (while our window
+ *   lets the peer send) before RST_STREAM CANCEL; nginx's client_body_timeout (60 s between two reads of a body).
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -106,5 +113,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
   maxSessionHeaderBytes: { default: 2 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams per session' },
   maxProcessHeaderBytes: { default: 128 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams, all sessions' },
-  maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' }
+  maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' },
+  streamWindowTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms on a zero send window (0 = none)' },
+  requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' }
 }

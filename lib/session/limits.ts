@@ -24,6 +24,8 @@ export interface SessionLimits {
   /** Checked against SessionOptions.shared, when given. */
   maxProcessResetsPerSecond: number
   idleTimeout: number
+  streamWindowTimeout: number
+  requestBodyTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
    * stream busy between two WINDOW_UPDATEs without holding a whole response in memory.
@@ -60,12 +62,15 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
   maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
   idleTimeout: LIMITS.idleTimeout.default,
+  streamWindowTimeout: LIMITS.streamWindowTimeout.default,
+  requestBodyTimeout: LIMITS.requestBodyTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond'] as const
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
+  'streamWindowTimeout', 'requestBodyTimeout'] as const
 
 /** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
 export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {

@@ -92,6 +92,13 @@ interface Stream {
   undelivered: boolean
   /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
   headerBytes: number
+  /**
+   * Since when its queued DATA waits on a send window of zero or less (streamWindowTimeout): null when not,
+   * UNSTAMPED when takeOutbound() (which is not handed the time) found it so and tick() has not stamped it yet.
+   */
+  stallAt: number | null
+  /** When the peer last sent on it, or we last re-opened its window (requestBodyTimeout). */
+  lastRecvAt: number
 }
 
 const MAX_WINDOW = 0x7fffffff
@@ -104,6 +111,8 @@ const DATA_FRAME_BYTES = 16 * 1024
  * 100,000 12-byte PING replies from our encoder took 106 bytes of JS heap and 16 of array buffers each (152 of RSS).
  */
 const CONTROL_FRAME_OVERHEAD = 128
+/** Stream.stallAt of a stall takeOutbound() found and tick() has not stamped yet. */
+const UNSTAMPED = -1
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
 const RECENT_CLOSED = 256
 
@@ -136,6 +145,12 @@ export class SpdySession {
   private readonly shared: SharedBudget | null
   /** Decoded header-block bytes held by open peer-initiated streams (maxSessionHeaderBytes). */
   private headerBytesHeld = 0
+  /** The latest time handed in (constructor, receive, tick). */
+  private now: number
+  /** Streams with stallAt set. */
+  private stalls = 0
+  /** When tick() must next look for request bodies that went silent, or null when no stream waits for one. */
+  private bodyCheckAt: number | null = null
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
@@ -186,6 +201,7 @@ export class SpdySession {
     this.nextPingId = opts.role === 'server' ? 2 : 1
     this.rateWindowStart = now
     this.lastActivity = now
+    this.now = now
     this.compactAfter = opts.compactAfter ?? DEFAULT_COMPACT_AFTER
     this.shared = opts.shared ?? null
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
@@ -247,7 +263,19 @@ export class SpdySession {
     // Compaction waits for no open streams and nothing queued; the caller re-reads `deadline` after each flush,
     // so a session that becomes idle later is picked up then (and the timer never spins while streams are open).
     const c = this.compactAt !== null && !this.closedFlag && this.streams.size === 0 && this.bufferedBytes === 0 ? this.compactAt : null
-    return idle === null ? c : c === null ? idle : Math.min(idle, c)
+    return minOf(minOf(idle, c), this.closedFlag ? null : minOf(this.stallDeadline(), this.bodyCheckAt))
+  }
+
+  /** The earliest stalled stream's deadline; `now` when a stall waits to be stamped by tick(). */
+  private stallDeadline (): number | null {
+    if (this.stalls === 0 || this.limits.streamWindowTimeout <= 0) return null
+    let at: number | null = null
+    this.streams.forEach((s) => {
+      if (s.stallAt === null) return
+      const d = s.stallAt === UNSTAMPED ? this.now : s.stallAt + this.limits.streamWindowTimeout
+      if (at === null || d < at) at = d
+    })
+    return at
   }
 
   private get idleDeadline (): number | null {
@@ -273,6 +301,7 @@ export class SpdySession {
 
   receive (bytes: Uint8Array, now: number): SessionEvent[] {
     if (this.closedFlag) return []
+    this.now = now
     this.lastActivity = now
     this.rollRateWindow(now)
     // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
@@ -307,7 +336,10 @@ export class SpdySession {
   }
 
   tick (now: number): SessionEvent[] {
+    this.now = now
     this.rollRateWindow(now)
+    if (this.stalls > 0 && !this.closedFlag) this.checkStalls(now)
+    if (this.bodyCheckAt !== null && now >= this.bodyCheckAt && !this.closedFlag) this.checkBodies(now)
     if (this.compactAt !== null && now >= this.compactAt && this.streams.size === 0 && this.bufferedBytes === 0) this.compact()
     const deadline = this.idleDeadline
     if (deadline !== null && now >= deadline && !this.closedFlag) {
@@ -320,6 +352,82 @@ export class SpdySession {
       }
     }
     return this.takeEvents()
+  }
+
+  /**
+   * streamWindowTimeout: a stream whose DATA has waited on a zero send window that long is reset (RST_STREAM
+   * CANCEL, and a 'streamReset' so the application stops producing). A peer that never sends WINDOW_UPDATE would
+   * otherwise hold the stream, its queued response and the connection forever (issue 11: a SPDY/3 client library
+   * stalled a 4 MiB download at 64 KiB for good). If every open stream is stalled, the peer is reading nothing of
+   * ours: GOAWAY and close (status OK: not sending WINDOW_UPDATE is slow, not malformed; SPDY/3 section 2.6.8).
+   */
+  private checkStalls (now: number): void {
+    const timeout = this.limits.streamWindowTimeout
+    const expired: Stream[] = []
+    let stalled = 0
+    this.streams.forEach((s) => {
+      if (s.stallAt === null) return
+      if (!this.windowBlocked(s)) { this.clearStall(s); return }
+      stalled++
+      if (s.stallAt === UNSTAMPED) s.stallAt = now
+      else if (timeout > 0 && now - s.stallAt >= timeout) expired.push(s)
+    })
+    if (expired.length === 0) return
+    if (stalled === this.streams.size) {
+      this.goaway(GoawayStatus.OK)
+      this.close(`every stream waited ${timeout} ms on a zero flow-control window (streamWindowTimeout)`)
+      return
+    }
+    for (const s of expired) {
+      this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId: s.id, status: RstStatus.CANCEL, message: `CANCEL: waited ${timeout} ms on a zero flow-control window (streamWindowTimeout)` })
+      this.reset(s.id, RstStatus.CANCEL)
+    }
+  }
+
+  /**
+   * requestBodyTimeout: a peer stream whose peer half is open, with nothing received on it that long while our
+   * window let the peer send, is reset (RST_STREAM CANCEL) and reported as 'streamReset', so the server aborts the
+   * request instead of waiting for a body that does not come (issue 11: 500 POSTs without a body stayed pending).
+   * A peer held back by our own window (the application not reading) is not timed out: its clock restarts.
+   */
+  private checkBodies (now: number): void {
+    const timeout = this.limits.requestBodyTimeout
+    let next: number | null = null
+    const expired: number[] = []
+    this.streams.forEach((s) => {
+      if (!this.awaitsBody(s)) return
+      if (this.recvBlocked(s)) s.lastRecvAt = now
+      else if (now - s.lastRecvAt >= timeout) { expired.push(s.id); return }
+      next = minOf(next, s.lastRecvAt + timeout)
+    })
+    this.bodyCheckAt = next
+    for (const id of expired) {
+      this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId: id, status: RstStatus.CANCEL, message: `CANCEL: nothing received for ${timeout} ms on an open request (requestBodyTimeout)` })
+      this.reset(id, RstStatus.CANCEL)
+    }
+  }
+
+  /** Server: a peer stream that may still send us DATA. */
+  private awaitsBody (s: Stream): boolean {
+    return this.role === 'server' && !s.local && (s.state === 'open' || s.state === 'half_closed_local')
+  }
+
+  /** The peer cannot send on s for lack of window (ours to re-open as the application reads). */
+  private recvBlocked (s: Stream): boolean {
+    if (this.version === 2) return false
+    return s.recvWindow <= 0 || (this.sessionFlow === 'on' && this.sessionRecvWindow <= 0)
+  }
+
+  /** s has DATA queued that a window of zero or less holds back. */
+  private windowBlocked (s: Stream): boolean {
+    if (s.queuedBytes === 0) return false
+    return (this.version !== 2 && s.sendWindow <= 0) || (this.sessionFlow !== 'off' && this.sessionSendWindow <= 0)
+  }
+
+  private clearStall (s: Stream): void {
+    if (s.stallAt === null) return
+    s.stallAt = null
+    this.stalls--
   }
 
   /** Events raised by commands (drain, closed) since the last receive/tick. */
@@ -428,6 +536,7 @@ export class SpdySession {
       if (held < 0) return
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
       s.headerBytes = held
+      if (!f.fin && this.limits.requestBodyTimeout > 0 && this.bodyCheckAt === null) this.bodyCheckAt = this.now + this.limits.requestBodyTimeout
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
       s.undelivered = true
       this.undelivered.push(s)
@@ -495,6 +604,7 @@ export class SpdySession {
       }
     }
     if (!this.step(s, fin ? 'recv_fin' : 'recv_data')) { this.consumeSession(len); return }
+    s.lastRecvAt = this.now
     if (len > 0 || fin) this.events.push({ type: 'data', streamId, data, fin })
   }
 
@@ -632,6 +742,8 @@ export class SpdySession {
     // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
     if (s.unacked >= this.limits.initialWindowSize / 2) {
       s.recvWindow += s.unacked
+      // The peer may send again from here (requestBodyTimeout); `now` is the last time handed in, never later.
+      if (s.lastRecvAt < this.now) s.lastRecvAt = this.now
       this.queueAnswer({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
       s.unacked = 0
     }
@@ -750,7 +862,12 @@ export class SpdySession {
       allowed = Math.min(allowed, this.sessionSendWindow)
     }
     const finNow = s.finQueued && allowed >= s.queuedBytes
-    if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) return -1
+    if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) {
+      // Held back by a window: tick() stamps when (takeOutbound is not handed the time; deadline asks for a tick now).
+      if (s.stallAt === null && this.windowBlocked(s)) { s.stallAt = UNSTAMPED; this.stalls++ }
+      return -1
+    }
+    if (s.stallAt !== null) this.clearStall(s)
     let payload: Uint8Array
     if (allowed === 0) payload = EMPTY
     else if (s.queue[0].length === allowed) payload = s.queue.shift()!
@@ -807,7 +924,9 @@ export class SpdySession {
       queueSlot: -1,
       local,
       undelivered: false,
-      headerBytes: 0
+      headerBytes: 0,
+      stallAt: null,
+      lastRecvAt: this.now
     }
     this.streams.set(id, s)
     if (local) this.localOpen++
@@ -854,6 +973,7 @@ export class SpdySession {
     this.ready[s.priority].delete(s)
     this.recentlyClosed.add(s.id)
     if (s.undelivered && !clean) this.cancelledUndelivered.push(s.id)
+    this.clearStall(s)
     if (s.headerBytes > 0) {
       this.headerBytesHeld -= s.headerBytes
       this.shared?.releaseHeaders(s.headerBytes)
@@ -930,6 +1050,10 @@ function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {
   let n = lengthBytes
   for (let i = 0; i < headers.length; i++) n += 2 * lengthBytes + headers[i][0].length + headers[i][1].length
   return n
+}
+
+function minOf (a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b)
 }
 
 function stripUndefined<T extends object> (o: T): Partial<T> {
