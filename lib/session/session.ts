@@ -97,7 +97,7 @@ interface Stream {
    * UNSTAMPED when takeOutbound() (which is not handed the time) found it so and tick() has not stamped it yet.
    */
   stallAt: number | null
-  /** When the peer last sent on it, or we last re-opened its window (requestBodyTimeout). */
+  /** When the peer last sent on it, or RESTART_CLOCK after we re-opened its window (requestBodyTimeout). */
   lastRecvAt: number
 }
 
@@ -113,6 +113,8 @@ const DATA_FRAME_BYTES = 16 * 1024
 const CONTROL_FRAME_OVERHEAD = 128
 /** Stream.stallAt of a stall takeOutbound() found and tick() has not stamped yet. */
 const UNSTAMPED = -1
+/** Stream.lastRecvAt after consume() re-opened the window: checkBodies() starts the clock again when it sees it. */
+const RESTART_CLOCK = -1
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
 const RECENT_CLOSED = 256
 
@@ -396,7 +398,7 @@ export class SpdySession {
     const expired: number[] = []
     this.streams.forEach((s) => {
       if (!this.awaitsBody(s)) return
-      if (this.recvBlocked(s)) s.lastRecvAt = now
+      if (this.recvBlocked(s) || s.lastRecvAt === RESTART_CLOCK) s.lastRecvAt = now
       else if (now - s.lastRecvAt >= timeout) { expired.push(s.id); return }
       next = minOf(next, s.lastRecvAt + timeout)
     })
@@ -742,8 +744,9 @@ export class SpdySession {
     // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
     if (s.unacked >= this.limits.initialWindowSize / 2) {
       s.recvWindow += s.unacked
-      // The peer may send again from here (requestBodyTimeout); `now` is the last time handed in, never later.
-      if (s.lastRecvAt < this.now) s.lastRecvAt = this.now
+      // The peer may send again from here: its body clock restarts at the next check (requestBodyTimeout). Not at
+      // `this.now`, the last time handed in, which may be long past when the application reads slowly.
+      s.lastRecvAt = RESTART_CLOCK
       this.queueAnswer({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
       s.unacked = 0
     }

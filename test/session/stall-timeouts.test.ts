@@ -77,9 +77,22 @@ for (const V of [3, 3.1] as const) {
     syn(1, false, 0)
     send({ type: 'DATA', streamId: 1, fin: false, data: Buffer.alloc(1000) }, 10)
     t.same(resets(s.tick(10 + 2 * T)), [], 'the peer cannot send: not its fault')
-    s.consume(1, 1000) // the app reads: WINDOW_UPDATE, the peer may send again
-    t.same(resets(s.tick(10 + 3 * T - 1)), [])
-    t.equal(resets(s.tick(10 + 3 * T)).length, 1, 'silent a whole timeout after the window re-opened')
+    s.consume(1, 1000) // the app reads at last: WINDOW_UPDATE, the peer may send again
+    t.same(resets(s.tick(10 + 3 * T)), [], 'the first check after the window re-opened restarts the clock')
+    t.same(resets(s.tick(10 + 4 * T - 1)), [])
+    t.equal(resets(s.tick(10 + 4 * T)).length, 1, 'silent a whole timeout after that')
+  })
+
+  t.test(`spdy/${V}: an application reading slowly does not cut the peer short`, async (t) => {
+    const { s, send, syn } = make(V, { initialWindowSize: 1000 })
+    syn(1, false, 0)
+    send({ type: 'DATA', streamId: 1, fin: false, data: Buffer.alloc(1000) }, 0)
+    t.same(resets(s.tick(T)), [], 'window closed: not the peer\'s fault')
+    s.consume(1, 1000) // read just before the next check, long after the last time handed in (T)
+    t.same(resets(s.tick(2 * T)), [], 'the peer gets a whole timeout from the window re-opening, not from T')
+    send({ type: 'DATA', streamId: 1, fin: true, data: Buffer.alloc(10) }, 2 * T + 5)
+    t.same(resets(s.tick(3 * T)), [], 'the body is complete: nothing left to time out')
+    t.equal(s.deadline, null)
   })
 }
 
