@@ -29,6 +29,11 @@ export interface SpdyLimits {
   maxProxyHeaderBytes?: number
   maxUnreadOutputBytes?: number
   unreadOutputTimeout?: number
+  maxSessionHeaderBytes?: number
+  maxProcessHeaderBytes?: number
+  maxProcessResetsPerSecond?: number
+  streamWindowTimeout?: number
+  requestBodyTimeout?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -87,6 +92,22 @@ const MAX_31 = 0x7fffffff
  *   at most this plus one read's answers (150 such peers: ~40 MB, where the same flood took 2.6 GB unbounded).
  * - unreadOutputTimeout 10 s: how long a congested socket may go without the peer taking a single byte before it
  *   is closed. Any progress restarts it, so a slow reader is never cut; one that reads nothing frees its slot.
+ * - maxSessionHeaderBytes 2 MiB: decoded header-block bytes held by one session's open streams; a new stream past
+ *   it is refused (REFUSED_STREAM). maxConcurrentStreams (100) streams with 20 KB heads each (a 16 KB cookie jar,
+ *   Node's whole HTTP/1.1 head limit, plus the rest) fit; 100 blocks of maxHeaderBlockBytes (6.4 MB) do not.
+ * - maxProcessHeaderBytes 128 MiB: the same, all sessions of the process together (issue 11: 50 sessions x 100
+ *   streams x 60 KB blocks took RSS from 70 to 742 MB, ~2.4 bytes of RSS per block byte). 85,000 requests with
+ *   1.5 KB heads in flight at once fit; at the measured ratio it bounds header memory near 300 MB.
+ * - maxProcessResetsPerSecond 1000: peer-opened streams reset by peers per second, all sessions together; past it,
+ *   a session whose peer resets gets GOAWAY at once ("rapid reset" spread over many connections stays under every
+ *   per-session rate: 2 million resets over 6,624 connections in issue 11). A browser cancels a few streams on a
+ *   navigation: 1000 a second is 100 navigations a second cancelling 10 streams each, or 50 sessions each at the
+ *   per-session ceiling (maxResetsPerWindow, 20 a second). Pushes the client declines do not count.
+ * - streamWindowTimeout 60 s: how long a stream's response may wait on the peer's flow-control window at zero
+ *   (no WINDOW_UPDATE) before RST_STREAM CANCEL; GOAWAY when every open stream is so stalled. nginx's send_timeout
+ *   (60 s between two writes to a client); a browser re-opens the window within a round trip of reading.
+ * - requestBodyTimeout 60 s: how long a request whose body is still open may go without DATA (while our window
+ *   lets the peer send) before RST_STREAM CANCEL; nginx's client_body_timeout (60 s between two reads of a body).
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -109,5 +130,10 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
   maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' },
   maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
-  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' }
+  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
+  maxSessionHeaderBytes: { default: 2 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams per session' },
+  maxProcessHeaderBytes: { default: 128 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams, all sessions' },
+  maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' },
+  streamWindowTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms on a zero send window (0 = none)' },
+  requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' }
 }

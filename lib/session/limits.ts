@@ -3,6 +3,7 @@
  * these defaults apply when the engine is used on its own (tests, the benchmark client, the CLI).
  */
 import { LIMITS, type SpdyLimits } from '../limits'
+import { PROCESS_BUDGET, type SharedBudget } from './shared'
 
 export interface SessionLimits {
   maxConcurrentStreams: number
@@ -17,7 +18,14 @@ export interface SessionLimits {
   maxSessionBufferedBytes: number
   maxQueuedControlFrames: number
   maxInflatedHeaderBytesPerWindow: number
+  maxSessionHeaderBytes: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessHeaderBytes: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessResetsPerSecond: number
   idleTimeout: number
+  streamWindowTimeout: number
+  requestBodyTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
    * stream busy between two WINDOW_UPDATEs without holding a whole response in memory.
@@ -50,17 +58,23 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
   maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
+  maxSessionHeaderBytes: LIMITS.maxSessionHeaderBytes.default,
+  maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
+  maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
   idleTimeout: LIMITS.idleTimeout.default,
+  streamWindowTimeout: LIMITS.streamWindowTimeout.default,
+  requestBodyTimeout: LIMITS.requestBodyTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow'] as const
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
+  'streamWindowTimeout', 'requestBodyTimeout'] as const
 
-/** The issue-11 session limits out of the plugin's options, for the SpdySession constructor. */
-export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> {
-  const out = {} as Pick<SessionLimits, typeof GUARDS[number]>
+/** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
+export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {
+  const out = { shared: PROCESS_BUDGET } as Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget }
   for (const k of GUARDS) out[k] = o[k]
   return out
 }
