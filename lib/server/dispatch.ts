@@ -23,7 +23,7 @@ export interface SpdyStreamHead {
   method: string
   /** Path and query (SPDY/2 absolute URLs already split by the session). */
   path: string
-  /** :host (v3) / host (v2). Becomes the `host` header when the request has none. */
+  /** :host (v3) / host (v2): the request's `host` header already says it (lib/session/headers.ts requestHead). */
   authority: string
   scheme: string
   /** Node style (lowercase, set-cookie an array, others joined), connection-specific ones dropped. Taken over. */
@@ -51,8 +51,6 @@ type Routing = (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 
 export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched {
   const headers = head.headers
-  // request.host/hostname read the host header: SPDY/3 carries it as :host (section 3.2.1).
-  if (headers.host === undefined && head.authority !== '') headers.host = head.authority
   const fin = head.fin === true
   if (!fin && headers['content-length'] === undefined) {
     // A SPDY body has no length unless the client says so, and Fastify (like HTTP/1.1) parses only a body it was
@@ -60,9 +58,10 @@ export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: 
     headers['transfer-encoding'] = 'chunked'
   }
   const req = new SpdyIncomingMessage(head)
-  if (fin) req.pushEnd()
   const res = new SpdyServerResponse(req, sink)
   head.prepare?.(req, res)
-  ;(fastify.routing as unknown as Routing)(req, res)
+  // A SYN_STREAM with FIN and a content-length above 0 is already malformed: reset before the app runs.
+  if (fin) req.pushEnd()
+  if (!req.destroyed) (fastify.routing as unknown as Routing)(req, res)
   return { req, res }
 }

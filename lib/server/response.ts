@@ -155,6 +155,19 @@ export class SpdyServerResponse extends Writable {
     if (!this.destroyed) this.destroy()
   }
 
+  /**
+   * The request's DATA broke its content-length (more than declared, or FIN short of it): RST_STREAM
+   * PROTOCOL_ERROR, as for a malformed head, and the request is aborted as on a peer reset. Idempotent.
+   */
+  malformedBody (): void {
+    if (this.gone) return
+    this.gone = true
+    this.pendingCb = null
+    this.sink.reset('PROTOCOL_ERROR')
+    this.req.abort()
+    if (!this.destroyed) this.destroy()
+  }
+
   // ---- called by the request ----
 
   /** The response is complete, the upload is not and nobody reads it: tell the peer to stop sending. */

@@ -22,9 +22,10 @@ export interface StreamSink {
   /**
    * RST_STREAM. INTERNAL_ERROR: the app destroyed the response before its end (a truncated body must not look
    * complete). CANCEL: the response is complete but the request body is not and nobody will read it, so the peer
-   * can stop sending (SPDY has no NO_ERROR status for this).
+   * can stop sending (SPDY has no NO_ERROR status for this). PROTOCOL_ERROR: the request's DATA broke its
+   * content-length.
    */
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void
   /** Calls cb once, when the stream can take more after write() returned false. */
   onDrain (cb: () => void): void
   /** The response was destroyed (after its end, a reset, or a failure): nothing more will be called. Optional. */

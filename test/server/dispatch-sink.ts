@@ -9,7 +9,7 @@ export type SinkCall =
   | { type: 'respond', status: number, headers: Record<string, string | string[]>, fin: boolean }
   | { type: 'write', bytes: number, fin: boolean }
   | { type: 'end' }
-  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' }
+  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR' }
 
 export class RecordingSink implements StreamSink {
   calls: SinkCall[] = []
@@ -44,7 +44,7 @@ export class RecordingSink implements StreamSink {
   }
 
   end (): void { this.calls.push({ type: 'end' }); this.finish() }
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
   onDrain (cb: () => void): void {
     if (this.drainCb !== null) throw new Error('onDrain registered twice')
     this.drainCb = cb
@@ -83,12 +83,14 @@ export class RecordingSink implements StreamSink {
 let nextId = 1
 export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> = {}): SpdyStreamHead {
   nextId += 2
+  // As lib/session/headers.ts requestHead makes it: the host header is the authority.
+  const authority = extra.authority ?? 'example.test:8443'
   return {
     method,
     path,
-    authority: 'example.test:8443',
+    authority,
     scheme: 'https',
-    headers,
+    headers: 'host' in headers ? headers : { ...headers, host: authority },
     version: 3.1,
     streamId: nextId,
     priority: 3,
