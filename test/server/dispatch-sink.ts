@@ -4,6 +4,7 @@
  */
 import type { StreamSink } from '../../lib/server/stream-sink'
 import type { SpdyStreamHead } from '../../lib/server/dispatch'
+import { replyHeaders, responseHeaderList } from '../../lib/session/headers'
 
 export type SinkCall =
   | { type: 'respond', status: number, headers: Record<string, string | string[]>, fin: boolean }
@@ -63,7 +64,16 @@ export class RecordingSink implements StreamSink {
   get waitingDrain (): boolean { return this.drainCb !== null }
   get body (): string { return Buffer.concat(this.chunks).toString() }
   get status (): number | undefined { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.status : undefined }
-  get headers (): Record<string, string | string[]> { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.headers : {} }
+  /** What the response handed to respond(), before the sink's header list filters it. */
+  get given (): Record<string, string | string[]> { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.headers : {} }
+  /**
+   * The headers of the SYN_REPLY the server's sink would send: made by responseHeaderList, as the session layer
+   * does, and read back Node style, as a client would (connection-specific headers dropped there, in one place).
+   */
+  get headers (): Record<string, string | string[]> {
+    const r = this.calls.find((c) => c.type === 'respond')
+    return r?.type === 'respond' ? replyHeaders(responseHeaderList(3.1, r.status, r.headers)) : {}
+  }
   types (): string { return this.calls.map((c) => c.type === 'write' ? `write${c.fin ? '+fin' : ''}` : c.type === 'respond' ? `respond${c.fin ? '+fin' : ''}` : c.type).join(',') }
 
   /** Resolves once FIN or RST went out. */
