@@ -13,6 +13,7 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import type { SpdyRequestInfo } from './listener'
+import type { RequestHead } from '../session/headers'
 
 export type IncomingHeaders = Record<string, string | string[]>
 
@@ -28,11 +29,11 @@ export interface SpdyConnectionInfo {
 
 /** What a stream's request is built from (dispatch hands over the stream's head itself: no copy). */
 export interface SpdyRequestInit extends SpdyConnectionInfo {
-  method: string
-  /** Path and query: the request's url. */
-  path: string
-  /** Node-style header object; taken over, not copied. */
-  headers: IncomingHeaders
+  /**
+   * The request as lib/session/headers.ts requestHead made and checked it, built once per stream: method, path
+   * and query (the url), Node-style headers whose host is the authority. Taken over, not copied.
+   */
+  head: RequestHead
   version: SpdyRequestInfo['version']
   streamId: number
   priority: number
@@ -150,10 +151,10 @@ export class SpdyIncomingMessage extends Readable {
     // only what was consumed, so this is a soft mark, not the bound.
     super({ highWaterMark: 64 * 1024 })
     this.init = init
-    this.method = init.method
-    this.url = init.path
-    this.headers = init.headers
-    const cl = init.headers['content-length']
+    this.method = init.head.method
+    this.url = init.head.path
+    this.headers = init.head.headers
+    const cl = this.headers['content-length']
     this.declaredLength = typeof cl === 'string' ? Number(cl) : -1
   }
 

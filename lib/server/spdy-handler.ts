@@ -43,11 +43,6 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   declare req: SpdyIncomingMessage
   declare res: SpdyServerResponse
   drain: (() => void) | null = null
-  readonly method: string
-  readonly path: string
-  readonly authority: string
-  readonly scheme: string
-  readonly headers: RequestHead['headers']
   readonly version: SpdyVersion
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -55,12 +50,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   readonly localPort: number | undefined
   readonly encrypted: boolean
 
-  constructor (private readonly h: SpdyHandler, private readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
-    this.method = head.method
-    this.path = head.path
-    this.authority = head.authority
-    this.scheme = conn.encrypted ? 'https' : head.scheme
-    this.headers = head.headers
+  constructor (private readonly h: SpdyHandler, readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
     this.version = h.version
     this.remoteAddress = conn.remoteAddress
     this.remotePort = conn.remotePort
@@ -358,11 +348,7 @@ export class SpdyHandler implements Handler {
   private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
     const c = this.connectionInfo
     return {
-      method: head.method,
-      path: head.path,
-      authority: head.authority,
-      scheme: this.encrypted ? 'https' : head.scheme,
-      headers: head.headers,
+      head,
       version: this.version,
       streamId,
       priority,

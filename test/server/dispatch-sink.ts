@@ -91,16 +91,13 @@ export class RecordingSink implements StreamSink {
 }
 
 let nextId = 1
-export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> = {}): SpdyStreamHead {
+/** A stream head as the session layer hands it over; `extra.authority` sets the request's authority. */
+export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> & { authority?: string } = {}): SpdyStreamHead {
   nextId += 2
   // As lib/session/headers.ts requestHead makes it: the host header is the authority.
-  const authority = extra.authority ?? 'example.test:8443'
+  const { authority = 'example.test:8443', ...rest } = extra
   return {
-    method,
-    path,
-    authority,
-    scheme: 'https',
-    headers: 'host' in headers ? headers : { ...headers, host: authority },
+    head: { method, path, authority, scheme: 'https', httpVersion: 'HTTP/1.1', headers: 'host' in headers ? headers : { ...headers, host: authority } },
     version: 3.1,
     streamId: nextId,
     priority: 3,
@@ -110,6 +107,6 @@ export function head (method: string, path: string, headers: Record<string, stri
     localPort: 8443,
     encrypted: true,
     fin: method === 'GET' || method === 'HEAD',
-    ...extra
+    ...rest
   }
 }
