@@ -10,7 +10,7 @@ import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
-import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
+import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
@@ -145,9 +145,6 @@ class PushSink implements StreamSink {
     else cb()
   }
 }
-
-/** Request headers a pushed GET inherits from the page's request, so it is answered as the browser's own would be. */
-const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie', 'authorization']
 
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
@@ -369,17 +366,13 @@ export class SpdyHandler implements Handler {
   push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
     const n = this.pushCount.get(assocId) ?? 0
     const max = this.conn.listener.options.maxPushesPerRequest
-    if (n >= max || !this.streams.has(assocId) || !path.startsWith('/')) return Promise.resolve(false)
+    const head = pushRequestHead(parent, path, this.encrypted ? 'https' : parent.scheme)
+    if (n >= max || !this.streams.has(assocId) || head === null) return Promise.resolve(false)
     this.pushCount.set(assocId, n + 1)
-    const headers: Record<string, string | string[]> = { host: parent.authority }
-    for (const name of INHERITED) { const v = parent.headers[name]; if (v !== undefined) headers[name] = v }
-    const authority = parent.authority
-    const scheme = this.encrypted ? 'https' : parent.scheme
     return new Promise<boolean>((resolve) => {
       let settled = false
       const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, { scheme, authority, path }, opened)
-      const head: RequestHead = { method: 'GET', path, authority, scheme, httpVersion: 'HTTP/1.1', headers }
+      const sink = new PushSink(this, assocId, head, opened)
       const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
       sink.res = res
       res.once('close', () => {

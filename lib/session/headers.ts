@@ -206,6 +206,22 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   return { method, path, authority, scheme: scheme === '' ? 'https' : scheme, httpVersion, headers }
 }
 
+/** Request headers a pushed GET inherits from the page's request, so it is answered as the browser's own would be. */
+const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie', 'authorization']
+
+/**
+ * The request head of a pushed GET for `path`, run through the app as if the client had asked (SPDY/3 section
+ * 3.3.1: a push is a resource the client would have requested): the page's authority, which is also its host
+ * header, the given scheme, and the page's INHERITED headers. null when `path` is not origin-form (the app gave a
+ * URL, or one with a space or a control character, that no client could have requested).
+ */
+export function pushRequestHead (parent: RequestHead, path: string, scheme: string): RequestHead | null {
+  if (path === '*' || !isOriginForm(path)) return null
+  const headers: HttpHeaders = { host: parent.authority }
+  for (const name of INHERITED) { const v = parent.headers[name]; if (v !== undefined) headers[name] = v }
+  return { method: 'GET', path, authority: parent.authority, scheme, httpVersion: 'HTTP/1.1', headers }
+}
+
 /** `scheme://authority[/path][?query]`, the absolute-form of RFC 9112 section 3.2.2 (no userinfo, no fragment). */
 const ABSOLUTE = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^#]*)$/i
 

@@ -26,6 +26,11 @@ async function serve (t: Test, withTls: boolean): Promise<Served> {
   app.addHook('onRequest', async (req) => { ran.push(`onRequest ${req.method} ${req.url}`) })
   app.addHook('onRequestAbort', async (req) => { aborted.push(`${req.method} ${req.url}`) })
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
+  // reply.push with paths no client could have requested: refused (false), nothing is dispatched for them.
+  app.get('/pusher', async (_req, reply) => {
+    const r = reply as unknown as { push: (p: string) => Promise<boolean> }
+    return await Promise.all(['/ok', '/a b', 'http://evil.example/x', '/x\r\nset-cookie: a=1'].map((p) => r.push(p)))
+  })
   app.all('/*', async (req) => { ran.push(`${req.method} ${req.url}`); return { url: req.url, host: req.host, body: req.body ?? null } })
   await app.listen({ port: 0, host: '127.0.0.1' })
   t.teardown(() => app.close())
@@ -160,4 +165,14 @@ t.test('over TLS too: a malformed head is RST_STREAM PROTOCOL_ERROR and the sess
   t.same(await peer.send(V3(a, [['host', 'evil.example']])), PROTOCOL_ERROR, 'host vs :host')
   t.same(ran, [])
   t.match(await peer.send(V3(a, [], [], '/ok')), { kind: 'reply', status: 200 })
+})
+
+t.test('reply.push refuses a path that is not origin-form: nothing is dispatched, the good one is pushed', async (t) => {
+  const { port, ran } = await serve(t, false)
+  const peer = await WirePeer.connect(port, 3.1)
+  t.teardown(() => peer.close())
+  const got = await peer.send(V3(`127.0.0.1:${port}`, [], [], '/pusher'))
+  t.same(got, { kind: 'reply', status: 200, body: '[true,false,false,false]' })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(ran.filter((r) => r !== 'onRequest GET /pusher'), ['onRequest GET /ok', 'GET /ok'], 'only /ok ran (as a pushed GET)')
 })

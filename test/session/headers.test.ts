@@ -5,7 +5,7 @@
  * maps onto HTTP/1.1).
  */
 import t, { type Test } from 'tap'
-import { requestHead, validAuthority, type RequestHead } from '../../lib/session/headers'
+import { pushRequestHead, requestHead, validAuthority, type RequestHead } from '../../lib/session/headers'
 import type { HeaderList, SpdyVersion } from '../../lib/codec/types'
 
 const v3 = (extra: HeaderList = [], over: Record<string, string | null> = {}): HeaderList => {
@@ -127,4 +127,13 @@ t.test('what is missing is named', async (t) => {
   t.equal(requestHead(3, v3([], { ':method': null })), 'request lacks :method')
   t.equal(requestHead(3, v3([], { ':path': null, ':version': null })), 'request lacks :path, :version')
   t.equal(requestHead(2, v2([], { url: null })), 'request lacks url')
+})
+
+t.test('pushRequestHead: a GET the client could have sent, with the page authority as host', async (t) => {
+  const parent = ok(t, 3, v3([['cookie', 'a=1'], ['user-agent', 'UA'], ['accept', 'text/html'], ['authorization', 'Basic x']]))
+  t.same(pushRequestHead(parent, '/style.css?v=1', 'http'), {
+    method: 'GET', path: '/style.css?v=1', authority: 'example.com:8443', scheme: 'http', httpVersion: 'HTTP/1.1',
+    headers: { host: 'example.com:8443', 'user-agent': 'UA', cookie: 'a=1', authorization: 'Basic x' }
+  }, 'inherits user-agent, cookie, authorization; not accept')
+  for (const path of ['style.css', 'http://evil.example/x', '/a b', '/a\r\nx: y', '*', '']) t.equal(pushRequestHead(parent, path, 'https'), null, `push path ${JSON.stringify(path)} refused`)
 })
