@@ -12,7 +12,7 @@ import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
 import { sessionGuards } from '../session/limits'
-import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
+import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
@@ -45,11 +45,6 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   declare req: SpdyIncomingMessage
   declare res: SpdyServerResponse
   drain: (() => void) | null = null
-  readonly method: string
-  readonly path: string
-  readonly authority: string
-  readonly scheme: string
-  readonly headers: RequestHead['headers']
   readonly version: SpdyVersion
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -57,12 +52,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   readonly localPort: number | undefined
   readonly encrypted: boolean
 
-  constructor (private readonly h: SpdyHandler, private readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
-    this.method = head.method
-    this.path = head.path
-    this.authority = head.authority
-    this.scheme = conn.encrypted ? 'https' : head.scheme
-    this.headers = head.headers
+  constructor (private readonly h: SpdyHandler, readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
     this.version = h.version
     this.remoteAddress = conn.remoteAddress
     this.remotePort = conn.remotePort
@@ -169,9 +159,6 @@ class PushSink implements StreamSink {
     else cb()
   }
 }
-
-/** Request headers a pushed GET inherits from the page's request, so it is answered as the browser's own would be. */
-const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie', 'authorization']
 
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
@@ -401,11 +388,7 @@ export class SpdyHandler implements Handler {
   private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
     const c = this.connectionInfo
     return {
-      method: head.method,
-      path: head.path,
-      authority: head.authority,
-      scheme: this.encrypted ? 'https' : head.scheme,
-      headers: head.headers,
+      head,
       version: this.version,
       streamId,
       priority,
@@ -426,17 +409,13 @@ export class SpdyHandler implements Handler {
   push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
     const n = this.pushCount.get(assocId) ?? 0
     const max = this.conn.listener.options.maxPushesPerRequest
-    if (n >= max || !this.streams.has(assocId) || !path.startsWith('/')) return Promise.resolve(false)
+    const head = pushRequestHead(parent, path, this.encrypted ? 'https' : parent.scheme)
+    if (n >= max || !this.streams.has(assocId) || head === null) return Promise.resolve(false)
     this.pushCount.set(assocId, n + 1)
-    const headers: Record<string, string | string[]> = { host: parent.authority }
-    for (const name of INHERITED) { const v = parent.headers[name]; if (v !== undefined) headers[name] = v }
-    const authority = parent.authority
-    const scheme = this.encrypted ? 'https' : parent.scheme
     return new Promise<boolean>((resolve) => {
       let settled = false
       const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, { scheme, authority, path }, opened)
-      const head: RequestHead = { method: 'GET', path, authority, scheme, httpVersion: 'HTTP/1.1', headers }
+      const sink = new PushSink(this, assocId, head, opened)
       const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
       sink.res = res
       res.once('close', () => {
