@@ -129,3 +129,33 @@ t.test('every malformed hello of the table: the same verdict as our engine', asy
     t.equal(kind(p), c.meaning === true ? 'complete npn=false' : `malformed ${c.alert}`, c.name)
   }
 })
+
+t.test('seeded corruptions of real hellos: the peek and our engine give one verdict', async (t) => {
+  let seed = 4242
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n }
+  const tally: Record<string, number> = {}
+  let disagree = 0
+  for (let i = 0; i < 600; i++) {
+    const neg = (['npn', 'alpn', 'both'] as const)[i % 3]
+    const body = Buffer.from(clientHello(neg).subarray(9))
+    // corrupt the hello body (the record framing is rebuilt, so the damage is inside the message)
+    const kind2 = rnd(3)
+    if (kind2 === 0) body[rnd(body.length)] ^= 1 << rnd(8)
+    else if (kind2 === 1) for (let k = 0; k < 4; k++) body[rnd(body.length)] = rnd(256)
+    const cut = kind2 === 2 ? body.subarray(0, rnd(body.length)) : body
+    const bytes = helloRecords(cut, 1 + rnd(300))
+    const p = peekClientHello(bytes)
+    const s = new TlsServerConnection({ certificates: [rsa] }, Date.now())
+    const ev = s.receive(Buffer.from(bytes), Date.now())
+    const err = ev.find((e) => e.type === 'error')
+    const engine = err?.type === 'error' ? err.error.alert : -1
+    const verdict = p.kind === 'malformed' ? `malformed ${p.alert}` : p.kind
+    tally[verdict] = (tally[verdict] ?? 0) + 1
+    // malformed: the same alert; complete: the engine answers (a ServerHello or an alert about meaning, never a
+    // syntax error); need-more cannot happen, the records are whole
+    const agrees = p.kind === 'malformed' ? engine === p.alert : p.kind === 'complete' ? engine !== Alert.decode_error : false
+    if (!agrees) { disagree++; t.comment(`case ${i}: peek ${verdict}, engine ${engine}`) }
+  }
+  t.equal(disagree, 0, 'no disagreement')
+  t.ok((tally[`malformed ${Alert.decode_error}`] ?? 0) > 100, `verdicts: ${JSON.stringify(tally)}`)
+})
