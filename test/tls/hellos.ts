@@ -4,7 +4,7 @@
  * layout here, not by our client, so a bug in our encoder cannot hide one in our parser.
  */
 import * as net from 'node:net'
-import { Ext, Group, SigScheme } from '../../lib/tls/constants'
+import { Alert, Ext, Group, SigScheme } from '../../lib/tls/constants'
 
 export interface HelloParts {
   version: number
@@ -70,6 +70,110 @@ export const withExt = (type: number, data: Buffer | null, p: HelloParts = baseH
   if (data !== null) exts.push([type, data])
   return { ...p, exts }
 }
+
+export interface HelloCase {
+  name: string
+  hello: HelloParts
+  /** Our alert. */
+  alert: number
+  /** OpenSSL's answer when it differs from `alert`, with why in the name. */
+  openssl?: number | 'server_hello'
+  /** The hello parses: the alert is about what it asks for. */
+  meaning?: true
+}
+
+const D = Alert.decode_error
+const base = baseHello()
+const ext = (type: number): Buffer => {
+  const e = base.exts?.find(([x]) => x === type)
+  if (e === undefined) throw new Error(`no extension ${type} in the base hello`)
+  return e[1]
+}
+const pad = (b: Buffer, n = 1): Buffer => Buffer.concat([b, Buffer.alloc(n)])
+const exts = base.exts ?? []
+const extBlock = v16(...exts.map(([type, d]) => Buffer.concat([u16(type), v16(d)])))
+
+/**
+ * Malformed ClientHellos: what our engine answers (`alert`) and, where it differs, what OpenSSL answers. Those marked
+ * `meaning` parse; their alert comes from what the server makes of them.
+ */
+export const malformedHellos: HelloCase[] = [
+  // trailing bytes inside an extension (RFC 8446 section 4: each vector consumed exactly)
+  { name: 'server_name with a trailing byte', hello: withExt(Ext.server_name, pad(ext(Ext.server_name))), alert: D },
+  { name: 'supported_groups with a trailing byte', hello: withExt(Ext.supported_groups, pad(ext(Ext.supported_groups))), alert: D },
+  { name: 'ec_point_formats with a trailing byte', hello: withExt(Ext.ec_point_formats, pad(ext(Ext.ec_point_formats))), alert: D },
+  { name: 'signature_algorithms padded (two trailing bytes)', hello: withExt(Ext.signature_algorithms, pad(ext(Ext.signature_algorithms), 2)), alert: D },
+  { name: 'ALPN with a trailing byte', hello: withExt(Ext.alpn, pad(ext(Ext.alpn))), alert: D },
+  {
+    name: 'renegotiation_info with a trailing byte (OpenSSL reads renegotiated_connection and ignores the rest)',
+    hello: withExt(Ext.renegotiation_info, pad(v8())),
+    alert: D,
+    openssl: 'server_hello'
+  },
+  {
+    name: 'supported_versions with a trailing byte (OpenSSL: "length mismatch", answered as protocol_version)',
+    hello: withExt(Ext.supported_versions, pad(v8(u16(0x0303)))),
+    alert: D,
+    openssl: Alert.protocol_version
+  },
+  // empty lists the RFCs bound below by one element
+  { name: 'server_name: empty server_name_list', hello: withExt(Ext.server_name, v16()), alert: D },
+  {
+    name: 'server_name: empty host_name (HostName<1..2^16-1>; OpenSSL takes it as no name)',
+    hello: withExt(Ext.server_name, v16(u8(0), v16())),
+    alert: D,
+    openssl: 'server_hello'
+  },
+  { name: 'server_name: entry cut after name_type', hello: withExt(Ext.server_name, v16(u8(0))), alert: D },
+  { name: 'server_name: extension_data empty', hello: withExt(Ext.server_name, Buffer.alloc(0)), alert: D },
+  { name: 'ALPN: empty protocol_name_list', hello: withExt(Ext.alpn, v16()), alert: D },
+  { name: 'ALPN: extension_data empty', hello: withExt(Ext.alpn, Buffer.alloc(0)), alert: D },
+  { name: 'ALPN: inner length short (leaves 3 bytes over)', hello: withExt(Ext.alpn, v16(u8(5), latin1('spdy/3.1'))), alert: D },
+  { name: 'ALPN: inner length past the list', hello: withExt(Ext.alpn, v16(u8(9), latin1('spdy/3.1'))), alert: D },
+  { name: 'ALPN: empty protocol name', hello: withExt(Ext.alpn, v16(u8(0), v8(latin1('spdy/3.1')))), alert: D },
+  { name: 'signature_algorithms: empty list', hello: withExt(Ext.signature_algorithms, v16()), alert: D },
+  { name: 'signature_algorithms: odd length', hello: withExt(Ext.signature_algorithms, v16(u16(SigScheme.rsa_pkcs1_sha256), u8(4))), alert: D },
+  { name: 'supported_groups: empty list', hello: withExt(Ext.supported_groups, v16()), alert: D },
+  { name: 'supported_groups: odd length', hello: withExt(Ext.supported_groups, v16(u16(29), u8(0))), alert: D },
+  { name: 'ec_point_formats: empty list', hello: withExt(Ext.ec_point_formats, v8()), alert: D },
+  { name: 'supported_versions: empty list (OpenSSL answers protocol_version)', hello: withExt(Ext.supported_versions, v8()), alert: D, openssl: Alert.protocol_version },
+  { name: 'compression_methods: empty', hello: { ...base, compression: Buffer.alloc(0) }, alert: D },
+  { name: 'compression_methods: null not offered', hello: { ...base, compression: u8(1) }, alert: D },
+  // extensions that are empty by definition
+  { name: 'extended_master_secret with data (RFC 7627 section 5.1)', hello: withExt(Ext.extended_master_secret, u8(0)), alert: D },
+  {
+    name: 'next_protocol_negotiation with data (OpenSSL 3 has no NPN and ignores extension 13172)',
+    hello: withExt(Ext.next_protocol_negotiation, v8(latin1('spdy/3'))),
+    alert: D,
+    openssl: 'server_hello'
+  },
+  // the fixed fields
+  { name: 'session_id of 33 bytes', hello: { ...base, sessionId: Buffer.alloc(33, 1) }, alert: D },
+  { name: 'session_id of 255 bytes', hello: { ...base, sessionId: Buffer.alloc(255, 1) }, alert: D },
+  { name: 'hello cut inside random', hello: { ...base, random: Buffer.alloc(20), suites: Buffer.alloc(0), suitesLength: undefined, compression: Buffer.alloc(0), exts: null, extsRaw: Buffer.alloc(0) }, alert: D },
+  // cipher_suites<2..2^16-2> with its length field fuzzed
+  ...[0, 1, 3, 5, 6, 7, 0xffff].map((len): HelloCase => ({ name: `cipher_suites length ${len} (4 bytes follow)`, hello: { ...base, suitesLength: len }, alert: D })),
+  { name: 'cipher_suites: odd content', hello: { ...base, suites: Buffer.concat([u16(0xc02f), u8(0)]) }, alert: D },
+  // the extensions block
+  { name: 'one stray byte after compression_methods', hello: { ...base, exts: null, extsRaw: u8(0) }, alert: D },
+  { name: 'extensions block length one short', hello: { ...base, extsRaw: Buffer.concat([u16(extBlock.length - 3), extBlock.subarray(2)]) }, alert: D },
+  { name: 'extensions block length one long', hello: { ...base, extsRaw: Buffer.concat([u16(extBlock.length - 1), extBlock.subarray(2)]) }, alert: D },
+  { name: 'trailing bytes after the extensions block', hello: { ...base, tail: Buffer.alloc(2) }, alert: D },
+  { name: 'extension header cut (type only)', hello: { ...base, extsRaw: v16(extBlock.subarray(2), u16(0x1234)) }, alert: D },
+  { name: 'extension data length past the block', hello: { ...base, extsRaw: v16(extBlock.subarray(2), u16(0x1234), u16(10), u8(0)) }, alert: D },
+  // meaning, not syntax: these keep their own alerts
+  { name: 'duplicate extension', hello: { ...base, exts: [...exts, [Ext.extended_master_secret, Buffer.alloc(0)]] }, alert: Alert.illegal_parameter },
+  {
+    // RFC 8422 section 5.1.2: "the server MUST abort the handshake and return an illegal_parameter alert"
+    name: 'ec_point_formats without uncompressed (OpenSSL 3 sends uncompressed points anyway)',
+    hello: withExt(Ext.ec_point_formats, v8(u8(1))),
+    alert: Alert.illegal_parameter,
+    openssl: 'server_hello',
+    meaning: true
+  },
+  { name: 'non-empty renegotiation_info in an initial handshake', hello: withExt(Ext.renegotiation_info, v8(Buffer.alloc(12))), alert: Alert.handshake_failure, meaning: true },
+  { name: 'ALPN with nothing in common', hello: withExt(Ext.alpn, v16(v8(latin1('h2')))), alert: Alert.no_application_protocol, meaning: true }
+]
 
 /** The records of a plaintext server flight, named: 'server_hello' for a handshake record opening with one, 'alert N', 'other'. */
 const recordsOf = (got: Buffer): string[] => {
