@@ -234,6 +234,12 @@ export class SpdyClient {
         if (gaveUp) return
         if (this.failure !== null) { if (timer !== null) clearTimeout(timer); reject(this.failure); return }
         const hasBody = body !== undefined && body.length > 0
+        if (this.goawayStatus !== null) {
+          // The server said GOAWAY: it takes no new stream on this connection, so this request was never sent.
+          if (timer !== null) clearTimeout(timer)
+          reject(this.unprocessed(`the server sent GOAWAY ${goawayStatusName(this.goawayStatus)} before ${head.method} ${head.path} could be sent`))
+          return
+        }
         const id = this.session.request(list, { fin: !hasBody, priority: this.version === 2 ? Math.min(3, r.priority ?? 3) : r.priority })
         if (id === 0) {
           if (this.session.closed || this.closing) {
@@ -311,6 +317,9 @@ export class SpdyClient {
   }
 
   private handle (events: SessionEvent[]): void {
+    // 'closed' is acted on after the rest of the batch: after a GOAWAY the session can report itself closed (its
+    // last stream finished) before the 'data' event carrying that stream's final bytes.
+    let closed: string | null = null
     for (const ev of events) {
       switch (ev.type) {
         case 'response': {
@@ -369,10 +378,9 @@ export class SpdyClient {
             let err: ClientProtocolError
             if (p.ownError !== null) {
               err = new ClientProtocolError(`SPDY protocol error on stream ${ev.streamId}: ${p.ownError} (we sent RST_STREAM ${name})`, null, name)
-            } else if (ev.byPeer && this.goawayStatus !== null && ev.status === RstStatus.REFUSED_STREAM) {
-              // SPDY/3 section 2.6.6: streams above GOAWAY's last-good-stream-id were never processed.
-              const g = goawayStatusName(this.goawayStatus)
-              err = new ClientProtocolError(`server sent GOAWAY ${g} before stream ${ev.streamId} was processed`, 'GOAWAY', g)
+            } else if (ev.byPeer && ev.status === RstStatus.REFUSED_STREAM) {
+              // REFUSED_STREAM: "the stream was not processed" (SPDY/3 section 2.4.2), e.g. past the server's limit.
+              err = new ClientProtocolError(`server refused stream ${ev.streamId}: RST_STREAM REFUSED_STREAM`, 'RST_STREAM', name, true)
             } else {
               err = new ClientProtocolError(`${ev.byPeer ? 'server reset' : 'reset'} stream ${ev.streamId}: RST_STREAM ${name}`, 'RST_STREAM', name)
             }
@@ -393,24 +401,41 @@ export class SpdyClient {
         }
         case 'goaway': {
           this.goawayStatus = ev.status
+          // SPDY/3 section 2.6.6: streams above last-good-stream-id were never processed, whatever the status; requests
+          // still waiting for a stream slot were never sent. Both fail as `unprocessed`, safe to send elsewhere.
+          const g = goawayStatusName(ev.status)
+          for (const p of [...this.pending.values()]) {
+            if (p.id > ev.lastGoodStreamId) this.finishRequest(p, this.unprocessed(`server sent GOAWAY ${g} before stream ${p.id} was processed`))
+          }
+          for (const open of this.waiting.splice(0)) open()
           if (ev.status !== GoawayStatus.OK) {
             this.fail(new ClientProtocolError(`server sent GOAWAY ${goawayStatusName(ev.status)} (last good stream ${ev.lastGoodStreamId})`, 'GOAWAY', goawayStatusName(ev.status)))
           }
           break
         }
-        case 'closed': {
-          // Flush our last frames (a GOAWAY answer), then the session is over.
-          this.flush()
-          if (this.pending.size > 0) this.fail(new ClientClosedError(`the SPDY session ended: ${ev.reason}`))
-          this.endSocket()
-          break
-        }
+        case 'closed': closed = ev.reason; break
         default: break
       }
+    }
+    if (closed !== null) {
+      // Flush our last frames (a GOAWAY answer), then the session is over.
+      this.flush()
+      if (this.pending.size > 0) this.fail(new ClientClosedError(`the SPDY session ended: ${closed}`))
+      this.endSocket()
     }
   }
 
   private goawayStatus: number | null = null
+
+  /** True once the server sent GOAWAY (it takes no new request here) or the connection failed or was closed. */
+  get goingAway (): boolean { return this.goawayStatus !== null || this.failure !== null || this.closing || this.socket.destroyed }
+
+  /** Resolves once the socket is closed. */
+  get closed (): Promise<void> { return this.closedPromise }
+
+  private unprocessed (message: string): ClientProtocolError {
+    return new ClientProtocolError(message, 'GOAWAY', goawayStatusName(this.goawayStatus ?? GoawayStatus.OK), true)
+  }
 
   private mainDone (p: Pending): void {
     p.done = true

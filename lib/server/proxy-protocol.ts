@@ -9,6 +9,8 @@
  * - 'none': these bytes cannot start a PROXY header (a client talking directly);
  * - 'malformed': a header that breaks the spec, or longer than the cap: the connection must be dropped
  *   (section 2.1 "Any sequence which does not exactly match the protocol must be discarded").
+ * v2 TLVs: ALPN, AUTHORITY and SSL are read; CRC32C is checked (section 2.2.3); every other type is kept in `tlvs`
+ * unread, as section 2.2 allows.
  */
 
 /** Section 2.2: the 12-byte signature of the binary format (a NUL at the 5th byte: not a C string). */
@@ -220,7 +222,14 @@ function parseV2 (buf: Uint8Array, maxBytes: number): ProxyParseResult {
     ssl: null
   }
   for (const tlv of tlvs) {
-    if (tlv.type === Pp2Type.ALPN) header.alpn = Buffer.from(tlv.value).toString('latin1')
+    if (tlv.type === Pp2Type.CRC32C) {
+      // Section 2.2.3: the CRC32c of the whole header with this field zeroed; a mismatch makes the connection invalid.
+      if (tlv.value.length !== 4) return bad(`v2 PP2_TYPE_CRC32C of ${tlv.value.length} bytes (4)`)
+      const copy = Uint8Array.from(buf.subarray(0, length))
+      copy.fill(0, tlv.value.byteOffset - buf.byteOffset, tlv.value.byteOffset - buf.byteOffset + 4)
+      const sent = ((tlv.value[0] << 24) | (tlv.value[1] << 16) | (tlv.value[2] << 8) | tlv.value[3]) >>> 0
+      if (crc32c(copy) !== sent) return bad('v2 PP2_TYPE_CRC32C does not match the header')
+    } else if (tlv.type === Pp2Type.ALPN) header.alpn = Buffer.from(tlv.value).toString('latin1')
     else if (tlv.type === Pp2Type.AUTHORITY) header.authority = Buffer.from(tlv.value).toString('utf8')
     else if (tlv.type === Pp2Type.SSL) {
       const ssl = parseSslTlv(tlv.value)
@@ -282,4 +291,20 @@ export function formatIPv6 (b: Uint8Array): string {
   const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':')
   if (bestAt < 0) return hex(g)
   return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`
+}
+
+/** CRC32c (Castagnoli, reflected polynomial 0x82F63B78), as RFC 4960 appendix B computes it for SCTP. */
+let CRC32C_TABLE: Uint32Array | null = null
+export function crc32c (b: Uint8Array): number {
+  if (CRC32C_TABLE === null) {
+    CRC32C_TABLE = new Uint32Array(256)
+    for (let n = 0; n < 256; n++) {
+      let c = n
+      for (let k = 0; k < 8; k++) c = (c & 1) !== 0 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1
+      CRC32C_TABLE[n] = c >>> 0
+    }
+  }
+  let crc = 0xffffffff
+  for (let i = 0; i < b.length; i++) crc = CRC32C_TABLE[(crc ^ b[i]) & 0xff] ^ (crc >>> 8)
+  return (crc ^ 0xffffffff) >>> 0
 }

@@ -11,7 +11,7 @@
  */
 import t, { type Test } from 'tap'
 import { spawn, execFile } from 'node:child_process'
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -19,7 +19,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { connect } from '../../lib/client'
-import { haproxyBinary, HAPROXY_MISSING, freePort, startHaproxy } from './haproxy-harness'
+import { haproxyBinary, HAPROXY_MISSING, freePort, startHaproxy, readmeHaproxyConfigs, localConfig } from './haproxy-harness'
 import { spdyOverSClient, spdyGet } from './spdy-over-s-client'
 
 const run = promisify(execFile)
@@ -30,25 +30,6 @@ const caFile = join(dir, 'ca.pem')
 const pemFile = join(dir, 'site.pem')
 writeFileSync(caFile, cert)
 writeFileSync(pemFile, cert + '\n' + key)
-
-/** README.md's ```haproxy blocks, in order. */
-export function readmeHaproxyConfigs (): string[] {
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
-  return [...readme.matchAll(/```haproxy\n([\s\S]*?)```/g)].map((m) => m[1])
-}
-
-/** The README config with the test's frontend, certificate and instance ports. */
-export function localConfig (config: string, front: number, instances: Array<{ spdy: number, http: number }>): string {
-  return config.split('\n').map((line) => {
-    let l = line.replace(/bind :443/, `bind [::1]:${front}`).replace('/etc/haproxy/site.pem', pemFile)
-    const m = /server app(\d) \S+/.exec(l)
-    if (m !== null) {
-      const i = instances[Number(m[1]) - 1]
-      l = l.replace(/server app(\d) \S+/, `server app$1 127.0.0.1:${i.spdy}`).replace(/check port \d+/, `check port ${i.http}`)
-    }
-    return l
-  }).join('\n')
-}
 
 interface Who { instance: string, ip: string, port: number, protocol: string, spdy: number | null }
 
@@ -84,7 +65,7 @@ async function deployment (t: Test, which: 0 | 1, appOpts: Record<string, unknow
   const apps = [await instance('app1', appOpts), await instance('app2', appOpts)]
   t.teardown(async () => { for (const a of apps) await a.close() })
   const front = await freePort('::1')
-  const config = localConfig(configs[which], front, apps.map((a) => ({ spdy: a.spdy.port!, http: httpPort(a) })))
+  const config = localConfig(configs[which], front, apps.map((a) => ({ spdy: a.spdy.port!, http: httpPort(a) })), pemFile)
   await startHaproxy(t, bin!, config, [['::1', front]])
   return front
 }

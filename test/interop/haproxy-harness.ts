@@ -6,7 +6,7 @@
 import type { Test } from 'tap'
 import net from 'node:net'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -77,4 +77,23 @@ export async function startHaproxy (t: Test, bin: string, config: string, fronte
     throw new Error(`${(err as Error).message}; haproxy said:\n${out}`)
   }
   return { child, output: () => out, stop }
+}
+
+/** README.md's ```haproxy blocks, in order: the deployment tests run exactly these. */
+export function readmeHaproxyConfigs (): string[] {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+  return [...readme.matchAll(/```haproxy\n([\s\S]*?)```/g)].map((m) => m[1])
+}
+
+/** A README config with the test's frontend ([::1]:front), certificate file and instance ports in place of the examples. */
+export function localConfig (config: string, front: number, instances: Array<{ spdy: number, http: number }>, pemFile: string): string {
+  return config.split('\n').map((line) => {
+    let l = line.replace(/bind :443/, `bind [::1]:${front}`).replace('/etc/haproxy/site.pem', pemFile)
+    const m = /server app(\d) \S+/.exec(l)
+    if (m !== null) {
+      const i = instances[Number(m[1]) - 1]
+      l = l.replace(/server app(\d) \S+/, `server app$1 127.0.0.1:${i.spdy}`).replace(/check port \d+/, `check port ${i.http}`)
+    }
+    return l
+  }).join('\n')
 }

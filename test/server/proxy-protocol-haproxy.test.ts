@@ -27,7 +27,7 @@ if (bin === null) {
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
     t.teardown(() => sink.close())
     const sinkPort = (sink.address() as net.AddressInfo).port
-    const [p1, p2, p6] = [await freePort(), await freePort(), await freePort('::1')]
+    const [p1, p2, p6, pc] = [await freePort(), await freePort(), await freePort('::1'), await freePort()]
     await startHaproxy(t, bin, `
 global
   maxconn 100
@@ -43,11 +43,17 @@ frontend v2
   bind 127.0.0.1:${p2}
   bind [::1]:${p6}
   default_backend send_v2
+frontend v2crc
+  bind 127.0.0.1:${pc}
+  unique-id-format test-%ci-%cp
+  default_backend send_v2_crc
+backend send_v2_crc
+  server sink 127.0.0.1:${sinkPort} send-proxy-v2 proxy-v2-options crc32c,unique-id
 backend send_v1
   server sink 127.0.0.1:${sinkPort} send-proxy
 backend send_v2
   server sink 127.0.0.1:${sinkPort} send-proxy-v2
-`, [['127.0.0.1', p1], ['127.0.0.1', p2], ['::1', p6]])
+`, [['127.0.0.1', p1], ['127.0.0.1', p2], ['::1', p6], ['127.0.0.1', pc]])
 
     const through = async (port: number, host: string): Promise<{ bytes: Buffer, local: { address: string, port: number } }> => {
       const got = new Promise<void>((resolve) => waiters.push(resolve))
@@ -73,5 +79,19 @@ backend send_v2
       t.equal(r.header.destination?.port, port, `${name}: the destination is the haproxy frontend`)
       t.equal(Buffer.from(r.rest).toString(), 'hello-from-client', `${name}: the client's bytes follow untouched`)
     }
+
+    // proxy-v2-options crc32c,unique-id: a CRC32c TLV (section 2.2.3) over the header, checked; a unique id TLV, kept.
+    const { bytes, local } = await through(pc, '127.0.0.1')
+    t.comment(`v2 with CRC32C and unique id from haproxy: ${bytes.subarray(0, bytes.length - 17).toString('hex')}`)
+    const r = parseProxyHeader(bytes, 2048)
+    t.equal(r.kind, 'header', 'the CRC32c haproxy computed matches ours')
+    if (r.kind === 'header') {
+      t.same(r.header.tlvs.map((x) => x.type).sort(), [0x03, 0x05], 'CRC32C and UNIQUE_ID TLVs')
+      t.equal(Buffer.from(r.header.tlvs.find((x) => x.type === 0x05)!.value).toString(), `test-127.0.0.1-${local.port}`)
+    }
+    const corrupt = Buffer.from(bytes)
+    corrupt[17] ^= 1 // one bit of the source address
+    const c = parseProxyHeader(corrupt, 2048)
+    t.match(c.kind === 'malformed' ? c.reason : c.kind, /CRC32C does not match/, 'one flipped bit: refused')
   })
 }

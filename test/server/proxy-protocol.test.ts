@@ -4,7 +4,7 @@
  * struct pp2_tlv byte by byte. Live HAProxy output is parsed in proxy-protocol-haproxy.test.ts.
  */
 import t from 'tap'
-import { parseProxyHeader, formatIPv6, type ProxyParseResult } from '../../lib/server/proxy-protocol'
+import { parseProxyHeader, formatIPv6, crc32c, type ProxyParseResult } from '../../lib/server/proxy-protocol'
 import { resolveOptions } from '../../lib/options'
 import { SpdyOptionsError } from '../../lib/errors'
 
@@ -158,4 +158,10 @@ t.test('options.proxyProtocol and maxProxyHeaderBytes are validated', async (t) 
     t.throws(() => resolveOptions({ tls: false, proxyProtocol: bad }), SpdyOptionsError, JSON.stringify(bad))
   }
   t.throws(() => resolveOptions({ tls: false, maxProxyHeaderBytes: 100 }), /maxProxyHeaderBytes must be an integer from 232/)
+})
+
+t.test('CRC32c: the check value of "123456789" (RFC 3720 appendix B.4 CRC32c examples use the same polynomial)', async (t) => {
+  t.equal(crc32c(Buffer.from('123456789')), 0xe3069283)
+  t.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa, 'RFC 3720 B.4: 32 bytes of zeroes')
+  t.equal(crc32c(Buffer.alloc(32, 0xff)), 0x62a8ab43, 'RFC 3720 B.4: 32 bytes of ones')
 })
