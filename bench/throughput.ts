@@ -224,6 +224,26 @@ both: 54.6k-60.2k before, 66.9k-72.3k after (3 alternating runs each, --connecti
 measured before fd6095d follow whichever mode their runs landed in, and the issue 4 line above is read with that
 spread.
 
+Where the SPDY plain server's time goes with a client we did not write (issue 14, 2026-11-30, load average ~25: to
+be re-run on a quiet machine). bench/servers.ts fastify-spdy under \`bench/.out/go-load -proto spdy -c 10 -m 10\`
+(spdystream) for 4 s after a 1 s warm-up, \`node --cpu-prof\`, profile summarised by \`bench/profile.ts --last-ms
+5000\`; reads and writes from /proc/PID/io (syscr, syscw). With the profiler on, the server made 1.34 reads and 0.78
+writes per request under spdystream against 0.10 and 0.10 under spdy-load 10 x 10 (one read and one write per
+connection's 10 requests): spdystream writes each frame in pieces and each of its goroutines waits for a reply
+before its next request, so the server sees about one request per read and answers each in its own write (without
+the profiler, on the busier machine, 0.21 reads and 0.18 writes per request: how many requests share a read
+depends on how far the server falls behind). Self time under spdystream: the native socket write 14.0% (7.9%
+under spdy-load), Node's stream and timer internals 23.4%, pako 17.6% (34.6% under spdy-load, where batching made
+everything else cheaper), lib/server 13.6%, lib/codec 10.2%, lib/session 7.8%, GC 2.5%. lib/server/connection.ts
+schedule() re-creates the connection's timer (clearTimeout + setTimeout, a timer-list insert) whenever the deadline
+moves, i.e. on nearly every read: about 4%. HTTP/1.1 under go-load net/http also does 1.00 read and 1.00 write per
+request but compresses no headers, so once batching is gone SPDY's zlib on both header blocks is not paid back.
+What we would change in lib/ (not done: lib/ is not the benchmark task's): (1) flush a connection's frames once
+per event-loop turn (setImmediate after the reads of one poll phase) instead of after each read's dispatch, so the
+answers to requests that arrived in separate segments share a write; (2) keep one timer per connection and re-arm
+it only when it fires before the current deadline (or timer.refresh()), not clearTimeout + setTimeout per read;
+(3) the SYN_REPLY deflate cost noted above (pako's per-block Huffman trees).
+
 The spdy-load --download rows measure spdy-load as much as the server: during them the fastify-spdy server process
 was busy 50-65% of the time (plain: 7-9 CPU ticks of 10 ms over 0.14-0.15 s downloads; over lib/tls: 17-22 ticks
 over 0.30-0.38 s; /proc/PID/stat), so the one Node process that decrypts, decodes and counts is the limit there,
