@@ -28,7 +28,6 @@
  * --quick loads one small cell once and writes nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import https from 'node:https'
 import type net from 'node:net'
 import type { TLSSocket } from 'node:tls'
@@ -40,7 +39,7 @@ import { generateSelfSigned } from '../lib/tls/certificates'
 import spdy from '../lib/index'
 import { Chromium, findChromium, type ChromiumLoad } from './chromium'
 import { describeSelfTest, selfTest, startShaper } from './shaper'
-import { machine, median, writeSection } from './results'
+import { loadavg, machine, median, writeSection } from './results'
 
 /** A blog post page: the issue's "demo blog page"; its HTML references every asset in pageAssets(). */
 export const PAGE = '/posts/2012-08-20-server-push'
@@ -374,7 +373,6 @@ async function main (): Promise<void> {
 
 interface Cell { page: PageInfo, rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
 
-const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 const med = (c: Cell, m: AnyMode): number | null => { const s = c.samples.get(m); return s === undefined || s.length === 0 ? null : median(s.map((x) => x.ms)) }
 const ratio = (a: number | null, b: number | null): string => a === null || b === null ? 'n/a' : `${(a / b).toFixed(2)}x`
 
