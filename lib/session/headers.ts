@@ -162,7 +162,8 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   for (let i = 0; i < list.length; i++) {
     const name = list[i][0]
     const value = list[i][1]
-    if (!isFieldValue(value)) return `header ${isName(name) ? name : '(invalid name)'} has a control character or an empty value between NULs`
+    // The request-line fields are checked below, each by its own rule (which refuses any control character);
+    // regular headers here.
     if (name === n.method) method = value
     else if (name === n.path) path = value
     else if (name === n.version) httpVersion = value
@@ -170,9 +171,10 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
     else if (name === n.scheme) scheme = value
     else if (!isName(name)) return name.charCodeAt(0) === 58 /* ':' */ ? 'unknown pseudo-header' : 'header name is not a lowercase token'
     else if (REFUSED_ON_REQUEST.has(name)) return `connection-specific header ${name}`
-    else if (name === 'host') host = value
+    else if (name === 'host') host = value // checked as the authority, or against it
     else if (version === 2 && name === 'scheme') scheme = value
     else {
+      if (!isFieldValue(value)) return `header ${name} has a control character or an empty value between NULs`
       if (name === 'content-length' && !isContentLength(value)) return 'content-length is not one decimal number'
       addHeader(headers, name, value)
     }
