@@ -198,9 +198,10 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   } else if (!isOriginForm(path)) {
     return `${n.path} is not an origin-form path`
   }
-  // SPDY/3 section 3.2.1: ":host" is the Host header. SPDY/2 has only "host" (or the url's authority).
+  // SPDY/3 section 3.2.1: ":host" is the Host header. SPDY/2 has only "host" (or the url's authority). Hosts
+  // compare case-insensitively (RFC 3986 section 3.2.2).
   if (authority === '') authority = host
-  else if (host !== '' && host !== authority && host.toLowerCase() !== authority.toLowerCase()) return 'host header disagrees with the request authority' // hosts compare case-insensitively (RFC 3986 section 3.2.2)
+  else if (host !== '' && host !== authority && host.toLowerCase() !== authority.toLowerCase()) return 'host header disagrees with the request authority'
   if (authority === '') return 'request lacks a host' // Node's HTTP/1.1 server answers 400 to a request without Host
   if (!isAuthority(authority)) return 'request authority is not host[:port]'
   if (scheme !== '' && scheme !== 'https' && scheme !== 'http') return `${n.scheme ?? 'scheme'} is neither http nor https`
