@@ -15,7 +15,7 @@ import { sessionGuards } from '../session/limits'
 import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
-import type { StreamSink } from './stream-sink'
+import type { SinkResetStatus, StreamSink } from './stream-sink'
 import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
 import type { SpdyServerResponse } from './response'
 import { GoawayStatus, RstStatus } from '../errors'
@@ -99,7 +99,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
     })
   }
 
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
+  reset (status: SinkResetStatus): void {
     this.h.run(() => {
       this.h.session.reset(this.streamId, RstStatus[status])
       this.h.scheduleFlush()
@@ -149,7 +149,7 @@ class PushSink implements StreamSink {
     if (this.id !== 0) { this.h.session.end(this.id); this.h.scheduleFlush() }
   }
 
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
+  reset (status: SinkResetStatus): void {
     if (this.id !== 0) { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() }
     else this.opened(false)
   }

@@ -3,6 +3,9 @@
  * implement it with a recorder. Calls arrive in this order: respond once, then write* (the last one may carry fin),
  * then end() unless a respond/write already carried fin; or reset() at any point, after which nothing else comes.
  */
+/** The RST_STREAM statuses a response can ask its sink for (see reset). */
+export type SinkResetStatus = 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'
+
 export interface StreamSink {
   /**
    * SYN_REPLY: status and headers, as the app set them. Names are lowercased, values strings, repeated values
@@ -27,7 +30,7 @@ export interface StreamSink {
    * can stop sending (SPDY has no NO_ERROR status for this). PROTOCOL_ERROR: the request's DATA broke its
    * content-length.
    */
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void
+  reset (status: SinkResetStatus): void
   /** Calls cb once, when the stream can take more after write() returned false. */
   onDrain (cb: () => void): void
   /** The response was destroyed (after its end, a reset, or a failure): nothing more will be called. Optional. */

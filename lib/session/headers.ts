@@ -162,7 +162,8 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   for (let i = 0; i < list.length; i++) {
     const name = list[i][0]
     const value = list[i][1]
-    if (!isFieldValue(value)) return `header ${isName(name) ? name : '(invalid name)'} has a control character or an empty value between NULs`
+    // The request-line fields are checked below, each by its own rule (which refuses any control character);
+    // regular headers here.
     if (name === n.method) method = value
     else if (name === n.path) path = value
     else if (name === n.version) httpVersion = value
@@ -170,9 +171,10 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
     else if (name === n.scheme) scheme = value
     else if (!isName(name)) return name.charCodeAt(0) === 58 /* ':' */ ? 'unknown pseudo-header' : 'header name is not a lowercase token'
     else if (REFUSED_ON_REQUEST.has(name)) return `connection-specific header ${name}`
-    else if (name === 'host') host = value
+    else if (name === 'host') host = value // checked as the authority, or against it
     else if (version === 2 && name === 'scheme') scheme = value
     else {
+      if (!isFieldValue(value)) return `header ${name} has a control character or an empty value between NULs`
       if (name === 'content-length' && !isContentLength(value)) return 'content-length is not one decimal number'
       addHeader(headers, name, value)
     }
@@ -196,9 +198,10 @@ export function requestHead (version: SpdyVersion, list: HeaderList): RequestHea
   } else if (!isOriginForm(path)) {
     return `${n.path} is not an origin-form path`
   }
-  // SPDY/3 section 3.2.1: ":host" is the Host header. SPDY/2 has only "host" (or the url's authority).
+  // SPDY/3 section 3.2.1: ":host" is the Host header. SPDY/2 has only "host" (or the url's authority). Hosts
+  // compare case-insensitively (RFC 3986 section 3.2.2).
   if (authority === '') authority = host
-  else if (host !== '' && host !== authority) return 'host header disagrees with the request authority'
+  else if (host !== '' && host !== authority && host.toLowerCase() !== authority.toLowerCase()) return 'host header disagrees with the request authority'
   if (authority === '') return 'request lacks a host' // Node's HTTP/1.1 server answers 400 to a request without Host
   if (!isAuthority(authority)) return 'request authority is not host[:port]'
   if (scheme !== '' && scheme !== 'https' && scheme !== 'http') return `${n.scheme ?? 'scheme'} is neither http nor https`

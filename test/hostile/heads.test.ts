@@ -1,5 +1,5 @@
 /**
- * Hostile request heads against a server in its own process (heads-server.ts), over real
+ * Hostile request heads against a server in its own process (test/fixtures/heads-server.ts), over real
  * sockets: 10,000 header pairs, more pairs than maxHeaderPairs, empty and uppercase names, CRLF in values, a
  * missing :method, content-length that disagrees with the DATA, transfer-encoding, host against :host, SPDY/2's
  * `url: http://[bad/`, each repeated. For each case the attacker gets the protocol answer (RST_STREAM with its
@@ -16,7 +16,7 @@ import { RstStatus, GoawayStatus } from '../../lib/errors'
 import type { HeaderList } from '../../lib/codec/types'
 
 t.test('hostile request heads: protocol answers, no app code, the process lives', async (t) => {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'heads-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'fixtures', 'heads-server.ts')], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   child.stdout!.on('data', (c: Buffer) => { out += c.toString() })

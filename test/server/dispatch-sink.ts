@@ -2,7 +2,7 @@
  * A recording StreamSink for the dispatch tests (not a test file: tap runs *.test.ts only). It records every call,
  * and can apply backpressure: with `blocked`, write() returns false until the test calls drain().
  */
-import type { StreamSink } from '../../lib/server/stream-sink'
+import type { SinkResetStatus, StreamSink } from '../../lib/server/stream-sink'
 import type { SpdyStreamHead } from '../../lib/server/dispatch'
 import { replyHeaders, responseHeaderList } from '../../lib/session/headers'
 
@@ -10,7 +10,7 @@ export type SinkCall =
   | { type: 'respond', status: number, headers: Record<string, string | string[]>, fin: boolean }
   | { type: 'write', bytes: number, fin: boolean }
   | { type: 'end' }
-  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR' }
+  | { type: 'reset', status: SinkResetStatus }
 
 export class RecordingSink implements StreamSink {
   calls: SinkCall[] = []
@@ -45,7 +45,7 @@ export class RecordingSink implements StreamSink {
   }
 
   end (): void { this.calls.push({ type: 'end' }); this.finish() }
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
+  reset (status: SinkResetStatus): void { this.calls.push({ type: 'reset', status }); this.finish() }
   onDrain (cb: () => void): void {
     if (this.drainCb !== null) throw new Error('onDrain registered twice')
     this.drainCb = cb

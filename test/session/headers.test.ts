@@ -36,6 +36,7 @@ t.test('a well-formed head, both versions: fields, Node-style headers, host is t
     }, `SPDY/${version}`)
   }
   t.equal(ok(t, 3, v3([['host', 'example.com:8443']])).headers.host, 'example.com:8443', 'a host header equal to :host is fine')
+  t.equal(ok(t, 3, v3([['host', 'Example.COM:8443']])).headers.host, 'example.com:8443', 'equal but for case: fine, and host is :host')
   t.equal(ok(t, 3, v3([['host', 'h.example']], { ':host': null })).authority, 'h.example', 'no :host: the host header is the authority')
   t.equal(ok(t, 3, v3([], { ':method': 'OPTIONS', ':path': '*' })).path, '*', '* for OPTIONS')
   t.equal(ok(t, 3, v3([], { ':version': 'HTTP/1.0' })).httpVersion, 'HTTP/1.0')
