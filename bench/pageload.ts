@@ -317,12 +317,13 @@ async function main (): Promise<void> {
       for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
       const size = direct.https[0]
       const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
-      if (browser !== null) {
+      // The smoke run drives Chromium on the first page only (the slow part of it); our loaders walk every page.
+      if (browser !== null && !(quick && pages.length > 0)) {
         for (const m of BROWSER_MODES) unshaped.set(m, [])
         for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of BROWSER_MODES) unshaped.get(m)!.push((await load(m, portOf(ports, m), path, size.paths)).ms)
       }
       pages.push({ path, what, size, unshaped })
-      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => `${m} ${fmtMs(median(unshaped.get(m)!))}`).join(', ')}\n`)
+      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => { const u = unshaped.get(m) ?? []; return `${m} ${u.length === 0 ? 'n/a' : fmtMs(median(u))}` }).join(', ')}\n`)
     }
     process.stdout.write(`# ${pin ? 'servers on core 0, shaper, clients and Chromium on core 1' : 'unpinned (no taskset)'}; load average ${loadavg()}\n`)
     let shaperNote = ''
