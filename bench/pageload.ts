@@ -265,7 +265,8 @@ const fmtMs = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s`
 const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push' }
 
 /** One measured load, whoever made it. */
-interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null }
+/** `connectStartAt`: Chromium's connectStart as an epoch time (ms); `skewMs` is it less the shaper's first accept. */
+interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null, connectStartAt?: number, skewMs?: number }
 
 /** The pages measured: the demo post (20 small same-origin assets named in the HTML) and example-app's DEMO_PAGES. */
 export const PAGES: Array<{ path: string, what: string }> = [
@@ -304,7 +305,7 @@ async function main (): Promise<void> {
         const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
         if (l.protocol !== want) throw new Error(`${mode}: Chromium spoke ${l.protocol}, not ${want}`)
         const hs = (await servers.stats())[mode === 'chromium-h1' ? 'https' : 'h2']
-        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol }
+        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol, connectStartAt: l.connectStartAt }
       }
       const l = await loadPage(mode, port, page)
       return { ms: l.ms, handshakes: l.handshakes ?? null, requestMs: null, protocol: null }
@@ -348,7 +349,8 @@ async function main (): Promise<void> {
               const l = await load(mode, shaper.port, page.path, page.size.paths)
               const st = shaper.stats()
               await shaper.close()
-              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections })
+              const skewMs = l.connectStartAt === undefined ? undefined : l.connectStartAt - st.firstConnectAt
+              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections, skewMs })
               worstLate = Math.max(worstLate, st.lateMaxMs)
               lateSum += st.lateMeanMs * st.segments
               segments += st.segments
@@ -362,7 +364,7 @@ async function main (): Promise<void> {
     }
     const lateMean = segments === 0 ? 0 : lateSum / segments
     const load1 = loadavg()
-    process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; load average ${load1}\n`)
+    process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
     writeSection('pageload', resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }))
   } finally {
@@ -397,6 +399,13 @@ const MODEL_RTTS: Record<AnyMode, string> = {
 const PAGE_NOTES: Record<string, string> = {
   '/demo/chain': 'Without push every mode learns of the font, the banner and the JSON only from the CSS and the script, one more round trip after those arrive (Chromium h2 and spdy: TCP, TLS, page, CSS+script, font+banner+JSON: 5 with False Start, 6 without); push sends the whole chain with the page (4 without False Start).',
   '/demo/photo': 'About 500 KB on the link: at 1 Mbit/s that is ~4 s of serialisation, which no protocol saves; the round trips (connect, TLS, page, image, slow start) matter at 5 Mbit/s. Push saves the image request\'s round trip; HTTP/1.1\'s second connection buys nothing here.'
+}
+
+/** Median and range of Chromium's connectStart less the shaper's first accept, over every Chromium load. */
+function skewText (cells: Cell[]): string {
+  const skews = cells.flatMap((c) => BROWSER_MODES.flatMap((m) => (c.samples.get(m) ?? []).map((x) => x.skewMs).filter((x): x is number => x !== undefined)))
+  if (skews.length === 0) return 'not measured (no Chromium)'
+  return `${median(skews).toFixed(1)} ms on median (${Math.min(...skews).toFixed(1)} to ${Math.max(...skews).toFixed(1)} ms)`
 }
 
 function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
@@ -470,6 +479,9 @@ responseEnd when later (a script's fetch() can end after the load event); read i
 protocol. Ours: from connect to the last byte of the last asset. "Chromium TLS RTTs" is connectStart -> requestStart
 of the page in RTTs: the modelled TCP connect (1) plus TLS (1 with False Start, 2 without). "Unshaped" is each
 client's own time with no link (parsing, rendering, CPU on a shared core): it is inside every shaped figure.
+Chromium's clock against the link's: its connectStart was ${skewText(o.cells)} from the moment the shaper accepted
+its first connection (epoch times from both processes; a large positive figure would mean Chromium's timing starts
+late and flatters it).
 Link: bench/shaper.ts, a userspace TCP proxy on loopback, the same for every mode (no netem in this kernel), with
 per-direction bandwidth shared by all connections, RTT/2 propagation each way, the TCP connect modelled as one RTT
 before the first byte leaves, and IW10 slow start per connection. Self-test: ${o.shaperNote}. Over this grid segments
