@@ -5,19 +5,17 @@
  *   - chromium-h1, the anchor: headless Chromium (bench/chromium.ts) on Node's HTTPS/1.1 server (same blog, ALPN
  *     http/1.1 so Chromium may False Start), with Chromium's own pool of 6, TLS session resumption and False Start.
  *   - chromium-h2, the bar to beat: headless Chromium on Node's http2 server (same blog, no push).
- *   - https: Node's https client on the chromium-h1 server. Node's own HTTPS server (Fastify({ https })) serving the same blog, Node's https client
- *     with a keep-alive Agent of at most 6 sockets (a browser's per-host limit). TLS pinned to 1.2 on the client
- *     so both sides pay the same two-round-trip full handshake (SPDY-era TLS; TLS 1.3 would save one RTT for
- *     HTTPS only).
+ *   - https: Node's https client on the chromium-h1 server, a keep-alive Agent of at most 6 sockets (Chromium's
+ *     per-host limit) that resumes the first connection's TLS session on the others. TLS 1.2 like every mode here
+ *     (SPDY's TLS); it cannot False Start, so it pays one round trip more than Chromium: the same-features
+ *     comparison for our client, which cannot either.
  *   - spdy: fastify-spdy on the same blog built without push config, one SPDY/3.1 connection (lib/client: our
- *     TLS client with NPN and client session) carrying every request at once.
+ *     TLS client with NPN and client session) carrying every request, each sent as soon as it is known.
  *   - push: the same with the page routes' config.spdy.push: the assets arrive unrequested; the client asks only
  *     for what was not pushed (as a browser would).
- * Each load is a first visit: new connections, nothing cached from an earlier load; within the load the https
- * client resumes its first connection's TLS session on the other five (as browsers do; see loadPage). A browser fetches the HTML, parses it, then fetches
- * what it references; so does this (GET the page, then follow its chain: see walk()). Time is from connect
- * to the last byte of the last asset.
- * Servers run in a child process pinned to core 0; the shaper and clients run here, pinned to core 1.
+ * Each load is a first visit: new connections, nothing cached from an earlier load. A browser fetches the HTML,
+ * parses it, then fetches what it references; so do our loaders (GET the page, then follow its chain: walk()).
+ * Servers run in a child process pinned to core 0; the shaper, our clients and Chromium run here, pinned to core 1.
  * Pages: PAGES below, the demo post plus example-app's /demo/chain (a dependency chain) and /demo/photo (500 KB).
  *
  * Chromium's time is its Navigation Timing from connectStart to loadEventStart (and to the last resource's
@@ -25,7 +23,7 @@
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
  *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--quick]
- * --quick loads one small cell once and writes nothing.
+ * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
