@@ -5,19 +5,17 @@
  *   - chromium-h1, the anchor: headless Chromium (bench/chromium.ts) on Node's HTTPS/1.1 server (same blog, ALPN
  *     http/1.1 so Chromium may False Start), with Chromium's own pool of 6, TLS session resumption and False Start.
  *   - chromium-h2, the bar to beat: headless Chromium on Node's http2 server (same blog, no push).
- *   - https: Node's https client on the chromium-h1 server. Node's own HTTPS server (Fastify({ https })) serving the same blog, Node's https client
- *     with a keep-alive Agent of at most 6 sockets (a browser's per-host limit). TLS pinned to 1.2 on the client
- *     so both sides pay the same two-round-trip full handshake (SPDY-era TLS; TLS 1.3 would save one RTT for
- *     HTTPS only).
+ *   - https: Node's https client on the chromium-h1 server, a keep-alive Agent of at most 6 sockets (Chromium's
+ *     per-host limit) that resumes the first connection's TLS session on the others. TLS 1.2 like every mode here
+ *     (SPDY's TLS); it cannot False Start, so it pays one round trip more than Chromium: the same-features
+ *     comparison for our client, which cannot either.
  *   - spdy: fastify-spdy on the same blog built without push config, one SPDY/3.1 connection (lib/client: our
- *     TLS client with NPN and client session) carrying every request at once.
+ *     TLS client with NPN and client session) carrying every request, each sent as soon as it is known.
  *   - push: the same with the page routes' config.spdy.push: the assets arrive unrequested; the client asks only
  *     for what was not pushed (as a browser would).
- * Each load is a first visit: new connections, nothing cached from an earlier load; within the load the https
- * client resumes its first connection's TLS session on the other five (as browsers do; see loadPage). A browser fetches the HTML, parses it, then fetches
- * what it references; so does this (GET the page, then follow its chain: see walk()). Time is from connect
- * to the last byte of the last asset.
- * Servers run in a child process pinned to core 0; the shaper and clients run here, pinned to core 1.
+ * Each load is a first visit: new connections, nothing cached from an earlier load. A browser fetches the HTML,
+ * parses it, then fetches what it references; so do our loaders (GET the page, then follow its chain: walk()).
+ * Servers run in a child process pinned to core 0; the shaper, our clients and Chromium run here, pinned to core 1.
  * Pages: PAGES below, the demo post plus example-app's /demo/chain (a dependency chain) and /demo/photo (500 KB).
  *
  * Chromium's time is its Navigation Timing from connectStart to loadEventStart (and to the last resource's
@@ -25,7 +23,7 @@
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
  *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--quick]
- * --quick loads one small cell once and writes nothing.
+ * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
@@ -265,7 +263,8 @@ const fmtMs = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s`
 const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push' }
 
 /** One measured load, whoever made it. */
-interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null }
+/** `connectStartAt`: Chromium's connectStart as an epoch time (ms); `skewMs` is it less the shaper's first accept. */
+interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null, connectStartAt?: number, skewMs?: number }
 
 /** The pages measured: the demo post (20 small same-origin assets named in the HTML) and example-app's DEMO_PAGES. */
 export const PAGES: Array<{ path: string, what: string }> = [
@@ -304,7 +303,7 @@ async function main (): Promise<void> {
         const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
         if (l.protocol !== want) throw new Error(`${mode}: Chromium spoke ${l.protocol}, not ${want}`)
         const hs = (await servers.stats())[mode === 'chromium-h1' ? 'https' : 'h2']
-        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol }
+        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol, connectStartAt: l.connectStartAt }
       }
       const l = await loadPage(mode, port, page)
       return { ms: l.ms, handshakes: l.handshakes ?? null, requestMs: null, protocol: null }
@@ -317,12 +316,13 @@ async function main (): Promise<void> {
       for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
       const size = direct.https[0]
       const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
-      if (browser !== null) {
+      // The smoke run drives Chromium on the first page only (the slow part of it); our loaders walk every page.
+      if (browser !== null && !(quick && pages.length > 0)) {
         for (const m of BROWSER_MODES) unshaped.set(m, [])
         for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of BROWSER_MODES) unshaped.get(m)!.push((await load(m, portOf(ports, m), path, size.paths)).ms)
       }
       pages.push({ path, what, size, unshaped })
-      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => `${m} ${fmtMs(median(unshaped.get(m)!))}`).join(', ')}\n`)
+      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => { const u = unshaped.get(m) ?? []; return `${m} ${u.length === 0 ? 'n/a' : fmtMs(median(u))}` }).join(', ')}\n`)
     }
     process.stdout.write(`# ${pin ? 'servers on core 0, shaper, clients and Chromium on core 1' : 'unpinned (no taskset)'}; load average ${loadavg()}\n`)
     let shaperNote = ''
@@ -347,7 +347,8 @@ async function main (): Promise<void> {
               const l = await load(mode, shaper.port, page.path, page.size.paths)
               const st = shaper.stats()
               await shaper.close()
-              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections })
+              const skewMs = l.connectStartAt === undefined ? undefined : l.connectStartAt - st.firstConnectAt
+              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections, skewMs })
               worstLate = Math.max(worstLate, st.lateMaxMs)
               lateSum += st.lateMeanMs * st.segments
               segments += st.segments
@@ -361,7 +362,7 @@ async function main (): Promise<void> {
     }
     const lateMean = segments === 0 ? 0 : lateSum / segments
     const load1 = loadavg()
-    process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; load average ${load1}\n`)
+    process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
     writeSection('pageload', resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }))
   } finally {
@@ -396,6 +397,13 @@ const MODEL_RTTS: Record<AnyMode, string> = {
 const PAGE_NOTES: Record<string, string> = {
   '/demo/chain': 'Without push every mode learns of the font, the banner and the JSON only from the CSS and the script, one more round trip after those arrive (Chromium h2 and spdy: TCP, TLS, page, CSS+script, font+banner+JSON: 5 with False Start, 6 without); push sends the whole chain with the page (4 without False Start).',
   '/demo/photo': 'About 500 KB on the link: at 1 Mbit/s that is ~4 s of serialisation, which no protocol saves; the round trips (connect, TLS, page, image, slow start) matter at 5 Mbit/s. Push saves the image request\'s round trip; HTTP/1.1\'s second connection buys nothing here.'
+}
+
+/** Median and range of Chromium's connectStart less the shaper's first accept, over every Chromium load. */
+function skewText (cells: Cell[]): string {
+  const skews = cells.flatMap((c) => BROWSER_MODES.flatMap((m) => (c.samples.get(m) ?? []).map((x) => x.skewMs).filter((x): x is number => x !== undefined)))
+  if (skews.length === 0) return 'not measured (no Chromium)'
+  return `${median(skews).toFixed(1)} ms on median (${Math.min(...skews).toFixed(1)} to ${Math.max(...skews).toFixed(1)} ms)`
 }
 
 function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
@@ -469,6 +477,9 @@ responseEnd when later (a script's fetch() can end after the load event); read i
 protocol. Ours: from connect to the last byte of the last asset. "Chromium TLS RTTs" is connectStart -> requestStart
 of the page in RTTs: the modelled TCP connect (1) plus TLS (1 with False Start, 2 without). "Unshaped" is each
 client's own time with no link (parsing, rendering, CPU on a shared core): it is inside every shaped figure.
+Chromium's clock against the link's: its connectStart was ${skewText(o.cells)} from the moment the shaper accepted
+its first connection (epoch times from both processes; a large positive figure would mean Chromium's timing starts
+late and flatters it).
 Link: bench/shaper.ts, a userspace TCP proxy on loopback, the same for every mode (no netem in this kernel), with
 per-direction bandwidth shared by all connections, RTT/2 propagation each way, the TCP connect modelled as one RTT
 before the first byte leaves, and IW10 slow start per connection. Self-test: ${o.shaperNote}. Over this grid segments
