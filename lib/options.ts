@@ -31,6 +31,12 @@ export interface SpdyTlsOptions extends SpdyTlsCertificateOptions {
   ticketKeys?: Buffer[]
   /** NSS key log lines (`CLIENT_RANDOM ...`) for Wireshark. Never enable in production. */
   keylog?: (line: string) => void
+  /**
+   * true (default): clients that do not offer NPN get OpenSSL through node:tls (TLS 1.2 and 1.3, ALPN); only NPN
+   * clients (and, with `legacy`, pre-1.2 ones) get fastify-spdy's own TLS 1.2 engine. false: every client gets our
+   * engine (for tests of it, or one TLS stack for everything).
+   */
+  openssl?: boolean
 }
 
 export interface AlternateProtocolOptions {
@@ -77,7 +83,7 @@ export interface ResolvedOptions extends Required<SpdyLimits> {
 }
 
 const KNOWN = new Set<string>(['port', 'host', 'tls', 'protocols', 'alternateProtocol', 'proxyProtocol', ...Object.keys(LIMITS)])
-const TLS_KNOWN = new Set<string>(['cert', 'key', 'sni', 'legacy', 'ticketKeys', 'keylog'])
+const TLS_KNOWN = new Set<string>(['cert', 'key', 'sni', 'legacy', 'ticketKeys', 'keylog', 'openssl'])
 
 const fail = (path: string, what: string, got: unknown): never => {
   throw new SpdyOptionsError(`fastify-spdy: options.${path} must be ${what}, got ${describe(got)}`)
@@ -135,6 +141,7 @@ function resolveTls (tls: unknown): false | SpdyTlsOptions {
       if (!Buffer.isBuffer(k) || k.length < 32) fail(`tls.ticketKeys[${i}]`, 'a Buffer of at least 32 bytes', k)
     })
   }
+  if (tls.openssl !== undefined && typeof tls.openssl !== 'boolean') fail('tls.openssl', 'a boolean', tls.openssl)
   if (tls.keylog !== undefined && typeof tls.keylog !== 'function') fail('tls.keylog', 'a function (line: string) => void', tls.keylog)
   return tls as unknown as SpdyTlsOptions
 }

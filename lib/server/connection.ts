@@ -91,34 +91,43 @@ export class Connection implements Transport {
   remotePort: number | null
   bytesRead = 0
 
-  constructor (readonly listener: SpdyListener, readonly socket: net.Socket) {
-    this.remoteAddress = socket.remoteAddress ?? null
-    this.remotePort = socket.remotePort ?? null
-    socket.on('data', (chunk: Buffer) => {
-      if (this.ended) return // we sent our FIN: nothing the peer says now can be answered
-      this.bytesRead += chunk.length
-      const h = this.handler
-      if (h === null || this.crashed) return
-      try { h.receive(chunk) } catch (err) { this.crash(err); return }
-      // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
-      // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
-      if (this.socket.writableLength > this.listener.options.maxUnreadOutputBytes) this.hold(HOLD_OUTPUT, true)
-    })
-    socket.on('drain', () => this.run(this.onDrain))
+  /**
+   * `start` makes the first handler (default: PROXY stage, TLS or plain detection); `peer` carries the client's
+   * address over when a connection is re-made on another socket (lib/server/tls-select.ts, OpenSSL's TLS socket).
+   */
+  constructor (readonly listener: SpdyListener, readonly socket: net.Socket, start?: (conn: Connection) => ConnectionHandler,
+    peer?: { remoteAddress: string | null, remotePort: number | null }) {
+    this.remoteAddress = peer !== undefined ? peer.remoteAddress : socket.remoteAddress ?? null
+    this.remotePort = peer !== undefined ? peer.remotePort : socket.remotePort ?? null
+    socket.on('data', this.onSocketData)
+    socket.on('drain', this.onSocketDrain)
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // Peers vanish all the time (ECONNRESET, EPIPE): that is a debug-level event, not an error of ours.
       this.listener.fastify.log.debug({ err, remoteAddress: this.remoteAddress }, 'fastify-spdy: socket error')
     })
-    socket.on('end', () => this.run(() => this.handler?.onEnd()))
+    socket.on('end', this.onSocketEnd)
     socket.on('close', () => this.onClose())
     const tls = listener.tlsOptions
     // ProtocolHandler or TlsLayer, behind the PROXY protocol stage when options.proxyProtocol applies (proxy-stage.ts).
     this.run(() => {
-      this.handler = firstHandler(this, (next) => { this.handler = next })
+      this.handler = start !== undefined ? start(this) : firstHandler(this, (next) => { this.handler = next })
     })
     // Plain listener: the first byte decides the protocol, and a peer that never sends it is dropped after
     // handshakeTimeout, the same deadline a TLS peer gets to finish its handshake (the TLS engine keeps its own).
-    if (tls === null && !this.crashed) this.schedule(Date.now() + listener.options.handshakeTimeout)
+    if (tls === null && start === undefined && !this.crashed) this.schedule(Date.now() + listener.options.handshakeTimeout)
+  }
+
+  private readonly onSocketDrain = (): void => this.run(this.onDrain)
+  private readonly onSocketEnd = (): void => this.run(() => this.handler?.onEnd())
+  private readonly onSocketData = (chunk: Buffer): void => {
+    if (this.ended) return // we sent our FIN: nothing the peer says now can be answered
+    this.bytesRead += chunk.length
+    const h = this.handler
+    if (h === null || this.crashed) return
+    try { h.receive(chunk) } catch (err) { this.crash(err); return }
+    // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
+    // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
+    if (this.socket.writableLength > this.listener.options.maxUnreadOutputBytes) this.hold(HOLD_OUTPUT, true)
   }
 
   /** The crash barrier (see the file comment): every entry point into the connection goes through here. */
@@ -263,15 +272,28 @@ export class Connection implements Transport {
     this.handedOff = true
     this.clearTimer() // the first-byte deadline is met; the app's server has its own timeouts
     // From here on the app's server tracks this socket (and closes it when idle on fastify.close()).
-    this.listener.connections.delete(this)
-    this.socket.removeAllListeners('data')
-    this.socket.removeAllListeners('drain')
-    this.socket.removeAllListeners('end')
+    this.listener.release(this)
+    this.socket.off('data', this.onSocketData)
+    this.socket.off('drain', this.onSocketDrain)
+    this.socket.off('end', this.onSocketEnd)
     presentPeer(this, this.socket) // PROXY protocol: the app's server sees the client's address, not the balancer's
     this.socket.pause()
     this.socket.unshift(firstChunk)
     this.listener.fastify.server.emit('connection', this.socket)
     this.socket.resume()
+  }
+
+  /**
+   * Another layer takes the socket's bytes from here on (OpenSSL, lib/server/tls-select.ts): our listeners come off
+   * and reading pauses; the connection stays counted by the listener until it is released or re-made.
+   */
+  detach (): net.Socket {
+    this.clearTimer()
+    this.socket.off('data', this.onSocketData)
+    this.socket.off('drain', this.onSocketDrain)
+    this.socket.off('end', this.onSocketEnd)
+    this.socket.pause()
+    return this.socket
   }
 
   /** Nothing in flight (see Handler.idle), or already closing: the listener may close it to admit another. */

@@ -6,6 +6,8 @@ import net, { type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from '../options'
 import { Connection, type ConnectionStats } from './connection'
+import type { StageHandler } from './proxy-stage'
+import { buildOpenSslStack, type OpenSslStack } from './tls-select'
 import { loadCertificate, type TlsCertificate } from '../tls/certificates'
 import type { TlsServerOptions } from '../tls/server'
 import { nativeAead, nativeAeadStatus } from '../tls/native-aead'
@@ -45,11 +47,14 @@ export class SpdyListener {
   readonly info: SpdyListenerInfo
   /** One options object for every TLS connection: the engine hangs its session cache and ticket keys off it. */
   readonly tlsOptions: TlsServerOptions | null
+  /** OpenSSL (node:tls) for the clients that do not need NPN; null with `tls: false` or `tls.openssl: false`. */
+  readonly openssl: OpenSslStack | null
   private closing = false
   private onEmpty: (() => void) | null = null
 
   constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
     this.tlsOptions = options.tls === false ? null : buildTlsOptions(options)
+    this.openssl = wrapCertError(() => buildOpenSslStack(options))
     // No net.Server maxConnections: at capacity an idle connection makes room (accept()), as nginx reuses idle
     // keep-alive connections, so sockets that send nothing cannot lock the port for everyone.
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
@@ -98,12 +103,28 @@ export class SpdyListener {
       socket.destroy()
       return
     }
-    const conn = new Connection(this, socket)
+    this.track(new Connection(this, socket))
+  }
+
+  private track (conn: Connection): void {
     this.connections.add(conn)
-    socket.once('close', () => {
-      this.connections.delete(conn)
-      if (this.connections.size === 0) this.onEmpty?.()
-    })
+    conn.socket.once('close', () => this.release(conn))
+  }
+
+  /** The connection is no longer ours to close (handed to the app's HTTP server, or re-made over another socket). */
+  release (conn: Connection): void {
+    if (!this.connections.delete(conn)) return
+    if (this.connections.size === 0) this.onEmpty?.()
+  }
+
+  /**
+   * A connection re-made over another socket that wraps `from`'s (OpenSSL's TLS socket, lib/server/tls-select.ts):
+   * it takes `from`'s place, with its client address (which may come from a PROXY protocol header).
+   */
+  adopt (socket: net.Socket, from: Connection, start: (conn: Connection) => StageHandler): void {
+    if (this.closing) { socket.destroy(); return }
+    this.release(from)
+    this.track(new Connection(this, socket, start, { remoteAddress: from.remoteAddress, remotePort: from.remotePort }))
   }
 
   /**
@@ -167,5 +188,14 @@ function buildTlsOptions (options: ResolvedOptions): TlsServerOptions {
     handshakeTimeout: options.handshakeTimeout,
     ticketKeys: tls.ticketKeys,
     onKeylog: tls.keylog
+  }
+}
+
+/** node:tls refuses a key or certificate at registration, like our own loader: name the option in the error. */
+function wrapCertError<T> (make: () => T): T {
+  try {
+    return make()
+  } catch (err) {
+    throw new SpdyOptionsError(`fastify-spdy: options.tls could not be loaded by node:tls: ${(err as Error).message}`)
   }
 }

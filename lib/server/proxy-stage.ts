@@ -19,6 +19,7 @@ import type { ProxyProtocolSetting } from '../options'
 import { parseProxyHeader, type ProxyHeader } from './proxy-protocol'
 import { ProtocolHandler, type Handler } from './protocol'
 import { TlsLayer } from './tls-layer'
+import { TlsSelect } from './tls-select'
 
 /** What Connection drives: the stage, or what the stage hands over to (ProtocolHandler, TlsLayer). */
 export type StageHandler = Handler & { readonly protocol: string | null }
@@ -35,7 +36,7 @@ const trustLists = new WeakMap<object, BlockList>()
  */
 export function firstHandler (conn: Connection, replace: (next: StageHandler) => void): StageHandler {
   const mode = proxyMode(conn.listener.options.proxyProtocol, conn.socket.remoteAddress)
-  return mode === 'off' ? startHandler(conn, null) : new ProxyHeaderStage(conn, mode, replace)
+  return mode === 'off' ? startHandler(conn, null, replace) : new ProxyHeaderStage(conn, mode, replace)
 }
 
 /** 'required' from trusted sources; 'refuse' (a header is refused, a direct client is served) from others. */
@@ -56,9 +57,10 @@ export function proxyMode (setting: ProxyProtocolSetting, remote: string | undef
 }
 
 /** The handler after the header: TLS, or plain SPDY/HTTP detection (pinned by the v2 ALPN TLV when it names SPDY). */
-function startHandler (conn: Connection, header: ProxyHeader | null): StageHandler {
+function startHandler (conn: Connection, header: ProxyHeader | null, replace: (next: StageHandler) => void): StageHandler {
   const tls = conn.listener.tlsOptions
-  if (tls !== null) return new TlsLayer(conn, tls)
+  // TLS: our engine for NPN clients, OpenSSL for the rest (tls-select.ts), unless tls.openssl is false.
+  if (tls !== null) return conn.listener.openssl !== null ? new TlsSelect(conn, tls, conn.listener.openssl, replace) : new TlsLayer(conn, tls)
   // Plain listener behind a TLS-terminating balancer: the client spoke TLS to it (PP2_TYPE_SSL, or an ALPN TLV,
   // which only TLS carries), so its requests are https.
   const encrypted = header !== null && (header.ssl !== null || header.alpn !== null)
@@ -163,7 +165,7 @@ export class ProxyHeaderStage implements StageHandler {
     this.pending = null
     // The connection's timer stays armed: a plain handler still owes its first byte by the same deadline, and a
     // TLS layer re-arms it for its handshake.
-    const next = startHandler(this.conn, header)
+    const next = startHandler(this.conn, header, this.replace)
     this.replace(next)
     if (rest.length > 0) next.receive(rest)
   }

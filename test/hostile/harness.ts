@@ -47,7 +47,7 @@ export function addRoutes (app: FastifyInstance): void {
   app.post('/echo', async (req) => req.body)
 }
 
-export async function startServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions>, fastify?: FastifyServerOptions, logLevel?: string, routes?: (app: FastifyInstance) => void } = {}): Promise<TestServer> {
+export async function startServer (opts: { tls?: boolean | 'engine', spdy?: Partial<FastifySpdyOptions>, fastify?: FastifyServerOptions, logLevel?: string, routes?: (app: FastifyInstance) => void } = {}): Promise<TestServer> {
   const logs: LogLine[] = []
   const stream = new Writable({
     write (chunk: Buffer, _enc, cb) {
@@ -56,8 +56,10 @@ export async function startServer (opts: { tls?: boolean, spdy?: Partial<Fastify
     }
   })
   const app = Fastify({ ...opts.fastify, logger: { level: opts.logLevel ?? 'warn', stream } })
-  const useTls = opts.tls === true
-  await app.register(spdy, { tls: useTls ? testCertificate() : false, port: 0, alternateProtocol: false, ...opts.spdy })
+  // 'engine': every TLS client gets our own TLS 1.2 engine (tls.openssl: false), as NPN clients do; with true, the
+  // ALPN-only clients of these tests (Node's tls) get OpenSSL (lib/server/tls-select.ts).
+  const useTls = opts.tls === true || opts.tls === 'engine'
+  await app.register(spdy, { tls: useTls ? { ...testCertificate(), openssl: opts.tls !== 'engine' } : false, port: 0, alternateProtocol: false, ...opts.spdy })
   addRoutes(app)
   opts.routes?.(app)
   await app.listen({ port: 0, host: '127.0.0.1' })

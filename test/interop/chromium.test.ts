@@ -1,11 +1,11 @@
 /**
  * The demo blog (example-app) against clients we did not write, on both of its listeners:
  * - headless Chromium (Debian package `chromium`, `--dump-dom`) loads the index over plain HTTP and over the
- *   HTTPS/1.1 fallback on the SPDY port (our TLS 1.2 engine; Chromium's ALPN offer has no spdy/* so the listener
- *   settles on http/1.1). The rendered title and the page's `data-proto` span are checked, Chromium's net log says
+ *   HTTPS/1.1 fallback on the SPDY port (OpenSSL through node:tls, TLS 1.3: Chromium offers no NPN, so it does not
+ *   need our engine (lib/server/tls-select.ts); its ALPN offer has no spdy/* so the listener settles on http/1.1). The rendered title and the page's `data-proto` span are checked, Chromium's net log says
  *   which TLS version and protocol it negotiated, and a hook on the app says which transport each request came in on;
  * - curl does the same two fetches and shows the headers: Alternate-Protocol on the plain HTTP response, and the
- *   fallback over TLS 1.2 with curl's own certificate check (--cacert).
+ *   fallback over TLS 1.3 with curl's own certificate check (--cacert).
  * Current Chromium has no SPDY (removed in Chrome 51), so the SPDY side is covered by the spdy-transport tests.
  *
  * Chromium is trusted to the self-signed certificate by an SPKI pin (--ignore-certificate-errors-spki-list), not by
@@ -20,6 +20,7 @@ import { accessSync, constants as fsConstants, mkdtempSync, readFileSync, rmSync
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import type { Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
 import { promisify } from 'node:util'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
@@ -117,7 +118,7 @@ const field = (re: RegExp, text: string): string | undefined => re.exec(text)?.[
 const titleOf = (html: string): string | undefined => field(/<title>([^<]*)<\/title>/, html)
 const protoOf = (html: string): string | undefined => field(/data-proto="([^"]*)"/, html)
 
-interface Seen { url: string, localPort: number | undefined, protocol: string, spdy: unknown, ourTls: boolean, alpn: string | false | undefined, userAgent: string | undefined }
+interface Seen { url: string, localPort: number | undefined, protocol: string, spdy: unknown, openssl: boolean, alpn: string | false | undefined, userAgent: string | undefined }
 
 const skip = chromiumPath === null && !inCI
   ? 'chromium is not installed (apt-get install -y chromium); with CI=true this is a failure'
@@ -141,18 +142,18 @@ t.test('demo blog in headless Chromium and curl: plain HTTP and the HTTPS/1.1 fa
 
   const app = buildBlog()
   await app.register(spdy, { port: 0, tls: { cert, key } })
-  // Server-side record of how each request arrived: the fallback must come through our TLS layer (an Http1Bridge
-  // as the request's socket), not through any Node TLS server.
+  // Server-side record of how each request arrived: the fallback must come through the SPDY listener's OpenSSL
+  // stack (a tls.TLSSocket as the request's socket), not through our engine's Http1Bridge.
   const seen: Seen[] = []
   app.addHook('onRequest', async (req) => {
-    const socket = req.raw.socket as Socket | Http1Bridge
+    const socket = req.raw.socket as Socket | TLSSocket | Http1Bridge
     seen.push({
       url: req.url,
       localPort: socket.localPort,
       protocol: req.protocol,
       spdy: req.spdy,
-      ourTls: socket instanceof Http1Bridge,
-      alpn: socket instanceof Http1Bridge ? socket.alpnProtocol : undefined,
+      openssl: socket instanceof TLSSocket,
+      alpn: socket instanceof TLSSocket || socket instanceof Http1Bridge ? socket.alpnProtocol : undefined,
       userAgent: req.headers['user-agent']
     })
   })
@@ -173,7 +174,7 @@ t.test('demo blog in headless Chromium and curl: plain HTTP and the HTTPS/1.1 fa
     t.equal(res.dom.match(/<li><a href="\/posts\//g)?.length, postCount, 'every post listed')
     const index = onPort(httpPort, '/')
     t.equal(index.length, 1, 'one index request on the HTTP port')
-    t.match(index[0], { protocol: 'http', spdy: null, ourTls: false, userAgent: /HeadlessChrome/ })
+    t.match(index[0], { protocol: 'http', spdy: null, openssl: false, userAgent: /HeadlessChrome/ })
   })
 
   t.test('Chromium over the HTTPS/1.1 fallback on the SPDY port, trusting the certificate by SPKI pin', async (t) => {
@@ -185,18 +186,18 @@ t.test('demo blog in headless Chromium and curl: plain HTTP and the HTTPS/1.1 fa
     t.match(res.dom, /served over HTTPS\/1\.1/)
     t.equal(res.dom.match(/<li><a href="\/posts\//g)?.length, postCount, 'every post listed')
 
-    // Chromium's side: every TLS connection it completed was TLS 1.2 with ALPN http/1.1. Our engine only speaks
-    // 1.2; a Node TLS server would have negotiated 1.3 with this client.
+    // Chromium's side: every TLS connection it completed was TLS 1.3 with ALPN http/1.1: OpenSSL's, since our
+    // engine only speaks 1.2.
     t.ok(res.tlsConnects.length >= 1, 'net log has a completed TLS handshake')
-    for (const c of res.tlsConnects) t.match(c, { version: 'TLS 1.2', next_proto: 'http/1.1' }, 'net log SSL_CONNECT')
+    for (const c of res.tlsConnects) t.match(c, { version: 'TLS 1.3', next_proto: 'http/1.1' }, 'net log SSL_CONNECT')
 
     // Our side: the page and the assets it pulled all came in over our TLS layer as HTTP/1.1.
     const index = onPort(spdyPort, '/')
     t.equal(index.length, 1, 'one index request on the SPDY port')
-    t.match(index[0], { protocol: 'https', spdy: null, ourTls: true, alpn: 'http/1.1', userAgent: /HeadlessChrome/ })
+    t.match(index[0], { protocol: 'https', spdy: null, openssl: true, alpn: 'http/1.1', userAgent: /HeadlessChrome/ })
     const all = seen.filter((s) => s.localPort === spdyPort)
     t.ok(all.some((s) => s.url === '/static/app.js'), 'the page\'s script was fetched over the fallback')
-    t.same(all.filter((s) => !s.ourTls || s.protocol !== 'https' || s.spdy !== null), [], 'every request on the SPDY port via our TLS, as HTTPS/1.1')
+    t.same(all.filter((s) => !s.openssl || s.protocol !== 'https' || s.spdy !== null), [], 'every request on the SPDY port via OpenSSL, as HTTPS/1.1')
   })
 
   t.test('control: pinning another key does not get the page', async (t) => {
@@ -226,10 +227,10 @@ t.test('demo blog in headless Chromium and curl: plain HTTP and the HTTPS/1.1 fa
     t.match(secure.head, /^HTTP\/1\.1 200/)
     t.equal(titleOf(secure.body), TITLE)
     t.equal(protoOf(secure.body), 'HTTPS/1.1')
-    t.match(stderr, /SSL connection using TLSv1\.2/, 'curl negotiated TLS 1.2')
+    t.match(stderr, /SSL connection using TLSv1\.3/, 'curl negotiated TLS 1.3')
     t.match(stderr, /ALPN[:,] server accepted (to use )?http\/1\.1/, 'curl got ALPN http/1.1')
     const index = onPort(spdyPort, '/')
     t.equal(index.length, before + 1)
-    t.match(index[index.length - 1], { protocol: 'https', spdy: null, ourTls: true, alpn: 'http/1.1', userAgent: /^curl\// })
+    t.match(index[index.length - 1], { protocol: 'https', spdy: null, openssl: true, alpn: 'http/1.1', userAgent: /^curl\// })
   })
 })
