@@ -88,7 +88,7 @@ interface Stream {
   queueSlot: number
   /** Initiated by us (for id parity and accounting). */
   local: boolean
-  /** Its 'request' (or 'push') event is in the batch receive() is building: not handed to the application yet. */
+  /** Server: its 'request' event is in the batch receive() is building, not handed to the application yet. */
   undelivered: boolean
   /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
   headerBytes: number
@@ -334,7 +334,7 @@ export class SpdySession {
     const gone = new Set(this.cancelledUndelivered)
     this.cancelledUndelivered = []
     this.events = this.events.filter((e) => !(gone.has((e as { streamId?: number }).streamId ?? 0) &&
-      (e.type === 'request' || e.type === 'push' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
+      (e.type === 'request' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
   }
 
   tick (now: number): SessionEvent[] {
@@ -557,9 +557,9 @@ export class SpdySession {
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
     s.headerBytes = held
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
-    if (f.fin) { this.finish(s, 0, true, true); return }
-    s.undelivered = true
-    this.undelivered.push(s)
+    // A push the server resets in the same read is still reported (the client tells its user the push failed):
+    // rapid reset is a client's attack on a server, so only server-side requests are dropped (see deliver()).
+    if (f.fin) this.finish(s, 0, true, true)
   }
 
   /**

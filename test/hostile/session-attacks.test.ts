@@ -6,6 +6,7 @@
  * - a client that never sends WINDOW_UPDATE: RST_STREAM CANCEL after streamWindowTimeout, GOAWAY when that was its
  *   only stream;
  * - fat header blocks: streams past maxSessionHeaderBytes get REFUSED_STREAM;
+ * - a HEADERS flood, on a stream the server reset too: GOAWAY past maxInflatedHeaderBytesPerWindow;
  * - a POST whose body stops coming: reset after requestBodyTimeout, the app's request aborted.
  */
 import t, { type Test } from 'tap'
@@ -134,6 +135,24 @@ t.test('fat header blocks: streams past maxSessionHeaderBytes are refused before
   t.same(a.frames.filter((f) => f.type === 'RST_STREAM').map((f) => [(f as { streamId: number }).streamId, (f as { status: number }).status]),
     [[9, 3], [11, 3], [13, 3], [15, 3], [17, 3], [19, 3]], 'four 60 KB heads fit in 256 KiB; the rest get REFUSED_STREAM')
   t.equal(s.handled(), 4, 'the app saw only the four admitted')
+})
+
+t.test('HEADERS flood, on an open stream then on one we reset: GOAWAY past maxInflatedHeaderBytesPerWindow', async (t) => {
+  const s = await server(t, { maxInflatedHeaderBytesPerWindow: 1 << 20 })
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  const big: HeaderList = [['x-pad', 'h'.repeat(60_000)]]
+  a.send(a.syn(1, '/hold', false))
+  // Stream 3 opens with a block the server refuses (uppercase name, a stream error), so the server resets it and
+  // drops what follows for it unanswered; its HEADERS are inflated all the same.
+  a.send({ type: 'SYN_STREAM', streamId: 3, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: [['X-Bad', '1']] })
+  for (let i = 0; i < 10; i++) a.send({ type: 'HEADERS', streamId: 1, fin: false, headers: big })
+  for (let i = 0; i < 20 && !a.closed; i++) { a.send({ type: 'HEADERS', streamId: 3, fin: false, headers: big }); await sleep(10) }
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'GOAWAY')
+  t.same(a.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 1, status: 1 }, 'PROTOCOL_ERROR (stream 3 was refused by the decoder, never processed)')
+  t.same(a.frames.filter((f) => f.type === 'RST_STREAM'), [{ type: 'RST_STREAM', streamId: 3, status: 1 }], 'stream 3 was reset once, its HEADERS dropped unanswered')
+  const agent = await wellBehaved(t, s.port)
+  t.equal(await get(agent, s.port, '/small'), 200, 'a normal client is served')
 })
 
 t.test('a POST whose body stops coming: RST_STREAM CANCEL after requestBodyTimeout, the app\'s request aborted', async (t) => {

@@ -153,7 +153,7 @@ t.test('demo blog in headless Chromium and curl: plain HTTP and the HTTPS/1.1 fa
       protocol: req.protocol,
       spdy: req.spdy,
       openssl: socket instanceof TLSSocket,
-      alpn: socket instanceof TLSSocket || socket instanceof Http1Bridge ? socket.alpnProtocol : undefined,
+      alpn: socket instanceof TLSSocket || socket instanceof Http1Bridge ? socket.alpnProtocol ?? undefined : undefined,
       userAgent: req.headers['user-agent']
     })
   })

@@ -86,3 +86,13 @@ for (const V of [2, 3, 3.1] as const) {
     t.equal(shared.resetsThisSecond, 0)
   })
 }
+
+t.test('client: a push the server resets in the same read is still reported (rapid reset is a server concern)', async (t) => {
+  const s = new SpdySession({ role: 'client', version: 3 }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  const id = s.request(requestHeaderList(3, { method: 'GET', path: '/', authority: 'x' }))
+  s.takeOutbound()
+  const push: Frame = { type: 'SYN_STREAM', streamId: 2, associatedStreamId: id, priority: 0, slot: 0, fin: false, unidirectional: true, headers: [[':path', '/a.css'], [':host', 'x'], [':scheme', 'http'], [':status', '200'], [':version', 'HTTP/1.1']] }
+  const evs = s.receive(Buffer.concat([push, { type: 'DATA', streamId: 2, fin: false, data: Buffer.from('half') }, { type: 'RST_STREAM', streamId: 2, status: 5 }].map((f) => p.encode(f as Frame))), 0)
+  t.same(evs.map((e) => e.type), ['push', 'data', 'streamReset'])
+})
