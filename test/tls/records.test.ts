@@ -12,7 +12,7 @@ import { loadCertificate } from '../../lib/tls/certificates'
 import { MAX_CLIENT_HELLO_SIZE } from '../../lib/tls/limits'
 import type { TlsEvent } from '../../lib/tls/engine'
 import { pipe, shuttle, testCerts } from './harness'
-import { baseHello, helloBody, helloRecords, HelloParts, probe, u16, v16 } from './hellos'
+import { baseHello, helloBody, helloRecords, HelloParts, probe, u16 } from './hellos'
 
 const certs = testCerts()
 const rsa = loadCertificate(certs.rsa)
