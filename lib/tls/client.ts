@@ -7,7 +7,7 @@ import { isIP } from 'node:net'
 import { TlsError } from '../errors'
 import { Alert, Ext, Group, HandshakeType, SigScheme, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV, Version, versionName } from './constants'
 import {
-  ALL_SUITES, deriveKeys, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, schemeIsEcdsa, schemeIsRsa, Suite, SUITES,
+  ALL_SUITES, deriveKeys, Ephemeral, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, schemeIsEcdsa, schemeIsRsa, Suite, SUITES,
   suiteById, verify, verifyLegacy
 } from './crypto'
 import { HandshakeMessage, TlsEngine } from './engine'
@@ -76,26 +76,50 @@ const parseCa = (ca: string | string[]): crypto.X509Certificate[] => {
   return out
 }
 
-type State = 'server_hello' | 'certificate' | 'server_key_exchange' | 'server_hello_done' | 'new_session_ticket' | 'change_cipher_spec' | 'finished' | 'done'
+/** What the ServerHello settled, fixed for the rest of the handshake. */
+interface ClientNegotiated {
+  readonly version: number
+  readonly suite: Suite
+  readonly prfHash: PrfHash
+  readonly serverRandom: Buffer
+  readonly sessionId: Buffer
+  readonly ems: boolean
+  /** The server will send NewSessionTicket before its ChangeCipherSpec (RFC 5077 section 3.3). */
+  readonly expectTicket: boolean
+  readonly protocol: string | null
+  readonly negotiatedBy: 'npn' | 'alpn' | null
+  /** NPN: what the server advertised. */
+  readonly npnList: string[] | null
+}
+
+/** Once the keys are derived (full handshake after ServerHelloDone, resumption at ServerHello). */
+interface Keyed {
+  hs: ClientNegotiated
+  master: Buffer
+  keys: KeyPair
+  /** Resumed: our ChangeCipherSpec and Finished follow the server's Finished. */
+  resumed: boolean
+  /** The ticket to keep: the resumed session's, or a new one from NewSessionTicket. */
+  ticket: Buffer | null
+}
+
+/** The client's side of the RFC 5246 section 7.3 message flow, one type per state with what its next step needs. */
+type ClientState =
+  | { kind: 'server_hello' }
+  | { kind: 'certificate', hs: ClientNegotiated }
+  | { kind: 'server_key_exchange', hs: ClientNegotiated, peerKey: crypto.KeyObject }
+  | { kind: 'server_hello_done', hs: ClientNegotiated, kx: { kind: 'ecdhe', eph: Ephemeral, serverPoint: Buffer } | { kind: 'rsa', peerKey: crypto.KeyObject } }
+  | ({ kind: 'new_session_ticket' } & Keyed)
+  | ({ kind: 'change_cipher_spec' } & Keyed)
+  | ({ kind: 'finished' } & Keyed)
+  | { kind: 'done' }
 
 export class TlsClientConnection extends TlsEngine {
-  private state: State = 'server_hello'
+  private state: ClientState = { kind: 'server_hello' }
   private readonly clientRandom = crypto.randomBytes(32)
-  private serverRandom: Buffer = Buffer.alloc(0)
-  private suite: Suite | null = null
-  private master: Buffer = Buffer.alloc(0)
-  private ems = false
-  private sessionId: Buffer = Buffer.alloc(0)
-  private ticket: Buffer | null = null
-  private expectTicket = false
-  private resumed = false
-  private protocol: string | null = null
-  private negotiatedBy: 'npn' | 'alpn' | null = null
-  private npnList: string[] | null = null
-  private peerKey: crypto.KeyObject | null = null
-  private keys: KeyPair | null = null
+  /** Our ClientHello's session id: empty, a resumed session's id, or random beside a ticket (RFC 5077 section 3.4). */
+  private helloSessionId: Buffer = Buffer.alloc(0)
   private readonly maxVersion: number
-  private prfHash: PrfHash = 'sha256'
   private readonly servername: string | null
   private readonly offeredSuites: Suite[]
   private readonly offeredGroups: number[]
@@ -142,11 +166,11 @@ export class TlsClientConnection extends TlsEngine {
       if (neg !== 'alpn') exts.push(ext(Ext.next_protocol_negotiation, Buffer.alloc(0)))
     }
     // With a ticket we send a fresh session id: an echo of it tells us the server resumed (RFC 5077 section 3.4).
-    this.sessionId = s === null ? Buffer.alloc(0) : s.ticket !== null ? crypto.randomBytes(32) : s.id
+    this.helloSessionId = s === null ? Buffer.alloc(0) : s.ticket !== null ? crypto.randomBytes(32) : s.id
     const suites = [...this.offeredSuites.map((x) => x.id), TLS_EMPTY_RENEGOTIATION_INFO_SCSV]
     if (o.fallbackScsv === true) suites.push(TLS_FALLBACK_SCSV)
     const body = Buffer.concat([
-      u16(this.maxVersion), this.clientRandom, vec8(this.sessionId), vec16(...suites.map(u16)), vec8(u8(0)), vec16(...exts)
+      u16(this.maxVersion), this.clientRandom, vec8(this.helloSessionId), vec16(...suites.map(u16)), vec8(u8(0)), vec16(...exts)
     ])
     // RFC 5246 appendix E.1: the first record says {3,1} for compatibility with old servers.
     this.recordVersion = Version.TLS10
@@ -157,43 +181,42 @@ export class TlsClientConnection extends TlsEngine {
   protected override onWarningAlert (_desc: number): void {}
 
   protected onHandshake (msg: HandshakeMessage): void {
-    if (this.state === 'done') {
+    const st = this.state
+    if (st.kind === 'done') {
       // HelloRequest (RFC 5246 section 7.4.1.1): refuse renegotiation with a warning (RFC 5746 section 4.2).
       if (msg.type === HandshakeType.hello_request && msg.body.length === 0) { this.sendAlert(1, Alert.no_renegotiation); return }
       if (msg.type === HandshakeType.new_session_ticket) return
       throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} after the handshake`)
     }
     if (msg.type === HandshakeType.hello_request) return // ignored during a handshake (section 7.4.1.1)
-    switch (this.state) {
-      case 'server_hello': return this.expect(msg, HandshakeType.server_hello, () => this.onServerHello(msg))
-      case 'certificate': return this.expect(msg, HandshakeType.certificate, () => this.onCertificate(msg))
-      case 'server_key_exchange': return this.expect(msg, HandshakeType.server_key_exchange, () => this.onServerKeyExchange(msg))
-      case 'server_hello_done': return this.expect(msg, HandshakeType.server_hello_done, () => this.onServerHelloDone(msg))
-      case 'new_session_ticket': return this.expect(msg, HandshakeType.new_session_ticket, () => this.onNewSessionTicket(msg))
-      case 'finished': return this.expect(msg, HandshakeType.finished, () => this.onFinished(msg))
-      default: throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
+    const expect = (type: number): void => {
+      if (msg.type !== type) throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${st.kind}`)
+    }
+    switch (st.kind) {
+      case 'server_hello': expect(HandshakeType.server_hello); this.state = this.onServerHello(msg); return
+      case 'certificate': expect(HandshakeType.certificate); this.state = this.onCertificate(st, msg); return
+      case 'server_key_exchange': expect(HandshakeType.server_key_exchange); this.state = this.onServerKeyExchange(st, msg); return
+      case 'server_hello_done': expect(HandshakeType.server_hello_done); this.state = this.onServerHelloDone(st, msg); return
+      case 'new_session_ticket': expect(HandshakeType.new_session_ticket); this.state = this.onNewSessionTicket(st, msg); return
+      case 'finished': expect(HandshakeType.finished); this.state = this.onFinished(st, msg); return
+      case 'change_cipher_spec': throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${st.kind}`)
     }
   }
 
-  private expect (msg: HandshakeMessage, type: number, fn: () => void): void {
-    if (msg.type !== type) throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
-    fn()
-  }
-
   protected onChangeCipherSpec (): void {
-    if (this.state === 'new_session_ticket' && !this.expectTicket) this.state = 'change_cipher_spec'
-    if (this.state !== 'change_cipher_spec' || this.keys === null) throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${this.state}`)
-    this.setReadCipher(this.keys.server)
-    this.state = 'finished'
+    const st = this.state
+    if (st.kind !== 'change_cipher_spec') throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${st.kind}`)
+    this.setReadCipher(st.keys.server)
+    this.state = { ...st, kind: 'finished' }
   }
 
-  private onServerHello (msg: HandshakeMessage): void {
+  private onServerHello (msg: HandshakeMessage): ClientState {
     const r = new Reader(msg.body)
     const version = r.u16()
     if (version > this.maxVersion || version < Version.TLS10) throw new TlsError(Alert.protocol_version, `server chose 0x${version.toString(16)}`)
     this.version = version
     this.recordVersion = version
-    this.serverRandom = Buffer.from(r.bytes(32))
+    const serverRandom = Buffer.from(r.bytes(32))
     const sid = Buffer.from(r.vec8())
     const suite = suiteById.get(r.u16())
     if (suite === undefined || !this.offeredSuites.includes(suite)) throw new TlsError(Alert.illegal_parameter, 'server chose a suite we did not offer')
@@ -206,46 +229,45 @@ export class TlsClientConnection extends TlsEngine {
     for (const t of exts.keys()) if (!allowed.has(t)) throw new TlsError(Alert.unsupported_extension, `unsolicited extension ${t}`)
     const ri = exts.get(Ext.renegotiation_info)
     if (ri !== undefined && (ri.length !== 1 || ri[0] !== 0)) throw new TlsError(Alert.handshake_failure, 'bad renegotiation_info')
-    this.suite = suite
-    this.ems = exts.has(Ext.extended_master_secret)
-    this.expectTicket = exts.has(Ext.session_ticket)
+    const ems = exts.has(Ext.extended_master_secret)
+    const expectTicket = exts.has(Ext.session_ticket)
     const neg = this.opts.negotiation ?? 'alpn'
+    let protocol: string | null = null
+    let negotiatedBy: 'npn' | 'alpn' | null = null
+    let npnList: string[] | null = null
     const alpn = exts.get(Ext.alpn)
     if (alpn !== undefined) {
       const list = parseProtocolList(new Reader(alpn).vec16())
       if (neg === 'npn' || list.length !== 1 || !(this.opts.protocols ?? []).includes(list[0])) throw new TlsError(Alert.illegal_parameter, 'bad ALPN answer')
-      this.protocol = list[0]
-      this.negotiatedBy = 'alpn'
+      protocol = list[0]
+      negotiatedBy = 'alpn'
     }
     const npn = exts.get(Ext.next_protocol_negotiation)
-    if (npn !== undefined && this.negotiatedBy === null) {
+    if (npn !== undefined && negotiatedBy === null) {
       if (neg === 'alpn') throw new TlsError(Alert.unsupported_extension, 'unsolicited NPN')
-      this.npnList = parseProtocolList(npn)
-      this.negotiatedBy = 'npn'
+      const advertised = parseProtocolList(npn)
+      npnList = advertised
+      negotiatedBy = 'npn'
       // draft-agl-tls-nextprotoneg-04 section 4: our first protocol the server lists, else our first.
       const ours = this.opts.protocols ?? []
-      this.protocol = ours.find((p) => this.npnList?.includes(p) === true) ?? ours[0] ?? ''
+      protocol = ours.find((p) => advertised.includes(p)) ?? ours[0] ?? ''
     }
-    this.prfHash = prfHashFor(suite, version)
-    this.startTranscriptHash(this.prfHash)
+    const prfHash = prfHashFor(suite, version)
+    this.startTranscriptHash(prfHash)
     this.addTranscript(msg.raw)
     const s = this.opts.session ?? null
-    if (s !== null && sid.length > 0 && sid.equals(this.sessionId)) {
-      if (s.suiteId !== suite.id || s.ems !== this.ems || s.version !== version) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
-      this.resumed = true
-      this.master = s.master
-      this.sessionId = sid
-      this.ticket = s.ticket
-      this.keys = deriveKeys(suite, version, this.master, this.clientRandom, this.serverRandom)
-      this.keylog()
-      this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
-      return
+    const resumed = s !== null && sid.length > 0 && sid.equals(this.helloSessionId)
+    const hs: ClientNegotiated = { version, suite, prfHash, serverRandom, sessionId: sid, ems, expectTicket, protocol, negotiatedBy, npnList }
+    if (resumed) {
+      if (s.suiteId !== suite.id || s.ems !== ems || s.version !== version) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
+      const keys = deriveKeys(suite, version, s.master, this.clientRandom, serverRandom)
+      this.keylog(s.master)
+      return { kind: expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master: s.master, keys, resumed: true, ticket: s.ticket }
     }
-    this.sessionId = sid
-    this.state = 'certificate'
+    return { kind: 'certificate', hs }
   }
 
-  private onCertificate (msg: HandshakeMessage): void {
+  private onCertificate (st: ClientState & { kind: 'certificate' }, msg: HandshakeMessage): ClientState {
     const r = new Reader(msg.body)
     const list = new Reader(r.vec24())
     r.end()
@@ -260,13 +282,14 @@ export class TlsClientConnection extends TlsEngine {
     }
     if (chain.length === 0) throw new TlsError(Alert.bad_certificate, 'empty certificate chain')
     if (this.opts.insecure !== true) this.verifyChain(chain)
-    const key = chain[0].publicKey
-    const auth = (this.suite as Suite).auth
-    if ((auth === 'rsa') !== (key.asymmetricKeyType === 'rsa')) throw new TlsError(Alert.unsupported_certificate, 'certificate key does not match the suite')
-    this.peerKey = key
+    const peerKey = chain[0].publicKey
+    const suite = st.hs.suite
+    if ((suite.auth === 'rsa') !== (peerKey.asymmetricKeyType === 'rsa')) throw new TlsError(Alert.unsupported_certificate, 'certificate key does not match the suite')
     this.addTranscript(msg.raw)
     // RSA key exchange: no ServerKeyExchange (RFC 5246 section 7.4.3).
-    this.state = (this.suite as Suite).kx === 'rsa' ? 'server_hello_done' : 'server_key_exchange'
+    return suite.kx === 'rsa'
+      ? { kind: 'server_hello_done', hs: st.hs, kx: { kind: 'rsa', peerKey } }
+      : { kind: 'server_key_exchange', hs: st.hs, peerKey }
   }
 
   private verifyChain (chain: crypto.X509Certificate[]): void {
@@ -289,108 +312,102 @@ export class TlsClientConnection extends TlsEngine {
     throw new TlsError(Alert.unknown_ca, 'certificate chain does not lead to a trusted CA')
   }
 
-  private eph: ReturnType<typeof ephemeral> | null = null
-  private serverPoint: Buffer = Buffer.alloc(0)
-
-  private onServerKeyExchange (msg: HandshakeMessage): void {
+  private onServerKeyExchange (st: ClientState & { kind: 'server_key_exchange' }, msg: HandshakeMessage): ClientState {
+    const { hs, peerKey } = st
     const r = new Reader(msg.body)
     if (r.u8() !== 3) throw new TlsError(Alert.illegal_parameter, 'curve_type is not named_curve')
     const group = r.u16()
     if (!this.offeredGroups.includes(group)) throw new TlsError(Alert.illegal_parameter, 'server chose a group we did not offer')
-    this.serverPoint = Buffer.from(r.vec8())
+    const serverPoint = Buffer.from(r.vec8())
     const params = msg.body.subarray(0, r.pos)
-    const signed = Buffer.concat([this.clientRandom, this.serverRandom, params])
+    const signed = Buffer.concat([this.clientRandom, hs.serverRandom, params])
     let ok: boolean
-    if (this.version < Version.TLS12) {
+    if (hs.version < Version.TLS12) {
       // No SignatureAndHashAlgorithm before 1.2 (RFC 4346 section 7.4.3).
       const sig = r.vec16()
       r.end()
-      ok = verifyLegacy(this.peerKey as crypto.KeyObject, signed, sig)
+      ok = verifyLegacy(peerKey, signed, sig)
     } else {
       const scheme = r.u16()
       const sig = r.vec16()
       r.end()
-      const rsa = (this.suite as Suite).auth === 'rsa'
+      const rsa = hs.suite.auth === 'rsa'
       if (!SCHEMES.includes(scheme) || (rsa ? !schemeIsRsa(scheme) : !schemeIsEcdsa(scheme))) throw new TlsError(Alert.illegal_parameter, 'signature scheme we did not offer')
-      ok = verify(scheme, this.peerKey as crypto.KeyObject, signed, sig)
+      ok = verify(scheme, peerKey, signed, sig)
     }
     if (!ok) {
       throw new TlsError(Alert.decrypt_error, 'ServerKeyExchange signature does not verify')
     }
-    this.eph = ephemeral(group)
     this.addTranscript(msg.raw)
-    this.state = 'server_hello_done'
+    return { kind: 'server_hello_done', hs, kx: { kind: 'ecdhe', eph: ephemeral(group), serverPoint } }
   }
 
-  private onServerHelloDone (msg: HandshakeMessage): void {
+  private onServerHelloDone (st: ClientState & { kind: 'server_hello_done' }, msg: HandshakeMessage): ClientState {
+    const { hs, kx } = st
     if (msg.body.length !== 0) throw new TlsError(Alert.decode_error, 'ServerHelloDone is not empty')
     this.addTranscript(msg.raw)
-    const suite = this.suite as Suite
     let pre: Buffer
-    if (suite.kx === 'rsa') {
+    if (kx.kind === 'rsa') {
       // PreMasterSecret = client_version (the one in our ClientHello) || 46 random bytes, PKCS#1 v1.5 encrypted
       // to the certificate's key, in a 16-bit-length vector (RFC 5246 section 7.4.7.1).
       pre = Buffer.concat([u16(this.maxVersion), crypto.randomBytes(46)])
-      const enc = crypto.publicEncrypt({ key: this.peerKey as crypto.KeyObject, padding: crypto.constants.RSA_PKCS1_PADDING }, pre)
+      const enc = crypto.publicEncrypt({ key: kx.peerKey, padding: crypto.constants.RSA_PKCS1_PADDING }, pre)
       this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec16(enc)))
     } else {
-      const eph = this.eph as ReturnType<typeof ephemeral>
-      pre = eph.secret(this.serverPoint)
-      this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec8(eph.pub)))
+      pre = kx.eph.secret(kx.serverPoint)
+      this.sendHandshake(handshake(HandshakeType.client_key_exchange, vec8(kx.eph.pub)))
     }
-    this.master = this.ems
-      ? prf(this.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
-      : prf(this.prfHash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
-    this.keys = deriveKeys(suite, this.version, this.master, this.clientRandom, this.serverRandom)
-    this.keylog()
-    this.sendClientFinished()
-    this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
+    const master = hs.ems
+      ? prf(hs.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(hs.prfHash, pre, 'master secret', Buffer.concat([this.clientRandom, hs.serverRandom]), 48)
+    const keys = deriveKeys(hs.suite, hs.version, master, this.clientRandom, hs.serverRandom)
+    this.keylog(master)
+    this.sendClientFinished(hs, master, keys)
+    return { kind: hs.expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master, keys, resumed: false, ticket: null }
   }
 
-  private sendClientFinished (): void {
-    const keys = this.keys as KeyPair
+  private sendClientFinished (hs: ClientNegotiated, master: Buffer, keys: KeyPair): void {
     this.sendChangeCipherSpec(keys.client)
-    if (this.negotiatedBy === 'npn') {
+    if (hs.negotiatedBy === 'npn') {
       // NextProtocol with padding to a multiple of 32 bytes to hide the name's length (draft section 4).
-      const p = Buffer.from(this.protocol ?? '', 'latin1')
+      const p = Buffer.from(hs.protocol ?? '', 'latin1')
       const pad = 32 - ((p.length + 2) % 32)
       this.sendHandshake(handshake(HandshakeType.next_protocol, Buffer.concat([vec8(p), vec8(Buffer.alloc(pad))])))
     }
-    this.sendHandshake(handshake(HandshakeType.finished, prf(this.prfHash, this.master, 'client finished', this.transcriptDigest(), 12)))
+    this.sendHandshake(handshake(HandshakeType.finished, prf(hs.prfHash, master, 'client finished', this.transcriptDigest(), 12)))
   }
 
-  private onNewSessionTicket (msg: HandshakeMessage): void {
+  private onNewSessionTicket (st: ClientState & { kind: 'new_session_ticket' }, msg: HandshakeMessage): ClientState {
     const r = new Reader(msg.body)
     r.u32hint()
     const t = Buffer.from(r.vec16())
     r.end()
-    this.ticket = t.length > 0 ? t : null
     this.addTranscript(msg.raw)
-    this.state = 'change_cipher_spec'
+    return { ...st, kind: 'change_cipher_spec', ticket: t.length > 0 ? t : null }
   }
 
-  private onFinished (msg: HandshakeMessage): void {
-    const suite = this.suite as Suite
-    const expected = prf(this.prfHash, this.master, 'server finished', this.transcriptDigest(), 12)
+  private onFinished (st: ClientState & { kind: 'finished' }, msg: HandshakeMessage): ClientState {
+    const { hs, master } = st
+    const expected = prf(hs.prfHash, master, 'server finished', this.transcriptDigest(), 12)
     if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
     if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'server Finished does not verify')
     this.addTranscript(msg.raw)
-    if (this.resumed) this.sendClientFinished()
-    this._session = { id: this.sessionId, ticket: this.ticket, master: this.master, suiteId: suite.id, ems: this.ems, servername: this.servername, version: this.version }
-    this.state = 'done'
+    if (st.resumed) this.sendClientFinished(hs, master, st.keys)
+    this._session = { id: hs.sessionId, ticket: st.ticket, master, suiteId: hs.suite.id, ems: hs.ems, servername: this.servername, version: hs.version }
     this.handshakeDone({
       type: 'handshake',
-      protocol: this.protocol,
-      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
-      cipher: suite.name,
-      version: versionName(this.version),
+      protocol: hs.protocol,
+      negotiatedBy: hs.protocol === null ? null : hs.negotiatedBy,
+      cipher: hs.suite.name,
+      version: versionName(hs.version),
       servername: this.servername,
-      resumed: this.resumed,
-      ...(this.negotiatedBy === 'npn' && this.npnList !== null ? { serverProtocols: this.npnList } : {})
+      resumed: st.resumed,
+      ...(hs.negotiatedBy === 'npn' && hs.npnList !== null ? { serverProtocols: hs.npnList } : {})
     })
+    return { kind: 'done' }
   }
 
-  private keylog (): void {
-    this.opts.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${this.master.toString('hex')}`)
+  private keylog (master: Buffer): void {
+    this.opts.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${master.toString('hex')}`)
   }
 }

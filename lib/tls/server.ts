@@ -183,6 +183,15 @@ export class TlsServerConnection extends TlsEngine {
     }
   }
 
+  /**
+   * No alert means anything before the ClientHello; OpenSSL answers any (even a warning) with unexpected_message,
+   * and so do we, and peek.ts, so both TLS stacks of the listener give one answer. Later warnings are ignored,
+   * up to MAX_WARNING_ALERTS (engine.ts).
+   */
+  protected override onWarningAlert (desc: number): void {
+    if (this.state.kind === 'client_hello') throw new TlsError(Alert.unexpected_message, `warning alert ${desc} before the ClientHello`)
+  }
+
   protected onChangeCipherSpec (): void {
     const st = this.state
     if (st.kind !== 'change_cipher_spec') throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${st.kind}`)

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import { parseClientHello } from '../../lib/tls/hello'
 import { loadCertificate } from '../../lib/tls/certificates'
-import { Alert, Ext, SigScheme } from '../../lib/tls/constants'
+import { Ext, SigScheme } from '../../lib/tls/constants'
 import { sClient, startServer, testCerts } from './harness'
 import { baseHello, helloBody, helloRecords, HelloParts, malformedHellos, probe, u16, v16, withExt } from './hellos'
 

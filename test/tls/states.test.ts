@@ -9,58 +9,13 @@ import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import { TlsClientConnection, TlsClientOptions, TlsClientSession } from '../../lib/tls/client'
 import { loadCertificate } from '../../lib/tls/certificates'
 import { Alert, AlertLevel, ContentType, HandshakeType } from '../../lib/tls/constants'
-import type { RecordProtection } from '../../lib/tls/crypto'
-import type { TlsEvent } from '../../lib/tls/engine'
 import { shuttle, testCerts } from './harness'
+import { At, eachState, injecting, Injection, runInjection, sessionToResume } from './inject'
 
 const certs = testCerts()
 const opts: TlsServerOptions = { certificates: [loadCertificate(certs.rsa)] }
 
-/** What the client sends in place of one of its messages: a record of `type` holding `data`. */
-interface Injection { type: number, data: Buffer }
-/** Where: in place of the handshake message of this type, or of the ChangeCipherSpec. */
-type At = number | 'ccs'
-
-/**
- * Our client, made to send `injection` in place of the message `at`, and nothing after it; through its own record
- * layer, so the record is encrypted exactly when the real one would have been.
- */
-class Injector extends TlsClientConnection {
-  // (undefined while the base constructor sends the ClientHello: fields are set after it returns)
-  plan: { at: At, injection: Injection } | null = null
-  private stopped = false
-  warnings: number[] = []
-  protected override sendHandshake (raw: Buffer): void {
-    if (this.stopped) return
-    if (this.plan?.at === raw[0]) return this.inject(this.plan.injection)
-    super.sendHandshake(raw)
-  }
-
-  protected override sendChangeCipherSpec (state: RecordProtection): void {
-    if (this.stopped) return
-    if (this.plan?.at === 'ccs') return this.inject(this.plan.injection)
-    super.sendChangeCipherSpec(state)
-  }
-
-  private inject (i: Injection): void {
-    this.stopped = true
-    this.sendRecord(i.type, i.data)
-  }
-
-  send (i: Injection): void { this.sendRecord(i.type, i.data) }
-  protected override onWarningAlert (desc: number): void { this.warnings.push(desc) }
-}
-
-const TYPES = [
-  HandshakeType.hello_request, HandshakeType.client_hello, HandshakeType.server_hello, HandshakeType.new_session_ticket,
-  HandshakeType.certificate, HandshakeType.server_key_exchange, HandshakeType.certificate_request,
-  HandshakeType.server_hello_done, HandshakeType.certificate_verify, HandshakeType.client_key_exchange,
-  HandshakeType.finished, HandshakeType.next_protocol, 99
-]
-const injections: Array<[string, Injection]> = [
-  ...TYPES.map((type): [string, Injection] => [`handshake type ${type}`, { type: ContentType.handshake, data: Buffer.from([type, 0, 0, 0]) }]),
-  ['ChangeCipherSpec', { type: ContentType.change_cipher_spec, data: Buffer.from([1]) }]
-]
+const Injector = injecting(TlsClientConnection)
 
 type StateName = 'client_hello' | 'client_key_exchange' | 'change_cipher_spec' | 'next_protocol' | 'finished' | 'done'
 /** The message a state reads, and where the client sends what the server reads in that state. */
@@ -77,22 +32,12 @@ const STATES: Record<StateName, { reads: number | 'ccs' | null, at: At | null }>
 const outcome = (state: StateName, inj: Injection, client: TlsClientOptions, session: TlsClientSession | null): string => {
   const s = new TlsServerConnection(opts, Date.now())
   const c = new Injector({ ...client, session }, Date.now())
-  let ev: { a: TlsEvent[], b: TlsEvent[] }
   if (state === 'client_hello') {
-    ev = { a: [], b: s.receive(Buffer.concat([Buffer.from([inj.type, 3, 1, 0, inj.data.length]), inj.data]), Date.now()) }
-  } else if (state === 'done') {
-    const first = shuttle(c, s)
-    if (!first.b.some((e) => e.type === 'handshake')) return 'no handshake'
-    c.send(inj)
-    ev = shuttle(c, s)
-  } else {
-    c.plan = { at: STATES[state].at ?? 'ccs', injection: inj }
-    ev = shuttle(c, s)
+    const ev = s.receive(Buffer.concat([Buffer.from([inj.type, 3, 1, 0, inj.data.length]), inj.data]), Date.now())
+    const err = ev.find((e) => e.type === 'error')
+    return err?.type === 'error' ? `alert ${err.error.alert}` : 'nothing'
   }
-  const err = ev.b.find((e) => e.type === 'error')
-  if (err?.type === 'error') return `alert ${err.error.alert}`
-  if (c.warnings.length > 0) return `warning ${c.warnings.join(',')}`
-  return ev.b.some((e) => e.type === 'handshake') ? 'handshake' : 'nothing'
+  return runInjection(c, s, c, 'server', state === 'done' ? null : STATES[state].at ?? 'ccs', inj)
 }
 
 /** The answer a state gives: unexpected_message to all but what it reads; with an empty body, that one fails to decode. */
@@ -114,24 +59,10 @@ const flows: Array<{ name: string, client: TlsClientOptions, resumed: boolean, s
 
 for (const flow of flows) {
   t.test(flow.name, async (t) => {
-    let session: TlsClientSession | null = null
-    if (flow.resumed) {
-      const c = new TlsClientConnection(flow.client, Date.now())
-      shuttle(c, new TlsServerConnection(opts, Date.now()))
-      session = c.session
-      // the session id flow: the same session without its ticket
-      if (session !== null && flow.name.includes('session id')) session = { ...session, ticket: null }
-      t.ok(session, 'a session to resume')
-    }
-    for (const state of flow.states) {
-      const got: string[] = []
-      const want: string[] = []
-      for (const [name, inj] of injections) {
-        got.push(`${name}: ${outcome(state, inj, flow.client, session)}`)
-        want.push(`${name}: ${expected(state, inj)}`)
-      }
-      t.same(got, want, `in ${state}`)
-    }
+    // the session id flow: the same session without its ticket
+    const session = flow.resumed ? sessionToResume(flow.client, opts, !flow.name.includes('session id')) : null
+    if (flow.resumed) t.ok(session, 'a session to resume')
+    eachState(t, flow.states, (state, inj) => outcome(state, inj, flow.client, session), expected)
   })
 }
 
