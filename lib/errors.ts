@@ -55,6 +55,13 @@ export class SpdyOptionsError extends SpdyError {
   }
 }
 
+/** The plugin was registered a second time on the same app (in any context): one app has one SPDY listener. */
+export class SpdyAlreadyRegisteredError extends SpdyError {
+  constructor (message: string) {
+    super('FST_SPDY_ALREADY_REGISTERED', message)
+  }
+}
+
 /** A protocol violation confined to one stream: answer RST_STREAM(status) and keep the session. */
 export class SpdyStreamError extends SpdyError {
   readonly streamId: number

@@ -5,7 +5,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyListenOptions, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import { kPush, type PushFunction } from './server/push'
-import { resolveOptions, type FastifySpdyOptions } from './options'
+import { resolveOptions, splitRegisterOptions, type FastifySpdyOptions } from './options'
+import { SpdyAlreadyRegisteredError } from './errors'
 import { alternateProtocolHook } from './alternate-protocol'
 import { SpdyListener, type SpdyListenerInfo, type SpdyRequestInfo } from './server/listener'
 
@@ -44,11 +45,33 @@ declare module 'fastify' {
 }
 
 type ListenCallback = (err: Error | null, address: string) => void
-type Listen = (opts?: FastifyListenOptions, cb?: ListenCallback) => Promise<string> | undefined
+type Listen = (this: FastifyInstance, opts?: FastifyListenOptions, cb?: ListenCallback) => Promise<string> | undefined
+
+/** The apps this plugin is registered on, by the instance that owns their `listen` (the root). */
+const registered = new WeakSet<object>()
 
 async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOptions): Promise<void> {
-  const options = resolveOptions(rawOptions)
-  const listener = new SpdyListener(fastify, options)
+  const { pluginOptions, registerOptions } = splitRegisterOptions(rawOptions)
+  const options = resolveOptions(pluginOptions)
+  // Registered in a child context, `fastify` is that context: an object whose prototype chain leads to the root,
+  // which owns `listen` (lib/plugin-override.js in Fastify builds children with Object.create). The app calls the
+  // root's listen, so that is the one the listener must follow, wherever the plugin was registered.
+  const root = ownerOf(fastify, 'listen')
+  if (registered.has(root)) {
+    throw new SpdyAlreadyRegisteredError('fastify-spdy: already registered on this app; one app has one SPDY listener ' +
+      '(register it once, in the context whose routes should advertise it)')
+  }
+  registered.add(root)
+
+  // fastify-plugin skips Fastify's encapsulation, and with it what `logLevel`/`logSerializers` do for every other
+  // plugin, so the plugin applies them to its own logger. Routing and the server are the app's, shared by every
+  // context: a SPDY stream runs through the root's routing whatever context registered the plugin.
+  const childOptions: { level?: string, serializers?: Record<string, (value: unknown) => string> } = {}
+  if (registerOptions.logLevel !== undefined) childOptions.level = registerOptions.logLevel
+  if (registerOptions.logSerializers !== undefined) childOptions.serializers = registerOptions.logSerializers
+  const log = Object.keys(childOptions).length > 0 ? fastify.log.child({}, childOptions) : fastify.log
+  const app = Object.create(fastify, { log: { value: log } }) as FastifyInstance
+  const listener = new SpdyListener(app, options)
 
   fastify.decorate('spdy', listener.info)
   fastify.decorateRequest('spdy', {
@@ -63,6 +86,8 @@ async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOpt
   })
   fastify.addHook('onSend', pushOnSend)
 
+  // Added on the registering context: Alternate-Protocol follows a hook's encapsulation (that context and its
+  // children), while the listener serves the whole app.
   if (options.alternateProtocol !== false) {
     fastify.addHook('onSend', alternateProtocolHook(() => listener.port, options.alternateProtocol))
   }
@@ -70,26 +95,34 @@ async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOpt
   // The SPDY listener binds when the app listens, before listen() resolves, so the port is known to the first
   // response and a bind failure (EADDRINUSE) rejects listen() instead of vanishing into a log line, which is what
   // an onListen hook would do with it (fastify 5 only logs onListen errors).
-  const listen = fastify.listen.bind(fastify) as Listen
-  const wrapped: Listen = (opts?: FastifyListenOptions, cb?: ListenCallback) => {
+  const listen = (root as { listen: Listen }).listen
+  const wrapped: Listen = function (this: FastifyInstance, opts?: FastifyListenOptions, cb?: ListenCallback) {
     const host = options.host ?? listenHost(opts)
     if (typeof cb === 'function') {
-      listen(opts, (err, address) => {
+      listen.call(this, opts, (err, address) => {
         if (err !== null) return cb(err, address)
         listener.listen(host, options.port).then(() => cb(null, address), (e: Error) => cb(e, address))
       })
       return undefined
     }
-    return (listen(opts) as Promise<string>).then(async (address) => {
+    return (listen.call(this, opts) as Promise<string>).then(async (address) => {
       await listener.listen(host, options.port)
       return address
     })
   }
-  ;(fastify as unknown as { listen: Listen }).listen = wrapped
+  ;(root as { listen: Listen }).listen = wrapped
 
   // preClose runs while routes still serve in-flight requests: GOAWAY every session, let streams finish within
-  // gracefulTimeout, then close what is left, so no handle outlives fastify.close().
+  // gracefulTimeout, then close what is left, so no handle outlives fastify.close(). Fastify runs a child context's
+  // preClose hooks too.
   fastify.addHook('preClose', async () => { await listener.close() })
+}
+
+/** The object on `obj`'s prototype chain that holds `key` itself. */
+function ownerOf (obj: object, key: string): object {
+  let o: object | null = obj
+  while (o !== null && !Object.hasOwn(o, key)) o = Object.getPrototypeOf(o) as object | null
+  return o ?? obj
 }
 
 /**

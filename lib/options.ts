@@ -171,6 +171,38 @@ function resolveAlternateProtocol (v: unknown): false | AlternateProtocolSetting
   return base
 }
 
+/** Fastify's own register options (RegisterOptions in fastify/types/register.d.ts): they mean to us what they mean to every plugin. */
+export interface SpdyRegisterOptions {
+  /** Accepted; the plugin adds no routes, so there is nothing to prefix. */
+  prefix?: string
+  /** Level of the plugin's own log lines ('silent' silences them). */
+  logLevel?: string
+  /** Serializers for the plugin's own log lines. */
+  logSerializers?: Record<string, (value: unknown) => string>
+}
+
+const REGISTER_KEYS: ReadonlyArray<keyof SpdyRegisterOptions> = ['prefix', 'logLevel', 'logSerializers']
+
+/**
+ * Splits what `register(plugin, opts)` hands the plugin into Fastify's register options and the plugin's own, so
+ * `prefix` and `logLevel` are not refused as unknown plugin options. Fastify validates them itself.
+ */
+export function splitRegisterOptions (input: unknown): { pluginOptions: unknown, registerOptions: SpdyRegisterOptions } {
+  if (!isObject(input)) return { pluginOptions: input, registerOptions: {} }
+  const pluginOptions: Record<string, unknown> = { ...input }
+  const registerOptions: Record<string, unknown> = {}
+  for (const k of REGISTER_KEYS) {
+    if (k in pluginOptions) {
+      registerOptions[k] = pluginOptions[k]
+      delete pluginOptions[k]
+    }
+  }
+  if (registerOptions.logLevel !== undefined && typeof registerOptions.logLevel !== 'string') {
+    fail('logLevel', "a log level name such as 'info' or 'silent'", registerOptions.logLevel)
+  }
+  return { pluginOptions, registerOptions: registerOptions as SpdyRegisterOptions }
+}
+
 /** `true`, `false`, or CIDRs / bare addresses (a bare address is a /32 or /128). */
 function resolveProxyProtocol (v: unknown): ProxyProtocolSetting {
   if (v === undefined || v === false) return false

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -36,6 +36,18 @@ t.test('built package works from require() and import', async (t) => {
     console.log(JSON.stringify([fs.existsSync('dist/cjs/index.d.ts'), fs.existsSync('dist/esm/index.d.mts'), fs.existsSync('dist/cjs/client/index.d.ts'), fs.existsSync('dist/esm/client.d.mts')]))
   `]).toString()
   t.same(JSON.parse(r), [true, true, true, true])
+})
+
+// fastify is the app's, not ours: a peer (any 5.x, fastify-plugin checks '5.x' at register) and a devDependency for
+// our own tests, never a dependency, which would nest a second Fastify under the package and put the type
+// augmentation on that copy. lib/ imports it for types only.
+t.test('fastify is a peer dependency, not a dependency', async (t) => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as Record<string, Record<string, string> | undefined>
+  t.equal(pkg.peerDependencies?.fastify, '^5')
+  t.type(pkg.devDependencies?.fastify, 'string')
+  t.equal(pkg.dependencies?.fastify, undefined)
+  const cjs = execFileSync(process.execPath, ['-e', "console.log(require('fastify-spdy')[Symbol.for('plugin-meta')].fastify)"]).toString().trim()
+  t.equal(cjs, '5.x', "fastify-plugin's range check")
 })
 
 // A consumer's install: the packed tarball carries the native record layer's source and build script, the script

@@ -122,6 +122,8 @@ export class ProxyHeaderStage implements StageHandler {
   readonly streamsServed = 0
   readonly rttMs = null
   readonly compressionContextsLive = false
+  /** Nothing in flight before the header: at maxSessions this connection may be closed for another. */
+  readonly idle = true
 
   constructor (private readonly conn: Connection, private readonly mode: 'required' | 'refuse', private readonly replace: (next: StageHandler) => void) {
     this.deadline = Date.now() + conn.listener.options.handshakeTimeout
@@ -140,13 +142,13 @@ export class ProxyHeaderStage implements StageHandler {
         return
       case 'none':
         if (this.mode === 'refuse') { this.start(null, buf); return }
-        this.fail('no PROXY protocol header', buf)
+        this.refuse('no PROXY protocol header', buf)
         return
       case 'malformed':
-        this.fail(`malformed PROXY protocol header: ${r.reason}`, buf)
+        this.refuse(`malformed PROXY protocol header: ${r.reason}`, buf)
         return
       case 'header':
-        if (this.mode === 'refuse') { this.fail('PROXY protocol header from a source not in options.proxyProtocol', buf); return }
+        if (this.mode === 'refuse') { this.refuse('PROXY protocol header from a source not in options.proxyProtocol', buf); return }
         headers.set(this.conn, r.header)
         if (r.header.source !== null) {
           this.conn.remoteAddress = r.header.source.address
@@ -159,13 +161,14 @@ export class ProxyHeaderStage implements StageHandler {
   private start (header: ProxyHeader | null, rest: Uint8Array): void {
     this.done = true
     this.pending = null
-    this.conn.schedule(null)
+    // The connection's timer stays armed: a plain handler still owes its first byte by the same deadline, and a
+    // TLS layer re-arms it for its handshake.
     const next = startHandler(this.conn, header)
     this.replace(next)
     if (rest.length > 0) next.receive(rest)
   }
 
-  private fail (why: string, buf: Uint8Array): void {
+  private refuse (why: string, buf: Uint8Array): void {
     this.done = true
     this.pending = null
     warnLimited(this.conn, { remoteAddress: this.conn.socket.remoteAddress, firstBytes: Buffer.from(buf.subarray(0, 16)).toString('hex') }, `fastify-spdy: ${why}; closing`)
@@ -174,7 +177,7 @@ export class ProxyHeaderStage implements StageHandler {
 
   tick (now: number): void {
     if (!this.done && now >= this.deadline) {
-      this.fail(`no complete PROXY protocol header within handshakeTimeout (${this.conn.listener.options.handshakeTimeout} ms)`, this.pending ?? new Uint8Array(0))
+      this.refuse(`no complete PROXY protocol header within handshakeTimeout (${this.conn.listener.options.handshakeTimeout} ms)`, this.pending ?? new Uint8Array(0))
     }
   }
 
@@ -184,6 +187,9 @@ export class ProxyHeaderStage implements StageHandler {
   }
 
   onClose (): void { this.done = true }
+
+  /** Nothing of ours was sent yet: the crash barrier just closes the socket. */
+  fail (): void { this.done = true }
 
   /** Nothing in flight yet. */
   shutdown (): void { this.conn.destroy() }
