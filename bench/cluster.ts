@@ -14,7 +14,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import spdy from '../lib/index'
-import { machine, median, writeSection } from './results'
+import { loadavg, machine, median, writeSection } from './results'
 
 function arg (name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`)
@@ -95,6 +95,7 @@ async function measure (workers: number): Promise<Sample> {
 }
 
 async function main (): Promise<void> {
+  const loadBefore = loadavg()
   const samples = new Map<number, Sample[]>([[1, []], [2, []]])
   for (let i = 0; i < runs; i++) {
     for (const workers of i % 2 === 0 ? [1, 2] : [2, 1]) {
@@ -124,9 +125,11 @@ Plain SPDY/3.1, GET /small (11-byte body), bench/spdy-load.ts with ${CONNECTIONS
 one process; ${runs} runs of ${seconds} s after a 1 s warm-up, 1 and 2 workers alternating; medians. Server CPU is the
 primary's plus every worker's (the primary accepts and hands connections to workers round-robin). Nothing is
 pinned: the load generator shares the machine's 2 cores with the workers, so with 2 workers three busy processes
-compete for 2 cores and the 2-worker row is bounded by the machine, not by the server alone. This machine was also
-busy with other jobs while this ran (load average above 10): read the ratio within this run, not the absolute
-figures.
+compete for 2 cores and the 2-worker row is bounded by the machine, not by the server alone. The machine was also
+busy with other jobs: load average (1, 5, 15 min) ${loadBefore} before the run and ${loadavg()} after. Under
+such load the server's processes get a fraction of a core each (the "server cores busy" column) and CPU per request
+is inflated by the contention: read the ratio within this run only, and re-run on a quiet machine before drawing a
+conclusion about what a second worker buys.
 
 ${table}
 `)

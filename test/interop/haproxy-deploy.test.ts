@@ -33,10 +33,16 @@ writeFileSync(pemFile, cert + '\n' + key)
 
 interface Who { instance: string, ip: string, port: number, protocol: string, spdy: number | null }
 
+/** haproxy's health checks seen by each instance on its HTTP port (HTTP/1.1, not the SPDY listener). */
+const healthChecks = new Map<string, number>()
+
 async function instance (name: string, opts: Record<string, unknown>): Promise<FastifyInstance> {
   const app = Fastify()
   await app.register(spdy, { port: 0, proxyProtocol: ['127.0.0.1'], ...opts } as never)
-  app.get('/health', async () => 'ok')
+  app.get('/health', async (req) => {
+    if (req.spdy === null && req.socket.localPort === httpPort(app)) healthChecks.set(name, (healthChecks.get(name) ?? 0) + 1)
+    return 'ok'
+  })
   app.get('/big', async () => 'b'.repeat(300_000))
   app.get('/who', async (req): Promise<Who> => ({ instance: name, ip: req.ip, port: req.socket.remotePort ?? 0, protocol: req.protocol, spdy: req.spdy?.version ?? null }))
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -67,6 +73,10 @@ async function deployment (t: Test, which: 0 | 1, appOpts: Record<string, unknow
   const front = await freePort('::1')
   const config = localConfig(configs[which], front, apps.map((a) => ({ spdy: a.spdy.port!, http: httpPort(a) })), pemFile)
   await startHaproxy(t, bin!, config, [['::1', front]])
+  // `check port <http> inter 1s`: within a few seconds each instance's HTTP port has answered a check (bounded wait).
+  healthChecks.clear()
+  for (let i = 0; i < 100 && !(healthChecks.get('app1')! > 0 && healthChecks.get('app2')! > 0); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.ok(healthChecks.get('app1')! > 0 && healthChecks.get('app2')! > 0, `haproxy's health checks reach both instances' HTTP ports (${JSON.stringify(Object.fromEntries(healthChecks))})`)
   return front
 }
 
