@@ -68,7 +68,8 @@ export const injecting = <B extends EngineClass>(Base: B) => {
     protected override onWarningAlert (desc: number): void { this.warnings.push(desc) }
   }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return Injecting as unknown as new (...args: any[]) => Injecting
+  // A named type, not the anonymous class: declaration emit cannot name the engine's private members through it.
+  return Injecting as unknown as new (...args: any[]) => InstanceType<B> & Injector
 }
 
 /** One assertion per state: what every injection got against what it should get. */
@@ -85,7 +86,7 @@ export const eachState = <S extends string>(t: Test, states: S[], outcome: (stat
 }
 
 /** What a test drives of an injecting engine. */
-interface Injector { plan: { at: At, injection: Injection } | null, warnings: number[], send: (i: Injection) => void }
+interface Injector { plan: { at: At, injection: Injection } | null, stopped: boolean, warnings: number[], send: (i: Injection) => void, inject: (i: Injection) => void }
 
 /**
  * Run `client` against `server` in memory, `injector` (one of them) sending `inj` in place of its message `at`, or
