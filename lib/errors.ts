@@ -1,6 +1,6 @@
 /**
  * Error classes with stable codes (FST_SPDY_*), made with @fastify/error as every Fastify plugin's are: each has a
- * fixed `code`, a `statusCode` (500: none of them is an HTTP answer) and `name` 'FastifyError'; `instanceof` works
+ * fixed `code`, a `statusCode` (500: none of them is an HTTP answer) and its class's `name`; `instanceof` works
  * on the class and on its group (SpdyError > SpdyStreamError / SpdySessionError / TlsError / SpdyClientError).
  * Only classes that reach a user are here; README "Errors" says where each one surfaces:
  * - at register: SpdyOptionsError, SpdyAlreadyRegisteredError (register()/ready()/listen() rejects with them);
@@ -51,7 +51,14 @@ export function errorClass<C extends string> (code: C, Base: abstract new (...ar
   // as `class extends` would, so Error.isPrototypeOf(ErrorClass) holds (assertion libraries test that to tell an
   // error class from a predicate).
   Object.setPrototypeOf(made, Base)
-  return made
+  return class extends made {
+    constructor (...args: [message: string]) {
+      super(...args)
+      // The class's own name ('TlsError [FST_SPDY_TLS]: ...' in a stack) rather than @fastify/error's 'FastifyError':
+      // it says more, it is what these errors were named before, and tap's t.throws(fn, Class) compares it.
+      this.name = new.target.name
+    }
+  }
 }
 
 /** Base of every error this package throws or reports. `code` is stable and safe to match on. */

@@ -1,5 +1,5 @@
 /**
- * The package's errors are @fastify/error classes (code, statusCode, name 'FastifyError', instanceof on the class,
+ * The package's errors are @fastify/error classes (code, statusCode, the class's name, instanceof on the class,
  * its group, SpdyError, Error and @fastify/error's FastifyError), and each one is met where README "Errors" says
  * it surfaces: register() for option errors, the decoder's STREAM_ERROR/SESSION_ERROR events for protocol errors
  * (frames written by hand from the SPDY drafts, not by our encoder), the TLS engine's `error` event for TlsError.
@@ -36,7 +36,8 @@ t.test('every exported error class is an @fastify/error class with a stable code
   ]
   for (const [err, code, classes] of made) {
     t.equal(err.code, code)
-    t.equal(err.name, 'FastifyError', `${code}: named as @fastify/error names its errors`)
+    t.equal(err.name, classes[0].name, `${code}: named after its class`)
+    t.match(String(err), `${classes[0].name} [${code}]: m`, `${code}: @fastify/error's toString`)
     t.equal(err.statusCode, 500, `${code}: statusCode`)
     t.equal(err.message, 'm', `${code}: the message is the text given`)
     for (const C of [...classes, pkg.SpdyError, FastifyError, Error]) t.ok(err instanceof C, `${code} instanceof ${C.name}`)
