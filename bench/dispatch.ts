@@ -27,8 +27,7 @@ class DoneSink implements StreamSink {
 
 function streamHead (id: number): SpdyStreamHead {
   return {
-    method: 'GET', path: '/small', authority: 'localhost', scheme: 'http',
-    headers: { 'user-agent': 'bench', accept: '*/*' },
+    head: { method: 'GET', path: '/small', authority: 'localhost', scheme: 'http', httpVersion: 'HTTP/1.1', headers: { 'user-agent': 'bench', accept: '*/*', host: 'localhost' } },
     version: 3.1, streamId: id, priority: 3,
     remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8443, encrypted: false,
     fin: true

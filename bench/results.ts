@@ -12,6 +12,11 @@ export function machine (): string {
   return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`
 }
 
+/** The 1, 5 and 15 minute load averages, to print beside figures measured on a shared machine. */
+export function loadavg (): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+}
+
 export function writeSection (name: string, markdown: string): void {
   const start = `<!-- ${name}:start -->`
   const end = `<!-- ${name}:end -->`

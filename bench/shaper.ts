@@ -42,6 +42,9 @@ export interface ShaperStats {
   /** Payload bytes carried per direction. */
   bytesUp: number
   bytesDown: number
+  /** When the first connection was accepted, as an epoch time in ms (performance.timeOrigin + now): lets a client
+   * with its own clock (a browser's Navigation Timing) be checked against the link's. */
+  firstConnectAt: number
 }
 
 export interface Shaper {
@@ -206,6 +209,7 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
   const down = new Link(msPerByte, halfRtt, mss)
   const sockets = new Set<net.Socket>()
   let connections = 0
+  let firstConnectAt = 0
 
   const flow = (src: net.Socket, dst: net.Socket, link: Link, readyAt: number, dstReady: boolean): Flow => {
     const f: Flow = { dst, src, pending: [], pendingBytes: 0, undelivered: 0, inflight: 0, cwnd: initialCwnd, readyAt, readyTimer: null, srcEnded: false, ended: false, dstReady }
@@ -223,6 +227,7 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
   const server = net.createServer({ allowHalfOpen: true }, (client) => {
     connections++
     const now = performance.now()
+    if (firstConnectAt === 0) firstConnectAt = performance.timeOrigin + now
     const upstream = net.connect({ port: opts.targetPort, host: '127.0.0.1', allowHalfOpen: true })
     client.setNoDelay(true)
     upstream.setNoDelay(true)
@@ -253,7 +258,8 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
         lateMeanMs: segments === 0 ? 0 : (up.lateSum + down.lateSum) / segments,
         lateMaxMs: Math.max(up.lateMax, down.lateMax),
         bytesUp: up.bytes,
-        bytesDown: down.bytes
+        bytesDown: down.bytes,
+        firstConnectAt
       }
     },
     close: async () => {

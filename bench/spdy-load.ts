@@ -5,6 +5,9 @@
  *                          [--seconds 5] [--warmup 1] [--path /small]
  *     keeps `streams` requests in flight on each connection; prints one JSON line { requests, all, seconds, rps,
  *     clientCpu, errors }: `all` counts warm-up requests too, clientCpu is this process's CPU seconds per second.
+ *   --fragment N (plain only): every frame is written in N pieces, one socket write each (TCP_NODELAY), as some
+ *     clients we did not write do (spdystream writes a SYN_STREAM in about 8): the server pays a read per piece
+ *     whenever it keeps up with the client.
  *   tsx bench/spdy-load.ts --port P [--tls] --download --path /big
  *     one GET on one connection, timed from the request to the last DATA frame (after the connection is up);
  *     prints { bytes, seconds, mbps }.
@@ -31,6 +34,8 @@ const path = arg('path', download ? '/big' : '/small')
 const tls = process.argv.includes('--tls')
 const negotiation = arg('negotiation', 'alpn') as 'alpn' | 'npn'
 const protocol = `spdy/${version}`
+const fragment = Number(arg('fragment', '0'))
+if (fragment > 0 && tls) throw new Error('--fragment is for plain SPDY only')
 
 let done = 0
 /** Requests answered, warm-up included: the server's CPU time over the whole run is divided by this. */
@@ -43,6 +48,12 @@ interface Link {
   session: SpdySession
   flush: () => void
   end: () => void
+}
+
+/** One frame in `fragment` pieces of near-equal size, each its own write (so its own segment with TCP_NODELAY). */
+function writeFragments (socket: net.Socket, frame: Uint8Array): void {
+  const size = Math.max(1, Math.ceil(frame.length / fragment))
+  for (let i = 0; i < frame.length; i += size) socket.write(frame.subarray(i, i + size))
 }
 
 function connect (onEvents: (events: SessionEvent[], link: Link) => void, start: (link: Link) => void, onGone: () => void): void {
@@ -61,6 +72,7 @@ function connect (onEvents: (events: SessionEvent[], link: Link) => void, start:
     flush: () => {
       const out = session.takeOutbound()
       if (out.length === 0) return
+      if (engine === null && fragment > 0) { for (const frame of out) writeFragments(socket, frame); return }
       if (engine === null) { writeOut(out.length === 1 ? out : [Buffer.concat(out)]); return }
       // One TLS write per flush: the engine cuts records of 2^14 bytes, so small frames share a record.
       engine.write(out.length === 1 ? out[0] : Buffer.concat(out))

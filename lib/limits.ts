@@ -24,6 +24,16 @@ export interface SpdyLimits {
   gracefulTimeout?: number
   maxPushesPerRequest?: number
   compressionIdleTimeout?: number
+  maxQueuedControlFrames?: number
+  maxInflatedHeaderBytesPerWindow?: number
+  maxProxyHeaderBytes?: number
+  maxUnreadOutputBytes?: number
+  unreadOutputTimeout?: number
+  maxSessionHeaderBytes?: number
+  maxProcessHeaderBytes?: number
+  maxProcessResetsPerSecond?: number
+  streamWindowTimeout?: number
+  requestBodyTimeout?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -45,10 +55,13 @@ const MAX_31 = 0x7fffffff
  * - maxSettingsPerWindow 100 / maxResetsPerWindow 200 per 10 s: far above what a browser does, far below a flood
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
  * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack.
- * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure.
- * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB.
+ * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure; queued
+ *   control frames count with their memory (~150 bytes for a 12-byte PING reply), and reading pauses past it.
+ * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB. At the cap the
+ *   oldest idle connection is closed for a new one (lib/server/listener.ts), so idle sockets cannot lock the port.
  * - idleTimeout 120 s: nginx's spdy_keepalive_timeout was 3 min, Node's http2 has none; a dead peer is freed.
- * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped.
+ * - handshakeTimeout 10 s: slow-handshake (slowloris-style) connections are dropped; a PROXY protocol header
+ *   (option proxyProtocol) gets the same time to arrive, the spec asking for at least 3 s (a TCP retransmit).
  * - gracefulTimeout 5 s: how long `fastify.close()` lets in-flight streams finish after GOAWAY.
  * - maxPushesPerRequest 32: a page's critical assets; every push runs a request through the app and competes
  *   with the page itself for the connection, so a route pushing hundreds is a bug to be stopped.
@@ -57,6 +70,44 @@ const MAX_31 = 0x7fffffff
  *   the next header block rebuilds them (~45 us). Long enough for a page's burst of requests on a fast link, short
  *   enough that a storm of new connections does not hold 60 KB each: measured with bench/memory.ts, 1,000 idle
  *   plain connections cost 80.5 KB each in RSS at 1 s and 46.6 KB at 200 ms (the burst's freed memory stays mapped).
+ * - maxQueuedControlFrames 1000: control frames the peer's own frames made us queue (PING replies, RST_STREAMs,
+ *   WINDOW_UPDATEs) waiting for it to read them; past this it is flooding without reading: GOAWAY. nghttp2's
+ *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
+ *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
+ * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
+ *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
+ *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
+ *   this rate. 25.6 MB/s stays above what one busy session inflates: bench/session.ts runs ~50k small GETs a
+ *   second on one session with 200-byte heads (10 MB/s), a browser-like head is ~390 bytes (65k of them a second
+ *   fit), and a browser's page load inflates a few hundred KB.
+ * - maxProxyHeaderBytes 2048: the most a PROXY protocol header (option proxyProtocol) may take, buffered before
+ *   anything else of the connection. A v1 line is at most 107 bytes; a v2 header is 16 bytes, a 36-byte IPv6
+ *   address block and TLVs: HAProxy's fullest (ALPN, SNI authority up to 255, a 128-byte unique id, the SSL TLV with
+ *   version, cipher, signature and key algorithms and a client certificate CN) stays under ~700 bytes. 2 KiB leaves
+ *   room for that and is 1/32 of the 64 KiB a v2 length field can announce. The minimum, 232, is a v2 AF_UNIX
+ *   address block (16 + 2 x 108) with no TLV. The header is read within handshakeTimeout.
+ * - maxUnreadOutputBytes 256 KiB: output written to a socket and not yet taken by the kernel, above which we stop
+ *   reading that peer until it drains. One flush of DATA is at most 256 KiB (lib/server/spdy-handler.ts FLUSH_BYTES)
+ *   and waits for the drain, so a reading peer rarely reaches it, while a peer flooding PINGs without reading holds
+ *   at most this plus one read's answers (150 such peers: ~40 MB, where the same flood took 2.6 GB unbounded).
+ * - unreadOutputTimeout 10 s: how long a congested socket may go without the peer taking a single byte before it
+ *   is closed. Any progress restarts it, so a slow reader is never cut; one that reads nothing frees its slot.
+ * - maxSessionHeaderBytes 2 MiB: decoded header-block bytes held by one session's open streams; a new stream past
+ *   it is refused (REFUSED_STREAM). maxConcurrentStreams (100) streams with 20 KB heads each (a 16 KB cookie jar,
+ *   Node's whole HTTP/1.1 head limit, plus the rest) fit; 100 blocks of maxHeaderBlockBytes (6.4 MB) do not.
+ * - maxProcessHeaderBytes 128 MiB: the same, all sessions of the process together (issue 11: 50 sessions x 100
+ *   streams x 60 KB blocks took RSS from 70 to 742 MB, ~2.4 bytes of RSS per block byte). 85,000 requests with
+ *   1.5 KB heads in flight at once fit; at the measured ratio it bounds header memory near 300 MB.
+ * - maxProcessResetsPerSecond 1000: peer-opened streams reset by peers per second, all sessions together; past it,
+ *   a session whose peer resets gets GOAWAY at once ("rapid reset" spread over many connections stays under every
+ *   per-session rate: 2 million resets over 6,624 connections in issue 11). A browser cancels a few streams on a
+ *   navigation: 1000 a second is 100 navigations a second cancelling 10 streams each, or 50 sessions each at the
+ *   per-session ceiling (maxResetsPerWindow, 20 a second). Pushes the client declines do not count.
+ * - streamWindowTimeout 60 s: how long a stream's response may wait on the peer's flow-control window at zero
+ *   (no WINDOW_UPDATE) before RST_STREAM CANCEL; GOAWAY when every open stream is so stalled. nginx's send_timeout
+ *   (60 s between two writes to a client); a browser re-opens the window within a round trip of reading.
+ * - requestBodyTimeout 60 s: how long a request whose body is still open may go without DATA (while our window
+ *   lets the peer send) before RST_STREAM CANCEL; nginx's client_body_timeout (60 s between two reads of a body).
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -74,5 +125,15 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   handshakeTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
   gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
-  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' }
+  compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
+  maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
+  maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
+  maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' },
+  maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
+  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
+  maxSessionHeaderBytes: { default: 2 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams per session' },
+  maxProcessHeaderBytes: { default: 128 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams, all sessions' },
+  maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' },
+  streamWindowTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms on a zero send window (0 = none)' },
+  requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' }
 }

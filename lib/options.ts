@@ -7,6 +7,7 @@
 import { SpdyOptionsError } from './errors'
 import { LIMITS, type LimitSpec, type SpdyLimits } from './limits'
 import { altSvcProtocolId, type AlternateProtocolSettings } from './alternate-protocol'
+import { isIP } from 'node:net'
 
 export type SpdyProtocol = 'spdy/3.1' | 'spdy/3' | 'spdy/2' | 'http/1.1'
 export { LIMITS, type SpdyLimits }
@@ -50,7 +51,17 @@ export interface FastifySpdyOptions extends SpdyLimits {
   protocols?: SpdyProtocol[]
   /** Advertise the listener on plain HTTP responses; false to turn it off. */
   alternateProtocol?: boolean | AlternateProtocolOptions
+  /**
+   * PROXY protocol v1/v2 header before the first byte of TLS or SPDY (HAProxy `send-proxy`/`send-proxy-v2`):
+   * `false` (default) none; `true` required on every connection; a list of trusted sources (`'10.0.0.0/8'`,
+   * `'::1'`, ...) required from those, while a connection from anywhere else is served as a direct client and
+   * closed if it starts with a PROXY header (a client cannot claim another address).
+   */
+  proxyProtocol?: boolean | string[]
 }
+
+/** proxyProtocol, validated: trusted sources as [address, prefix length, family]; 'all' for true. */
+export type ProxyProtocolSetting = false | 'all' | Array<{ address: string, prefix: number, family: 'ipv4' | 'ipv6' }>
 
 const DEFAULT_ALTERNATE_PROTOCOL = 'spdy/v2'
 /** One day, as Chrome's Alt-Svc default (RFC 7838 section 3.1). */
@@ -62,9 +73,10 @@ export interface ResolvedOptions extends Required<SpdyLimits> {
   tls: false | SpdyTlsOptions
   protocols: SpdyProtocol[]
   alternateProtocol: false | AlternateProtocolSettings
+  proxyProtocol: ProxyProtocolSetting
 }
 
-const KNOWN = new Set<string>(['port', 'host', 'tls', 'protocols', 'alternateProtocol', ...Object.keys(LIMITS)])
+const KNOWN = new Set<string>(['port', 'host', 'tls', 'protocols', 'alternateProtocol', 'proxyProtocol', ...Object.keys(LIMITS)])
 const TLS_KNOWN = new Set<string>(['cert', 'key', 'sni', 'legacy', 'ticketKeys', 'keylog'])
 
 const fail = (path: string, what: string, got: unknown): never => {
@@ -191,6 +203,22 @@ export function splitRegisterOptions (input: unknown): { pluginOptions: unknown,
   return { pluginOptions, registerOptions: registerOptions as SpdyRegisterOptions }
 }
 
+/** `true`, `false`, or CIDRs / bare addresses (a bare address is a /32 or /128). */
+function resolveProxyProtocol (v: unknown): ProxyProtocolSetting {
+  if (v === undefined || v === false) return false
+  if (v === true) return 'all'
+  const what = 'true, false, or a non-empty array of trusted source addresses or CIDRs such as "10.0.0.0/8" or "::1"'
+  if (!Array.isArray(v) || v.length === 0) return fail('proxyProtocol', what, v)
+  return (v as unknown[]).map((x, i) => {
+    const m = typeof x === 'string' ? /^([^/]+)(?:\/(\d{1,3}))?$/.exec(x) : null
+    const ip = m === null ? 0 : isIP(m[1])
+    const bits = ip === 4 ? 32 : 128
+    const prefix = m?.[2] === undefined ? bits : Number(m[2])
+    if (m === null || ip === 0 || prefix > bits) fail(`proxyProtocol[${i}]`, 'an IPv4 or IPv6 address, optionally with a /prefix length', x)
+    return { address: m![1], prefix, family: ip === 4 ? 'ipv4' as const : 'ipv6' as const }
+  })
+}
+
 /** Validates and fills in defaults. Throws SpdyOptionsError naming the option. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   if (!isObject(input)) return fail('', 'an object', input)
@@ -230,6 +258,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     host: host as string | null,
     tls: resolveTls(input.tls),
     protocols,
-    alternateProtocol: resolveAlternateProtocol(input.alternateProtocol)
+    alternateProtocol: resolveAlternateProtocol(input.alternateProtocol),
+    proxyProtocol: resolveProxyProtocol(input.proxyProtocol)
   }
 }

@@ -14,7 +14,7 @@ import type { Frame, HeaderList, SpdyVersion } from '../codec/types'
 import { GoawayStatus, goawayStatusName, RstStatus, rstStatusName, type TlsError } from '../errors'
 import { replyHeaders, replyStatus, requestHeaderList, type HttpHeaders, type OutgoingHeaders } from '../session/headers'
 import { SpdySession, type SessionEvent } from '../session/session'
-import { TlsClientConnection, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
+import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
 import {
   ClientCertificateError,
@@ -29,6 +29,7 @@ import {
 } from './errors'
 
 export * from './errors'
+export type { TlsClientSession }
 
 export type FrameDirection = 'in' | 'out'
 
@@ -58,6 +59,11 @@ export interface ConnectOptions {
   onFrame?: (direction: FrameDirection, frame: Frame) => void
   /** Called once the connection is ready, before our first frame (SETTINGS) goes out: for logging. */
   onConnect?: (client: SpdyClient) => void
+  /**
+   * TLS: resume this session (an earlier client's `tlsSession`): an RFC 5077 ticket if the server issued one, else
+   * the session id. `client.tls.resumed` tells whether the server took it.
+   */
+  session?: TlsClientSession | null
 }
 
 export interface RequestOptions {
@@ -199,6 +205,9 @@ export class SpdyClient {
 
   get authority (): string { return `${this.opts.servername ?? this.opts.host}:${this.opts.port}` }
 
+  /** The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. */
+  get tlsSession (): TlsClientSession | null { return this.tlsConn?.session ?? null }
+
   /** Sends one request; resolves when its response and every stream pushed with it are complete. */
   async request (r: RequestOptions): Promise<SpdyResponse> {
     if (this.failure !== null) throw this.failure
@@ -225,6 +234,12 @@ export class SpdyClient {
         if (gaveUp) return
         if (this.failure !== null) { if (timer !== null) clearTimeout(timer); reject(this.failure); return }
         const hasBody = body !== undefined && body.length > 0
+        if (this.goawayStatus !== null) {
+          // The server said GOAWAY: it takes no new stream on this connection, so this request was never sent.
+          if (timer !== null) clearTimeout(timer)
+          reject(this.unprocessed(`the server sent GOAWAY ${goawayStatusName(this.goawayStatus)} before ${head.method} ${head.path} could be sent`))
+          return
+        }
         const id = this.session.request(list, { fin: !hasBody, priority: this.version === 2 ? Math.min(3, r.priority ?? 3) : r.priority })
         if (id === 0) {
           if (this.session.closed || this.closing) {
@@ -302,6 +317,9 @@ export class SpdyClient {
   }
 
   private handle (events: SessionEvent[]): void {
+    // 'closed' is acted on after the rest of the batch: after a GOAWAY the session can report itself closed (its
+    // last stream finished) before the 'data' event carrying that stream's final bytes.
+    let closed: string | null = null
     for (const ev of events) {
       switch (ev.type) {
         case 'response': {
@@ -360,10 +378,9 @@ export class SpdyClient {
             let err: ClientProtocolError
             if (p.ownError !== null) {
               err = new ClientProtocolError(`SPDY protocol error on stream ${ev.streamId}: ${p.ownError} (we sent RST_STREAM ${name})`, null, name)
-            } else if (ev.byPeer && this.goawayStatus !== null && ev.status === RstStatus.REFUSED_STREAM) {
-              // SPDY/3 section 2.6.6: streams above GOAWAY's last-good-stream-id were never processed.
-              const g = goawayStatusName(this.goawayStatus)
-              err = new ClientProtocolError(`server sent GOAWAY ${g} before stream ${ev.streamId} was processed`, 'GOAWAY', g)
+            } else if (ev.byPeer && ev.status === RstStatus.REFUSED_STREAM) {
+              // REFUSED_STREAM: "the stream was not processed" (SPDY/3 section 2.4.2), e.g. past the server's limit.
+              err = new ClientProtocolError(`server refused stream ${ev.streamId}: RST_STREAM REFUSED_STREAM`, 'RST_STREAM', name, true)
             } else {
               err = new ClientProtocolError(`${ev.byPeer ? 'server reset' : 'reset'} stream ${ev.streamId}: RST_STREAM ${name}`, 'RST_STREAM', name)
             }
@@ -384,24 +401,41 @@ export class SpdyClient {
         }
         case 'goaway': {
           this.goawayStatus = ev.status
+          // SPDY/3 section 2.6.6: streams above last-good-stream-id were never processed, whatever the status; requests
+          // still waiting for a stream slot were never sent. Both fail as `unprocessed`, safe to send elsewhere.
+          const g = goawayStatusName(ev.status)
+          for (const p of [...this.pending.values()]) {
+            if (p.id > ev.lastGoodStreamId) this.finishRequest(p, this.unprocessed(`server sent GOAWAY ${g} before stream ${p.id} was processed`))
+          }
+          for (const open of this.waiting.splice(0)) open()
           if (ev.status !== GoawayStatus.OK) {
             this.fail(new ClientProtocolError(`server sent GOAWAY ${goawayStatusName(ev.status)} (last good stream ${ev.lastGoodStreamId})`, 'GOAWAY', goawayStatusName(ev.status)))
           }
           break
         }
-        case 'closed': {
-          // Flush our last frames (a GOAWAY answer), then the session is over.
-          this.flush()
-          if (this.pending.size > 0) this.fail(new ClientClosedError(`the SPDY session ended: ${ev.reason}`))
-          this.endSocket()
-          break
-        }
+        case 'closed': closed = ev.reason; break
         default: break
       }
+    }
+    if (closed !== null) {
+      // Flush our last frames (a GOAWAY answer), then the session is over.
+      this.flush()
+      if (this.pending.size > 0) this.fail(new ClientClosedError(`the SPDY session ended: ${closed}`))
+      this.endSocket()
     }
   }
 
   private goawayStatus: number | null = null
+
+  /** True once the server sent GOAWAY (it takes no new request here) or the connection failed or was closed. */
+  get goingAway (): boolean { return this.goawayStatus !== null || this.failure !== null || this.closing || this.socket.destroyed }
+
+  /** Resolves once the socket is closed. */
+  get closed (): Promise<void> { return this.closedPromise }
+
+  private unprocessed (message: string): ClientProtocolError {
+    return new ClientProtocolError(message, 'GOAWAY', goawayStatusName(this.goawayStatus ?? GoawayStatus.OK), true)
+  }
 
   private mainDone (p: Pending): void {
     p.done = true
@@ -553,6 +587,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           negotiation: opts.negotiation ?? 'both',
           ca: opts.ca,
           insecure: opts.insecure,
+          session: opts.session ?? null,
           // Our own timer covers connect and handshake together.
           handshakeTimeout: 0
         }, Date.now())

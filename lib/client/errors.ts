@@ -56,10 +56,17 @@ export class ClientNoProtocolError extends clientError('FST_SPDY_CLIENT_NO_PROTO
 export class ClientProtocolError extends clientError('FST_SPDY_CLIENT_PROTOCOL') {
   readonly frame: 'GOAWAY' | 'RST_STREAM' | null
   readonly status: string
-  constructor (message: string, frame: 'GOAWAY' | 'RST_STREAM' | null, status: string) {
+  /**
+   * True when the server never processed the request: its stream was above GOAWAY's last-good-stream-id, or it was
+   * never sent because the server had sent GOAWAY (SPDY/3 section 2.6.6). Retrying it elsewhere is safe, whatever
+   * the method; SpdyAgent does so for idempotent ones.
+   */
+  readonly unprocessed: boolean
+  constructor (message: string, frame: 'GOAWAY' | 'RST_STREAM' | null, status: string, unprocessed = false) {
     super(message)
     this.frame = frame
     this.status = status
+    this.unprocessed = unprocessed
   }
 }
 

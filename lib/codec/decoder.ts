@@ -45,9 +45,12 @@ export class FrameDecoder {
   private strings: HeaderStrings | null = null
   /**
    * The incomplete frame carried over from earlier pushes: `partial[0, fill)`. While its 8-byte header is not yet
-   * complete, `partial` is the reused `head` scratch; then a buffer for the whole frame, grown by doubling as bytes
-   * arrive (so a header announcing 1 MB does not reserve 1 MB before the bytes come). Each byte that straddles
-   * chunks is copied once; frames wholly inside a chunk are never copied.
+   * complete, and until payload bytes follow it, `partial` is the reused `head` scratch; then a buffer sized to
+   * the bytes that have arrived, grown by doubling as more arrive, never past the frame's size. What a frame
+   * header announces reserves nothing: a peer that sends 8 bytes announcing a 1 MB frame costs 8 bytes, and one
+   * that trickles a large frame costs at most twice what it has sent (issue 11: 64 KB reserved per announced frame
+   * made 5,000 sockets of 8 bytes each cost 356 MB). Straddling bytes are copied once plus the doublings' copies
+   * (under 2x in total); frames wholly inside a chunk are never copied.
    */
   private readonly head = new Uint8Array(8)
   private partial: Uint8Array = this.head
@@ -57,6 +60,14 @@ export class FrameDecoder {
   /** Bytes still to drop of an oversized DATA frame. */
   private skip = 0
   private dead = false
+  /** Decompressed header-block bytes so far, every block counted (those whose frame is then dropped too). */
+  inflatedBytes = 0
+  /**
+   * Header-block bytes this decoder may still inflate; the block that takes it below zero ends the session. The
+   * session sets it from its per-window budget before each push (issue 11: HEADERS on streams already reset were
+   * inflated and dropped uncounted, 2.6 GB in 20 s on one connection). Infinity: no budget.
+   */
+  inflateAllowance = Infinity
 
   constructor (opts: DecoderOptions) {
     this.version = opts.version
@@ -66,6 +77,9 @@ export class FrameDecoder {
     this.maxHeaderPairs = opts.maxHeaderPairs ?? DEFAULT_MAX_HEADER_PAIRS
     this.inflater = new HeaderDecompressor(opts.version)
   }
+
+  /** Bytes of memory held for the incomplete frame carried over (0 while only its header, or nothing, is here). */
+  get pendingBytes (): number { return this.partial === this.head ? 0 : this.partial.length }
 
   /** True while the header inflater holds a zlib context (see compact()). */
   get zlibLive (): boolean { return this.inflater.live }
@@ -112,12 +126,13 @@ export class FrameDecoder {
           continue
         }
         this.want = 8 + length
-        this.partial = new Uint8Array(Math.min(this.want, 64 * 1024))
-        this.partial.set(this.head)
+        if (buf.length === 0) return out // the payload's memory comes with the payload
       }
       const take = Math.min(this.want - this.fill, buf.length)
       if (this.fill + take > this.partial.length) {
-        const bigger = new Uint8Array(Math.min(this.want, Math.max(this.partial.length * 2, this.fill + take)))
+        // `head` is shared scratch: never doubled in place, replaced by a buffer of what is here.
+        const grown = this.partial === this.head ? this.fill + take : Math.max(this.partial.length * 2, this.fill + take)
+        const bigger = new Uint8Array(Math.min(this.want, grown))
         bigger.set(this.partial.subarray(0, this.fill))
         this.partial = bigger
       }
@@ -137,11 +152,14 @@ export class FrameDecoder {
     if (this.dead || off >= buf.length) return out
     // Keep the incomplete tail (a copy: the caller may reuse `chunk`).
     const rest = buf.subarray(off)
-    if (rest.length < 8) {
+    if (rest.length <= 8) {
       this.head.set(rest)
+      // A whole header: frames() has refused an oversized one and decoded an empty one, so this one waits for payload.
+      if (rest.length === 8) this.want = 8 + frameLength(rest, 0)
     } else {
       this.want = 8 + frameLength(rest, 0)
-      this.partial = new Uint8Array(Math.min(this.want, Math.max(64 * 1024, rest.length)))
+      // Only what arrived (see `partial`); rest.length < want here, the frame being incomplete.
+      this.partial = new Uint8Array(rest.length)
       this.partial.set(rest)
     }
     this.fill = rest.length
@@ -309,6 +327,12 @@ export class FrameDecoder {
     if (!res.ok) {
       // Either way the shared zlib context is lost: too-large stopped midway, corrupt never was in step.
       this.fail(out, new SessionProtocolError(res.message))
+      return false
+    }
+    this.inflatedBytes += res.data.length
+    this.inflateAllowance -= res.data.length
+    if (this.inflateAllowance < 0) {
+      this.fail(out, new SessionProtocolError('header blocks inflated beyond the budget (HEADERS flood)'))
       return false
     }
     const parsed = parseHeaderBlock(res.data, this.table, this.maxHeaderPairs, streamId, this.strings ??= { names: new StringCache(), values: new StringCache() })

@@ -3,15 +3,22 @@
  *
  * The protocol engines are sans-IO; this class owns the socket, the single timer of the connection (armed at the
  * engines' earliest deadline), socket backpressure, and the mapping of session events onto request/response objects.
+ *
+ * Every way into a connection (socket data/end/close/drain, the timer, write callbacks, the handlers' deferred
+ * continuations) runs under one crash barrier, run(): an unexpected throw anywhere below ends this connection only
+ * (GOAWAY INTERNAL_ERROR when the session can still send it, then the socket is closed) and is logged once.
+ * Closing is end -> linger -> destroy, always with a deadline: a peer that never reads our FIN nor sends its own
+ * does not keep the socket.
  */
 import type net from 'node:net'
 import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
-import { ProtocolHandler } from './protocol'
-import { TlsLayer } from './tls-layer'
+import { CLOSE_LINGER_MS } from './linger'
+import { firstHandler, presentPeer, type StageHandler } from './proxy-stage'
+import { HOLD_OUTPUT } from './read-holds'
 
-/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides). */
-type ConnectionHandler = ProtocolHandler | TlsLayer
+/** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides), behind a PROXY header stage if configured. */
+type ConnectionHandler = StageHandler
 
 export interface ConnectionStats {
   remoteAddress: string | null
@@ -29,6 +36,11 @@ export interface ConnectionStats {
 
 /** A handler consumes decrypted bytes and emits bytes to send; the connection is its transport. */
 export interface Transport {
+  /**
+   * Runs `fn` under the connection's crash barrier: for continuations the caller defers itself (nextTick,
+   * setImmediate, timers, callbacks). A throw ends this connection, never the process.
+   */
+  run (fn: () => void): void
   /** Bytes for the peer (already framed; encrypted by the connection if TLS is on). */
   send (chunk: Uint8Array): void
   /**
@@ -43,6 +55,8 @@ export interface Transport {
   /** Flush what was sent, then end the socket. */
   end (): void
   destroy (): void
+  /** Pause (on) or resume reading the socket for `reason` (HOLD_*); reading goes on when no reason is left. */
+  hold (reason: number, on: boolean): void
   /** Rearm the connection's timer: the handler wants tick() at `deadline` (ms since epoch), or never (null). */
   schedule (deadline: number | null): void
 }
@@ -50,31 +64,87 @@ export interface Transport {
 /** Flushes up to this size are copied into one buffer before the socket write (see sendMany). */
 const COALESCE_BYTES = 64 * 1024
 
+
 export class Connection implements Transport {
   private handler: ConnectionHandler | null = null
   private timer: NodeJS.Timeout | null = null
   private timerAt = 0
   private writableWaiters: Array<() => void> = []
   private ended = false
+  /** An unexpected throw ended this connection: nothing calls into its handler any more. */
+  private crashed = false
+  /** Destroys the socket if the peer has not closed within CLOSE_LINGER_MS of our end(). */
+  private lingerTimer: NodeJS.Timeout | null = null
+  /**
+   * Why reading the socket is paused: OUTPUT (the peer does not read what we owe it) and/or BRIDGE (the app's
+   * HTTP/1.1 server has not taken what we decrypted). Reading resumes when no reason is left.
+   */
+  private readHolds = 0
+  /** Checks that a congested socket makes progress (see watchOutput). */
+  private stallTimer: NodeJS.Timeout | null = null
+  private progressAt = 0
+  private queuedAt = 0
   /** The app's HTTP/1.1 server owns the socket now; we only keep it counted so close() can end it. */
   private handedOff = false
-  readonly remoteAddress: string | null
-  readonly remotePort: number | null
+  /** The socket's peer, or the client named by a PROXY protocol header (set by proxy-stage.ts). */
+  remoteAddress: string | null
+  remotePort: number | null
   bytesRead = 0
 
   constructor (readonly listener: SpdyListener, readonly socket: net.Socket) {
     this.remoteAddress = socket.remoteAddress ?? null
     this.remotePort = socket.remotePort ?? null
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('drain', () => this.onDrain())
+    socket.on('data', (chunk: Buffer) => {
+      if (this.ended) return // we sent our FIN: nothing the peer says now can be answered
+      this.bytesRead += chunk.length
+      const h = this.handler
+      if (h === null || this.crashed) return
+      try { h.receive(chunk) } catch (err) { this.crash(err); return }
+      // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
+      // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
+      if (this.socket.writableLength > this.listener.options.maxUnreadOutputBytes) this.hold(HOLD_OUTPUT, true)
+    })
+    socket.on('drain', () => this.run(this.onDrain))
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // Peers vanish all the time (ECONNRESET, EPIPE): that is a debug-level event, not an error of ours.
       this.listener.fastify.log.debug({ err, remoteAddress: this.remoteAddress }, 'fastify-spdy: socket error')
     })
-    socket.on('end', () => this.handler?.onEnd())
+    socket.on('end', () => this.run(() => this.handler?.onEnd()))
     socket.on('close', () => this.onClose())
     const tls = listener.tlsOptions
-    this.handler = tls === null ? new ProtocolHandler(this) : new TlsLayer(this, tls)
+    // ProtocolHandler or TlsLayer, behind the PROXY protocol stage when options.proxyProtocol applies (proxy-stage.ts).
+    this.run(() => {
+      this.handler = firstHandler(this, (next) => { this.handler = next })
+    })
+    // Plain listener: the first byte decides the protocol, and a peer that never sends it is dropped after
+    // handshakeTimeout, the same deadline a TLS peer gets to finish its handshake (the TLS engine keeps its own).
+    if (tls === null && !this.crashed) this.schedule(Date.now() + listener.options.handshakeTimeout)
+  }
+
+  /** The crash barrier (see the file comment): every entry point into the connection goes through here. */
+  run (fn: () => void): void {
+    if (this.crashed) return
+    try { fn() } catch (err) { this.crash(err) }
+  }
+
+  /**
+   * An unexpected throw: the engines' state can no longer be trusted. Say GOAWAY INTERNAL_ERROR if the session
+   * still can, abort the streams the app holds, then close the socket (end -> linger -> destroy).
+   */
+  private crash (err: unknown): void {
+    if (this.crashed) return
+    this.crashed = true
+    this.listener.fastify.log.error({ err, remoteAddress: this.remoteAddress, remotePort: this.remotePort },
+      'fastify-spdy: internal error on a connection; closing it')
+    const h = this.handler
+    this.handler = null
+    // Each step is best effort: the layer that threw may throw again, and the socket must be closed regardless.
+    if (h !== null) {
+      try { h.fail() } catch { /* the GOAWAY could not be produced: the peer sees the TCP close instead */ }
+      try { h.onClose() } catch { /* streams are dropped with the connection anyway */ }
+    }
+    if (this.handedOff) { this.socket.destroy(); return }
+    this.end()
   }
 
   get congested (): boolean {
@@ -86,8 +156,10 @@ export class Connection implements Transport {
     this.socket.write(chunk)
   }
 
-  sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void {
+  sendMany (chunks: Uint8Array[], done?: (err?: Error | null) => void): void {
     if (this.ended || this.socket.destroyed) return
+    // The write callback is an entry point too: under the barrier.
+    const written = done === undefined ? undefined : (err?: Error | null) => this.run(() => done(err))
     if (chunks.length === 1) { this.socket.write(chunks[0], written); return }
     let total = 0
     for (let i = 0; i < chunks.length; i++) total += chunks[i].length
@@ -107,13 +179,61 @@ export class Connection implements Transport {
 
   onWritable (cb: () => void): void {
     this.writableWaiters.push(cb)
+    this.watchOutput()
   }
 
+  /** Pauses (or resumes) reading the socket for one reason; reading goes on only when no reason is left. */
+  hold (reason: number, on: boolean): void {
+    const before = this.readHolds
+    this.readHolds = on ? before | reason : before & ~reason
+    if (this.ended || this.socket.destroyed) return
+    if (before === 0 && this.readHolds !== 0) this.socket.pause()
+    else if (before !== 0 && this.readHolds === 0) this.socket.resume()
+    if (reason === HOLD_OUTPUT && on) this.watchOutput()
+  }
+
+  /**
+   * While the socket is congested, checks every unreadOutputTimeout that the peer takes some of our output; one
+   * that takes nothing for that long is closed: it holds memory and a slot while not reading.
+   */
+  private watchOutput (): void {
+    if (this.stallTimer !== null || this.ended) return
+    this.progressAt = this.completedBytes
+    this.queuedAt = this.inFlightBytes
+    this.stallTimer = setTimeout(this.checkOutput, this.listener.options.unreadOutputTimeout)
+    this.stallTimer.unref()
+  }
+
+  private readonly checkOutput = (): void => {
+    this.stallTimer = null
+    if (this.ended || this.socket.destroyed || this.socket.writableLength === 0) return
+    // Progress: a write completed, or the one in progress shrank (a single large write completes only at its end).
+    if (this.completedBytes > this.progressAt || this.inFlightBytes < this.queuedAt) { this.watchOutput(); return }
+    this.listener.fastify.log.debug({ remoteAddress: this.remoteAddress, unread: this.socket.writableLength },
+      'fastify-spdy: peer read none of our output within unreadOutputTimeout; closing')
+    this.destroy()
+  }
+
+  /** Bytes whose writes completed (handed to the kernel). */
+  private get completedBytes (): number { return this.socket.bytesWritten - this.socket.writableLength }
+
+  /** Bytes of the write in progress still in libuv's queue (net.Socket's own bufferSize used to add the same). */
+  private get inFlightBytes (): number {
+    return (this.socket as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0
+  }
+
+  /** Flush, FIN, and destroy if the peer has not closed within CLOSE_LINGER_MS. */
   end (): void {
     if (this.ended) return
     this.ended = true
     this.clearTimer()
     this.socket.end()
+    // Keep reading (and dropping) so the peer's FIN is seen even if reading was paused for backpressure.
+    this.socket.resume()
+    if (this.lingerTimer === null && !this.socket.destroyed) {
+      this.lingerTimer = setTimeout(() => { this.lingerTimer = null; this.socket.destroy() }, CLOSE_LINGER_MS)
+      this.lingerTimer.unref()
+    }
   }
 
   destroy (): void {
@@ -129,7 +249,7 @@ export class Connection implements Transport {
     this.timerAt = deadline
     this.timer = setTimeout(() => {
       this.timer = null
-      this.handler?.tick(Date.now())
+      this.run(() => this.handler?.tick(Date.now()))
     }, Math.max(0, deadline - Date.now()))
     // The timer must never keep the process alive on its own: fastify.close() is what ends connections.
     this.timer.unref()
@@ -141,15 +261,32 @@ export class Connection implements Transport {
    */
   handOffToHttp (firstChunk: Uint8Array): void {
     this.handedOff = true
+    this.clearTimer() // the first-byte deadline is met; the app's server has its own timeouts
     // From here on the app's server tracks this socket (and closes it when idle on fastify.close()).
     this.listener.connections.delete(this)
     this.socket.removeAllListeners('data')
     this.socket.removeAllListeners('drain')
     this.socket.removeAllListeners('end')
+    presentPeer(this, this.socket) // PROXY protocol: the app's server sees the client's address, not the balancer's
     this.socket.pause()
     this.socket.unshift(firstChunk)
     this.listener.fastify.server.emit('connection', this.socket)
     this.socket.resume()
+  }
+
+  /** Nothing in flight (see Handler.idle), or already closing: the listener may close it to admit another. */
+  get idle (): boolean {
+    return this.ended || this.crashed || this.handler === null || this.handler.idle
+  }
+
+  /**
+   * Closed to make room at maxSessions: a SPDY session hears GOAWAY (it has no stream open, SPDY/3 section
+   * 2.6.6 lets it retry on a new connection), then the socket goes at once so its slot is free now.
+   */
+  evict (): void {
+    this.listener.fastify.log.debug({ remoteAddress: this.remoteAddress }, 'fastify-spdy: idle connection closed to admit a new one (maxSessions)')
+    this.run(() => this.handler?.shutdown())
+    this.destroy()
   }
 
   /** Graceful: GOAWAY, let in-flight streams finish. */
@@ -175,15 +312,11 @@ export class Connection implements Transport {
     }
   }
 
-  private onData (chunk: Buffer): void {
-    this.bytesRead += chunk.length
-    this.handler?.receive(chunk)
-  }
-
-  private onDrain (): void {
+  private readonly onDrain = (): void => {
     const waiters = this.writableWaiters
     this.writableWaiters = []
     for (const cb of waiters) cb()
+    if ((this.readHolds & HOLD_OUTPUT) !== 0) this.hold(HOLD_OUTPUT, false)
   }
 
   private clearTimer (): void {
@@ -192,8 +325,13 @@ export class Connection implements Transport {
 
   private onClose (): void {
     this.clearTimer()
+    if (this.lingerTimer !== null) { clearTimeout(this.lingerTimer); this.lingerTimer = null }
+    if (this.stallTimer !== null) { clearTimeout(this.stallTimer); this.stallTimer = null }
     this.ended = true
-    this.handler?.onClose()
+    const h = this.handler
     this.handler = null
+    if (h === null || this.crashed) return
+    // Not through run(): a throw here has no connection left to end, only the log line.
+    try { h.onClose() } catch (err) { this.crashed = true; this.listener.fastify.log.error({ err, remoteAddress: this.remoteAddress }, 'fastify-spdy: internal error closing a connection') }
   }
 }

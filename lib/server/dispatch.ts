@@ -13,29 +13,12 @@
  *   res 'close' = the stream is done with (finished, reset or destroyed): forget it
  */
 import type { FastifyInstance } from 'fastify'
-import type { SpdyRequestInfo } from './listener'
-import { SpdyIncomingMessage, type IncomingHeaders } from './request'
+import { SpdyIncomingMessage, type SpdyRequestInit } from './request'
 import { SpdyServerResponse } from './response'
 import type { StreamSink } from './stream-sink'
 
-/** A SYN_STREAM, as the session decoded it, plus the connection it came on. */
-export interface SpdyStreamHead {
-  method: string
-  /** Path and query (SPDY/2 absolute URLs already split by the session). */
-  path: string
-  /** :host (v3) / host (v2). Becomes the `host` header when the request has none. */
-  authority: string
-  scheme: string
-  /** Node style (lowercase, set-cookie an array, others joined), connection-specific ones dropped. Taken over. */
-  headers: IncomingHeaders
-  version: SpdyRequestInfo['version']
-  streamId: number
-  priority: number
-  remoteAddress: string | undefined
-  remotePort: number | undefined
-  localAddress: string | undefined
-  localPort: number | undefined
-  encrypted: boolean
+/** A SYN_STREAM's request head (lib/session/headers.ts requestHead), its stream and the connection it came on. */
+export interface SpdyStreamHead extends SpdyRequestInit {
   /** SYN_STREAM carried FLAG_FIN: no body follows. Omitted = a body may follow (pushData/pushEnd will come). */
   fin?: boolean
   /**
@@ -49,20 +32,19 @@ export interface Dispatched { req: SpdyIncomingMessage, res: SpdyServerResponse 
 
 type Routing = (req: SpdyIncomingMessage, res: SpdyServerResponse) => void
 
-export function dispatch (fastify: FastifyInstance, head: SpdyStreamHead, sink: StreamSink): Dispatched {
-  const headers = head.headers
-  // request.host/hostname read the host header: SPDY/3 carries it as :host (section 3.2.1).
-  if (headers.host === undefined && head.authority !== '') headers.host = head.authority
-  const fin = head.fin === true
+export function dispatch (fastify: FastifyInstance, stream: SpdyStreamHead, sink: StreamSink): Dispatched {
+  const headers = stream.head.headers
+  const fin = stream.fin === true
   if (!fin && headers['content-length'] === undefined) {
     // A SPDY body has no length unless the client says so, and Fastify (like HTTP/1.1) parses only a body it was
     // told about: say "chunked", which here means "a body of unknown length follows" (SPDY has no chunked coding).
     headers['transfer-encoding'] = 'chunked'
   }
-  const req = new SpdyIncomingMessage(head)
-  if (fin) req.pushEnd()
+  const req = new SpdyIncomingMessage(stream)
   const res = new SpdyServerResponse(req, sink)
-  head.prepare?.(req, res)
-  ;(fastify.routing as unknown as Routing)(req, res)
+  stream.prepare?.(req, res)
+  // A SYN_STREAM with FIN and a content-length above 0 is already malformed: reset before the app runs.
+  if (fin) req.pushEnd()
+  if (!req.destroyed) (fastify.routing as unknown as Routing)(req, res)
   return { req, res }
 }

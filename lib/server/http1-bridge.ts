@@ -8,6 +8,7 @@
  */
 import { Duplex } from 'node:stream'
 import type { Transport } from './connection'
+import { HOLD_BRIDGE } from './read-holds'
 
 export class Http1Bridge extends Duplex {
   readonly encrypted = true
@@ -19,10 +20,14 @@ export class Http1Bridge extends Duplex {
   /** ALPN/NPN result, as tls.TLSSocket exposes it. */
   readonly alpnProtocol: string | false
   private waitingForDrain: (() => void) | null = null
+  /** We asked the connection to stop reading the socket: the app's server has not taken what we pushed. */
+  private holding = false
 
   constructor (private readonly transport: Transport, info: { remoteAddress?: string, remotePort?: number,
     remoteFamily?: string, localAddress?: string, localPort?: number, protocol: string | null }) {
-    // The HTTP parser reads as fast as we push; the TLS layer holds at most one record's worth per push.
+    // Node's http.Server pauses the socket while a response is not drained (pipelining, _http_server.js
+    // parserOnIncoming); push() then returns false past the readable high-water mark and we stop reading the TLS
+    // socket until _read() asks for more: what a peer can make us hold is one socket read beyond it.
     super({ allowHalfOpen: false })
     this.remoteAddress = info.remoteAddress
     this.remotePort = info.remotePort
@@ -35,7 +40,10 @@ export class Http1Bridge extends Duplex {
   /** Decrypted bytes from the peer. */
   deliver (chunk: Uint8Array): void {
     this.touch()
-    this.push(chunk)
+    if (!this.push(chunk) && !this.holding) {
+      this.holding = true
+      this.transport.hold(HOLD_BRIDGE, true)
+    }
   }
 
   /** The peer closed its side (close_notify or TCP FIN). */
@@ -44,12 +52,17 @@ export class Http1Bridge extends Duplex {
   }
 
   override _read (): void {
-    // Reads are driven by the socket; nothing to pull.
+    // Reads are driven by the socket: the consumer wanting more is the signal to read it again.
+    if (this.holding) {
+      this.holding = false
+      this.transport.hold(HOLD_BRIDGE, false)
+    }
   }
 
   override _write (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.touch()
-    this.transport.send(chunk)
+    // The app's HTTP server writes from its own callbacks: a throw in our TLS engine ends this connection only.
+    this.transport.run(() => this.transport.send(chunk))
     if (this.transport.congested) {
       // Socket backpressure reaches the HTTP response: hold the callback until the socket drains.
       this.waitingForDrain = cb
@@ -64,7 +77,7 @@ export class Http1Bridge extends Duplex {
   }
 
   override _final (cb: (err?: Error | null) => void): void {
-    this.transport.end()
+    this.transport.run(() => this.transport.end())
     cb()
   }
 

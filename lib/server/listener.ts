@@ -36,6 +36,9 @@ export interface SpdyListenerInfo {
   readonly tlsRecordLayer: 'native' | 'node:crypto' | null
 }
 
+/** Connections looked at per accept when looking for an idle one to close at maxSessions. */
+const EVICT_SCAN = 64
+
 export class SpdyListener {
   readonly server: net.Server
   readonly connections = new Set<Connection>()
@@ -47,8 +50,9 @@ export class SpdyListener {
 
   constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
     this.tlsOptions = options.tls === false ? null : buildTlsOptions(options)
+    // No net.Server maxConnections: at capacity an idle connection makes room (accept()), as nginx reuses idle
+    // keep-alive connections, so sockets that send nothing cannot lock the port for everyone.
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
-    this.server.maxConnections = options.maxSessions
     // A listening error after bind (rare: EMFILE on accept) must not crash the app.
     this.server.on('error', (err) => fastify.log.error({ err }, 'fastify-spdy: listener error'))
     const self = this
@@ -89,12 +93,39 @@ export class SpdyListener {
 
   private accept (socket: net.Socket): void {
     if (this.closing) { socket.destroy(); return }
+    if (this.connections.size >= this.options.maxSessions && !this.evictIdle()) {
+      // Every connection is answering something: the newcomer is the one turned away.
+      socket.destroy()
+      return
+    }
     const conn = new Connection(this, socket)
     this.connections.add(conn)
     socket.once('close', () => {
       this.connections.delete(conn)
       if (this.connections.size === 0) this.onEmpty?.()
     })
+  }
+
+  /**
+   * At maxSessions: closes the oldest connection that has nothing in flight (no byte yet, still handshaking, a
+   * SPDY session with no stream open, or already closing) so a new one can be accepted. A Set iterates in
+   * insertion order, so the first idle one found is the oldest; busy ones met on the way are moved to the back,
+   * and at most EVICT_SCAN are looked at, so one accept costs O(1) however many connections are busy.
+   */
+  private evictIdle (): boolean {
+    let looked = 0
+    const busy: Connection[] = []
+    let found: Connection | null = null
+    for (const c of this.connections) {
+      if (c.idle) { found = c; break }
+      busy.push(c)
+      if (++looked >= EVICT_SCAN) break
+    }
+    for (const c of busy) { this.connections.delete(c); this.connections.add(c) }
+    if (found === null) return false
+    this.connections.delete(found)
+    found.evict()
+    return true
   }
 
   /** GOAWAY to every session, in-flight streams finish within gracefulTimeout, then every socket is closed. */

@@ -17,6 +17,13 @@ export interface Handler {
   onEnd (): void
   onClose (): void
   shutdown (): void
+  /**
+   * After an unexpected throw (Connection's crash barrier): queue and send what the peer should hear (GOAWAY
+   * INTERNAL_ERROR), best effort; the connection closes the socket next and calls onClose().
+   */
+  fail (): void
+  /** Nothing in flight: no stream open and no request being answered; the connection may be closed for another. */
+  readonly idle: boolean
   readonly version: SpdyVersion | null
   readonly openStreams: number
   readonly streamsServed: number
@@ -35,6 +42,8 @@ export class ProtocolHandler {
   get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
   get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
+  /** Before the first byte, or a SPDY session with no stream open. */
+  get idle (): boolean { return this.inner === null || this.inner.idle }
 
   receive (chunk: Uint8Array): void {
     if (this.inner !== null) { this.inner.receive(chunk); return }
@@ -69,7 +78,16 @@ export class ProtocolHandler {
     this.inner = new SpdyHandler(this.conn, transport, version, encrypted, sessionFlowControl)
   }
 
-  tick (now: number): void { this.inner?.tick(now) }
+  tick (now: number): void {
+    if (this.inner !== null) { this.inner.tick(now); return }
+    // The first-byte deadline (armed by the Connection) passed with nothing received.
+    if (this.protocol === null) {
+      this.conn.listener.fastify.log.debug({ remoteAddress: this.conn.remoteAddress }, 'fastify-spdy: no first byte before handshakeTimeout; closing')
+      this.conn.destroy()
+    }
+  }
+
+  fail (): void { this.inner?.fail() }
   onEnd (): void { this.inner?.onEnd() }
   onClose (): void { this.inner?.onClose() }
   shutdown (): void {

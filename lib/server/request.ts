@@ -13,6 +13,7 @@
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import type { SpdyRequestInfo } from './listener'
+import type { RequestHead } from '../session/headers'
 
 export type IncomingHeaders = Record<string, string | string[]>
 
@@ -28,11 +29,11 @@ export interface SpdyConnectionInfo {
 
 /** What a stream's request is built from (dispatch hands over the stream's head itself: no copy). */
 export interface SpdyRequestInit extends SpdyConnectionInfo {
-  method: string
-  /** Path and query: the request's url. */
-  path: string
-  /** Node-style header object; taken over, not copied. */
-  headers: IncomingHeaders
+  /**
+   * The request as lib/session/headers.ts requestHead made and checked it, built once per stream: method, path
+   * and query (the url), Node-style headers whose host is the authority. Taken over, not copied.
+   */
+  head: RequestHead
   version: SpdyRequestInfo['version']
   streamId: number
   priority: number
@@ -97,6 +98,8 @@ export interface ResponseLink {
   cancelUpload (): void
   /** The peer reset the stream: drop further writes, emit 'close'. */
   peerReset (): void
+  /** The request's DATA broke its content-length: RST_STREAM PROTOCOL_ERROR, the request is aborted. */
+  malformedBody (): void
 }
 
 const abortedError = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
@@ -126,6 +129,15 @@ export class SpdyIncomingMessage extends Readable {
   private sock: SpdySocket | null = null
   private info: SpdyRequestInfo | null = null
   private raw: string[] | null = null
+  /**
+   * The request's content-length (checked to be one decimal number by the session's requestHead), or -1: the DATA
+   * must add up to it exactly (RFC 9110 section 8.6; RFC 9113 section 8.1.1 makes a mismatch malformed in HTTP/2,
+   * whose framing SPDY's is), or the stream is reset. Without it, Fastify reads the body up to its length and an
+   * HTTP/1.1 peer could never send more than it said.
+   */
+  private readonly declaredLength: number
+  /** DATA bytes received, whether or not anyone reads them. */
+  private bodyBytes = 0
   /** Bytes pushed in, and bytes already reported through onConsumed. */
   private pushed = 0
   private reported = 0
@@ -139,9 +151,11 @@ export class SpdyIncomingMessage extends Readable {
     // only what was consumed, so this is a soft mark, not the bound.
     super({ highWaterMark: 64 * 1024 })
     this.init = init
-    this.method = init.method
-    this.url = init.path
-    this.headers = init.headers
+    this.method = init.head.method
+    this.url = init.head.path
+    this.headers = init.head.headers
+    const cl = this.headers['content-length']
+    this.declaredLength = typeof cl === 'string' ? Number(cl) : -1
   }
 
   /** `{ version, streamId, priority }`: what the plugin's `request.spdy` decorator returns. */
@@ -177,6 +191,8 @@ export class SpdyIncomingMessage extends Readable {
   /** A DATA frame's payload. Not copied: the Buffer handed to the app is a view of it. */
   pushData (chunk: Uint8Array): void {
     if (this.complete || chunk.length === 0) return
+    this.bodyBytes += chunk.length
+    if (this.declaredLength >= 0 && this.bodyBytes > this.declaredLength) { this.malformed(); return }
     if (this.destroyed) {
       // Nobody will read (the app destroyed the request or the response is over): keep the window open so the
       // peer is not stalled; the stream is being reset or finished anyway.
@@ -192,6 +208,7 @@ export class SpdyIncomingMessage extends Readable {
   /** The peer's FIN: the body is complete. */
   pushEnd (): void {
     if (this.complete) return
+    if (this.declaredLength > this.bodyBytes) { this.malformed(); return }
     this.complete = true
     if (this.destroyed) return
     if (this.consuming || this.readableLength > 0) this.push(null)
@@ -209,6 +226,13 @@ export class SpdyIncomingMessage extends Readable {
       this.destroy(this.listenerCount('error') > 0 ? abortedError() : undefined)
     }
     this.res?.peerReset()
+  }
+
+  /** More DATA than content-length, or FIN before it: the peer's framing is broken, the request dies. */
+  private malformed (): void {
+    this.complete = true
+    if (this.res !== null) this.res.malformedBody()
+    else this.abort()
   }
 
   // ---- called by the response ----

@@ -25,14 +25,6 @@ export type OutgoingHeaderMap = Record<string, OutgoingHeaderValue | undefined>
 
 const headersSentError = (): Error => Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' })
 
-/** Connection-specific headers: meaningless in SPDY and forbidden on the wire (SPDY/3 section 3.2.2). */
-function connectionSpecific (name: string): boolean {
-  switch (name) {
-    case 'connection': case 'keep-alive': case 'transfer-encoding': case 'proxy-connection': case 'upgrade': return true
-    default: return false
-  }
-}
-
 // The Date header, formatted once per second like Node's http does (toUTCString costs ~1 us).
 let dateSecond = -1
 let dateValue = ''
@@ -155,6 +147,19 @@ export class SpdyServerResponse extends Writable {
     if (!this.destroyed) this.destroy()
   }
 
+  /**
+   * The request's DATA broke its content-length (more than declared, or FIN short of it): RST_STREAM
+   * PROTOCOL_ERROR, as for a malformed head, and the request is aborted as on a peer reset. Idempotent.
+   */
+  malformedBody (): void {
+    if (this.gone) return
+    this.gone = true
+    this.pendingCb = null
+    this.sink.reset('PROTOCOL_ERROR')
+    this.req.abort()
+    if (!this.destroyed) this.destroy()
+  }
+
   // ---- called by the request ----
 
   /** The response is complete, the upload is not and nobody reads it: tell the peer to stop sending. */
@@ -241,8 +246,9 @@ export class SpdyServerResponse extends Writable {
   private freeze (): void {
     const out: Record<string, string | string[]> = {}
     const f = this.fields
+    // Connection-specific headers (Fastify's connection: close, a transfer-encoding) stay in: the frame's header
+    // list drops them, in one place (lib/session/headers.ts, SPDY/3 section 3.2.2).
     for (const k in f) {
-      if (connectionSpecific(k)) continue
       const v = f[k]
       out[k] = typeof v === 'string' ? v : Array.isArray(v) ? (v as readonly unknown[]).map(String) : String(v)
     }

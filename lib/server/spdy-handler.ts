@@ -6,17 +6,19 @@
  * (process.nextTick) writes what they queued, in priority order, as one burst of socket writes.
  */
 import type { Connection, Transport } from './connection'
+import { CLOSE_LINGER_MS } from './linger'
 import type { SpdyVersion } from '../codec/types'
 import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
-import { requestHead, responseHeaderList, pushHeaderList, type OutgoingHeaders, type RequestHead } from '../session/headers'
+import { sessionGuards } from '../session/limits'
+import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
 import { kPush, type PushFunction } from './push'
 import type { StreamSink } from './stream-sink'
 import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
 import type { SpdyServerResponse } from './response'
-import { RstStatus } from '../errors'
+import { GoawayStatus, RstStatus } from '../errors'
 
 /** How long a closing session waits for the peer to read its last frames before the TCP FIN. */
 const LINGER_MS = 200
@@ -43,11 +45,6 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   declare req: SpdyIncomingMessage
   declare res: SpdyServerResponse
   drain: (() => void) | null = null
-  readonly method: string
-  readonly path: string
-  readonly authority: string
-  readonly scheme: string
-  readonly headers: RequestHead['headers']
   readonly version: SpdyVersion
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -55,12 +52,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   readonly localPort: number | undefined
   readonly encrypted: boolean
 
-  constructor (private readonly h: SpdyHandler, private readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
-    this.method = head.method
-    this.path = head.path
-    this.authority = head.authority
-    this.scheme = conn.encrypted ? 'https' : head.scheme
-    this.headers = head.headers
+  constructor (private readonly h: SpdyHandler, readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
     this.version = h.version
     this.remoteAddress = conn.remoteAddress
     this.remotePort = conn.remotePort
@@ -81,25 +73,37 @@ class ServerStream implements StreamSink, SpdyStreamHead {
     ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
   }
 
+  // The sink is called from app code (Fastify's reply, the app's own streams): a throw in the session below must
+  // end this connection through its crash barrier, not surface in the app or, from a stream callback, the process.
+
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
+      this.h.scheduleFlush()
+    })
   }
 
   write (chunk: Uint8Array, fin: boolean): boolean {
-    const ok = this.h.session.write(this.streamId, chunk, fin)
-    this.h.scheduleFlush()
+    let ok = true
+    this.h.run(() => {
+      ok = this.h.session.write(this.streamId, chunk, fin)
+      this.h.scheduleFlush()
+    })
     return ok
   }
 
   end (): void {
-    this.h.session.end(this.streamId)
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.end(this.streamId)
+      this.h.scheduleFlush()
+    })
   }
 
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
-    this.h.session.reset(this.streamId, RstStatus[status])
-    this.h.scheduleFlush()
+    this.h.run(() => {
+      this.h.session.reset(this.streamId, RstStatus[status])
+      this.h.scheduleFlush()
+    })
   }
 
   onDrain (cb: () => void): void {
@@ -156,9 +160,6 @@ class PushSink implements StreamSink {
   }
 }
 
-/** Request headers a pushed GET inherits from the page's request, so it is answered as the browser's own would be. */
-const INHERITED = ['user-agent', 'accept-encoding', 'accept-language', 'cookie', 'authorization']
-
 export class SpdyHandler implements Handler {
   readonly session: SpdySession
   /**
@@ -184,11 +185,17 @@ export class SpdyHandler implements Handler {
   private backlog: SessionEvent[] | null = null
   private backlogAt = 0
   private readonly resumeBacklog = (): void => {
-    const events = this.backlog
-    if (events === null) return
-    this.backlog = null
-    this.handle(events, this.backlogAt)
-    this.flush()
+    this.transport.run(() => {
+      const events = this.backlog
+      if (events === null) return
+      this.backlog = null
+      this.handle(events, this.backlogAt)
+      this.flush()
+    })
+  }
+  private readonly deferredFlush = (): void => {
+    this.flushScheduled = false
+    this.transport.run(() => this.flush())
   }
 
   /** sessionFlowControl 'auto': plain TCP with both 3 and 3.1 offered, where only the peer's behaviour tells them apart. */
@@ -210,6 +217,7 @@ export class SpdyHandler implements Handler {
       maxSessionBufferedBytes: o.maxSessionBufferedBytes,
       idleTimeout: o.idleTimeout,
       compactAfter: o.compressionIdleTimeout,
+      ...sessionGuards(o),
       sessionFlowControl
     }, Date.now())
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')
@@ -217,6 +225,19 @@ export class SpdyHandler implements Handler {
   }
 
   get openStreams (): number { return this.streams.size }
+  /** No stream open, none waiting for dispatch: closing this session interrupts nothing. */
+  get idle (): boolean { return this.ended || (this.streams.size === 0 && this.pushes.size === 0 && this.backlog === null) }
+
+  /** Runs app-facing calls under the connection's crash barrier. */
+  run (fn: () => void): void { this.transport.run(fn) }
+
+  fail (): void {
+    this.backlog = null
+    // SPDY/3 section 2.6.6: INTERNAL_ERROR is the GOAWAY status for "we broke". Only control frames go (budget 0).
+    this.session.goaway(GoawayStatus.INTERNAL_ERROR)
+    const out = this.session.takeOutbound(0)
+    if (out.length > 0) this.transport.sendMany(out)
+  }
 
   receive (chunk: Uint8Array): void {
     this.handle(this.session.receive(chunk, Date.now()))
@@ -319,7 +340,13 @@ export class SpdyHandler implements Handler {
           this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
           break
         case 'closed':
-          this.ended = true
+          if (!this.ended) {
+            this.ended = true
+            // The linger (lingerThenEnd) starts once our last frames are out; a peer that does not read keeps
+            // them in, so this bounds the wait: end (and the connection's destroy deadline) comes regardless.
+            const timer = setTimeout(() => this.transport.run(() => this.transport.end()), CLOSE_LINGER_MS)
+            timer.unref()
+          }
           break
         default: break
       }
@@ -346,11 +373,14 @@ export class SpdyHandler implements Handler {
     if (this.ended && this.streams.size === 0) this.scheduleFlush()
   }
 
-  /** The socket's addresses, read once: net.Socket's getters ask the handle each time they miss their cache. */
+  /**
+   * The addresses, read once: net.Socket's getters ask the handle each time they miss their cache. The remote end is
+   * the Connection's (the client named by a PROXY protocol header, else the socket's peer).
+   */
   private get connectionInfo (): SpdyConnectionInfo {
     if (this.info === null) {
       const s = this.conn.socket
-      this.info = { remoteAddress: s.remoteAddress, remotePort: s.remotePort, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
+      this.info = { remoteAddress: this.conn.remoteAddress ?? undefined, remotePort: this.conn.remotePort ?? undefined, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
     }
     return this.info
   }
@@ -358,11 +388,7 @@ export class SpdyHandler implements Handler {
   private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
     const c = this.connectionInfo
     return {
-      method: head.method,
-      path: head.path,
-      authority: head.authority,
-      scheme: this.encrypted ? 'https' : head.scheme,
-      headers: head.headers,
+      head,
       version: this.version,
       streamId,
       priority,
@@ -383,17 +409,13 @@ export class SpdyHandler implements Handler {
   push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
     const n = this.pushCount.get(assocId) ?? 0
     const max = this.conn.listener.options.maxPushesPerRequest
-    if (n >= max || !this.streams.has(assocId) || !path.startsWith('/')) return Promise.resolve(false)
+    const head = pushRequestHead(parent, path, this.encrypted ? 'https' : parent.scheme)
+    if (n >= max || !this.streams.has(assocId) || head === null) return Promise.resolve(false)
     this.pushCount.set(assocId, n + 1)
-    const headers: Record<string, string | string[]> = { host: parent.authority }
-    for (const name of INHERITED) { const v = parent.headers[name]; if (v !== undefined) headers[name] = v }
-    const authority = parent.authority
-    const scheme = this.encrypted ? 'https' : parent.scheme
     return new Promise<boolean>((resolve) => {
       let settled = false
       const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, { scheme, authority, path }, opened)
-      const head: RequestHead = { method: 'GET', path, authority, scheme, httpVersion: 'HTTP/1.1', headers }
+      const sink = new PushSink(this, assocId, head, opened)
       const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
       sink.res = res
       res.once('close', () => {
@@ -418,24 +440,33 @@ export class SpdyHandler implements Handler {
   private lingerThenEnd (): void {
     if (this.lingering) return
     this.lingering = true
-    const timer = setTimeout(() => this.transport.end(), LINGER_MS)
+    const timer = setTimeout(() => this.transport.run(() => this.transport.end()), LINGER_MS)
     timer.unref()
   }
 
   private waitWritable (): void {
     if (this.waitingWritable) return
     this.waitingWritable = true
+    // Called from the connection's drain handler, itself under the crash barrier.
     this.transport.onWritable(() => { this.waitingWritable = false; this.flush() })
   }
 
   scheduleFlush (): void {
     if (this.flushScheduled) return
     this.flushScheduled = true
-    process.nextTick(() => { this.flushScheduled = false; this.flush() })
+    process.nextTick(this.deferredFlush)
   }
 
   private flush (): void {
-    if (this.transport.congested) { this.waitWritable(); return }
+    if (this.transport.congested) {
+      // Control frames (PING and SETTINGS answers, RST_STREAM, WINDOW_UPDATE) still go to the socket, so that all
+      // we owe the peer sits in one place the connection measures: past maxUnreadOutputBytes it stops reading the
+      // peer, and a peer that reads none of it is closed (Connection.watchOutput). DATA waits for the drain.
+      const control = this.session.takeOutbound(0)
+      if (control.length > 0) this.transport.sendMany(control)
+      this.waitWritable()
+      return
+    }
     const out = this.session.takeOutbound(FLUSH_BYTES)
     let sent = 0
     for (let i = 0; i < out.length; i++) sent += out[i].length

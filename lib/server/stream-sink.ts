@@ -5,10 +5,12 @@
  */
 export interface StreamSink {
   /**
-   * SYN_REPLY: status and headers. Names are lowercased, connection-specific ones (connection, keep-alive,
-   * transfer-encoding, proxy-connection, upgrade) already dropped, values strings, repeated values (set-cookie) as
-   * arrays: the sink NUL-joins them per SPDY/3 section 2.6.10. fin: the response has no body (HEAD, 204, 304,
-   * or end() without data), so SYN_REPLY carries FLAG_FIN.
+   * SYN_REPLY: status and headers, as the app set them. Names are lowercased, values strings, repeated values
+   * (set-cookie) as arrays. The sink makes the frame's header list with lib/session/headers.ts (responseHeaderList,
+   * pushHeaderList), which NUL-joins repeated values (SPDY/3 section 2.6.10) and drops the connection-specific
+   * headers (connection, keep-alive, transfer-encoding, proxy-connection, upgrade) that HTTP/1.1 code such as
+   * Fastify's may set. fin: the response has no body (HEAD, 204, 304, or end() without data), so SYN_REPLY carries
+   * FLAG_FIN.
    */
   respond (status: number, headers: Record<string, string | string[]>, fin: boolean): void
   /**
@@ -22,9 +24,10 @@ export interface StreamSink {
   /**
    * RST_STREAM. INTERNAL_ERROR: the app destroyed the response before its end (a truncated body must not look
    * complete). CANCEL: the response is complete but the request body is not and nobody will read it, so the peer
-   * can stop sending (SPDY has no NO_ERROR status for this).
+   * can stop sending (SPDY has no NO_ERROR status for this). PROTOCOL_ERROR: the request's DATA broke its
+   * content-length.
    */
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void
   /** Calls cb once, when the stream can take more after write() returned false. */
   onDrain (cb: () => void): void
   /** The response was destroyed (after its end, a reset, or a failure): nothing more will be called. Optional. */

@@ -36,6 +36,11 @@ export class TlsLayer implements Transport {
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
   get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
 
+  /** Handshaking, or a SPDY session with no stream open (an HTTP/1.1 bridge is the app server's to judge). */
+  get idle (): boolean { return this.bridge === null && (this.inner === null || this.inner.idle) }
+
+  run (fn: () => void): void { this.conn.run(fn) }
+
   receive (chunk: Uint8Array): void {
     this.handle(this.engine.receive(chunk, Date.now()))
     this.flushTls()
@@ -57,6 +62,12 @@ export class TlsLayer implements Transport {
     this.engine.dispose()
     this.inner?.onClose()
     if (this.bridge !== null && !this.bridge.destroyed) this.bridge.destroy()
+  }
+
+  fail (): void {
+    if (this.inner !== null) this.inner.fail() // sends through send()/sendMany(), sealed and flushed
+    else this.engine.close()
+    this.flushTls()
   }
 
   shutdown (): void {
@@ -97,8 +108,9 @@ export class TlsLayer implements Transport {
     }
     const s = this.conn.socket
     this.bridge = new Http1Bridge(this, {
-      remoteAddress: s.remoteAddress,
-      remotePort: s.remotePort,
+      // The Connection's: the client named by a PROXY protocol header, else the socket's peer.
+      remoteAddress: this.conn.remoteAddress ?? undefined,
+      remotePort: this.conn.remotePort ?? undefined,
       remoteFamily: s.remoteFamily,
       localAddress: s.localAddress,
       localPort: s.localPort,
@@ -125,6 +137,8 @@ export class TlsLayer implements Transport {
   }
 
   onWritable (cb: () => void): void { this.conn.onWritable(cb) }
+
+  hold (reason: number, on: boolean): void { this.conn.hold(reason, on) }
 
   end (): void {
     this.engine.close()

@@ -2,7 +2,8 @@
  * Session limits. The plugin passes its validated options (lib/options.ts, where each number's reason is given);
  * these defaults apply when the engine is used on its own (tests, the benchmark client, the CLI).
  */
-import { LIMITS } from '../limits'
+import { LIMITS, type SpdyLimits } from '../limits'
+import { PROCESS_BUDGET, type SharedBudget } from './shared'
 
 export interface SessionLimits {
   maxConcurrentStreams: number
@@ -15,7 +16,16 @@ export interface SessionLimits {
   maxResetsPerWindow: number
   maxInvalidFrames: number
   maxSessionBufferedBytes: number
+  maxQueuedControlFrames: number
+  maxInflatedHeaderBytesPerWindow: number
+  maxSessionHeaderBytes: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessHeaderBytes: number
+  /** Checked against SessionOptions.shared, when given. */
+  maxProcessResetsPerSecond: number
   idleTimeout: number
+  streamWindowTimeout: number
+  requestBodyTimeout: number
   /**
    * Outbound bytes queued on one stream before write() asks the producer to wait: one window's worth keeps a
    * stream busy between two WINDOW_UPDATEs without holding a whole response in memory.
@@ -46,7 +56,25 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxResetsPerWindow: LIMITS.maxResetsPerWindow.default,
   maxInvalidFrames: LIMITS.maxInvalidFrames.default,
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
+  maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
+  maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
+  maxSessionHeaderBytes: LIMITS.maxSessionHeaderBytes.default,
+  maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
+  maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
   idleTimeout: LIMITS.idleTimeout.default,
+  streamWindowTimeout: LIMITS.streamWindowTimeout.default,
+  requestBodyTimeout: LIMITS.requestBodyTimeout.default,
   streamHighWaterMark: 64 * 1024,
   sessionWindowSize: 1 << 20
+}
+
+/** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
+  'streamWindowTimeout', 'requestBodyTimeout'] as const
+
+/** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
+export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {
+  const out = { shared: PROCESS_BUDGET } as Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget }
+  for (const k of GUARDS) out[k] = o[k]
+  return out
 }

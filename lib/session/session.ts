@@ -14,6 +14,7 @@ import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
 import { LIMITS } from '../limits'
 import { RecentIds, StreamQueue, StreamTable } from './stream-table'
+import type { SharedBudget } from './shared'
 
 export interface SessionOptions extends Partial<SessionLimits> {
   role: 'server' | 'client'
@@ -34,6 +35,12 @@ export interface SessionOptions extends Partial<SessionLimits> {
    * probeSessionWindow). spdy-transport's servers guess the same way (their autoSpdy31 option).
    */
   sessionFlowControl?: 'on' | 'auto'
+  /**
+   * Process-wide accounting shared with the other sessions (lib/session/shared.ts): header memory held and resets
+   * per second, checked against maxProcessHeaderBytes and maxProcessResetsPerSecond. Without it those two limits
+   * are not applied (a session on its own: tests, the client).
+   */
+  shared?: SharedBudget
 }
 
 /** See SessionOptions.compactAfter; the plugin's compressionIdleTimeout (lib/options.ts says why the number). */
@@ -81,6 +88,17 @@ interface Stream {
   queueSlot: number
   /** Initiated by us (for id parity and accounting). */
   local: boolean
+  /** Its 'request' (or 'push') event is in the batch receive() is building: not handed to the application yet. */
+  undelivered: boolean
+  /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
+  headerBytes: number
+  /**
+   * Since when its queued DATA waits on a send window of zero or less (streamWindowTimeout): null when not,
+   * UNSTAMPED when takeOutbound() (which is not handed the time) found it so and tick() has not stamped it yet.
+   */
+  stallAt: number | null
+  /** When the peer last sent on it, or RESTART_CLOCK after we re-opened its window (requestBodyTimeout). */
+  lastRecvAt: number
 }
 
 const MAX_WINDOW = 0x7fffffff
@@ -88,6 +106,15 @@ const MAX_WINDOW = 0x7fffffff
 const MAX_STREAM_ID = 0x7fffffff
 /** DATA frame payload size we send: Chrome and nginx used 8-16 KB frames; large enough to amortise the header. */
 const DATA_FRAME_BYTES = 16 * 1024
+/**
+ * Memory a queued control frame costs beyond its bytes: its Buffer object and backing store. Measured with Node 20:
+ * 100,000 12-byte PING replies from our encoder took 106 bytes of JS heap and 16 of array buffers each (152 of RSS).
+ */
+const CONTROL_FRAME_OVERHEAD = 128
+/** Stream.stallAt of a stall takeOutbound() found and tick() has not stamped yet. */
+const UNSTAMPED = -1
+/** Stream.lastRecvAt after consume() re-opened the window: checkBodies() starts the clock again when it sees it. */
+const RESTART_CLOCK = -1
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
 const RECENT_CLOSED = 256
 
@@ -105,8 +132,27 @@ export class SpdySession {
   private readonly ready: Array<StreamQueue<Stream>> = Array.from({ length: 8 }, () => new StreamQueue<Stream>())
   private readonly control: Uint8Array[] = []
   private controlBytes = 0
+  /**
+   * Of `control`, the frames the peer's own frames made us queue (PING replies, RST_STREAMs answering its errors or
+   * refusing its streams, WINDOW_UPDATEs re-granting what it sent): a peer that sends without reading grows these
+   * without bound, so they are capped (maxQueuedControlFrames) and pause reading (wantRead).
+   */
+  private controlAnswers = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
+  /** Streams whose opening event the current receive() queued (see Stream.undelivered). */
+  private readonly undelivered: Stream[] = []
+  /** Of those, the ones reset before receive() returned: their events are dropped (rapid reset costs no request). */
+  private cancelledUndelivered: number[] = []
+  private readonly shared: SharedBudget | null
+  /** Decoded header-block bytes held by open peer-initiated streams (maxSessionHeaderBytes). */
+  private headerBytesHeld = 0
+  /** The latest time handed in (constructor, receive, tick). */
+  private now: number
+  /** Streams with stallAt set. */
+  private stalls = 0
+  /** When tick() must next look for request bodies that went silent, or null when no stream waits for one. */
+  private bodyCheckAt: number | null = null
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
@@ -137,6 +183,8 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
+  /** decoder.inflatedBytes when the rate window started: the window's inflated bytes are the difference. */
+  private inflatedAtWindowStart = 0
   private lastActivity: number
   private readonly compactAfter: number
   /** When to free idle zlib contexts, or null when they are not live (nothing to free). */
@@ -155,7 +203,9 @@ export class SpdySession {
     this.nextPingId = opts.role === 'server' ? 2 : 1
     this.rateWindowStart = now
     this.lastActivity = now
+    this.now = now
     this.compactAfter = opts.compactAfter ?? DEFAULT_COMPACT_AFTER
+    this.shared = opts.shared ?? null
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
     if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
@@ -179,8 +229,35 @@ export class SpdySession {
     return this.streams.get(streamId)?.state ?? null
   }
 
+  /** Decoded header-block bytes held by this session's open peer streams (see maxSessionHeaderBytes). */
+  get headerBytes (): number { return this.headerBytesHeld }
+
   /** Bytes queued for the peer (control + DATA). */
   get bufferedBytes (): number { return this.controlBytes + this.dataBytes }
+
+  /**
+   * What the queue costs in memory: its bytes, plus each control frame's own object (CONTROL_FRAME_OVERHEAD). This
+   * is what maxSessionBufferedBytes bounds: a 12-byte PING reply costs about 150 bytes of heap, so counting bytes
+   * alone let a ping flood hold 12x its budget (issue 11: 10 connections took the server to 1 GB).
+   */
+  private get queuedCost (): number {
+    return this.controlBytes + this.control.length * CONTROL_FRAME_OVERHEAD + this.dataBytes
+  }
+
+  /**
+   * False while control frames wait to be taken beyond a quarter of maxQueuedControlFrames answers, or beyond
+   * maxSessionBufferedBytes of memory: the peer is sending while not reading what we answer. The driver then stops
+   * reading its socket until takeOutbound() has emptied the queue (nghttp2_session_want_read; Node's http2 does
+   * the same), so the peer is slowed to the pace it reads at instead of filling our memory. Queued DATA does not
+   * count here: DATA may be waiting for the peer's WINDOW_UPDATE, which we must read to send it; control frames are
+   * never flow-controlled, so any pause this causes ends when the socket drains.
+   */
+  get wantRead (): boolean {
+    if (this.closedFlag) return false
+    if (this.control.length === 0) return true
+    return this.controlAnswers < Math.ceil(this.limits.maxQueuedControlFrames / 4) &&
+      this.controlBytes + this.control.length * CONTROL_FRAME_OVERHEAD < this.limits.maxSessionBufferedBytes
+  }
 
   /** Next time tick() must run, or null. */
   get deadline (): number | null {
@@ -188,7 +265,19 @@ export class SpdySession {
     // Compaction waits for no open streams and nothing queued; the caller re-reads `deadline` after each flush,
     // so a session that becomes idle later is picked up then (and the timer never spins while streams are open).
     const c = this.compactAt !== null && !this.closedFlag && this.streams.size === 0 && this.bufferedBytes === 0 ? this.compactAt : null
-    return idle === null ? c : c === null ? idle : Math.min(idle, c)
+    return minOf(minOf(idle, c), this.closedFlag ? null : minOf(this.stallDeadline(), this.bodyCheckAt))
+  }
+
+  /** The earliest stalled stream's deadline; `now` when a stall waits to be stamped by tick(). */
+  private stallDeadline (): number | null {
+    if (this.stalls === 0 || this.limits.streamWindowTimeout <= 0) return null
+    let at: number | null = null
+    this.streams.forEach((s) => {
+      if (s.stallAt === null) return
+      const d = s.stallAt === UNSTAMPED ? this.now : s.stallAt + this.limits.streamWindowTimeout
+      if (at === null || d < at) at = d
+    })
+    return at
   }
 
   private get idleDeadline (): number | null {
@@ -214,8 +303,11 @@ export class SpdySession {
 
   receive (bytes: Uint8Array, now: number): SessionEvent[] {
     if (this.closedFlag) return []
+    this.now = now
     this.lastActivity = now
     this.rollRateWindow(now)
+    // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
+    this.decoder.inflateAllowance = this.limits.maxInflatedHeaderBytesPerWindow - (this.decoder.inflatedBytes - this.inflatedAtWindowStart)
     for (const ev of this.decoder.push(bytes)) {
       if (this.closedFlag) break
       switch (ev.type) {
@@ -224,12 +316,32 @@ export class SpdySession {
         default: this.onFrame(ev, now)
       }
     }
+    if (this.undelivered.length > 0) this.deliver()
     if (this.compactAfter > 0 && this.zlibLive) this.compactAt = now + this.compactAfter
     return this.takeEvents()
   }
 
+  /**
+   * Rapid reset: every frame of one read is decoded and applied before any stream's request is handed out, so a
+   * stream opened and reset within the same read never reaches the application (no Fastify request, nothing to
+   * abort). Its 'request', 'data', 'headers' and 'streamReset' events are dropped; the reset still counts against
+   * maxResetsPerWindow and maxProcessResetsPerSecond.
+   */
+  private deliver (): void {
+    for (const s of this.undelivered) s.undelivered = false
+    this.undelivered.length = 0
+    if (this.cancelledUndelivered.length === 0) return
+    const gone = new Set(this.cancelledUndelivered)
+    this.cancelledUndelivered = []
+    this.events = this.events.filter((e) => !(gone.has((e as { streamId?: number }).streamId ?? 0) &&
+      (e.type === 'request' || e.type === 'push' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
+  }
+
   tick (now: number): SessionEvent[] {
+    this.now = now
     this.rollRateWindow(now)
+    if (this.stalls > 0 && !this.closedFlag) this.checkStalls(now)
+    if (this.bodyCheckAt !== null && now >= this.bodyCheckAt && !this.closedFlag) this.checkBodies(now)
     if (this.compactAt !== null && now >= this.compactAt && this.streams.size === 0 && this.bufferedBytes === 0) this.compact()
     const deadline = this.idleDeadline
     if (deadline !== null && now >= deadline && !this.closedFlag) {
@@ -242,6 +354,82 @@ export class SpdySession {
       }
     }
     return this.takeEvents()
+  }
+
+  /**
+   * streamWindowTimeout: a stream whose DATA has waited on a zero send window that long is reset (RST_STREAM
+   * CANCEL, and a 'streamReset' so the application stops producing). A peer that never sends WINDOW_UPDATE would
+   * otherwise hold the stream, its queued response and the connection forever (issue 11: a SPDY/3 client library
+   * stalled a 4 MiB download at 64 KiB for good). If every open stream is stalled, the peer is reading nothing of
+   * ours: GOAWAY and close (status OK: not sending WINDOW_UPDATE is slow, not malformed; SPDY/3 section 2.6.8).
+   */
+  private checkStalls (now: number): void {
+    const timeout = this.limits.streamWindowTimeout
+    const expired: Stream[] = []
+    let stalled = 0
+    this.streams.forEach((s) => {
+      if (s.stallAt === null) return
+      if (!this.windowBlocked(s)) { this.clearStall(s); return }
+      stalled++
+      if (s.stallAt === UNSTAMPED) s.stallAt = now
+      else if (timeout > 0 && now - s.stallAt >= timeout) expired.push(s)
+    })
+    if (expired.length === 0) return
+    if (stalled === this.streams.size) {
+      this.goaway(GoawayStatus.OK)
+      this.close(`every stream waited ${timeout} ms on a zero flow-control window (streamWindowTimeout)`)
+      return
+    }
+    for (const s of expired) {
+      this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId: s.id, status: RstStatus.CANCEL, message: `CANCEL: waited ${timeout} ms on a zero flow-control window (streamWindowTimeout)` })
+      this.reset(s.id, RstStatus.CANCEL)
+    }
+  }
+
+  /**
+   * requestBodyTimeout: a peer stream whose peer half is open, with nothing received on it that long while our
+   * window let the peer send, is reset (RST_STREAM CANCEL) and reported as 'streamReset', so the server aborts the
+   * request instead of waiting for a body that does not come (issue 11: 500 POSTs without a body stayed pending).
+   * A peer held back by our own window (the application not reading) is not timed out: its clock restarts.
+   */
+  private checkBodies (now: number): void {
+    const timeout = this.limits.requestBodyTimeout
+    let next: number | null = null
+    const expired: number[] = []
+    this.streams.forEach((s) => {
+      if (!this.awaitsBody(s)) return
+      if (this.recvBlocked(s) || s.lastRecvAt === RESTART_CLOCK) s.lastRecvAt = now
+      else if (now - s.lastRecvAt >= timeout) { expired.push(s.id); return }
+      next = minOf(next, s.lastRecvAt + timeout)
+    })
+    this.bodyCheckAt = next
+    for (const id of expired) {
+      this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId: id, status: RstStatus.CANCEL, message: `CANCEL: nothing received for ${timeout} ms on an open request (requestBodyTimeout)` })
+      this.reset(id, RstStatus.CANCEL)
+    }
+  }
+
+  /** Server: a peer stream that may still send us DATA. */
+  private awaitsBody (s: Stream): boolean {
+    return this.role === 'server' && !s.local && (s.state === 'open' || s.state === 'half_closed_local')
+  }
+
+  /** The peer cannot send on s for lack of window (ours to re-open as the application reads). */
+  private recvBlocked (s: Stream): boolean {
+    if (this.version === 2) return false
+    return s.recvWindow <= 0 || (this.sessionFlow === 'on' && this.sessionRecvWindow <= 0)
+  }
+
+  /** s has DATA queued that a window of zero or less holds back. */
+  private windowBlocked (s: Stream): boolean {
+    if (s.queuedBytes === 0) return false
+    return (this.version !== 2 && s.sendWindow <= 0) || (this.sessionFlow !== 'off' && this.sessionSendWindow <= 0)
+  }
+
+  private clearStall (s: Stream): void {
+    if (s.stallAt === null) return
+    s.stallAt = null
+    this.stalls--
   }
 
   /** Events raised by commands (drain, closed) since the last receive/tick. */
@@ -278,7 +466,11 @@ export class SpdySession {
         this.resetsInWindow++
         this.finish(s, f.status, true)
         if (this.resetsInWindow > this.limits.maxResetsPerWindow) {
-          this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxResetsPerWindow} streams reset in ${RATE_WINDOW_MS / 1000} s (rapid reset)`)
+          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxResetsPerWindow} streams reset in ${RATE_WINDOW_MS / 1000} s (rapid reset)`)
+        }
+        // Across sessions: a client declining a push is not rapid reset, a peer cancelling its own streams may be.
+        if (!s.local && this.shared !== null && !this.shared.countReset(now, this.limits.maxProcessResetsPerSecond)) {
+          this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxProcessResetsPerSecond} streams reset per second by all peers (rapid reset)`)
         }
         return
       }
@@ -294,11 +486,9 @@ export class SpdySession {
           }
           return
         }
-        // Echo the peer's ping (SPDY/3 section 2.6.5). A peer that pings without reading our replies is flooding.
-        if (this.controlBytes > this.limits.maxSessionBufferedBytes) {
-          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, 'ping flood: replies are not being read')
-        }
-        this.queueControl({ type: 'PING', id: f.id })
+        // Echo the peer's ping (SPDY/3 section 2.6.5). A peer that pings without reading our replies is flooding:
+        // queueAnswer() ends the session past maxQueuedControlFrames.
+        this.queueAnswer({ type: 'PING', id: f.id })
         return
       }
       case 'GOAWAY': {
@@ -344,8 +534,14 @@ export class SpdySession {
         }
         return
       }
+      const held = this.holdHeaders(id, f.headers)
+      if (held < 0) return
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
+      s.headerBytes = held
+      if (!f.fin && this.limits.requestBodyTimeout > 0 && this.bodyCheckAt === null) this.bodyCheckAt = this.now + this.limits.requestBodyTimeout
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
+      s.undelivered = true
+      this.undelivered.push(s)
       return
     }
     // Client: a server push, unidirectional and associated to one of our open streams (SPDY/3 section 3.3.1).
@@ -356,9 +552,33 @@ export class SpdySession {
     if (f.associatedStreamId === 0 || assoc === undefined || !assoc.local) {
       return this.streamError(id, RstStatus.PROTOCOL_ERROR, 'server SYN_STREAM not associated to one of our open streams')
     }
+    const held = this.holdHeaders(id, f.headers)
+    if (held < 0) return
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
+    s.headerBytes = held
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
-    if (f.fin) this.finish(s, 0, true, true)
+    if (f.fin) { this.finish(s, 0, true, true); return }
+    s.undelivered = true
+    this.undelivered.push(s)
+  }
+
+  /**
+   * Takes the header memory a new peer stream will hold: its block's decoded size, against maxSessionHeaderBytes
+   * and, across sessions, maxProcessHeaderBytes. Over either, the stream is refused (REFUSED_STREAM: the peer may
+   * retry it later, SPDY/3 section 2.4.2) and -1 returned. Released when the stream closes (finish()).
+   */
+  private holdHeaders (id: number, headers: HeaderList): number {
+    const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
+    if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
+      this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
+      return -1
+    }
+    if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
+      this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
+      return -1
+    }
+    this.headerBytesHeld += n
+    return n
   }
 
   private onData (streamId: number, data: Uint8Array, fin: boolean): void {
@@ -386,6 +606,7 @@ export class SpdySession {
       }
     }
     if (!this.step(s, fin ? 'recv_fin' : 'recv_data')) { this.consumeSession(len); return }
+    s.lastRecvAt = this.now
     if (len > 0 || fin) this.events.push({ type: 'data', streamId, data, fin })
   }
 
@@ -493,7 +714,7 @@ export class SpdySession {
     }
     if (fin) s.finQueued = true
     this.ready[s.priority].add(s)
-    const ok = s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes
+    const ok = s.queuedBytes < this.limits.streamHighWaterMark && this.queuedCost < this.limits.maxSessionBufferedBytes
     if (!ok) s.needDrain = true
     return ok
   }
@@ -523,7 +744,10 @@ export class SpdySession {
     // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
     if (s.unacked >= this.limits.initialWindowSize / 2) {
       s.recvWindow += s.unacked
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
+      // The peer may send again from here: its body clock restarts at the next check (requestBodyTimeout). Not at
+      // `this.now`, the last time handed in, which may be long past when the application reads slowly.
+      s.lastRecvAt = RESTART_CLOCK
+      this.queueAnswer({ type: 'WINDOW_UPDATE', streamId, deltaWindowSize: s.unacked })
       s.unacked = 0
     }
   }
@@ -534,7 +758,7 @@ export class SpdySession {
     // One update per quarter of the session window: few frames, and the peer never runs dry waiting for one.
     if (this.sessionUnacked >= this.sessionUpdateThreshold) {
       this.sessionRecvWindow += this.sessionUnacked
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
+      this.queueAnswer({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: this.sessionUnacked })
       this.sessionUnacked = 0
     }
   }
@@ -602,6 +826,7 @@ export class SpdySession {
   takeOutbound (maxBytes = Infinity): Uint8Array[] {
     const out = this.control.splice(0)
     this.controlBytes = 0
+    this.controlAnswers = 0
     let budget = maxBytes
     for (let p = 0; p < 8 && budget > 0; p++) {
       const queue = this.ready[p]
@@ -626,6 +851,7 @@ export class SpdySession {
       for (const b of this.control) out.push(b)
       this.control.length = 0
       this.controlBytes = 0
+      this.controlAnswers = 0
     }
     return out
   }
@@ -639,7 +865,12 @@ export class SpdySession {
       allowed = Math.min(allowed, this.sessionSendWindow)
     }
     const finNow = s.finQueued && allowed >= s.queuedBytes
-    if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) return -1
+    if (allowed <= 0 && !(finNow && s.queuedBytes === 0)) {
+      // Held back by a window: tick() stamps when (takeOutbound is not handed the time; deadline asks for a tick now).
+      if (s.stallAt === null && this.windowBlocked(s)) { s.stallAt = UNSTAMPED; this.stalls++ }
+      return -1
+    }
+    if (s.stallAt !== null) this.clearStall(s)
     let payload: Uint8Array
     if (allowed === 0) payload = EMPTY
     else if (s.queue[0].length === allowed) payload = s.queue.shift()!
@@ -666,7 +897,7 @@ export class SpdySession {
     if (this.version === 3.1) this.sessionSendWindow -= allowed
     out.push(this.encoder.encodeDataHeader(s.id, finNow, allowed))
     if (allowed > 0) out.push(payload)
-    if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.dataBytes < this.limits.maxSessionBufferedBytes) {
+    if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.queuedCost < this.limits.maxSessionBufferedBytes) {
       s.needDrain = false
       this.events.push({ type: 'drain', streamId: s.id })
     }
@@ -694,7 +925,11 @@ export class SpdySession {
       finQueued: false,
       needDrain: false,
       queueSlot: -1,
-      local
+      local,
+      undelivered: false,
+      headerBytes: 0,
+      stallAt: null,
+      lastRecvAt: this.now
     }
     this.streams.set(id, s)
     if (local) this.localOpen++
@@ -740,6 +975,13 @@ export class SpdySession {
     s.queuedBytes = 0
     this.ready[s.priority].delete(s)
     this.recentlyClosed.add(s.id)
+    if (s.undelivered && !clean) this.cancelledUndelivered.push(s.id)
+    this.clearStall(s)
+    if (s.headerBytes > 0) {
+      this.headerBytesHeld -= s.headerBytes
+      this.shared?.releaseHeaders(s.headerBytes)
+      s.headerBytes = 0
+    }
     if (!clean) this.events.push({ type: 'streamReset', streamId: s.id, status, byPeer })
     this.maybeClosed()
   }
@@ -750,7 +992,7 @@ export class SpdySession {
     const wireStatus = this.version === 2 && status > 7 ? RstStatus.PROTOCOL_ERROR : status
     this.events.push({ type: 'protocolError', answer: 'RST_STREAM', streamId, status: wireStatus, message: `${rstStatusName(wireStatus)}: ${message}` })
     const s = this.streams.get(streamId)
-    this.queueControl({ type: 'RST_STREAM', streamId, status: wireStatus })
+    this.queueAnswer({ type: 'RST_STREAM', streamId, status: wireStatus })
     this.recentlyReset.add(streamId)
     if (s !== undefined) this.finish(s, wireStatus, false)
     if (++this.invalidFrames > this.limits.maxInvalidFrames) {
@@ -780,17 +1022,42 @@ export class SpdySession {
     this.controlBytes += b.length
   }
 
+  /**
+   * A control frame the peer's frames called for. Past maxQueuedControlFrames of them waiting to be taken, the
+   * peer is sending without reading: GOAWAY and close, as nghttp2 does past its max_outbound_ack (CVE-2019-9512,
+   * CVE-2019-9515). Whatever the driver does, this bounds what one session queues.
+   */
+  private queueAnswer (f: Frame): void {
+    if (this.closedFlag) return
+    this.queueControl(f)
+    if (++this.controlAnswers > this.limits.maxQueuedControlFrames) {
+      this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxQueuedControlFrames} control frames queued for a peer that is not reading them (flood)`)
+    }
+  }
+
   private rollRateWindow (now: number): void {
     if (now - this.rateWindowStart >= RATE_WINDOW_MS) {
       this.rateWindowStart = now
       this.settingsInWindow = 0
       this.resetsInWindow = 0
+      this.inflatedAtWindowStart = this.decoder.inflatedBytes
     }
   }
 }
 
 const EMPTY = new Uint8Array(0)
 const EMPTY_EVENTS: SessionEvent[] = []
+
+/** A header list's decoded block size (SPDY/3 section 2.6.10): a count, then each name and value with its length. */
+function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {
+  let n = lengthBytes
+  for (let i = 0; i < headers.length; i++) n += 2 * lengthBytes + headers[i][0].length + headers[i][1].length
+  return n
+}
+
+function minOf (a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b)
+}
 
 function stripUndefined<T extends object> (o: T): Partial<T> {
   const out: Partial<T> = {}

@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto'
 import { TlsError } from '../errors'
 import { Alert, AlertLevel, alertName, ContentType, Version } from './constants'
 import { PrfHash, RecordProtection } from './crypto'
-import { MAX_CIPHERTEXT, MAX_PLAINTEXT } from './limits'
+import { MAX_CIPHERTEXT, MAX_EMPTY_RECORDS, MAX_PLAINTEXT, MAX_WARNING_ALERTS } from './limits'
 
 /** Reported once the handshake is finished (both Finished messages verified/sent). */
 export interface TlsHandshakeEvent {
@@ -51,7 +51,23 @@ export abstract class TlsEngine {
    */
   private carry: Buffer = EMPTY
   private carryFill = 0
-  private hsbuf: Buffer = Buffer.alloc(0)
+  /**
+   * A handshake message cut across records: its first `hsFill` bytes, copied into `hsbuf`, which grows by doubling
+   * (capped at the message's declared size once its header is in). Each byte is copied once or twice in all, so
+   * reassembly is linear in the message size whatever the record sizes; a Buffer.concat per record was quadratic
+   * (a 64 KB hello in 1-byte records copied ~2 GB). One growing buffer rather than a list of fragments joined at
+   * the end: a list of 1-byte records would cost a Buffer object (~100 bytes of heap) per byte. Growth by doubling
+   * means a peer declaring a 128 KiB message makes us allocate at most twice what it actually sent.
+   */
+  private hsbuf: Buffer = EMPTY
+  private hsFill = 0
+  /**
+   * Warning alerts received: during the handshake all of them, after it the consecutive ones (reset by a non-empty
+   * record of another type, as OpenSSL's rlayer alert_count is). Bounded by MAX_WARNING_ALERTS.
+   */
+  private warningAlerts = 0
+  /** Consecutive empty records (MAX_EMPTY_RECORDS). */
+  private emptyRecords = 0
   protected readCipher: RecordProtection | null = null
   protected writeCipher: RecordProtection | null = null
   /** Record version to write: 0x0301 for the first ClientHello (RFC 5246 appendix E.1), then the negotiated one. */
@@ -226,7 +242,14 @@ export abstract class TlsEngine {
   }
 
   private onRecord (type: number, data: Buffer): void {
-    if (type !== ContentType.handshake && this.hsbuf.length > 0) {
+    // CVE-2016-8610 hardening: records that carry nothing cost a peer 5 bytes and us a record's processing each.
+    if (data.length === 0) {
+      if (++this.emptyRecords > MAX_EMPTY_RECORDS) throw new TlsError(Alert.unexpected_message, `more than ${MAX_EMPTY_RECORDS} empty records in a row`)
+    } else {
+      this.emptyRecords = 0
+      if (type !== ContentType.alert && this.connected) this.warningAlerts = 0
+    }
+    if (type !== ContentType.handshake && this.hsFill > 0) {
       // RFC 5246 section 6.2.1: handshake fragments may not be interleaved with other record types.
       throw new TlsError(Alert.unexpected_message, 'record interleaved with a fragmented handshake message')
     }
@@ -250,15 +273,61 @@ export abstract class TlsEngine {
   }
 
   private onHandshakeBytes (data: Buffer): void {
-    this.hsbuf = this.hsbuf.length === 0 ? data : Buffer.concat([this.hsbuf, data])
-    while (!this.dead && this.hsbuf.length >= 4) {
-      const len = this.hsbuf.readUIntBE(1, 3)
-      if (len > this.maxHandshakeMessageSize) throw new TlsError(Alert.illegal_parameter, `handshake message of ${len} bytes exceeds maxHandshakeMessageSize`)
-      if (this.hsbuf.length < 4 + len) break
-      const raw = this.hsbuf.subarray(0, 4 + len)
-      this.hsbuf = this.hsbuf.length === 4 + len ? Buffer.alloc(0) : Buffer.from(this.hsbuf.subarray(4 + len))
+    if (this.hsFill > 0) {
+      data = this.appendHandshake(data)
+      if (data.length === 0) return
+    }
+    // Whole messages lying in this record are handed on where they lie; a cut one is copied (appendHandshake).
+    let pos = 0
+    while (!this.dead && pos < data.length) {
+      if (data.length - pos < 4) { this.appendHandshake(data.subarray(pos)); return }
+      const len = this.checkHandshakeLength(data.readUIntBE(pos + 1, 3))
+      if (data.length - pos < 4 + len) { this.appendHandshake(data.subarray(pos)); return }
+      const raw = data.subarray(pos, pos + 4 + len)
+      pos += 4 + len
       this.onHandshake({ type: raw[0], body: raw.subarray(4), raw })
     }
+  }
+
+  private checkHandshakeLength (len: number): number {
+    if (len > this.maxHandshakeMessageSize) throw new TlsError(Alert.illegal_parameter, `handshake message of ${len} bytes exceeds maxHandshakeMessageSize`)
+    return len
+  }
+
+  /**
+   * Add `data` to the message being reassembled. Once it is complete it is handed on, and what followed it in
+   * `data` is returned (to be read as whole messages where it lies); otherwise returns an empty buffer.
+   */
+  private appendHandshake (data: Buffer): Buffer {
+    // bytes of `data` that belong to the pending message: up to its end once the header is known
+    const total = this.hsFill >= 4 ? 4 + this.hsbuf.readUIntBE(1, 3) : -1
+    let take = total < 0 ? Math.min(data.length, 4 - this.hsFill) : Math.min(data.length, total - this.hsFill)
+    this.reserve(this.hsFill + take, total)
+    this.hsFill += data.copy(this.hsbuf, this.hsFill, 0, take)
+    if (total < 0 && this.hsFill === 4) {
+      // the header just completed: check the length, then take the body bytes this record holds
+      const len = this.checkHandshakeLength(this.hsbuf.readUIntBE(1, 3))
+      const more = Math.min(data.length - take, len)
+      this.reserve(4 + more, 4 + len)
+      this.hsFill += data.copy(this.hsbuf, 4, take, take + more)
+      take += more
+    }
+    if (this.hsFill < 4 || this.hsFill < 4 + this.hsbuf.readUIntBE(1, 3)) return EMPTY
+    const raw = this.hsbuf.subarray(0, this.hsFill)
+    this.hsbuf = EMPTY
+    this.hsFill = 0
+    this.onHandshake({ type: raw[0], body: raw.subarray(4), raw })
+    return this.dead ? EMPTY : data.subarray(take)
+  }
+
+  /** Room for `need` bytes in hsbuf: doubled, never past `cap` (the message's full size) when that is known. */
+  private reserve (need: number, cap: number): void {
+    if (need <= this.hsbuf.length) return
+    let size = Math.max(need, this.hsbuf.length * 2, 256)
+    if (cap > 0) size = Math.max(need, Math.min(size, cap))
+    const grown = Buffer.allocUnsafe(size)
+    this.hsbuf.copy(grown, 0, 0, this.hsFill)
+    this.hsbuf = grown
   }
 
   private onAlert (data: Buffer): void {
@@ -271,6 +340,9 @@ export abstract class TlsEngine {
       return
     }
     if (level === AlertLevel.warning && desc !== Alert.handshake_failure) {
+      // CVE-2016-8610 ("SSL Death Alert"): warnings cost a peer 7 bytes each and are otherwise ignored; OpenSSL
+      // aborts at the fifth in a row (MAX_WARN_ALERT_COUNT), and so do we.
+      if (++this.warningAlerts > MAX_WARNING_ALERTS) throw new TlsError(Alert.unexpected_message, `more than ${MAX_WARNING_ALERTS} warning alerts`)
       this.onWarningAlert(desc)
       return
     }

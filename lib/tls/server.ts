@@ -20,14 +20,15 @@ import {
   Version, versionName
 } from './constants'
 import {
-  deriveKeys, Ephemeral, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, rsaPremaster, sign, signLegacy, Suite,
+  deriveKeys, Ephemeral, ephemeral, LEGACY_SUITES, prf, PrfHash, prfHashFor, RecordProtection, rsaPremaster, sign, signLegacy, Suite,
   SUITES, suiteById
 } from './crypto'
 import { TlsCertificate, nameMatches } from './certificates'
 import { HandshakeMessage, TlsEngine } from './engine'
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, DEFAULT_SESSION_LIFETIME, MAX_RENEGOTIATION_REFUSALS } from './limits'
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_SESSION_LIFETIME, MAX_CLIENT_HELLO_SIZE, MAX_RENEGOTIATION_REFUSALS } from './limits'
 import { SessionCache, SessionState, TicketKeys } from './session'
-import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
+import { encodeProtocolList, ext, handshake, Reader, u16, u8, vec16, vec8 } from './wire'
+import { parseClientHello } from './hello'
 
 export type { TlsEvent, TlsHandshakeEvent } from './engine'
 export type { TlsCertificate } from './certificates'
@@ -45,7 +46,7 @@ export interface TlsServerOptions {
    * MAC-then-encrypt, SHA-1, RSA key exchange without forward secrecy. Default false: below 1.2 is protocol_version.
    */
   legacy?: boolean
-  /** Default DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE (limits.ts). */
+  /** Largest handshake message body taken; default MAX_CLIENT_HELLO_SIZE (limits.ts), the largest legal ClientHello. */
   maxHandshakeMessageSize?: number
   /** ms from construction to a finished handshake; default DEFAULT_HANDSHAKE_TIMEOUT; 0 disables. */
   handshakeTimeout?: number
@@ -98,101 +99,110 @@ export const serverContext = (opts: TlsServerOptions, now: number): TlsServerCon
 const GROUPS: number[] = [Group.x25519, Group.secp256r1, Group.secp384r1]
 const RSA_SCHEMES: number[] = [SigScheme.rsa_pss_rsae_sha256, SigScheme.rsa_pkcs1_sha256, SigScheme.rsa_pss_rsae_sha384, SigScheme.rsa_pkcs1_sha384]
 
-type State = 'client_hello' | 'client_key_exchange' | 'change_cipher_spec' | 'next_protocol' | 'finished' | 'done'
+/** What the ClientHello settled, fixed for the rest of the handshake. */
+interface Negotiated {
+  readonly version: number
+  readonly suite: Suite
+  readonly prfHash: PrfHash
+  readonly clientRandom: Buffer
+  readonly serverRandom: Buffer
+  /** The session id of the ServerHello: the one resumed, or the new session's. */
+  readonly sessionId: Buffer
+  readonly ems: boolean
+  readonly servername: string | null
+  /** ALPN's pick (RFC 7301 section 3.2), or null. */
+  readonly alpn: string | null
+  /** NPN goes on: the client offered it without ALPN, and picks in its NextProtocol message. */
+  readonly npn: boolean
+}
+
+/** How the premaster secret arrives in ClientKeyExchange (RFC 5246 section 7.4.7). */
+type KeyExchange =
+  | { kind: 'ecdhe', eph: Ephemeral }
+  /** RSA key exchange (`legacy`): decrypted with the certificate's key; the version check uses client_version. */
+  | { kind: 'rsa', key: crypto.KeyObject, clientVersion: number }
+
+/**
+ * What is left once the client's Finished verifies: a full handshake caches the session, may issue a ticket, and
+ * sends our ChangeCipherSpec and Finished; a resumed one sent them right after its ServerHello.
+ */
+type Ending = { kind: 'full', serverKeys: RecordProtection, issueTicket: boolean } | { kind: 'resumed' }
+
+/**
+ * The server's side of the RFC 5246 section 7.3 message flow, one type per state, each carrying exactly what the
+ * next step needs (as rustls does), so no state reads a field another state was supposed to have set.
+ */
+type ServerState =
+  | { kind: 'client_hello' }
+  | { kind: 'client_key_exchange', hs: Negotiated, kx: KeyExchange, issueTicket: boolean }
+  | { kind: 'change_cipher_spec', hs: Negotiated, master: Buffer, clientKeys: RecordProtection, ending: Ending }
+  | { kind: 'next_protocol', hs: Negotiated, master: Buffer, ending: Ending }
+  | { kind: 'finished', hs: Negotiated, master: Buffer, protocol: string | null, ending: Ending }
+  /** Renegotiation attempts refused so far (RFC 5746 section 4.4). */
+  | { kind: 'done', refusals: number }
 
 export class TlsServerConnection extends TlsEngine {
   private readonly ctx: TlsServerContext
-  private state: State = 'client_hello'
-  private clientRandom: Buffer = Buffer.alloc(0)
-  private serverRandom: Buffer = Buffer.alloc(0)
-  private suite: Suite | null = null
-  private cert: TlsCertificate | null = null
-  private eph: Ephemeral | null = null
-  private master: Buffer = Buffer.alloc(0)
-  private ems = false
-  private secureRenegotiation = false
-  private servername: string | null = null
-  private protocol: string | null = null
-  private negotiatedBy: 'npn' | 'alpn' | null = null
-  private npnOffered = false
-  private resumed = false
-  private sessionId: Buffer = Buffer.alloc(0)
-  private issueTicket = false
-  private keys: KeyPair | null = null
-  private clientVersion = 0
-  private prfHash: PrfHash = 'sha256'
-  private pointFormatsOffered = false
-  private refusals = 0
-  private created = 0
+  private state: ServerState = { kind: 'client_hello' }
+  /** `now` at construction: the clock for session lifetimes. */
+  private readonly created: number
 
   constructor (opts: TlsServerOptions, now: number) {
-    super(opts.maxHandshakeMessageSize ?? DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
+    super(opts.maxHandshakeMessageSize ?? MAX_CLIENT_HELLO_SIZE, opts.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT, now)
     this.ctx = serverContext(opts, now)
     this.created = now
   }
 
   protected onHandshake (msg: HandshakeMessage): void {
-    if (this.state === 'done') {
-      if (msg.type === HandshakeType.client_hello) {
-        // RFC 5746 section 4.4 allows refusing renegotiation with a no_renegotiation warning.
-        if (++this.refusals > MAX_RENEGOTIATION_REFUSALS) throw new TlsError(Alert.unexpected_message, 'repeated renegotiation attempts')
-        this.sendAlert(AlertLevel.warning, Alert.no_renegotiation)
+    const st = this.state
+    const unexpected = (): TlsError => new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${st.kind}`)
+    switch (st.kind) {
+      case 'client_hello':
+        if (msg.type !== HandshakeType.client_hello) throw unexpected()
+        this.state = this.onClientHello(msg)
         return
-      }
-      throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} after the handshake`)
-    }
-    const expected = this.state === 'client_hello'
-      ? HandshakeType.client_hello
-      : this.state === 'client_key_exchange'
-        ? HandshakeType.client_key_exchange
-        : this.state === 'next_protocol'
-          ? HandshakeType.next_protocol
-          : this.state === 'finished' ? HandshakeType.finished : -1
-    if (msg.type !== expected) throw new TlsError(Alert.unexpected_message, `handshake message ${msg.type} in state ${this.state}`)
-    switch (msg.type) {
-      case HandshakeType.client_hello: return this.onClientHello(msg)
-      case HandshakeType.client_key_exchange: return this.onClientKeyExchange(msg)
-      case HandshakeType.next_protocol: return this.onNextProtocol(msg)
-      case HandshakeType.finished: return this.onFinished(msg)
+      case 'client_key_exchange':
+        if (msg.type !== HandshakeType.client_key_exchange) throw unexpected()
+        this.state = this.onClientKeyExchange(st, msg)
+        return
+      case 'change_cipher_spec': throw unexpected()
+      case 'next_protocol':
+        if (msg.type !== HandshakeType.next_protocol) throw unexpected()
+        this.state = this.onNextProtocol(st, msg)
+        return
+      case 'finished':
+        if (msg.type !== HandshakeType.finished) throw unexpected()
+        this.state = this.onFinished(st, msg)
+        return
+      case 'done':
+        if (msg.type !== HandshakeType.client_hello) throw unexpected()
+        // RFC 5746 section 4.4 allows refusing renegotiation with a no_renegotiation warning.
+        if (st.refusals >= MAX_RENEGOTIATION_REFUSALS) throw new TlsError(Alert.unexpected_message, 'repeated renegotiation attempts')
+        this.sendAlert(AlertLevel.warning, Alert.no_renegotiation)
+        this.state = { kind: 'done', refusals: st.refusals + 1 }
     }
   }
 
   protected onChangeCipherSpec (): void {
-    if (this.state !== 'change_cipher_spec' || this.keys === null) throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${this.state}`)
-    this.setReadCipher(this.keys.client)
-    this.state = this.negotiatedBy === 'npn' ? 'next_protocol' : 'finished'
+    const st = this.state
+    if (st.kind !== 'change_cipher_spec') throw new TlsError(Alert.unexpected_message, `ChangeCipherSpec in state ${st.kind}`)
+    this.setReadCipher(st.clientKeys)
+    const { hs, master, ending } = st
+    this.state = hs.npn ? { kind: 'next_protocol', hs, master, ending } : { kind: 'finished', hs, master, protocol: hs.alpn, ending }
   }
 
-  private onClientHello (msg: HandshakeMessage): void {
+  private onClientHello (msg: HandshakeMessage): ServerState {
     const now = this.created
-    const r = new Reader(msg.body)
-    const clientVersion = r.u16()
-    this.clientVersion = clientVersion
-    this.clientRandom = Buffer.from(r.bytes(32))
-    const sessionId = r.vec8()
-    if (sessionId.length > 32) throw new TlsError(Alert.illegal_parameter, 'session id over 32 bytes')
-    const suitesRaw = r.vec16()
-    if (suitesRaw.length === 0 || suitesRaw.length % 2 !== 0) throw new TlsError(Alert.decode_error, 'bad cipher_suites')
-    const compressions = r.vec8()
-    if (!compressions.includes(0)) throw new TlsError(Alert.illegal_parameter, 'null compression not offered') // section 7.4.1.2
-    const exts = parseExtensions(r)
-    r.end()
-    const offered = new Set<number>()
-    for (let i = 0; i < suitesRaw.length; i += 2) offered.add(suitesRaw.readUInt16BE(i))
+    // Syntax first, all of it (lib/tls/hello.ts): a malformed hello is decode_error whatever else is wrong with it.
+    const hello = parseClientHello(msg.body)
+    const clientVersion = hello.version
+    const offered = new Set<number>(hello.cipherSuites)
 
     // Version: a 1.3 ClientHello says 0x0303 and lists versions in supported_versions (RFC 8446 section 4.2.1).
     // Otherwise the highest of ours not above client_version (RFC 5246 appendix E.1).
     const ours = this.ctx.versions
-    const sv = exts.get(Ext.supported_versions)
-    let version: number | undefined
-    if (sv !== undefined) {
-      const list = new Reader(new Reader(sv).vec8())
-      const theirs: number[] = []
-      while (list.left > 0) theirs.push(list.u16())
-      version = ours.find((v) => theirs.includes(v))
-    } else {
-      version = ours.find((v) => v <= clientVersion)
-    }
+    const theirs = hello.supportedVersions
+    const version = theirs !== null ? ours.find((v) => theirs.includes(v)) : ours.find((v) => v <= clientVersion)
     // RFC 7507 section 3: a fallback retry (SCSV) below our best version means something in the path made the
     // client's first attempt fail; refusing it stops a downgrade to a weaker protocol than both sides speak.
     if (offered.has(TLS_FALLBACK_SCSV) && clientVersion < ours[0]) {
@@ -203,181 +213,162 @@ export class TlsServerConnection extends TlsEngine {
     this.recordVersion = version
 
     // RFC 5746 section 3.6: SCSV or an empty renegotiation_info marks a secure client.
-    const ri = exts.get(Ext.renegotiation_info)
-    if (ri !== undefined) {
-      if (ri.length !== 1 || ri[0] !== 0) throw new TlsError(Alert.handshake_failure, 'non-empty renegotiation_info in the initial handshake')
-      this.secureRenegotiation = true
+    if (hello.renegotiationInfo !== null && hello.renegotiationInfo.length !== 0) {
+      throw new TlsError(Alert.handshake_failure, 'non-empty renegotiation_info in the initial handshake')
     }
-    if (offered.has(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)) this.secureRenegotiation = true
-
-    // SNI (RFC 6066 section 3): one host_name.
-    const sni = exts.get(Ext.server_name)
-    if (sni !== undefined) {
-      const list = new Reader(new Reader(sni).vec16())
-      while (list.left > 0) {
-        const type = list.u8()
-        const name = list.vec16()
-        if (type === 0) {
-          if (name.length === 0) throw new TlsError(Alert.decode_error, 'empty server name')
-          this.servername = name.toString('latin1')
-        }
-      }
-    }
-    const pf = exts.get(Ext.ec_point_formats)
-    this.pointFormatsOffered = pf !== undefined
-    if (pf !== undefined && !new Reader(pf).vec8().includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
-    this.ems = exts.has(Ext.extended_master_secret)
+    const secureRenegotiation = hello.renegotiationInfo !== null || offered.has(TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+    const servername = hello.servername
+    const pf = hello.ecPointFormats
+    if (pf !== null && !pf.includes(0)) throw new TlsError(Alert.illegal_parameter, 'uncompressed point format not offered') // RFC 8422 section 5.1.2
+    const ems = hello.extendedMasterSecret
 
     // ALPN (RFC 7301 section 3.2): server preference; no overlap is fatal. ALPN wins over NPN when both are sent.
-    const alpn = exts.get(Ext.alpn)
-    if (alpn !== undefined) {
-      const theirs = parseProtocolList(new Reader(alpn).vec16())
-      const pick = this.ctx.protocols.find((p) => theirs.includes(p))
-      if (pick === undefined) throw new TlsError(Alert.no_application_protocol, `no common protocol in ALPN ${theirs.join(',')}`)
-      this.protocol = pick
-      this.negotiatedBy = 'alpn'
-    } else if (exts.has(Ext.next_protocol_negotiation)) {
-      if (exts.get(Ext.next_protocol_negotiation)?.length !== 0) throw new TlsError(Alert.decode_error, 'NPN extension from a client must be empty')
-      this.npnOffered = true
-      this.negotiatedBy = 'npn'
+    let alpn: string | null = null
+    if (hello.alpn !== null) {
+      const list = hello.alpn
+      const pick = this.ctx.protocols.find((p) => list.includes(p))
+      if (pick === undefined) throw new TlsError(Alert.no_application_protocol, `no common protocol in ALPN ${list.join(',')}`)
+      alpn = pick
     }
+    const npn = alpn === null && hello.npn
 
     // Resumption: a ticket first (RFC 5077 section 3.4), then the session id cache.
-    const ticketExt = exts.get(Ext.session_ticket)
+    const ticketExt = hello.sessionTicket
     let resume: SessionState | null = null
-    if (ticketExt !== undefined && ticketExt.length > 0) resume = this.ctx.tickets.open(ticketExt, now)
-    if (resume === null && sessionId.length > 0) resume = this.ctx.sessions.get(sessionId, now)
+    if (ticketExt !== null && ticketExt.length > 0) resume = this.ctx.tickets.open(ticketExt, now)
+    if (resume === null && hello.sessionId.length > 0) resume = this.ctx.sessions.get(hello.sessionId, now)
+    let resumeSuite: Suite | undefined
     if (resume !== null) {
-      const s = suiteById.get(resume.suiteId)
+      resumeSuite = suiteById.get(resume.suiteId)
       // RFC 7627 section 5.3: an EMS session resumed without EMS must abort; a non-EMS session gets a full handshake.
-      if (resume.ems && !this.ems) throw new TlsError(Alert.handshake_failure, 'resuming an extended-master-secret session without the extension')
-      if (s === undefined || !offered.has(s.id) || !this.ctx.suites.includes(s) || resume.version !== this.version || resume.ems !== this.ems ||
-        resume.servername !== this.servername) resume = null
+      if (resume.ems && !ems) throw new TlsError(Alert.handshake_failure, 'resuming an extended-master-secret session without the extension')
+      if (resumeSuite === undefined || !offered.has(resumeSuite.id) || !this.ctx.suites.includes(resumeSuite) || resume.version !== version ||
+        resume.ems !== ems || resume.servername !== servername) resume = null
     }
-    this.serverRandom = crypto.randomBytes(32)
-    this.issueTicket = ticketExt !== undefined && resume === null
+    const serverRandom = crypto.randomBytes(32)
+    const clientRandom = Buffer.from(hello.random)
+    const hsFor = (suite: Suite, sessionId: Buffer): Negotiated =>
+      ({ version, suite, prfHash: prfHashFor(suite, version), clientRandom, serverRandom, sessionId, ems, servername, alpn, npn })
 
-    if (resume !== null) {
-      this.resumed = true
-      this.suite = suiteById.get(resume.suiteId) as Suite
-      this.prfHash = prfHashFor(this.suite, this.version)
-      this.master = resume.master
-      this.sessionId = Buffer.from(sessionId)
-      this.startTranscriptHash(this.prfHash)
+    if (resume !== null && resumeSuite !== undefined) {
+      const hs = hsFor(resumeSuite, Buffer.from(hello.sessionId))
+      const master = resume.master
+      this.startTranscriptHash(hs.prfHash)
       this.addTranscript(msg.raw)
-      this.sendServerHello()
-      this.keys = deriveKeys(this.suite, this.version, this.master, this.clientRandom, this.serverRandom)
-      this.keylog()
-      this.sendChangeCipherSpec(this.keys.server)
-      this.sendFinished()
-      this.state = 'change_cipher_spec'
-      return
+      this.sendServerHello(hs, { resumed: true, secureRenegotiation, pointFormats: false, issueTicket: false })
+      const keys = deriveKeys(hs.suite, version, master, clientRandom, serverRandom)
+      this.keylog(hs, master)
+      this.sendChangeCipherSpec(keys.server)
+      this.sendFinished(hs, master)
+      return { kind: 'change_cipher_spec', hs, master, clientKeys: keys.client, ending: { kind: 'resumed' } }
     }
 
-    this.cert = this.ctx.certificateFor(this.servername)
-    const cert = this.cert
-    const groupsExt = exts.get(Ext.supported_groups)
-    let theirGroups: number[] | null = null // RFC 8422 section 4: no extension means any curve is fine
-    if (groupsExt !== undefined) {
-      const list = new Reader(new Reader(groupsExt).vec16())
-      theirGroups = []
-      while (list.left > 0) theirGroups.push(list.u16())
-    }
-    const group = theirGroups === null ? Group.secp256r1 : GROUPS.find((g) => theirGroups?.includes(g) === true)
+    const cert = this.ctx.certificateFor(servername)
+    const theirGroups = hello.supportedGroups // RFC 8422 section 4: no extension means any curve is fine
+    const group = theirGroups === null ? Group.secp256r1 : GROUPS.find((g) => theirGroups.includes(g))
     if (group === undefined) throw new TlsError(Alert.handshake_failure, 'no supported group in common')
     // RFC 8422 section 5.1: an ECDSA certificate's curve must be one the client listed in supported_groups.
     const certGroup = cert.curve === 'secp384r1' ? Group.secp384r1 : Group.secp256r1
     const ecdsaOk = cert.keyType === 'ec' && (theirGroups === null || theirGroups.includes(certGroup))
+    // RFC 9155 section 2: a TLS 1.2 hello without signature_algorithms is aborted with handshake_failure "except
+    // when digital signatures are not used": of our suites, only RSA key exchange (`legacy`) signs nothing.
+    const sigAlgs = hello.signatureAlgorithms
+    const unsigned = version === Version.TLS12 && sigAlgs === null
     // AEAD suites exist only from TLS 1.2 on (RFC 5288 section 4).
     const suite = this.ctx.suites.find((s) => offered.has(s.id) && (s.legacy || version === Version.TLS12) &&
-      (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk))
-    if (suite === undefined) throw new TlsError(Alert.handshake_failure, 'no cipher suite in common')
-    this.suite = suite
-    this.prfHash = prfHashFor(suite, version)
+      (s.auth === 'rsa' ? cert.keyType === 'rsa' : ecdsaOk) && (!unsigned || s.kx === 'rsa'))
+    if (suite === undefined) {
+      throw new TlsError(Alert.handshake_failure, unsigned ? 'TLS 1.2 hello without signature_algorithms (RFC 9155 section 2)' : 'no cipher suite in common')
+    }
+    const hs = hsFor(suite, crypto.randomBytes(32))
     // signature_algorithms is a TLS 1.2 extension; 1.0/1.1 signatures have a fixed algorithm (signLegacy).
-    const scheme = version === Version.TLS12 ? this.pickScheme(exts.get(Ext.signature_algorithms), cert) : -1
-    this.sessionId = crypto.randomBytes(32)
+    const scheme = version === Version.TLS12 && suite.kx === 'ecdhe' ? this.pickScheme(sigAlgs ?? [], cert) : -1
+    const issueTicket = ticketExt !== null
 
-    this.startTranscriptHash(this.prfHash)
+    this.startTranscriptHash(hs.prfHash)
     this.addTranscript(msg.raw)
-    this.sendServerHello()
+    this.sendServerHello(hs, { resumed: false, secureRenegotiation, pointFormats: pf !== null, issueTicket })
     this.sendHandshake(handshake(HandshakeType.certificate, cert.message))
+    let kx: KeyExchange
     if (suite.kx === 'ecdhe') {
       // ServerECDHParams (RFC 8422 section 5.4): curve_type named_curve(3), group, point; signed with both randoms.
-      this.eph = ephemeral(group)
-      const params = Buffer.concat([u8(3), u16(group), vec8(this.eph.pub)])
-      const signed = Buffer.concat([this.clientRandom, this.serverRandom, params])
+      const eph = ephemeral(group)
+      const params = Buffer.concat([u8(3), u16(group), vec8(eph.pub)])
+      const signed = Buffer.concat([clientRandom, serverRandom, params])
       const body = scheme === -1
         ? Buffer.concat([params, vec16(signLegacy(cert.key, signed))])
         : Buffer.concat([params, u16(scheme), vec16(sign(scheme, cert.key, signed))])
       this.sendHandshake(handshake(HandshakeType.server_key_exchange, body))
+      kx = { kind: 'ecdhe', eph }
+    } else {
+      // RSA key exchange sends no ServerKeyExchange (RFC 5246 section 7.4.3): the certificate's key is the one used.
+      kx = { kind: 'rsa', key: cert.key, clientVersion }
     }
-    // RSA key exchange sends no ServerKeyExchange (RFC 5246 section 7.4.3): the certificate's key is the one used.
     this.sendHandshake(handshake(HandshakeType.server_hello_done, Buffer.alloc(0)))
-    this.state = 'client_key_exchange'
+    return { kind: 'client_key_exchange', hs, kx, issueTicket }
   }
 
-  /** signature_algorithms (RFC 5246 section 7.4.1.4.1): absent means SHA-1 with the certificate's algorithm. */
-  private pickScheme (ext: Buffer | undefined, cert: TlsCertificate): number {
-    if (ext === undefined) return cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1
-    const list = new Reader(new Reader(ext).vec16())
-    const theirs: number[] = []
-    while (list.left > 0) theirs.push(list.u16())
+  /**
+   * Our first scheme in the client's signature_algorithms (RFC 5246 section 7.4.1.4.1). SHA-1 is ours only with
+   * `legacy` and then last, so only a client that lists nothing better gets it: RFC 9155 section 4 deprecates it
+   * in 1.2, but a SPDY-era TLS 1.2 client that signs only with SHA-1 is what `legacy` exists for.
+   */
+  private pickScheme (theirs: number[], cert: TlsCertificate): number {
     const ours = cert.keyType === 'rsa'
       ? RSA_SCHEMES
       : cert.curve === 'secp384r1'
         ? [SigScheme.ecdsa_secp384r1_sha384, SigScheme.ecdsa_secp256r1_sha256]
         : [SigScheme.ecdsa_secp256r1_sha256, SigScheme.ecdsa_secp384r1_sha384]
-    const pick = ours.find((s) => theirs.includes(s))
+    const sha1 = this.ctx.options.legacy === true ? [cert.keyType === 'rsa' ? SigScheme.rsa_pkcs1_sha1 : SigScheme.ecdsa_sha1] : []
+    const pick = [...ours, ...sha1].find((s) => theirs.includes(s))
     if (pick === undefined) throw new TlsError(Alert.handshake_failure, 'no signature algorithm in common')
     return pick
   }
 
-  private sendServerHello (): void {
-    const suite = this.suite as Suite
+  private sendServerHello (hs: Negotiated, o: { resumed: boolean, secureRenegotiation: boolean, pointFormats: boolean, issueTicket: boolean }): void {
     const exts: Buffer[] = []
-    if (this.secureRenegotiation) exts.push(ext(Ext.renegotiation_info, u8(0)))
-    if (this.ems) exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
+    if (o.secureRenegotiation) exts.push(ext(Ext.renegotiation_info, u8(0)))
+    if (hs.ems) exts.push(ext(Ext.extended_master_secret, Buffer.alloc(0)))
     // RFC 8422 section 5.2: only with an ECC suite, and only as an answer (a client offering just RSA key exchange
     // sends no ec_point_formats, and OpenSSL refuses the unsolicited one).
-    if (!this.resumed && suite.kx === 'ecdhe' && this.pointFormatsOffered) exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
-    if (this.issueTicket) exts.push(ext(Ext.session_ticket, Buffer.alloc(0)))
-    if (this.negotiatedBy === 'alpn' && this.protocol !== null) exts.push(ext(Ext.alpn, vec16(vec8(Buffer.from(this.protocol, 'latin1')))))
-    if (this.npnOffered) exts.push(ext(Ext.next_protocol_negotiation, this.ctx.npnBody))
+    if (!o.resumed && hs.suite.kx === 'ecdhe' && o.pointFormats) exts.push(ext(Ext.ec_point_formats, vec8(u8(0))))
+    if (o.issueTicket) exts.push(ext(Ext.session_ticket, Buffer.alloc(0)))
+    if (hs.alpn !== null) exts.push(ext(Ext.alpn, vec16(vec8(Buffer.from(hs.alpn, 'latin1')))))
+    if (hs.npn) exts.push(ext(Ext.next_protocol_negotiation, this.ctx.npnBody))
     const body = Buffer.concat([
-      u16(this.version), this.serverRandom, vec8(this.sessionId), u16(suite.id), u8(0),
+      u16(hs.version), hs.serverRandom, vec8(hs.sessionId), u16(hs.suite.id), u8(0),
       ...(exts.length > 0 ? [vec16(...exts)] : [])
     ])
     this.sendHandshake(handshake(HandshakeType.server_hello, body))
   }
 
-  private onClientKeyExchange (msg: HandshakeMessage): void {
+  private onClientKeyExchange (st: ServerState & { kind: 'client_key_exchange' }, msg: HandshakeMessage): ServerState {
+    const { hs, kx } = st
     const r = new Reader(msg.body)
-    const suite = this.suite as Suite
     let pre: Buffer
-    if (suite.kx === 'rsa') {
+    if (kx.kind === 'rsa') {
       // EncryptedPreMasterSecret is a 16-bit-length vector from TLS 1.0 on (RFC 2246 section 7.4.7.1); SSL 3.0's
       // bare form is not accepted. Decryption failures never surface here (rsaPremaster).
       const enc = r.vec16()
       r.end()
-      pre = rsaPremaster((this.cert as TlsCertificate).key, enc, this.clientVersion)
+      pre = rsaPremaster(kx.key, enc, kx.clientVersion)
     } else {
       const point = r.vec8()
       r.end()
-      pre = (this.eph as Ephemeral).secret(point)
+      pre = kx.eph.secret(point)
     }
     this.addTranscript(msg.raw)
     // RFC 7627 section 4: session_hash covers the transcript through ClientKeyExchange (MD5||SHA-1 in 1.0/1.1, section 3).
-    this.master = this.ems
-      ? prf(this.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
-      : prf(this.prfHash, pre, 'master secret', Buffer.concat([this.clientRandom, this.serverRandom]), 48)
-    this.keys = deriveKeys(suite, this.version, this.master, this.clientRandom, this.serverRandom)
-    this.keylog()
-    this.state = 'change_cipher_spec'
+    const master = hs.ems
+      ? prf(hs.prfHash, pre, 'extended master secret', this.transcriptDigest(), 48)
+      : prf(hs.prfHash, pre, 'master secret', Buffer.concat([hs.clientRandom, hs.serverRandom]), 48)
+    const keys = deriveKeys(hs.suite, hs.version, master, hs.clientRandom, hs.serverRandom)
+    this.keylog(hs, master)
+    return { kind: 'change_cipher_spec', hs, master, clientKeys: keys.client, ending: { kind: 'full', serverKeys: keys.server, issueTicket: st.issueTicket } }
   }
 
   /** NextProtocol (draft-agl-tls-nextprotoneg-04 section 4): selected_protocol<0..255>, padding<0..255>. */
-  private onNextProtocol (msg: HandshakeMessage): void {
+  private onNextProtocol (st: ServerState & { kind: 'next_protocol' }, msg: HandshakeMessage): ServerState {
     const r = new Reader(msg.body)
     const proto = r.vec8()
     r.vec8()
@@ -386,49 +377,47 @@ export class TlsServerConnection extends TlsEngine {
     // offered. Speaking it anyway would hand, say, spdy/2 to a listener configured without it; like nginx's SPDY
     // module, treat such a pick as no protocol (the HTTP/1.1 fallback).
     const chosen = proto.toString('latin1')
-    this.protocol = this.ctx.protocols.includes(chosen) ? chosen : null
     this.addTranscript(msg.raw) // it is part of the Finished hash
-    this.state = 'finished'
+    return { kind: 'finished', hs: st.hs, master: st.master, protocol: this.ctx.protocols.includes(chosen) ? chosen : null, ending: st.ending }
   }
 
-  private onFinished (msg: HandshakeMessage): void {
-    const suite = this.suite as Suite
-    const expected = prf(this.prfHash, this.master, 'client finished', this.transcriptDigest(), 12)
+  private onFinished (st: ServerState & { kind: 'finished' }, msg: HandshakeMessage): ServerState {
+    const { hs, master, ending } = st
+    const expected = prf(hs.prfHash, master, 'client finished', this.transcriptDigest(), 12)
     if (msg.body.length !== 12) throw new TlsError(Alert.decode_error, 'Finished is not 12 bytes')
     if (!crypto.timingSafeEqual(expected, msg.body)) throw new TlsError(Alert.decrypt_error, 'client Finished does not verify') // section 7.4.9
     this.addTranscript(msg.raw)
-    if (!this.resumed) {
-      const state: SessionState = { master: this.master, suiteId: suite.id, version: this.version, ems: this.ems, servername: this.servername, created: this.created }
-      this.ctx.sessions.set(this.sessionId, state)
-      if (this.issueTicket) {
+    if (ending.kind === 'full') {
+      const state: SessionState = { master, suiteId: hs.suite.id, version: hs.version, ems: hs.ems, servername: hs.servername, created: this.created }
+      this.ctx.sessions.set(hs.sessionId, state)
+      if (ending.issueTicket) {
         // NewSessionTicket (RFC 5077 section 3.3): lifetime hint in seconds, then the opaque ticket.
         const ticket = this.ctx.tickets.seal(state, this.created)
         const hint = Buffer.allocUnsafe(4)
         hint.writeUInt32BE(Math.floor(DEFAULT_SESSION_LIFETIME / 1000))
         this.sendHandshake(handshake(HandshakeType.new_session_ticket, Buffer.concat([hint, vec16(ticket)])))
       }
-      this.sendChangeCipherSpec((this.keys as KeyPair).server)
-      this.sendFinished()
+      this.sendChangeCipherSpec(ending.serverKeys)
+      this.sendFinished(hs, master)
     }
-    this.state = 'done'
     this.handshakeDone({
       type: 'handshake',
-      protocol: this.protocol,
-      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
-      cipher: suite.name,
-      version: versionName(this.version),
-      servername: this.servername,
-      resumed: this.resumed
+      protocol: st.protocol,
+      negotiatedBy: st.protocol === null ? null : hs.alpn !== null ? 'alpn' : 'npn',
+      cipher: hs.suite.name,
+      version: versionName(hs.version),
+      servername: hs.servername,
+      resumed: ending.kind === 'resumed'
     })
+    return { kind: 'done', refusals: 0 }
   }
 
-  private sendFinished (): void {
-    const verify = prf(this.prfHash, this.master, 'server finished', this.transcriptDigest(), 12)
+  private sendFinished (hs: Negotiated, master: Buffer): void {
+    const verify = prf(hs.prfHash, master, 'server finished', this.transcriptDigest(), 12)
     this.sendHandshake(handshake(HandshakeType.finished, verify))
   }
 
-  private keylog (): void {
-    this.ctx.options.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${this.master.toString('hex')}`)
+  private keylog (hs: Negotiated, master: Buffer): void {
+    this.ctx.options.onKeylog?.(`CLIENT_RANDOM ${hs.clientRandom.toString('hex')} ${master.toString('hex')}`)
   }
 }
-

@@ -4,6 +4,7 @@
  */
 import * as crypto from 'node:crypto'
 import { DEFAULT_SESSION_CACHE_SIZE, DEFAULT_SESSION_LIFETIME } from './limits'
+import { ownCopy } from './wire'
 
 export interface SessionState {
   master: Buffer
@@ -20,10 +21,11 @@ export class SessionCache {
   private readonly map = new Map<string, SessionState>()
   constructor (readonly max = DEFAULT_SESSION_CACHE_SIZE, readonly lifetime = DEFAULT_SESSION_LIFETIME) {}
   get size (): number { return this.map.size }
+  /** Keeps its own copy of `s.master` (wire.ts ownCopy): an entry holds its 48 bytes, not the buffer they came from. */
   set (id: Buffer, s: SessionState): void {
     const k = id.toString('hex')
     this.map.delete(k)
-    this.map.set(k, s)
+    this.map.set(k, { ...s, master: ownCopy(s.master) })
     // Map iteration order is insertion order: the first key is the least recently used.
     while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string)
   }
@@ -112,7 +114,7 @@ export class TicketKeys {
       const ems = p[o++] === 1
       const created = p.readDoubleBE(o); o += 8
       const ml = p[o++]
-      const master = Buffer.from(p.subarray(o, o + ml)); o += ml
+      const master = ownCopy(p.subarray(o, o + ml)); o += ml
       const sl = p[o++]
       const servername = sl === 0 ? null : p.subarray(o, o + sl).toString('utf8')
       if (now - created > this.lifetime) return null

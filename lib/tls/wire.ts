@@ -22,6 +22,17 @@ export class Reader {
   end (): void { if (this.pos !== this.buf.length) throw new TlsError(Alert.decode_error, 'trailing bytes in message') }
 }
 
+/**
+ * A copy in an ArrayBuffer of its own. Buffer.from() and Buffer.concat() of fewer than 4 KiB return a slice of
+ * Node's shared 8 KiB pool, which stays alive as long as any slice of it does: whatever is kept long (the session
+ * cache keeps entries for hours) is copied with this instead.
+ */
+export const ownCopy = (b: Uint8Array): Buffer => {
+  const c = Buffer.allocUnsafeSlow(b.length)
+  c.set(b)
+  return c
+}
+
 export const u8 = (v: number): Buffer => Buffer.from([v])
 export const u16 = (v: number): Buffer => { const b = Buffer.allocUnsafe(2); b.writeUInt16BE(v); return b }
 export const u24 = (v: number): Buffer => { const b = Buffer.allocUnsafe(3); b.writeUIntBE(v, 0, 3); return b }

@@ -12,12 +12,15 @@ const ROOT = join(__dirname, '..', '..')
 const RESULTS = join(ROOT, 'bench', 'RESULTS.md')
 
 const T = String.raw`(?:\d+ ms|\d+\.\d\d s)`
+const TN = String.raw`(?:\d+ ms|\d+\.\d\d s|n/a)`
+const XN = String.raw`(?:\d+\.\d\dx|n/a)`
 /**
  * The result lines of this issue's benches; the others (whose output their owners reshape) must print at least
  * one line with a figure that is not a comment.
  */
 const RESULT_LINE: Record<string, RegExp> = {
-  pageload: new RegExp(String.raw`^pageload: RTT \d+ ms, \d+ Mbit/s: https ${T}, spdy ${T} \(\d+\.\d\dx\), spdy\+push ${T} \(\d+\.\d\dx\)$`, 'm'),
+  // Chromium's columns read n/a (and a `# skip` line says why) where no chromium is installed.
+  pageload: new RegExp(String.raw`^pageload: /\S+ at RTT \d+ ms, \d+ Mbit/s: chromium-h1 ${TN}, chromium-h2 ${TN}, https ${T}, spdy ${T}, spdy\+push ${T}; spdy\+push / chromium-h1 ${XN}, / chromium-h2 ${XN}$`, 'm'),
   headers: /^headers: 100 requests, header bytes \(wire less bodies\) SPDY\/2 0\.\d+x, SPDY\/3 0\.\d+x of HTTP\/1\.1 \(\d+ B\)$/m
 }
 const ANY_FIGURE = /^(?!#).*\d/m

@@ -11,28 +11,13 @@
  */
 import t from 'tap'
 import net from 'node:net'
-import { spawn, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect } from '../../lib/client'
+import { ensureDist, ROOT } from './dist'
 
-const ROOT = resolve(__dirname, '../..')
 const DEMO = join(ROOT, 'example-app')
-
-function newestMtime (dir: string): number {
-  let newest = 0
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name)
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs)
-  }
-  return newest
-}
-
-function ensureDist (): void {
-  const entries = ['dist/cjs/index.js', 'dist/esm/index.mjs'].map((p) => join(ROOT, p))
-  const fresh = entries.every((p) => existsSync(p) && statSync(p).mtimeMs >= newestMtime(join(ROOT, 'lib')))
-  if (!fresh) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' })
-}
 
 async function freePort (): Promise<number> {
   const s = net.createServer()

@@ -4,12 +4,13 @@
  */
 import type { StreamSink } from '../../lib/server/stream-sink'
 import type { SpdyStreamHead } from '../../lib/server/dispatch'
+import { replyHeaders, responseHeaderList } from '../../lib/session/headers'
 
 export type SinkCall =
   | { type: 'respond', status: number, headers: Record<string, string | string[]>, fin: boolean }
   | { type: 'write', bytes: number, fin: boolean }
   | { type: 'end' }
-  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' }
+  | { type: 'reset', status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR' }
 
 export class RecordingSink implements StreamSink {
   calls: SinkCall[] = []
@@ -44,7 +45,7 @@ export class RecordingSink implements StreamSink {
   }
 
   end (): void { this.calls.push({ type: 'end' }); this.finish() }
-  reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
+  reset (status: 'CANCEL' | 'INTERNAL_ERROR' | 'PROTOCOL_ERROR'): void { this.calls.push({ type: 'reset', status }); this.finish() }
   onDrain (cb: () => void): void {
     if (this.drainCb !== null) throw new Error('onDrain registered twice')
     this.drainCb = cb
@@ -63,7 +64,16 @@ export class RecordingSink implements StreamSink {
   get waitingDrain (): boolean { return this.drainCb !== null }
   get body (): string { return Buffer.concat(this.chunks).toString() }
   get status (): number | undefined { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.status : undefined }
-  get headers (): Record<string, string | string[]> { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.headers : {} }
+  /** What the response handed to respond(), before the sink's header list filters it. */
+  get given (): Record<string, string | string[]> { const r = this.calls.find((c) => c.type === 'respond'); return r?.type === 'respond' ? r.headers : {} }
+  /**
+   * The headers of the SYN_REPLY the server's sink would send: made by responseHeaderList, as the session layer
+   * does, and read back Node style, as a client would (connection-specific headers dropped there, in one place).
+   */
+  get headers (): Record<string, string | string[]> {
+    const r = this.calls.find((c) => c.type === 'respond')
+    return r?.type === 'respond' ? replyHeaders(responseHeaderList(3.1, r.status, r.headers)) : {}
+  }
   types (): string { return this.calls.map((c) => c.type === 'write' ? `write${c.fin ? '+fin' : ''}` : c.type === 'respond' ? `respond${c.fin ? '+fin' : ''}` : c.type).join(',') }
 
   /** Resolves once FIN or RST went out. */
@@ -81,14 +91,13 @@ export class RecordingSink implements StreamSink {
 }
 
 let nextId = 1
-export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> = {}): SpdyStreamHead {
+/** A stream head as the session layer hands it over; `extra.authority` sets the request's authority. */
+export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> & { authority?: string } = {}): SpdyStreamHead {
   nextId += 2
+  // As lib/session/headers.ts requestHead makes it: the host header is the authority.
+  const { authority = 'example.test:8443', ...rest } = extra
   return {
-    method,
-    path,
-    authority: 'example.test:8443',
-    scheme: 'https',
-    headers,
+    head: { method, path, authority, scheme: 'https', httpVersion: 'HTTP/1.1', headers: 'host' in headers ? headers : { ...headers, host: authority } },
     version: 3.1,
     streamId: nextId,
     priority: 3,
@@ -98,6 +107,6 @@ export function head (method: string, path: string, headers: Record<string, stri
     localPort: 8443,
     encrypted: true,
     fin: method === 'GET' || method === 'HEAD',
-    ...extra
+    ...rest
   }
 }

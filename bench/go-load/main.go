@@ -1,0 +1,172 @@
+// go-load: a small-GET load generator for bench/throughput.ts that none of fastify-spdy's code is in.
+//
+//	go-load -proto spdy  -port P [-c 1] [-m 100] [-seconds 5] [-warmup 1] [-path /small]
+//	go-load -proto http1 -port P [-c 50]         [-seconds 5] [-warmup 1] [-path /small]
+//
+// spdy: github.com/moby/spdystream (Debian's golang-github-docker-spdystream-dev), SPDY/3 over plain TCP, c
+// connections with m streams in flight on each (m goroutines, each: SYN_STREAM with FIN, wait for SYN_REPLY, read
+// the body to its FIN). spdystream writes each frame straight to the socket in pieces (no buffering, TCP_NODELAY
+// as Go sets it), so the server sees a SYN_STREAM as several small segments, as from a real client we did not write.
+// http1: Go's net/http client, c keep-alive connections, one request in flight on each (HTTP/1.1 has no more).
+//
+// Every response body must be the server's 11-byte "hello world" (spdystream does not expose SYN_REPLY headers, so
+// the body is what is checked). Prints one JSON line: requests (after warm-up), all (warm-up included: the server's
+// CPU over the whole call is divided by it), seconds, rps, clientCpu (this process's CPU seconds per second), errors.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/moby/spdystream"
+)
+
+var want = []byte("hello world")
+
+type counters struct {
+	measuring atomic.Bool
+	done      atomic.Int64
+	all       atomic.Int64
+	errors    atomic.Int64
+}
+
+func (c *counters) ok() {
+	c.all.Add(1)
+	if c.measuring.Load() {
+		c.done.Add(1)
+	}
+}
+
+func (c *counters) fail(err error) {
+	if c.errors.Add(1) <= 3 {
+		fmt.Fprintln(os.Stderr, "go-load:", err)
+	}
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// spdyConn runs m request loops on one SPDY/3 connection until the deadline.
+func spdyConn(addr, path string, m int, deadline time.Time, c *counters, wg *sync.WaitGroup) {
+	defer wg.Done()
+	tcp, err := net.Dial("tcp", addr)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	conn, err := spdystream.NewConnection(tcp, false)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	go conn.Serve(spdystream.NoOpStreamHandler)
+	defer conn.Close()
+	// SPDY/3 section 3.2.1: request headers are lower-case and carry :method, :path, :version, :host, :scheme.
+	headers := http.Header{
+		":method": {"GET"}, ":path": {path}, ":version": {"HTTP/1.1"}, ":host": {addr}, ":scheme": {"http"},
+		"user-agent": {"go-load (spdystream)"},
+	}
+	var loops sync.WaitGroup
+	for i := 0; i < m; i++ {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			for time.Now().Before(deadline) {
+				stream, err := conn.CreateStream(headers, nil, true)
+				if err != nil {
+					c.fail(err)
+					return
+				}
+				if err := stream.WaitTimeout(10 * time.Second); err != nil {
+					c.fail(err)
+					return
+				}
+				body, err := io.ReadAll(stream)
+				if err != nil || !bytes.Equal(body, want) {
+					c.fail(fmt.Errorf("stream %d: body %q, %v", stream.Identifier(), body, err))
+					return
+				}
+				c.ok()
+			}
+		}()
+	}
+	loops.Wait()
+}
+
+// http1Conn runs one keep-alive connection's request loop until the deadline.
+func http1Conn(client *http.Client, url string, deadline time.Time, c *counters, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for time.Now().Before(deadline) {
+		res, err := client.Get(url)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || !bytes.Equal(body, want) {
+			c.fail(fmt.Errorf("status %d, body %q, %v", res.StatusCode, body, err))
+			return
+		}
+		c.ok()
+	}
+}
+
+func main() {
+	proto := flag.String("proto", "spdy", "spdy or http1")
+	port := flag.Int("port", 0, "server port on 127.0.0.1")
+	conns := flag.Int("c", 1, "connections")
+	streams := flag.Int("m", 100, "streams in flight per SPDY connection")
+	seconds := flag.Float64("seconds", 5, "measured seconds")
+	warmup := flag.Float64("warmup", 1, "seconds before counting")
+	path := flag.String("path", "/small", "path to GET")
+	flag.Parse()
+	addr := fmt.Sprintf("127.0.0.1:%d", *port)
+	var c counters
+	start := time.Now()
+	warm := start.Add(time.Duration(*warmup * float64(time.Second)))
+	deadline := warm.Add(time.Duration(*seconds * float64(time.Second)))
+	cpu0 := cpuSeconds()
+	go func() {
+		time.Sleep(time.Until(warm))
+		cpu0 = cpuSeconds()
+		c.measuring.Store(true)
+	}()
+	var wg sync.WaitGroup
+	switch *proto {
+	case "spdy":
+		for i := 0; i < *conns; i++ {
+			wg.Add(1)
+			go spdyConn(addr, *path, *streams, deadline, &c, &wg)
+		}
+	case "http1":
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}}
+		for i := 0; i < *conns; i++ {
+			wg.Add(1)
+			go http1Conn(client, "http://"+addr+*path, deadline, &c, &wg)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "go-load: -proto spdy or http1")
+		os.Exit(2)
+	}
+	wg.Wait()
+	elapsed := time.Since(warm).Seconds()
+	out, _ := json.Marshal(map[string]any{
+		"requests": c.done.Load(), "all": c.all.Load(), "seconds": elapsed, "rps": float64(c.done.Load()) / elapsed,
+		"clientCpu": (cpuSeconds() - cpu0) / elapsed, "errors": c.errors.Load(),
+	})
+	fmt.Println(string(out))
+}

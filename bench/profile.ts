@@ -1,0 +1,60 @@
+/**
+ * Where a server's CPU goes, from a V8 CPU profile (`node --cpu-prof`): self time summed by where the code lives
+ * (our lib/ folders, pako, Fastify, Node internals, GC, ...) and the top functions. Used to explain a throughput
+ * figure (bench/throughput.ts), e.g.:
+ *   taskset -c 0 node --cpu-prof --cpu-prof-dir=bench/.out/prof --import tsx bench/servers.ts fastify-spdy
+ *   taskset -c 1 bench/.out/go-load -proto spdy -port P -c 1 -m 100 -seconds 5     (then SIGTERM the server)
+ *   npx tsx bench/profile.ts bench/.out/prof/CPU.*.cpuprofile [--skip-ms 3000 | --last-ms 6000]
+ * --skip-ms leaves out the first milliseconds of samples (start-up, certificate generation, JIT warm-up);
+ * --last-ms keeps only the last milliseconds (the load, when the server was stopped right after it).
+ */
+import { readFileSync } from 'node:fs'
+
+interface Node { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
+interface Profile { nodes: Node[], startTime: number, samples: number[], timeDeltas: number[] }
+
+/** A bucket for a script URL: the folder of ours, the package of node_modules, or what V8 calls the rest. */
+function bucketOf (url: string, fn: string): string {
+  if (url === '') return fn === '(garbage collector)' ? 'GC' : fn === '(program)' || fn === '(idle)' ? fn : `(native) ${fn}`
+  const lib = /\/lib\/([^/]+)\//.exec(url)
+  if (lib !== null && !url.includes('node_modules')) return `lib/${lib[1]}`
+  const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (mod !== null) return mod[1]
+  if (url.startsWith('node:')) return 'node internals'
+  return url.replace(/^.*\/(bench|lib|example-app)\//, '$1/')
+}
+
+function main (): void {
+  const file = process.argv[2]
+  if (file === undefined) throw new Error('usage: tsx bench/profile.ts FILE.cpuprofile [--skip-ms N]')
+  const skipAt = process.argv.indexOf('--skip-ms')
+  const lastAt = process.argv.indexOf('--last-ms')
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const span = p.timeDeltas.reduce((a, b) => a + b, 0)
+  const skipUs = skipAt >= 0 ? Number(process.argv[skipAt + 1]) * 1000 : lastAt >= 0 ? span - Number(process.argv[lastAt + 1]) * 1000 : 0
+  const byId = new Map(p.nodes.map((n) => [n.id, n]))
+  const buckets = new Map<string, number>()
+  const fns = new Map<string, number>()
+  let t = 0
+  let total = 0
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i]
+    if (t < skipUs) continue
+    const n = byId.get(p.samples[i])!
+    const { functionName, url, lineNumber } = n.callFrame
+    if (functionName === '(idle)') continue
+    const dt = p.timeDeltas[i]
+    total += dt
+    const b = bucketOf(url, functionName)
+    buckets.set(b, (buckets.get(b) ?? 0) + dt)
+    const f = `${functionName || '(anonymous)'} ${url === '' ? '' : `${bucketOf(url, functionName)}:${lineNumber + 1}`}`
+    fns.set(f, (fns.get(f) ?? 0) + dt)
+  }
+  const pct = (x: number): string => `${(100 * x / total).toFixed(1)}%`
+  process.stdout.write(`busy samples: ${(total / 1e6).toFixed(2)} s of ${((span - Math.max(0, skipUs)) / 1e6).toFixed(2)} s profiled\n\nby where the code lives:\n`)
+  for (const [b, v] of [...buckets].sort((a, b) => b[1] - a[1]).slice(0, 20)) process.stdout.write(`  ${pct(v).padStart(6)}  ${b}\n`)
+  process.stdout.write('\ntop functions (self time):\n')
+  for (const [f, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`  ${pct(v).padStart(6)}  ${f}\n`)
+}
+
+main()

@@ -1,0 +1,260 @@
+/**
+ * Shared helpers for attacks over real sockets (test/hostile/, test/server/): a Fastify app with the plugin on
+ * loopback, a raw SPDY peer (our client session on a bare TCP or Node TLS socket, so a test controls every frame
+ * and whether it reads), bare sockets for floods, and a well-behaved client (lib/client) to check that others are
+ * still served. Nothing here asserts timing: helpers wait for an outcome up to a bound and report what they saw.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import { Writable } from 'node:stream'
+import { fork, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import spdy, { generateSelfSigned } from '../../lib/index'
+import type { FastifySpdyOptions } from '../../lib/options'
+import { SpdySession, type SessionEvent } from '../../lib/session/session'
+import type { HeaderList, SpdyVersion } from '../../lib/codec/types'
+import { requestHeaderList } from '../../lib/session/headers'
+import { connect as spdyConnect } from '../../lib/client'
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/** For Promise.race bounds: an unref'd timer, so a race already won does not keep the test process alive. */
+export const bound = (ms: number): Promise<void> => new Promise((resolve) => { setTimeout(resolve, ms).unref() })
+
+let certificate: { cert: string, key: string } | null = null
+/** One self-signed certificate per test process (key generation is the slow part). */
+export const testCertificate = (): { cert: string, key: string } =>
+  (certificate ??= generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'ec' }))
+
+export interface LogLine { level: number, msg: string, remoteAddress?: string, [k: string]: unknown }
+
+export interface TestServer {
+  app: FastifyInstance
+  port: number
+  tls: boolean
+  /** Every log line the app wrote (level >= the logger level given), parsed. */
+  logs: LogLine[]
+  close: () => Promise<void>
+}
+
+/** The routes every attack test's well-behaved client uses. */
+export function addRoutes (app: FastifyInstance): void {
+  app.get('/', async () => 'ok')
+  app.get('/big/:kb', async (req, reply) => {
+    reply.type('application/octet-stream')
+    return Buffer.alloc(Number((req.params as { kb: string }).kb) * 1024, 0x61)
+  })
+  app.post('/echo', async (req) => req.body)
+}
+
+export async function startServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions>, fastify?: FastifyServerOptions, logLevel?: string, routes?: (app: FastifyInstance) => void } = {}): Promise<TestServer> {
+  const logs: LogLine[] = []
+  const stream = new Writable({
+    write (chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as LogLine)
+      cb()
+    }
+  })
+  const app = Fastify({ ...opts.fastify, logger: { level: opts.logLevel ?? 'warn', stream } })
+  const useTls = opts.tls === true
+  await app.register(spdy, { tls: useTls ? testCertificate() : false, port: 0, alternateProtocol: false, ...opts.spdy })
+  addRoutes(app)
+  opts.routes?.(app)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return { app, port: app.spdy.port!, tls: useTls, logs, close: () => app.close() }
+}
+
+/** A bare socket to the listener: TCP, or TLS with ALPN (Node's TLS client, not ours) when `tls` is true. */
+export function rawSocket (port: number, useTls = false, alpn: string[] = ['spdy/3.1']): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s: net.Socket = useTls
+      ? tls.connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: alpn }, () => resolve(s))
+      : net.connect(port, '127.0.0.1', () => resolve(s))
+    s.once('error', reject)
+  })
+}
+
+/** Opens `n` sockets that send nothing (TCP only: a TLS client would start a handshake). */
+export async function idleSockets (port: number, n: number): Promise<net.Socket[]> {
+  const out: net.Socket[] = []
+  for (let i = 0; i < n; i++) {
+    const s = await rawSocket(port)
+    s.on('error', () => {})
+    out.push(s)
+  }
+  return out
+}
+
+/** Resolves true once the socket is closed (by either side), false if still open after `ms`. */
+export function closedWithin (s: net.Socket, ms: number): Promise<boolean> {
+  if (s.destroyed || s.closed) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { s.off('close', onClose); resolve(false) }, ms)
+    const onClose = (): void => { clearTimeout(timer); resolve(true) }
+    s.once('close', onClose)
+    // Reading is what lets us see the server's FIN ('end', then 'close' since allowHalfOpen is off).
+    s.resume()
+  })
+}
+
+/**
+ * A SPDY peer we steer frame by frame: our client session over a raw socket. It reads (and answers) unless
+ * `read: false`, and records every session event, so a test sees the server's RST_STREAMs and GOAWAYs.
+ */
+export class RawSpdy {
+  readonly events: SessionEvent[] = []
+  readonly session: SpdySession
+  closed = false
+  private readonly closedP: Promise<void>
+
+  private constructor (readonly socket: net.Socket, readonly version: SpdyVersion, readonly port: number) {
+    this.session = new SpdySession({ role: 'client', version }, Date.now())
+    socket.on('error', () => {})
+    socket.on('data', (chunk: Buffer) => {
+      for (const ev of this.session.receive(chunk, Date.now())) this.events.push(ev)
+      this.flush()
+    })
+    this.closedP = new Promise((resolve) => socket.once('close', () => { this.closed = true; resolve() }))
+    this.flush()
+  }
+
+  static async connect (port: number, opts: { tls?: boolean, version?: SpdyVersion } = {}): Promise<RawSpdy> {
+    const version = opts.version ?? 3.1
+    const s = await rawSocket(port, opts.tls, [version === 2 ? 'spdy/2' : version === 3 ? 'spdy/3' : 'spdy/3.1'])
+    return new RawSpdy(s, version, port)
+  }
+
+  /** Opens a stream with these exact headers (no checks), FIN unless a body follows. */
+  requestRaw (headers: HeaderList, fin = true): number {
+    const id = this.session.request(headers, { fin })
+    this.flush()
+    return id
+  }
+
+  get (path: string): number {
+    return this.requestRaw(requestHeaderList(this.version, { method: 'GET', path, authority: `127.0.0.1:${this.port}`, scheme: 'http' }))
+  }
+
+  /** Bytes straight onto the socket, bypassing our session (its compression state is then out of step). */
+  write (bytes: Uint8Array): void { this.socket.write(bytes) }
+
+  flush (): void {
+    const out = this.session.takeOutbound()
+    for (const b of out) if (!this.socket.destroyed) this.socket.write(b)
+  }
+
+  goaway (): Extract<SessionEvent, { type: 'goaway' }> | undefined {
+    return this.events.find((e): e is Extract<SessionEvent, { type: 'goaway' }> => e.type === 'goaway')
+  }
+
+  reset (streamId: number): Extract<SessionEvent, { type: 'streamReset' }> | undefined {
+    return this.events.find((e): e is Extract<SessionEvent, { type: 'streamReset' }> => e.type === 'streamReset' && e.streamId === streamId)
+  }
+
+  /** GETs `path` and waits (up to `ms`) for its SYN_REPLY: true if the server answered. */
+  async served (path = '/', ms = 5000): Promise<boolean> {
+    const id = this.get(path)
+    return await this.until(() => this.events.some((e) => e.type === 'response' && e.streamId === id), ms)
+  }
+
+  /** Waits until `pred` holds or the socket closes, up to `ms`; returns whether `pred` holds. */
+  async until (pred: () => boolean, ms = 5000): Promise<boolean> {
+    const end = Date.now() + ms
+    while (!pred() && !this.closed && Date.now() < end) await sleep(10)
+    return pred()
+  }
+
+  whenClosed (ms: number): Promise<boolean> {
+    return Promise.race([this.closedP.then(() => true), bound(ms).then(() => false)])
+  }
+
+  destroy (): void { this.socket.destroy() }
+}
+
+/**
+ * A well-behaved client on a fresh connection (lib/client, over our TLS client when `tls`): GET `path`, return the
+ * status, or the error's message if it failed.
+ */
+export async function normalGet (port: number, useTls: boolean, path = '/', timeout = 5000): Promise<number | string> {
+  try {
+    const c = await spdyConnect({ host: '127.0.0.1', port, tls: useTls, insecure: true, servername: 'localhost', timeout })
+    try {
+      const r = await c.request({ path, timeout })
+      return r.status
+    } finally {
+      await c.close()
+    }
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+export interface ChildStats { rss: number, peakRss: number, sessions: number, heapUsed: number, logLines: number }
+
+export interface ChildServer {
+  port: number
+  stats: () => Promise<ChildStats>
+  /** True while the server process runs (an attack that killed it makes this false). */
+  alive: () => boolean
+  close: () => Promise<void>
+}
+
+/** startServer() in a child process (test/hostile/server-child.ts), so its RSS is the server's alone. */
+export async function spawnServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions> } = {}): Promise<ChildServer> {
+  // fork() passes on this process's execArgv: tap's TypeScript loader runs the child as it runs the tests.
+  const child: ChildProcess = fork(join(__dirname, 'server-child.ts'), [JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let exited = false
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve() }))
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port))
+    child.once('exit', (code) => reject(new Error(`server child exited (${String(code)})`)))
+  })
+  const ask = (): Promise<ChildStats> => new Promise((resolve, reject) => {
+    if (exited) { reject(new Error('server process is gone')); return }
+    child.once('message', (m) => resolve(m as ChildStats))
+    child.send('stats')
+  })
+  return {
+    port,
+    stats: ask,
+    alive: () => !exited,
+    close: async () => {
+      if (exited) return
+      child.send('close')
+      await Promise.race([exit, bound(10_000)])
+      if (!exited) child.kill('SIGKILL')
+    }
+  }
+}
+
+/**
+ * Floods PINGs (SPDY/3, odd ids as a client's) on a socket that never reads, for up to `ms` or `maxBytes`; returns
+ * the bytes written and whether the server closed the connection meanwhile. Our own writes wait for the drain, so
+ * the attacker's memory stays small whatever the server does.
+ */
+export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number }): Promise<{ sent: number, cut: boolean }> {
+  const sock = await rawSocket(port, opts.tls)
+  let cut = false
+  let onCut: () => void = () => {}
+  const cutP = new Promise<void>((resolve) => { onCut = resolve })
+  sock.on('error', () => { cut = true; onCut() })
+  sock.on('close', () => { cut = true; onCut() })
+  const c = new SpdySession({ role: 'client', version: 3.1 }, Date.now())
+  for (const b of c.takeOutbound()) sock.write(b)
+  sock.pause() // never read: the answers pile up on the server's side
+  const batch = Buffer.alloc(12 * 4096)
+  for (let i = 0; i < 4096; i++) {
+    batch.set([0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04], i * 12)
+    batch.writeUInt32BE((i * 2 + 1) >>> 0, i * 12 + 8)
+  }
+  const end = Date.now() + opts.ms
+  let sent = 0
+  while (!cut && Date.now() < end && sent < opts.maxBytes) {
+    sent += batch.length
+    if (!sock.write(batch)) {
+      await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
+    }
+  }
+  sock.destroy()
+  return { sent, cut }
+}

@@ -1,0 +1,163 @@
+/**
+ * Session-side attacks through the plugin over real sockets (plain SPDY/3 on 127.0.0.1, port 0, in this process),
+ * each bounded to a few seconds. The attacker is a raw socket writing frames; the well-behaved client is npm spdy's
+ * agent (spdy-transport, an independent implementation).
+ * - rapid reset: SYN_STREAM + RST_STREAM pairs in one write start no app request;
+ * - a client that never sends WINDOW_UPDATE: RST_STREAM CANCEL after streamWindowTimeout, GOAWAY when that was its
+ *   only stream;
+ * - fat header blocks: streams past maxSessionHeaderBytes get REFUSED_STREAM;
+ * - a POST whose body stops coming: reset after requestBodyTimeout, the app's request aborted.
+ */
+import t, { type Test } from 'tap'
+import net from 'node:net'
+import http from 'node:http'
+import Fastify, { type FastifyInstance } from 'fastify'
+import spdy from '../../lib/index'
+import { FrameDecoder, FrameEncoder, type Frame, type HeaderList } from '../../lib/codec'
+import { requestHeaderList } from '../../lib/session/headers'
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+interface Server { app: FastifyInstance, port: number, handled: () => number, release: () => void }
+
+async function server (t: Test, opts: Record<string, unknown> = {}): Promise<Server> {
+  const app = Fastify()
+  let handled = 0
+  const waiting: Array<() => void> = []
+  await app.register(spdy, { tls: false, port: 0, ...opts })
+  app.get('/small', async () => { handled++; return 'ok' })
+  app.get('/big', async () => { handled++; return Buffer.alloc(4 << 20, 0x61) })
+  app.get('/hold', async () => { handled++; await new Promise<void>((resolve) => waiting.push(resolve)); return 'held' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const release = (): void => { for (const w of waiting.splice(0)) w() }
+  t.teardown(async () => { release(); await app.close() })
+  return { app, port: app.spdy.port!, handled: () => handled, release }
+}
+
+/** A raw SPDY/3 peer: frames out with our encoder, the server's frames read back with our decoder. */
+class Attacker {
+  readonly frames: Frame[] = []
+  closed = false
+  private readonly enc = new FrameEncoder({ version: 3 })
+  private readonly dec = new FrameDecoder({ version: 3 })
+  readonly socket: net.Socket
+  constructor (port: number) {
+    this.socket = net.connect(port, '127.0.0.1')
+    this.socket.on('data', (c: Buffer) => {
+      for (const e of this.dec.push(c)) {
+        if (e.type === 'STREAM_ERROR' || e.type === 'SESSION_ERROR') continue
+        this.frames.push(e)
+        // PINGs are answered, as any SPDY/3 client does: the server's probe for a session window (plain TCP guesses
+        // 3 vs 3.1 that way) must not be what stalls us.
+        if (e.type === 'PING') this.send(e)
+      }
+    })
+    this.socket.on('error', () => {})
+    this.socket.on('close', () => { this.closed = true })
+  }
+
+  send (...frames: Frame[]): void { this.socket.write(Buffer.concat(frames.map((f) => this.enc.encode(f)))) }
+  syn (id: number, path: string, fin = true, extra: HeaderList = []): Frame {
+    return { type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, fin, unidirectional: false, headers: [...requestHeaderList(3, { method: 'GET', path, authority: '127.0.0.1' }), ...extra] }
+  }
+
+  async until (what: (f: Frame[]) => boolean, ms = 5000): Promise<boolean> {
+    for (let waited = 0; waited < ms; waited += 20) { if (what(this.frames)) return true; await sleep(20) }
+    return what(this.frames)
+  }
+
+  destroy (): void { this.socket.destroy() }
+}
+
+function get (agent: http.Agent, port: number, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) }).on('error', reject)
+  })
+}
+
+async function wellBehaved (t: Test, port: number): Promise<http.Agent> {
+  const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
+  t.teardown(() => new Promise<void>((resolve) => (agent as unknown as { close (cb: () => void): void }).close(() => resolve())))
+  return agent
+}
+
+t.test('rapid reset: open+reset pairs in one write never reach the app', async (t) => {
+  const s = await server(t)
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  let id = 1
+  for (let w = 0; w < 3; w++) {
+    const frames: Frame[] = []
+    for (let i = 0; i < 50; i++, id += 2) frames.push(a.syn(id, '/small'), { type: 'RST_STREAM', streamId: id, status: 5 })
+    a.send(...frames)
+    await sleep(50)
+  }
+  a.send(a.syn(id, '/small'))
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'SYN_REPLY' && f.streamId === id)), 'the stream after the pairs is answered')
+  t.equal(s.handled(), 1, '150 cancelled streams started no app request; only the last one ran')
+  const agent = await wellBehaved(t, s.port)
+  t.equal(await get(agent, s.port, '/small'), 200, 'a normal client is served')
+})
+
+t.test('a client that never sends WINDOW_UPDATE: RST_STREAM CANCEL, then GOAWAY when nothing else is open', async (t) => {
+  const s = await server(t, { streamWindowTimeout: 300 })
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  a.send(a.syn(1, '/hold'), a.syn(3, '/big'))
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'RST_STREAM' && f.streamId === 3)), 'the stalled download is reset')
+  const data = a.frames.filter((f): f is Extract<Frame, { type: 'DATA' }> => f.type === 'DATA' && f.streamId === 3).reduce((n, f) => n + f.data.length, 0)
+  t.equal(data, 65536, 'after exactly the initial window')
+  t.same(a.frames.find((f) => f.type === 'RST_STREAM'), { type: 'RST_STREAM', streamId: 3, status: 5 }, 'CANCEL')
+  t.notOk(a.frames.some((f) => f.type === 'GOAWAY'), 'the other stream keeps the session')
+  s.release()
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'DATA' && f.streamId === 1 && f.fin)), '/hold still answered')
+
+  const b = new Attacker(s.port)
+  t.teardown(() => b.destroy())
+  b.send(b.syn(1, '/big'))
+  t.ok(await b.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'its only stream stalled: GOAWAY')
+  t.same(b.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 1, status: 0 })
+})
+
+t.test('fat header blocks: streams past maxSessionHeaderBytes are refused before the app sees them', async (t) => {
+  const s = await server(t, { maxSessionHeaderBytes: 256 << 10 })
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  const pad: HeaderList = [['x-pad', 'p'.repeat(60_000)]]
+  const frames: Frame[] = []
+  for (let id = 1; id <= 19; id += 2) frames.push(a.syn(id, '/hold', true, pad))
+  a.send(...frames)
+  t.ok(await a.until((fs) => fs.filter((f) => f.type === 'RST_STREAM').length >= 6))
+  await sleep(100)
+  t.same(a.frames.filter((f) => f.type === 'RST_STREAM').map((f) => [(f as { streamId: number }).streamId, (f as { status: number }).status]),
+    [[9, 3], [11, 3], [13, 3], [15, 3], [17, 3], [19, 3]], 'four 60 KB heads fit in 256 KiB; the rest get REFUSED_STREAM')
+  t.equal(s.handled(), 4, 'the app saw only the four admitted')
+})
+
+t.test('a POST whose body stops coming: RST_STREAM CANCEL after requestBodyTimeout, the app\'s request aborted', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0, requestBodyTimeout: 300 })
+  let aborted = false
+  let answered = false
+  app.addContentTypeParser('application/octet-stream', (req, payload, done) => {
+    payload.on('aborted', () => { aborted = true })
+    payload.on('error', () => {})
+    payload.on('end', () => done(null, null))
+  })
+  app.post('/upload', async () => { answered = true; return 'never' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const a = new Attacker(app.spdy.port!)
+  t.teardown(() => a.destroy())
+  const head: HeaderList = [...requestHeaderList(3, { method: 'POST', path: '/upload', authority: '127.0.0.1' }), ['content-type', 'application/octet-stream'], ['content-length', '10']]
+  a.send({ type: 'SYN_STREAM', streamId: 1, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: head },
+    { type: 'DATA', streamId: 1, fin: false, data: Buffer.from('12345') })
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'RST_STREAM')), 'reset')
+  t.same(a.frames.find((f) => f.type === 'RST_STREAM'), { type: 'RST_STREAM', streamId: 1, status: 5 }, 'CANCEL')
+  for (let i = 0; i < 50 && !aborted; i++) await sleep(20)
+  t.ok(aborted, 'the app\'s request body saw the abort')
+  t.notOk(answered, 'the handler never ran on half a body')
+  t.notOk(a.frames.some((f) => f.type === 'GOAWAY'), 'the session goes on')
+})

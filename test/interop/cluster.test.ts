@@ -1,0 +1,88 @@
+/**
+ * example-app/cluster.mts: node:cluster with 2 workers sharing the HTTP port and the SPDY port.
+ * - 6 SPDY connections (TLS, our client) held open together land on both workers, and each worker's
+ *   app.spdy.sessions() counts exactly the connections that worker serves (its sessions are its own);
+ * - plain HTTP on the shared HTTP port reaches both workers;
+ * - the workers share a ticket key: a session from one connection resumes on every later one, whichever worker;
+ * - SIGTERM to the primary stops the workers and it exits 0.
+ */
+import t from 'tap'
+import http from 'node:http'
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { connect, type SpdyClient } from '../../lib/client'
+import { ensureDist, ROOT } from './dist'
+import { freePort } from './haproxy-harness'
+
+interface WorkerInfo { worker: number, pid: number, sessions: number }
+
+const httpWorker = async (port: number): Promise<WorkerInfo> => await new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path: '/_worker', agent: false }, (res) => {
+    let s = ''
+    res.on('data', (c) => { s += c })
+    res.on('end', () => resolve(JSON.parse(s) as WorkerInfo))
+  }).on('error', reject)
+})
+
+t.test('cluster: 2 workers share the HTTP and SPDY ports, each with its own sessions', async (t) => {
+  ensureDist()
+  const [port, spdyPort] = [await freePort(), await freePort()]
+  const primary = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'example-app/cluster.mts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), SPDY_PORT: String(spdyPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKERS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => primary.on('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => { try { if (primary.pid !== undefined) process.kill(-primary.pid, 'SIGKILL') } catch { /* already gone */ } })
+  let output = ''
+  primary.stderr.on('data', (b: Buffer) => { output += b.toString() })
+  await new Promise<void>((resolve, reject) => {
+    primary.stdout.on('data', (b: Buffer) => { output += b.toString(); if (/2 workers\n/.test(output) && /SPDY: /.test(output)) resolve() })
+    void exited.then(({ code, signal }) => reject(new Error(`cluster exited (${code ?? signal}):\n${output}`)))
+  })
+
+  const ca = readFileSync(join(ROOT, 'example-app', '.local', 'cert.pem'), 'utf8')
+  const opts = { host: '127.0.0.1', port: spdyPort, tls: true, ca, servername: 'localhost' }
+  const clients: SpdyClient[] = []
+  t.teardown(async () => { for (const c of clients) await c.close() })
+  for (let i = 0; i < 6; i++) clients.push(await connect(opts))
+  // Every connection is open now: ask each which worker it is on and how many sessions that worker holds.
+  const seen: WorkerInfo[] = []
+  for (const c of clients) {
+    const res = await c.request({ path: '/_worker' })
+    t.equal(res.headers['x-worker'], String((JSON.parse(res.body.toString()) as WorkerInfo).worker), 'x-worker names the worker')
+    seen.push(JSON.parse(res.body.toString()) as WorkerInfo)
+  }
+  const perWorker = new Map<number, { connections: number, sessions: number[] }>()
+  for (const w of seen) {
+    const e = perWorker.get(w.worker) ?? { connections: 0, sessions: [] }
+    e.connections++
+    e.sessions.push(w.sessions)
+    perWorker.set(w.worker, e)
+  }
+  t.equal(perWorker.size, 2, `both workers took SPDY connections (${[...perWorker.entries()].map(([w, e]) => `worker ${w}: ${e.connections}`).join(', ')})`)
+  for (const [w, e] of perWorker) {
+    t.ok(e.sessions.every((n) => n === e.connections), `worker ${w} counts its own ${e.connections} sessions only (saw ${e.sessions.join(', ')})`)
+  }
+  t.equal(new Set(seen.map((w) => w.pid)).size, 2, 'two worker processes')
+
+  const overHttp = new Set<number>()
+  for (let i = 0; i < 6; i++) overHttp.add((await httpWorker(port)).worker)
+  t.same([...overHttp].sort(), [...perWorker.keys()].sort(), 'the shared HTTP port reaches both workers')
+
+  const session = clients[0].tlsSession
+  const resumedOn = new Set<number>()
+  for (let i = 0; i < 4; i++) {
+    const c = await connect({ ...opts, session })
+    t.equal(c.tls?.resumed, true, `connection ${i + 1} resumed the first connection's session`)
+    resumedOn.add((JSON.parse((await c.request({ path: '/_worker' })).body.toString()) as WorkerInfo).worker)
+    await c.close()
+  }
+  t.equal(resumedOn.size, 2, 'resumed on both workers: they share the ticket key')
+
+  for (const c of clients.splice(0)) await c.close()
+  t.ok(primary.pid !== undefined && process.kill(primary.pid, 'SIGTERM'), 'SIGTERM to the primary')
+  t.same(await exited, { code: 0, signal: null }, 'the primary exits 0 once its workers have closed')
+})

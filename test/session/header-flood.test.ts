@@ -1,0 +1,77 @@
+/**
+ * Header blocks inflated per session per 10 s are budgeted (maxInflatedHeaderBytesPerWindow), every block counted:
+ * HEADERS on an open stream, on streams we reset (dropped unanswered, SPDY/3 section 2.4.2) and on streams the
+ * peer closed. A flood gets GOAWAY; the same bytes spread over time do not.
+ */
+import t from 'tap'
+import { SpdySession, type SessionEvent } from '../../lib/session'
+import { FrameDecoder, FrameEncoder, type Frame, type HeaderList } from '../../lib/codec'
+import { requestHeaderList } from '../../lib/session/headers'
+
+const V = 3
+const req = requestHeaderList(V, { method: 'POST', path: '/', authority: 'x' })
+/** ~60 KB inflated, a few hundred bytes on the wire: what a compression bomb inside the block limit looks like. */
+const big: HeaderList = [['x-pad', 'a'.repeat(60_000)]]
+const BUDGET = 1 << 20
+
+function setup (): { s: SpdySession, p: FrameEncoder, send: (f: Frame, now?: number) => SessionEvent[], out: () => Frame[] } {
+  const s = new SpdySession({ role: 'server', version: V, maxInflatedHeaderBytesPerWindow: BUDGET }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  const d = new FrameDecoder({ version: 3 })
+  const out = (): Frame[] => {
+    const fs: Frame[] = []
+    for (const c of s.takeOutbound()) for (const e of d.push(c)) if (e.type !== 'STREAM_ERROR' && e.type !== 'SESSION_ERROR') fs.push(e)
+    return fs
+  }
+  out()
+  return { s, p, send: (f, now = 0) => s.receive(p.encode(f), now), out }
+}
+const syn = (id: number): Frame => ({ type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, fin: false, unidirectional: false, headers: req })
+const headers = (id: number): Frame => ({ type: 'HEADERS', streamId: id, fin: false, headers: big })
+const closed = (evs: SessionEvent[]): boolean => evs.some((e) => e.type === 'closed')
+
+/** Sends HEADERS until the session closes (at most 100); returns how many were sent. */
+function flood (send: (f: Frame, now?: number) => SessionEvent[], id: number, now = (i: number) => 0): number {
+  for (let i = 0; i < 100; i++) if (closed(send(headers(id), now(i)))) return i + 1
+  return -1
+}
+
+t.test('HEADERS flood on an open stream: GOAWAY once the window\'s budget is inflated', async (t) => {
+  const { s, send, out } = setup()
+  send(syn(1))
+  const n = flood(send, 1)
+  t.equal(n, Math.floor(BUDGET / 60_000) + 1, `closed at block ${n} (~60 KB each, 1 MiB budget)`)
+  t.same(out().at(-1), { type: 'GOAWAY', lastGoodStreamId: 1, status: 1 })
+  t.ok(s.closed)
+})
+
+t.test('HEADERS on a stream we reset are inflated (zlib must stay in step) and now counted', async (t) => {
+  const { s, send, out } = setup()
+  send(syn(1))
+  s.reset(1)
+  out()
+  const evs: SessionEvent[] = []
+  let n = -1
+  for (let i = 0; i < 100 && n < 0; i++) {
+    const e = send(headers(1))
+    evs.push(...e)
+    if (closed(e)) n = i + 1
+  }
+  t.equal(n, 18, 'cut at the 18th dropped block')
+  t.same(evs.filter((e) => e.type === 'headers'), [], 'none of them reached the app')
+  t.equal(out().filter((f) => f.type === 'GOAWAY').length, 1)
+})
+
+t.test('HEADERS on streams the peer reset count too', async (t) => {
+  const { send } = setup()
+  send(syn(1))
+  send({ type: 'RST_STREAM', streamId: 1, status: 5 })
+  t.equal(flood(send, 1), 18)
+})
+
+t.test('the same header bytes spread over windows are fine', async (t) => {
+  const { s, send } = setup()
+  send(syn(1))
+  t.equal(flood(send, 1, (i) => i * 1000), -1, '100 blocks of 60 KB at one a second: 10 per window')
+  t.notOk(s.closed)
+})
