@@ -8,7 +8,7 @@
  *   (answered with RST_STREAM / GOAWAY), the TLS engine's `error` event a TlsError (answered with its alert); the
  *   server logs them, the client turns them into its own errors (lib/client/errors.ts).
  */
-import createError from '@fastify/error'
+import createError, { type FastifyError } from '@fastify/error'
 
 /** RST_STREAM status codes. SPDY/2 section 2.6.3 defines 1-7; SPDY/3 section 2.6.3 adds 8-11. */
 export const RstStatus = {
@@ -41,11 +41,14 @@ export const goawayStatusName = (code: number): string =>
   (Object.keys(GoawayStatus) as Array<keyof typeof GoawayStatus>).find((k) => GoawayStatus[k] === code) ??
   `UNKNOWN_${code}`
 
+/** What errorClass() makes; named so the declarations refer to @fastify/error's FastifyError instead of spelling it out. */
+export type ErrorClass<C extends string> = new (message: string) => FastifyError & { code: C }
+
 /**
  * A class made by @fastify/error with a fixed code, on top of `Base`, whose message is the text the constructor is
  * given. Not exported from the package: lib/client/errors.ts makes its classes with it too.
  */
-export function errorClass<C extends string> (code: C, Base: abstract new (...args: never[]) => Error) {
+export function errorClass<C extends string> (code: C, Base: abstract new (...args: never[]) => Error): ErrorClass<C> {
   const made = createError<C, [message: string]>(code, '%s', 500, Base as unknown as ErrorConstructor)
   // @fastify/error chains the prototypes (instanceof works) but makes a plain function: chain the constructors too,
   // as `class extends` would, so Error.isPrototypeOf(ErrorClass) holds (assertion libraries test that to tell an
