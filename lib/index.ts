@@ -12,7 +12,11 @@ import { SpdyListener, type SpdyListenerInfo, type SpdyRequestInfo } from './ser
 
 export type { FastifySpdyOptions, SpdyProtocol, SpdyTlsOptions, SpdyLimits, AlternateProtocolOptions } from './options'
 export type { SpdyListenerInfo, SpdyRequestInfo, SpdySessionStats } from './server/listener'
-export * from './errors'
+export {
+  SpdyError, SpdyOptionsError, SpdyAlreadyRegisteredError, SpdyStreamError, SpdySessionError, ProtocolError,
+  UnsupportedVersionError, FrameTooLargeError, SessionProtocolError, TlsError, RstStatus, GoawayStatus, rstStatusName,
+  goawayStatusName, type RstStatusCode, type GoawayStatusCode
+} from './errors'
 export { LIMITS } from './options'
 /** Makes a self-signed certificate (PEM cert and key) for development, e.g. `{ commonName: 'localhost' }`. */
 export { generateSelfSigned } from './tls/certificates'

@@ -69,9 +69,9 @@ export interface FastifySpdyOptions extends SpdyLimits {
 /** proxyProtocol, validated: trusted sources as [address, prefix length, family]; 'all' for true. */
 export type ProxyProtocolSetting = false | 'all' | Array<{ address: string, prefix: number, family: 'ipv4' | 'ipv6' }>
 
-export const DEFAULT_ALTERNATE_PROTOCOL = 'spdy/v2'
+const DEFAULT_ALTERNATE_PROTOCOL = 'spdy/v2'
 /** One day, as Chrome's Alt-Svc default (RFC 7838 section 3.1). */
-export const DEFAULT_ALT_SVC_MAX_AGE = 86400
+const DEFAULT_ALT_SVC_MAX_AGE = 86400
 
 export interface ResolvedOptions extends Required<SpdyLimits> {
   port: number

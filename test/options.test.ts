@@ -1,5 +1,5 @@
 import t from 'tap'
-import { resolveOptions, LIMITS, DEFAULT_ALTERNATE_PROTOCOL } from '../lib/options'
+import { resolveOptions, LIMITS } from '../lib/options'
 import { SpdyOptionsError } from '../lib/errors'
 
 const pair = { cert: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n' }
@@ -9,7 +9,7 @@ t.test('defaults', async (t) => {
   t.equal(o.port, 0)
   t.equal(o.host, null)
   t.same(o.protocols, ['spdy/3.1', 'spdy/3', 'spdy/2', 'http/1.1'])
-  t.same(o.alternateProtocol, { protocol: DEFAULT_ALTERNATE_PROTOCOL, altSvc: false })
+  t.same(o.alternateProtocol, { protocol: 'spdy/v2', altSvc: false })
   for (const [name, spec] of Object.entries(LIMITS)) t.equal((o as unknown as Record<string, number>)[name], spec.default, name)
 })
 

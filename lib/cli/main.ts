@@ -47,9 +47,10 @@ Options:
 
 Exit status: 0 ok, 2 bad usage, 3 cannot connect, 4 certificate problem, 5 other TLS failure,
 6 no protocol in common, 7 SPDY protocol error, 8 timeout, 9 connection closed early,
-10 response larger than --max-size, 1 anything else.`
+10 response larger than --max-size, 11 output could not be written (0 when the reader of a pipe left,
+as with | head), 1 anything else.`
 
-export const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, certificate: 4, tls: 5, noProtocol: 6, protocol: 7, timeout: 8, closed: 9, tooLarge: 10 } as const
+export const EXIT = { ok: 0, other: 1, usage: 2, connect: 3, certificate: 4, tls: 5, noProtocol: 6, protocol: 7, timeout: 8, closed: 9, tooLarge: 10, output: 11 } as const
 
 export interface GetOptions {
   url: URL
@@ -267,7 +268,22 @@ export async function run (argv: string[], io: Io): Promise<number> {
   }
 }
 
+/**
+ * The exit status when writing our own output fails, as one would with `fastify-spdy get URL | head -c 10`: EPIPE
+ * means the reader has what it wanted and left, which is not a failure (curl and coreutils exit quietly too, and a
+ * shell pipeline with pipefail would otherwise fail); any other write error (EIO, ENOSPC, EBADF) is EXIT.output.
+ * Either way there is nowhere left to say anything, so nothing more is written.
+ */
+export function exitForOutputError (err: NodeJS.ErrnoException): number {
+  return err.code === 'EPIPE' ? EXIT.ok : EXIT.output
+}
+
 if (require.main === module) {
+  // Without a listener, a write error on stdout/stderr is an unhandled 'error' event: a stack trace and status 1.
+  // Leave at once: the connection and whatever was still to be printed are of no use to anyone now.
+  const quit = (err: NodeJS.ErrnoException): never => process.exit(exitForOutputError(err))
+  process.stdout.on('error', quit)
+  process.stderr.on('error', quit)
   run(process.argv.slice(2), {
     stdout: (b) => { process.stdout.write(b) },
     stderr: (s) => { process.stderr.write(s) }

@@ -3,46 +3,48 @@
  * certificate is not trusted, the server speaks no SPDY, the server broke the protocol, nothing came in time, the
  * server hung up. Codes are stable (FST_SPDY_CLIENT_*); messages are one line, fit for a CLI.
  */
-import { SpdyError } from '../errors'
+import { errorClass, SpdyError } from '../errors'
 
-export class SpdyClientError extends SpdyError {}
+/** Base of the client's errors: thrown (rejected) by `connect()` and `request()`, shown in one line by the CLI. */
+export class SpdyClientError extends errorClass<string>('FST_SPDY_CLIENT_ERROR', SpdyError) {}
+const clientError = <C extends string>(code: C) => errorClass(code, SpdyClientError)
 
 /** The TCP connection could not be made (refused, unreachable, unknown host). `errno` is Node's code. */
-export class ClientConnectError extends SpdyClientError {
+export class ClientConnectError extends clientError('FST_SPDY_CLIENT_CONNECT') {
   readonly errno: string
   constructor (message: string, errno: string) {
-    super('FST_SPDY_CLIENT_CONNECT', message)
+    super(message)
     this.errno = errno
   }
 }
 
 /** The server's certificate was refused by us: unknown CA, name mismatch, expired (alert we sent, RFC 5246 7.2.2). */
-export class ClientCertificateError extends SpdyClientError {
+export class ClientCertificateError extends clientError('FST_SPDY_CLIENT_CERTIFICATE') {
   readonly alert: string
   constructor (message: string, alert: string) {
-    super('FST_SPDY_CLIENT_CERTIFICATE', message)
+    super(message)
     this.alert = alert
   }
 }
 
 /** Any other TLS failure: a fatal alert from the server, or one we sent for a malformed handshake. */
-export class ClientTlsError extends SpdyClientError {
+export class ClientTlsError extends clientError('FST_SPDY_CLIENT_TLS') {
   readonly alert: string
   /** True when the server sent the alert, false when we did. */
   readonly fromPeer: boolean
   constructor (message: string, alert: string, fromPeer: boolean) {
-    super('FST_SPDY_CLIENT_TLS', message)
+    super(message)
     this.alert = alert
     this.fromPeer = fromPeer
   }
 }
 
 /** TLS finished but NPN/ALPN chose no SPDY version (the server picked http/1.1, or nothing). */
-export class ClientNoProtocolError extends SpdyClientError {
+export class ClientNoProtocolError extends clientError('FST_SPDY_CLIENT_NO_PROTOCOL') {
   /** What the server chose, null when it chose nothing. */
   readonly chosen: string | null
   constructor (message: string, chosen: string | null) {
-    super('FST_SPDY_CLIENT_NO_PROTOCOL', message)
+    super(message)
     this.chosen = chosen
   }
 }
@@ -51,7 +53,7 @@ export class ClientNoProtocolError extends SpdyClientError {
  * The SPDY exchange failed: the server sent GOAWAY with an error status or reset our stream (`frame` and
  * `status` say which and why), or sent bytes our session answered with a protocol error (`frame` null).
  */
-export class ClientProtocolError extends SpdyClientError {
+export class ClientProtocolError extends clientError('FST_SPDY_CLIENT_PROTOCOL') {
   readonly frame: 'GOAWAY' | 'RST_STREAM' | null
   readonly status: string
   /**
@@ -61,7 +63,7 @@ export class ClientProtocolError extends SpdyClientError {
    */
   readonly unprocessed: boolean
   constructor (message: string, frame: 'GOAWAY' | 'RST_STREAM' | null, status: string, unprocessed = false) {
-    super('FST_SPDY_CLIENT_PROTOCOL', message)
+    super(message)
     this.frame = frame
     this.status = status
     this.unprocessed = unprocessed
@@ -69,10 +71,10 @@ export class ClientProtocolError extends SpdyClientError {
 }
 
 /** Nothing (or not enough) arrived within the timeout; `phase` says what we were waiting for. */
-export class ClientTimeoutError extends SpdyClientError {
+export class ClientTimeoutError extends clientError('FST_SPDY_CLIENT_TIMEOUT') {
   readonly phase: 'connect' | 'handshake' | 'response'
   constructor (message: string, phase: 'connect' | 'handshake' | 'response') {
-    super('FST_SPDY_CLIENT_TIMEOUT', message)
+    super(message)
     this.phase = phase
   }
 }
@@ -82,17 +84,17 @@ export class ClientTimeoutError extends SpdyClientError {
  * buffers whole responses, so it cancels the streams (RST_STREAM CANCEL) instead of holding more. The connection
  * stays usable.
  */
-export class ClientResponseTooLargeError extends SpdyClientError {
+export class ClientResponseTooLargeError extends clientError('FST_SPDY_CLIENT_RESPONSE_TOO_LARGE') {
   readonly limit: number
   constructor (message: string, limit: number) {
-    super('FST_SPDY_CLIENT_RESPONSE_TOO_LARGE', message)
+    super(message)
     this.limit = limit
   }
 }
 
 /** The server closed the connection before the exchange finished, without saying why. */
-export class ClientClosedError extends SpdyClientError {
+export class ClientClosedError extends clientError('FST_SPDY_CLIENT_CLOSED') {
   constructor (message: string) {
-    super('FST_SPDY_CLIENT_CLOSED', message)
+    super(message)
   }
 }
