@@ -88,7 +88,7 @@ interface Stream {
   queueSlot: number
   /** Initiated by us (for id parity and accounting). */
   local: boolean
-  /** Its 'request' event is in the batch receive() is building: not handed to the application yet (server role). */
+  /** Its 'request' (or 'push') event is in the batch receive() is building: not handed to the application yet. */
   undelivered: boolean
   /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
   headerBytes: number
@@ -334,7 +334,7 @@ export class SpdySession {
     const gone = new Set(this.cancelledUndelivered)
     this.cancelledUndelivered = []
     this.events = this.events.filter((e) => !(gone.has((e as { streamId?: number }).streamId ?? 0) &&
-      (e.type === 'request' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
+      (e.type === 'request' || e.type === 'push' || e.type === 'data' || e.type === 'headers' || e.type === 'streamReset')))
   }
 
   tick (now: number): SessionEvent[] {
@@ -556,10 +556,10 @@ export class SpdySession {
     if (held < 0) return
     const s = this.open(id, f.priority, false, f.fin ? 'closed' : 'half_closed_local')
     s.headerBytes = held
-    // Not held back as undelivered (see deliver()): a server resetting its own push in the same read is no rapid
-    // reset (it costs us no app work), and the client reports the push with its reset (SPDY/3 section 3.3.2).
     this.events.push({ type: 'push', streamId: id, associatedStreamId: f.associatedStreamId, headers: f.headers, priority: s.priority, fin: f.fin })
-    if (f.fin) this.finish(s, 0, true, true)
+    if (f.fin) { this.finish(s, 0, true, true); return }
+    s.undelivered = true
+    this.undelivered.push(s)
   }
 
   /**

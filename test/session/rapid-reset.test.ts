@@ -5,7 +5,7 @@
 import t from 'tap'
 import { SpdySession, SharedBudget, type SessionEvent } from '../../lib/session'
 import { FrameDecoder, FrameEncoder, type Frame } from '../../lib/codec'
-import { pushHeaderList, requestHeaderList, responseHeaderList } from '../../lib/session/headers'
+import { requestHeaderList, responseHeaderList } from '../../lib/session/headers'
 
 for (const V of [2, 3, 3.1] as const) {
   const req = requestHeaderList(V, { method: 'GET', path: '/', authority: 'x' })
@@ -84,16 +84,5 @@ for (const V of [2, 3, 3.1] as const) {
     }
     t.notOk(s.closed)
     t.equal(shared.resetsThisSecond, 0)
-  })
-
-  t.test(`spdy/${V}: client role: a push, its DATA and its RST_STREAM in one read are all reported`, async (t) => {
-    const c = new SpdySession({ role: 'client', version: V }, 0)
-    c.takeOutbound()
-    const id = c.request(req, { fin: true })
-    const p = new FrameEncoder({ version: V === 2 ? 2 : 3 })
-    const push: Frame = { type: 'SYN_STREAM', streamId: 2, associatedStreamId: id, priority: 0, slot: 0, fin: false, unidirectional: true, headers: pushHeaderList(V, { scheme: 'https', authority: 'x', path: '/a.css' }, 200, {}) }
-    const evs = c.receive(Buffer.concat([push, { type: 'DATA', streamId: 2, fin: false, data: Buffer.from('half') }, rst(2)].map((f) => p.encode(f as Frame))), 0)
-    t.same(evs.map((e) => [e.type, (e as { streamId?: number }).streamId]), [['push', 2], ['data', 2], ['streamReset', 2]], 'the server cancelling its own push is no rapid reset')
-    t.notOk(c.closed)
   })
 }
