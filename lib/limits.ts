@@ -54,7 +54,8 @@ const MAX_31 = 0x7fffffff
  * - maxOutstandingPings 10: Node's http2 maxOutstandingPings; a ping flood answered without reading is refused.
  * - maxSettingsPerWindow 100 / maxResetsPerWindow 200 per 10 s: far above what a browser does, far below a flood
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
- * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack.
+ * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack. Request heads
+ *   and bodies refused with RST_STREAM PROTOCOL_ERROR (SpdySession.refuse) count too.
  * - maxSessionBufferedBytes 4 MiB: outbound bytes queued per session before writes report backpressure; queued
  *   control frames count with their memory (~150 bytes for a 12-byte PING reply), and reading pauses past it.
  * - maxSessions 10000: open connections on the listener; each idle SPDY session costs tens of KB. At the cap the

@@ -101,7 +101,9 @@ class ServerStream implements StreamSink, SpdyStreamHead {
 
   reset (status: SinkResetStatus): void {
     this.h.run(() => {
-      this.h.session.reset(this.streamId, RstStatus[status])
+      // PROTOCOL_ERROR is the peer's fault (its DATA broke its content-length): counted like a malformed head.
+      if (status === 'PROTOCOL_ERROR') this.h.session.refuse(this.streamId, RstStatus.PROTOCOL_ERROR, 'request DATA broke its content-length')
+      else this.h.session.reset(this.streamId, RstStatus[status])
       this.h.scheduleFlush()
     })
   }
@@ -357,8 +359,8 @@ export class SpdyHandler implements Handler {
     const streamId = ev.streamId
     const head = requestHead(this.version, ev.headers)
     if (typeof head === 'string') {
-      this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, streamId }, `fastify-spdy: malformed request: ${head}`)
-      this.session.reset(streamId, RstStatus.PROTOCOL_ERROR)
+      // Logged with the session's protocolError event, and counted toward maxInvalidFrames like a malformed frame.
+      this.session.refuse(streamId, RstStatus.PROTOCOL_ERROR, `malformed request: ${head}`)
       return
     }
     this.streamsServed++

@@ -731,6 +731,17 @@ export class SpdySession {
     this.finish(s, status, false)
   }
 
+  /**
+   * Refuses a peer's stream that the layer above found malformed (e.g. a request head lib/session/headers.ts
+   * requestHead refuses): RST_STREAM `status` through the same stream-error path as a malformed frame, so it is
+   * reported as a protocolError event carrying `message` and counts toward maxInvalidFrames (a flood of bad heads
+   * ends in GOAWAY PROTOCOL_ERROR, SPDY/3 section 2.4.1), which reset() does not. No-op once the stream is gone.
+   */
+  refuse (streamId: number, status: RstStatusCode, message: string): void {
+    if (this.closedFlag || !this.streams.has(streamId)) return
+    this.streamError(streamId, status, message)
+  }
+
   /** The application read `bytes` of the stream's DATA: re-grant window (v3) once half of it is used. */
   consume (streamId: number, bytes: number): void {
     // SPDY/2 has no flow control, but spdy-transport (node-spdy) enforces 64 KB stream windows in v2 too and waits

@@ -9,7 +9,7 @@ import net from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
-import { RstStatus } from '../../lib/errors'
+import { GoawayStatus, RstStatus } from '../../lib/errors'
 import { WirePeer, goodHead, type Outcome } from './dispatch-wire'
 import type { HeaderList, SpdyVersion } from '../../lib/codec/types'
 
@@ -17,11 +17,11 @@ const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['
 
 interface Served { app: FastifyInstance, port: number, httpPort: number, ran: string[], aborted: string[] }
 
-async function serve (t: Test, withTls: boolean): Promise<Served> {
+async function serve (t: Test, withTls: boolean, limits: { maxInvalidFrames?: number } = {}): Promise<Served> {
   const app = Fastify()
   const ran: string[] = []
   const aborted: string[] = []
-  await app.register(spdy, { tls: withTls ? { cert, key } : false, port: 0, alternateProtocol: false, protocols: ['spdy/3.1', 'spdy/3', 'spdy/2'] })
+  await app.register(spdy, { tls: withTls ? { cert, key } : false, port: 0, alternateProtocol: false, protocols: ['spdy/3.1', 'spdy/3', 'spdy/2'], ...limits })
   // Every hook an app could run code in: none of them may see a refused head.
   app.addHook('onRequest', async (req) => { ran.push(`onRequest ${req.method} ${req.url}`) })
   app.addHook('onRequestAbort', async (req) => { aborted.push(`${req.method} ${req.url}`) })
@@ -175,4 +175,24 @@ t.test('reply.push refuses a path that is not origin-form: nothing is dispatched
   t.same(got, { kind: 'reply', status: 200, body: '[true,false,false,false]' })
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(ran.filter((r) => r !== 'onRequest GET /pusher'), ['onRequest GET /ok', 'GET /ok'], 'only /ok ran (as a pushed GET)')
+})
+
+t.test('malformed heads and bodies count toward maxInvalidFrames: a few are answered one by one, a flood ends in GOAWAY', async (t) => {
+  const { port, ran } = await serve(t, false, { maxInvalidFrames: 5 })
+  const a = `127.0.0.1:${port}`
+  const bad = V3(a, [['x', 'a\r\nSet-Cookie: pwned=1']])
+  const few = await WirePeer.connect(port, 3.1)
+  t.teardown(() => few.close())
+  for (let i = 0; i < 4; i++) t.same(await few.send(bad), PROTOCOL_ERROR, `malformed head ${i + 1}`)
+  t.same(await few.send(V3(a, [['content-length', '2']], [], '/up', 'POST'), { data: ['hello'] }), PROTOCOL_ERROR, 'body over its content-length')
+  t.match(await few.send(V3(a, [], [], '/ok')), { kind: 'reply', status: 200 }, '5 refusals (the limit): the session still serves')
+  t.equal(few.goaway, null, 'no GOAWAY')
+
+  const flood = await WirePeer.connect(port, 3.1)
+  t.teardown(() => flood.close())
+  const got = await Promise.all(Array.from({ length: 8 }, async () => await flood.send(bad)))
+  t.same(got.slice(0, 6), Array(6).fill(PROTOCOL_ERROR), 'RST_STREAM PROTOCOL_ERROR up to the one over the limit')
+  t.notOk(got.some((o) => o.kind === 'reply'), 'none served')
+  t.equal(flood.goaway, GoawayStatus.PROTOCOL_ERROR, 'the sixth refusal ends the session with GOAWAY PROTOCOL_ERROR')
+  t.same(ran.filter((r) => !r.startsWith('onRequest POST')), ['onRequest GET /ok', 'GET /ok'], 'no malformed head reached the app')
 })

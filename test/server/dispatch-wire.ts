@@ -31,6 +31,8 @@ export class WirePeer {
   readonly session: SpdySession
   private readonly pending = new Map<number, Pending>()
   private ended = false
+  /** The status of the GOAWAY the server sent, null while none came. */
+  goaway: number | null = null
   /** Resolves when the socket is closed (by either side). */
   readonly closed: Promise<void>
 
@@ -111,7 +113,7 @@ export class WirePeer {
           if (ev.fin) this.settle(ev.streamId, { kind: 'reply', status: p.status, body: p.body })
           break
         }
-        case 'goaway': this.end({ kind: 'goaway', status: ev.status }); break
+        case 'goaway': this.goaway = ev.status; this.end({ kind: 'goaway', status: ev.status }); break
         case 'closed': this.end({ kind: 'closed' }); break
         default: break
       }

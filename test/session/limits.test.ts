@@ -105,6 +105,26 @@ for (const V of [2, 3, 3.1] as const) {
     t.ok(types(out).includes('GOAWAY'))
   })
 
+  t.test(`spdy/${V}: streams refused by the layer above (refuse) count toward maxInvalidFrames, reset() does not`, async (t) => {
+    const h = harness({ maxInvalidFrames: 5 })
+    for (let id = 1; id <= 11; id += 2) { h.syn(id, true); h.s.reset(id, 1) }
+    t.notOk(h.s.closed, 'six resets by the app: no GOAWAY')
+    const evs: SessionEvent[] = []
+    for (let id = 13; id <= 21; id += 2) { evs.push(...h.syn(id, true)); h.s.refuse(id, 1, 'malformed request: test'); evs.push(...h.s.takeEvents()) }
+    t.notOk(h.s.closed, 'five refused heads (the limit): the session lives')
+    t.same(evs.filter((e) => e.type === 'protocolError').map((e) => [e.streamId, (e as { message: string }).message]),
+      [13, 15, 17, 19, 21].map((id) => [id, 'PROTOCOL_ERROR: malformed request: test']), 'each reported as a protocolError event')
+    h.syn(23, true)
+    h.s.refuse(23, 1, 'malformed request: test')
+    t.ok(h.s.closed, 'the sixth ends the session')
+    const out = h.out()
+    t.same(out.filter((f) => f.type === 'RST_STREAM').map((f) => (f as { streamId: number }).streamId), [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23])
+    // SPDY/2's GOAWAY carries no status (its 4-byte payload is the last good stream id): it decodes as 0.
+    t.same(out.filter((f) => f.type === 'GOAWAY').map((f) => (f as { status: number }).status), [V === 2 ? 0 : 1], 'GOAWAY (PROTOCOL_ERROR where the version has a status)')
+    h.s.refuse(25, 1, 'after close')
+    t.same(h.out(), [], 'refuse after the end sends nothing')
+  })
+
   t.test(`spdy/${V}: idle timeout closes an idle session with GOAWAY, not a busy one`, async (t) => {
     const h = harness({ idleTimeout: 1000 })
     t.equal(h.s.deadline, 1000)
