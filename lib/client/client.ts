@@ -64,6 +64,12 @@ export interface ConnectOptions {
    * the session id. `client.tls.resumed` tells whether the server took it.
    */
   session?: TlsClientSession | null
+  /**
+   * TLS False Start (RFC 7918), default true: with ECDHE, an AEAD suite and a protocol agreed by NPN/ALPN, connect()
+   * resolves after our Finished, so SETTINGS and the first SYN_STREAM leave one round trip before the server's
+   * Finished (which is still verified: a bad one fails the requests). `client.tls.falseStart` tells if it happened.
+   */
+  falseStart?: boolean
 }
 
 export interface RequestOptions {
@@ -588,6 +594,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           ca: opts.ca,
           insecure: opts.insecure,
           session: opts.session ?? null,
+          falseStart: opts.falseStart ?? true,
           // Our own timer covers connect and handshake together.
           handshakeTimeout: 0
         }, Date.now())

@@ -10,7 +10,7 @@ import {
   ALL_SUITES, deriveKeys, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, schemeIsEcdsa, schemeIsRsa, Suite, SUITES,
   suiteById, verify, verifyLegacy
 } from './crypto'
-import { HandshakeMessage, TlsEngine } from './engine'
+import { HandshakeMessage, TlsEngine, type TlsHandshakeEvent } from './engine'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE } from './limits'
 import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
 
@@ -55,6 +55,14 @@ export interface TlsClientOptions {
   ciphers?: string[]
   /** Groups to offer, in order; default x25519, P-256, P-384. */
   groups?: Array<'x25519' | 'P-256' | 'P-384'>
+  /**
+   * False Start (RFC 7918), as SPDY-era Chrome did it: in a full handshake with an ECDHE key exchange, an AEAD suite,
+   * TLS 1.2 and a protocol agreed by ALPN or NPN, the 'handshake' event (with `falseStart: true`) comes right after
+   * our Finished is queued, so the first application data leaves in the same flight, one round trip before the
+   * server's Finished. That Finished is still verified; a bad one is an 'error' event. Default false here (tests
+   * read `session` at the handshake event); lib/client turns it on.
+   */
+  falseStart?: boolean
   maxHandshakeMessageSize?: number
   handshakeTimeout?: number
   onKeylog?: (line: string) => void
@@ -345,6 +353,38 @@ export class TlsClientConnection extends TlsEngine {
     this.keylog()
     this.sendClientFinished()
     this.state = this.expectTicket ? 'new_session_ticket' : 'change_cipher_spec'
+    if (this.mayFalseStart()) {
+      this.falseStarted = true
+      this.openWritesEarly({ ...this.summary(), falseStart: true })
+    }
+  }
+
+  private falseStarted = false
+
+  /**
+   * RFC 7918 section 4 (client-side requirements): only a forward-secret key exchange (ECDHE) and an AEAD suite
+   * (no CBC: False Start exposes data under the cipher before the handshake is authenticated), at TLS 1.2, and
+   * never in a resumed handshake (our Finished already follows the server's there). Like Chrome, only when ALPN or NPN agreed on a protocol (with NPN: one the server listed), so a
+   * server that cannot take early data for that protocol is not sent any.
+   */
+  private mayFalseStart (): boolean {
+    const suite = this.suite as Suite
+    if (this.opts.falseStart !== true || this.resumed || suite.kx !== 'ecdhe' || suite.legacy || this.version !== Version.TLS12) return false
+    if (this.protocol === null || this.negotiatedBy === null) return false
+    return this.negotiatedBy === 'alpn' || this.npnList?.includes(this.protocol) === true
+  }
+
+  private summary (): TlsHandshakeEvent {
+    return {
+      type: 'handshake',
+      protocol: this.protocol,
+      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
+      cipher: (this.suite as Suite).name,
+      version: versionName(this.version),
+      servername: this.servername,
+      resumed: this.resumed,
+      ...(this.negotiatedBy === 'npn' && this.npnList !== null ? { serverProtocols: this.npnList } : {})
+    }
   }
 
   private sendClientFinished (): void {
@@ -378,16 +418,8 @@ export class TlsClientConnection extends TlsEngine {
     if (this.resumed) this.sendClientFinished()
     this._session = { id: this.sessionId, ticket: this.ticket, master: this.master, suiteId: suite.id, ems: this.ems, servername: this.servername, version: this.version }
     this.state = 'done'
-    this.handshakeDone({
-      type: 'handshake',
-      protocol: this.protocol,
-      negotiatedBy: this.protocol === null ? null : this.negotiatedBy,
-      cipher: suite.name,
-      version: versionName(this.version),
-      servername: this.servername,
-      resumed: this.resumed,
-      ...(this.negotiatedBy === 'npn' && this.npnList !== null ? { serverProtocols: this.npnList } : {})
-    })
+    // After a False Start the event was already given (RFC 7918: the handshake completes as usual).
+    this.handshakeDone(this.falseStarted ? null : this.summary())
   }
 
   private keylog (): void {
