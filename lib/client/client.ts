@@ -48,7 +48,10 @@ export interface ConnectOptions {
   negotiation?: 'npn' | 'alpn' | 'both'
   /** TLS: offer only this SPDY version (default: 3.1, 3, 2). Plain: the version spoken (default 3.1). */
   version?: SpdyVersion
-  /** ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). */
+  /**
+   * ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). With False Start that ends at our
+   * Finished; the server's Finished is then awaited within each request's own `timeout`.
+   */
   timeout?: number
   /**
    * Most bytes buffered for one request: its body plus the bodies pushed with it (default 64 MiB). Past it the

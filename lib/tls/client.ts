@@ -364,8 +364,9 @@ export class TlsClientConnection extends TlsEngine {
   /**
    * RFC 7918 section 4 (client-side requirements): only a forward-secret key exchange (ECDHE) and an AEAD suite
    * (no CBC: False Start exposes data under the cipher before the handshake is authenticated), at TLS 1.2, and
-   * never in a resumed handshake (our Finished already follows the server's there). Like Chrome, only when ALPN or NPN agreed on a protocol (with NPN: one the server listed), so a
-   * server that cannot take early data for that protocol is not sent any.
+   * never in a resumed handshake (our Finished already follows the server's there). Like Chrome, only when ALPN or
+   * NPN agreed on a protocol (with NPN: one the server listed), so a server that cannot take early data for that
+   * protocol is not sent any.
    */
   private mayFalseStart (): boolean {
     const suite = this.suite as Suite
