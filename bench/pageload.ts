@@ -7,10 +7,9 @@
  *   - chromium-h2, the bar to beat: headless Chromium on Node's http2 server (same blog, no push).
  *   - https: Node's https client on the chromium-h1 server, a keep-alive Agent of at most 6 sockets (Chromium's
  *     per-host limit) that resumes the first connection's TLS session on the others. TLS 1.2 like every mode here
- *     (SPDY's TLS); it cannot False Start, so it pays one round trip more than Chromium: the same-features
- *     comparison for our client, which cannot either.
+ *     (SPDY's TLS); it cannot False Start, so it pays one round trip more than Chromium.
  *   - spdy: fastify-spdy on the same blog built without push config, one SPDY/3.1 connection (lib/client: our
- *     TLS client with NPN and client session) carrying every request, each sent as soon as it is known.
+ *     TLS client with NPN and False Start, and client session) carrying every request, each sent as soon as known.
  *   - push: the same with the page routes' config.spdy.push: the assets arrive unrequested; the client asks only
  *     for what was not pushed (as a browser would).
  * Each load is a first visit: new connections, nothing cached from an earlier load. A browser fetches the HTML,
@@ -22,8 +21,10 @@
  * responseEnd if that is later); ours is from connect to the last byte of the last asset. Chromium modes are skipped
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
- *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--quick]
+ *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--quick]
  * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
+ * --page PATH measures only that page of PAGES and prints its RESULTS section instead of writing it (a partial
+ * re-run must not replace the whole section).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
@@ -169,9 +170,9 @@ export async function loadPage (mode: Mode, port: number, page = PAGE): Promise<
       return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: 0, bytes: w.bytes, handshakes }
     } finally { agent.destroy() }
   }
-  // lib/client: our TLS client (NPN, as SPDY-era Chrome) and client session; connect() resolves after the
-  // handshake, the same round trips as Node's https client before its first request.
-  const client = await connect({ host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, negotiation: 'npn', version: 3.1 })
+  // lib/client: our TLS client (NPN and False Start, as SPDY-era Chrome) and client session; connect() resolves
+  // after our Finished (RFC 7918), so the page's SYN_STREAM leaves one round trip before the server's Finished.
+  const client = await connect({ host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, negotiation: 'npn', version: 3.1, falseStart: true })
   try {
     const authority = `localhost:${port}`
     // request() resolves once the page and every stream pushed with it are complete.
@@ -281,6 +282,9 @@ async function main (): Promise<void> {
   const runsAt = process.argv.indexOf('--runs')
   const runs = quick ? 1 : runsAt >= 0 ? Number(process.argv[runsAt + 1]) : 5
   const full = process.argv.includes('--grid') && process.argv[process.argv.indexOf('--grid') + 1] === 'full'
+  const pageAt = process.argv.indexOf('--page')
+  const only = pageAt >= 0 ? process.argv[pageAt + 1] : null
+  if (only !== null && !PAGES.some((p) => p.path === only)) throw new Error(`--page: not one of ${PAGES.map((p) => p.path).join(', ')}`)
   const rtts = quick ? [20] : full ? [20, 100, 200] : [100, 200]
   const bws = quick ? [50] : full ? [1, 5, 50] : [1, 5]
   const pin = hasTaskset()
@@ -311,7 +315,7 @@ async function main (): Promise<void> {
     // Unshaped loads first, every page: JIT warm-up for every process, each page's size, the paths Chromium must
     // finish, and how long each client takes with no link at all (its own CPU and the machine's load).
     const pages: PageInfo[] = []
-    for (const { path, what } of PAGES) {
+    for (const { path, what } of PAGES.filter((p) => only === null || p.path === only)) {
       const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [] }
       for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
       const size = direct.https[0]
@@ -364,7 +368,9 @@ async function main (): Promise<void> {
     const load1 = loadavg()
     process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
-    writeSection('pageload', resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }))
+    const section = resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin })
+    if (only !== null) process.stdout.write(section)
+    else writeSection('pageload', section)
   } finally {
     await browser?.close()
     servers.child.stdin?.end()
@@ -389,13 +395,13 @@ const MODEL_RTTS: Record<AnyMode, string> = {
   'chromium-h1': 'TCP 1 + TLS 1 (False Start) + page 1, then five more connections (TCP 1 + resumed TLS 1 + request 1) and the rest of 19 assets in rounds over six: about 8',
   'chromium-h2': 'TCP 1 + TLS 1 (False Start) + page 1 + every asset at once 1: about 4',
   https: 'TCP 1 + TLS 2 (no False Start in Node\'s client) + page 1, then as chromium-h1: about 9',
-  spdy: 'TCP 1 + TLS 2 (no False Start in lib/client) + page 1 + every asset at once 1: about 5',
-  push: 'TCP 1 + TLS 2 (no False Start in lib/client) + page with every asset pushed 1: about 4'
+  spdy: 'TCP 1 + TLS 1 (False Start in lib/client) + page 1 + every asset at once 1: about 4',
+  push: 'TCP 1 + TLS 1 (False Start in lib/client) + page with every asset pushed 1: about 3'
 }
 
 /** The same for the other pages: how the chain and the large object change the count. */
 const PAGE_NOTES: Record<string, string> = {
-  '/demo/chain': 'Without push every mode learns of the font, the banner and the JSON only from the CSS and the script, one more round trip after those arrive (Chromium h2 and spdy: TCP, TLS, page, CSS+script, font+banner+JSON: 5 with False Start, 6 without); push sends the whole chain with the page (4 without False Start).',
+  '/demo/chain': 'Without push every mode learns of the font, the banner and the JSON only from the CSS and the script, one more round trip after those arrive (Chromium h2 and spdy: TCP, TLS, page, CSS+script, font+banner+JSON: 5 with False Start, 6 without); push sends the whole chain with the page (3 with False Start, which lib/client now does).',
   '/demo/photo': 'About 500 KB on the link: at 1 Mbit/s that is ~4 s of serialisation, which no protocol saves; the round trips (connect, TLS, page, image, slow start) matter at 5 Mbit/s. Push saves the image request\'s round trip; HTTP/1.1\'s second connection buys nothing here.'
 }
 
@@ -469,8 +475,8 @@ What each side has on or off (TLS 1.2 everywhere: SPDY's TLS; NPN does not exist
 | Chromium HTTPS/1.1 (anchor) | headless Chromium (Debian \`chromium\`), a new browser context per load | Node https (\`Fastify({ https })\`), ALPN http/1.1 | Chromium's pool (6 per host) | yes (Chromium's; counted on the server) | yes (Chromium, RFC 7918) | no |
 | Chromium HTTP/2 | the same | Node http2 (\`Fastify({ http2: true, https })\`) | 1 | n/a (1 connection) | yes | no |
 | Node https | Node's https client, new Agent per load, maxSockets 6, maxCachedSessions 100 | the Chromium HTTPS/1.1 server | 6 | yes | **no** (Node's client cannot) | no |
-| spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), each reference requested once known, Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | **no** (not in lib/client yet) | no |
-| spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches) | 1 | n/a | **no** | yes |
+| spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), each reference requested once known, Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | yes (lib/client, RFC 7918: ECDHE + AEAD + NPN) | no |
+| spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches) | 1 | n/a | yes | yes |
 
 Timing: Chromium's Navigation Timing from the page's connectStart to loadEventStart, or to the last resource's
 responseEnd when later (a script's fetch() can end after the load event); read in the page over the DevTools
@@ -491,12 +497,12 @@ client's unshaped time is under RTT/4.
 ${o.cells.map(goal).join('\n')}
 
 Round trips each mode needs on the post page (no loss): ${(Object.keys(MODEL_RTTS) as AnyMode[]).map((m) => `${LABEL[m]}: ${MODEL_RTTS[m]}`).join('; ')}.
-Why push misses the goals, in round trips: against Chromium HTTP/2 it spends the same four exchanges (connect, TLS,
-page, assets) except that Chromium's TLS costs one round trip (False Start) and ours two, while push saves the one
-round trip Chromium spends on the assets; the two cancel, so push ties HTTP/2 (about 1.0x) until lib/client
-False-Starts (then about 3 RTTs against 4, 0.75x). Against Chromium HTTPS/1.1 (about 8 RTTs) push's 4 are 0.5x;
-0.45x also needs False Start (3 of 8, 0.38x). The Node https loader stays as the same-features comparison for our
-client (neither False-Starts); it needs one round trip more than Chromium HTTPS/1.1.
+Push against the goals, in round trips: against Chromium HTTP/2 it spends the same exchanges (connect, TLS, page)
+but not the one Chromium spends on the assets, and since lib/client False-Starts both pay one round trip for TLS:
+about 3 RTTs against 4 (0.75x, goal 0.9x). Against Chromium HTTPS/1.1 (about 8 RTTs) push's 3 are 0.38x (goal
+0.45x). Where a cell misses, the difference is not in round trips: see each client's unshaped time (its own CPU on
+this machine) and the bytes on the link. The Node https loader is the HTTPS/1.1 client without False Start; it
+needs one round trip more than Chromium HTTPS/1.1.
 `
 }
 

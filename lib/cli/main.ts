@@ -35,6 +35,7 @@ Options:
   --npn, --alpn       negotiate with NPN only, or ALPN only (default: offer both)
   --plain             SPDY without TLS
   --insecure          do not verify the server's certificate
+  --no-false-start    wait for the server's Finished before sending the request (TLS False Start is on by default)
   --cacert FILE       trust the PEM certificate(s) in FILE instead of the system's roots
   -H 'name: value'    add a request header (repeatable)
   -X METHOD           request method (default GET, POST with -d)
@@ -60,6 +61,7 @@ export interface GetOptions {
   version: SpdyVersion | undefined
   negotiation: 'npn' | 'alpn' | 'both'
   insecure: boolean
+  falseStart: boolean
   cacert: string | null
   headers: Record<string, string | string[]>
   method: string
@@ -84,6 +86,7 @@ export function parseGetArgs (args: string[]): GetOptions {
   let alpn = false
   let plain = false
   let insecure = false
+  let falseStart = true
   let cacert: string | null = null
   const headers: Record<string, string | string[]> = {}
   let method: string | null = null
@@ -110,6 +113,7 @@ export function parseGetArgs (args: string[]): GetOptions {
       case '--alpn': alpn = true; break
       case '--plain': plain = true; break
       case '--insecure': case '-k': insecure = true; break
+      case '--no-false-start': falseStart = false; break
       case '--cacert': cacert = value(); break
       case '-H': case '--header': {
         const h = value()
@@ -149,7 +153,7 @@ export function parseGetArgs (args: string[]): GetOptions {
   if (!['https:', 'http:', 'spdy:'].includes(u.protocol)) throw new UsageError(`URL scheme must be https, spdy or http, not ${u.protocol.slice(0, -1)}`)
   const tls = !plain && u.protocol === 'https:'
   if (!tls && (npn || alpn)) throw new UsageError('--npn and --alpn need TLS (an https:// URL without --plain)')
-  if (!tls && (insecure || cacert !== null)) throw new UsageError('--insecure and --cacert need TLS (an https:// URL without --plain)')
+  if (!tls && (insecure || cacert !== null || !falseStart)) throw new UsageError('--insecure, --cacert and --no-false-start need TLS (an https:// URL without --plain)')
   return {
     url: u,
     tls,
@@ -158,6 +162,7 @@ export function parseGetArgs (args: string[]): GetOptions {
     version,
     negotiation: npn && !alpn ? 'npn' : alpn && !npn ? 'alpn' : 'both',
     insecure,
+    falseStart,
     cacert,
     headers,
     method: method ?? (data !== null ? 'POST' : 'GET'),
@@ -207,6 +212,7 @@ async function get (o: GetOptions, io: Io): Promise<number> {
     servername: o.host,
     ca,
     insecure: o.insecure,
+    falseStart: o.falseStart,
     negotiation: o.negotiation,
     version: o.version,
     timeout: o.timeout,
@@ -216,7 +222,7 @@ async function get (o: GetOptions, io: Io): Promise<number> {
       ? (c) => {
           io.stderr(`* connected to ${o.host}:${o.port}\n`)
           io.stderr(c.tls !== null
-            ? `* ${c.tls.version} ${c.tls.cipher}, ${c.negotiatedBy === 'npn' ? 'NPN' : 'ALPN'} chose ${c.negotiated}\n`
+            ? `* ${c.tls.version} ${c.tls.cipher}, ${c.negotiatedBy === 'npn' ? 'NPN' : 'ALPN'} chose ${c.negotiated}${c.tls.falseStart === true ? ', False Start' : ''}\n`
             : `* plain SPDY (no TLS): speaking ${c.negotiated}\n`)
         }
       : undefined

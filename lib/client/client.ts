@@ -48,7 +48,10 @@ export interface ConnectOptions {
   negotiation?: 'npn' | 'alpn' | 'both'
   /** TLS: offer only this SPDY version (default: 3.1, 3, 2). Plain: the version spoken (default 3.1). */
   version?: SpdyVersion
-  /** ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). */
+  /**
+   * ms for the TCP connect plus the TLS handshake (default 10000; 0 = none). With False Start that ends at our
+   * Finished; the server's Finished is then awaited within each request's own `timeout`.
+   */
   timeout?: number
   /**
    * Most bytes buffered for one request: its body plus the bodies pushed with it (default 64 MiB). Past it the
@@ -64,6 +67,12 @@ export interface ConnectOptions {
    * the session id. `client.tls.resumed` tells whether the server took it.
    */
   session?: TlsClientSession | null
+  /**
+   * TLS False Start (RFC 7918), default true: with ECDHE, an AEAD suite and a protocol agreed by NPN/ALPN, connect()
+   * resolves after our Finished, so SETTINGS and the first SYN_STREAM leave one round trip before the server's
+   * Finished (which is still verified: a bad one fails the requests). `client.tls.falseStart` tells if it happened.
+   */
+  falseStart?: boolean
 }
 
 export interface RequestOptions {
@@ -588,6 +597,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           ca: opts.ca,
           insecure: opts.insecure,
           session: opts.session ?? null,
+          falseStart: opts.falseStart ?? true,
           // Our own timer covers connect and handshake together.
           handshakeTimeout: 0
         }, Date.now())

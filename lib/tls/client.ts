@@ -10,7 +10,7 @@ import {
   ALL_SUITES, deriveKeys, Ephemeral, ephemeral, KeyPair, LEGACY_SUITES, prf, PrfHash, prfHashFor, schemeIsEcdsa, schemeIsRsa, Suite, SUITES,
   suiteById, verify, verifyLegacy
 } from './crypto'
-import { HandshakeMessage, TlsEngine } from './engine'
+import { HandshakeMessage, TlsEngine, type TlsHandshakeEvent } from './engine'
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKE_MESSAGE_SIZE } from './limits'
 import { encodeProtocolList, ext, handshake, parseExtensions, parseProtocolList, Reader, u16, u8, vec16, vec8 } from './wire'
 
@@ -55,6 +55,14 @@ export interface TlsClientOptions {
   ciphers?: string[]
   /** Groups to offer, in order; default x25519, P-256, P-384. */
   groups?: Array<'x25519' | 'P-256' | 'P-384'>
+  /**
+   * False Start (RFC 7918), as SPDY-era Chrome did it: in a full handshake with an ECDHE key exchange, an AEAD suite,
+   * TLS 1.2 and a protocol agreed by ALPN or NPN, the 'handshake' event (with `falseStart: true`) comes right after
+   * our Finished is queued, so the first application data leaves in the same flight, one round trip before the
+   * server's Finished. That Finished is still verified; a bad one is an 'error' event. Default false here (tests
+   * read `session` at the handshake event); lib/client turns it on.
+   */
+  falseStart?: boolean
   maxHandshakeMessageSize?: number
   handshakeTimeout?: number
   onKeylog?: (line: string) => void
@@ -101,6 +109,8 @@ interface Keyed {
   resumed: boolean
   /** The ticket to keep: the resumed session's, or a new one from NewSessionTicket. */
   ticket: Buffer | null
+  /** RFC 7918: our application data may already be out, before the server's Finished (the event was given). */
+  falseStarted: boolean
 }
 
 /** The client's side of the RFC 5246 section 7.3 message flow, one type per state with what its next step needs. */
@@ -262,7 +272,7 @@ export class TlsClientConnection extends TlsEngine {
       if (s.suiteId !== suite.id || s.ems !== ems || s.version !== version) throw new TlsError(Alert.illegal_parameter, 'resumed session parameters changed')
       const keys = deriveKeys(suite, version, s.master, this.clientRandom, serverRandom)
       this.keylog(s.master)
-      return { kind: expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master: s.master, keys, resumed: true, ticket: s.ticket }
+      return { kind: expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master: s.master, keys, resumed: true, ticket: s.ticket, falseStarted: false }
     }
     return { kind: 'certificate', hs }
   }
@@ -363,7 +373,22 @@ export class TlsClientConnection extends TlsEngine {
     const keys = deriveKeys(hs.suite, hs.version, master, this.clientRandom, hs.serverRandom)
     this.keylog(master)
     this.sendClientFinished(hs, master, keys)
-    return { kind: hs.expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master, keys, resumed: false, ticket: null }
+    const falseStarted = this.mayFalseStart(hs)
+    if (falseStarted) this.openWritesEarly({ ...summary(hs, this.servername, false), falseStart: true })
+    return { kind: hs.expectTicket ? 'new_session_ticket' : 'change_cipher_spec', hs, master, keys, resumed: false, ticket: null, falseStarted }
+  }
+
+  /**
+   * RFC 7918 section 4 (client-side requirements): only a forward-secret key exchange (ECDHE) and an AEAD suite
+   * (no CBC: False Start exposes data under the cipher before the handshake is authenticated), at TLS 1.2, and
+   * never in a resumed handshake (our Finished already follows the server's there). Like Chrome, only when ALPN or
+   * NPN agreed on a protocol (with NPN: one the server listed), so a server that cannot take early data for that
+   * protocol is not sent any.
+   */
+  private mayFalseStart (hs: ClientNegotiated): boolean {
+    if (this.opts.falseStart !== true || hs.suite.kx !== 'ecdhe' || hs.suite.legacy || hs.version !== Version.TLS12) return false
+    if (hs.protocol === null || hs.negotiatedBy === null) return false
+    return hs.negotiatedBy === 'alpn' || hs.npnList?.includes(hs.protocol) === true
   }
 
   private sendClientFinished (hs: ClientNegotiated, master: Buffer, keys: KeyPair): void {
@@ -394,20 +419,26 @@ export class TlsClientConnection extends TlsEngine {
     this.addTranscript(msg.raw)
     if (st.resumed) this.sendClientFinished(hs, master, st.keys)
     this._session = { id: hs.sessionId, ticket: st.ticket, master, suiteId: hs.suite.id, ems: hs.ems, servername: this.servername, version: hs.version }
-    this.handshakeDone({
-      type: 'handshake',
-      protocol: hs.protocol,
-      negotiatedBy: hs.protocol === null ? null : hs.negotiatedBy,
-      cipher: hs.suite.name,
-      version: versionName(hs.version),
-      servername: this.servername,
-      resumed: st.resumed,
-      ...(hs.negotiatedBy === 'npn' && hs.npnList !== null ? { serverProtocols: hs.npnList } : {})
-    })
+    // After a False Start the event was already given (RFC 7918: the handshake completes as usual).
+    this.handshakeDone(st.falseStarted ? null : summary(hs, this.servername, st.resumed))
     return { kind: 'done' }
   }
 
   private keylog (master: Buffer): void {
     this.opts.onKeylog?.(`CLIENT_RANDOM ${this.clientRandom.toString('hex')} ${master.toString('hex')}`)
+  }
+}
+
+/** The handshake event for a negotiated handshake. */
+function summary (hs: ClientNegotiated, servername: string | null, resumed: boolean): TlsHandshakeEvent {
+  return {
+    type: 'handshake',
+    protocol: hs.protocol,
+    negotiatedBy: hs.protocol === null ? null : hs.negotiatedBy,
+    cipher: hs.suite.name,
+    version: versionName(hs.version),
+    servername,
+    resumed,
+    ...(hs.negotiatedBy === 'npn' && hs.npnList !== null ? { serverProtocols: hs.npnList } : {})
   }
 }

@@ -27,6 +27,11 @@ export interface TlsHandshakeEvent {
    * has none of ours, `protocol` is our first choice anyway (section 4); a caller can tell from this list.
    */
   serverProtocols?: string[]
+  /**
+   * Client role: reported early, after our Finished and before the server's (False Start, RFC 7918): writes go out
+   * from here; the server's Finished is still verified when it comes, and a bad one is an 'error' event.
+   */
+  falseStart?: boolean
 }
 export type TlsEvent =
   | TlsHandshakeEvent
@@ -74,6 +79,8 @@ export abstract class TlsEngine {
   protected recordVersion: number = Version.TLS12
   protected version: number = Version.TLS12
   protected connected = false
+  /** Application data may be written before `connected`: the client's False Start (RFC 7918). */
+  private writesOpen = false
   /** Set once a fatal alert was sent or received, or close_notify both ways: nothing more is read or written. */
   protected dead = false
   private closeSent = false
@@ -124,7 +131,7 @@ export abstract class TlsEngine {
   /** Queue application data, split into records of at most 2^14 bytes; held back until the handshake is done. */
   write (data: Uint8Array): void {
     if (this.dead || this.closeSent) return
-    if (!this.connected) { this.pendingWrites.push(Buffer.from(data)); return }
+    if (!this.connected && !this.writesOpen) { this.pendingWrites.push(Buffer.from(data)); return }
     const w = this.writeCipher
     if (w?.sealRecords !== undefined && data.length > 0) {
       for (const b of w.sealRecords(ContentType.application_data, this.recordVersion, data, MAX_PLAINTEXT)) this.out.push(b)
@@ -392,12 +399,31 @@ export abstract class TlsEngine {
     this.events.push({ type: 'error', error })
   }
 
-  protected handshakeDone (ev: TlsHandshakeEvent): void {
+  /**
+   * The handshake is finished. `ev` is null when it was already reported by openWritesEarly (False Start): the
+   * caller then hears nothing more, unless the rest of the handshake fails.
+   */
+  protected handshakeDone (ev: TlsHandshakeEvent | null): void {
     this.connected = true
     this._deadline = null
     this.transcriptMsgs = []
     this.transcriptHash = null
+    if (ev !== null) this.events.push(ev)
+    this.flushPendingWrites()
+  }
+
+  /**
+   * False Start (RFC 7918): report `ev` and let application data out under the write keys already set,
+   * before the peer's Finished. Reading stays closed (application data before the peer's Finished is fatal), and
+   * the deadline keeps running until handshakeDone.
+   */
+  protected openWritesEarly (ev: TlsHandshakeEvent): void {
+    this.writesOpen = true
     this.events.push(ev)
+    this.flushPendingWrites()
+  }
+
+  private flushPendingWrites (): void {
     const pending = this.pendingWrites
     this.pendingWrites = []
     for (const p of pending) this.write(p)

@@ -83,7 +83,7 @@ t.test('success', async (t) => {
       t.equal(r.code, EXIT.ok, r.stderr)
       t.equal(r.stdout, `hello over SPDY/${version}\n`, 'body only without -i')
       t.match(r.stderr, `* TLSv1.2 `)
-      t.match(r.stderr, `${by} chose spdy/${version}`)
+      t.match(r.stderr, `${by} chose spdy/${version}, False Start\n`, 'False Start is on by default')
       t.match(r.stderr, /^> SYN_STREAM stream=1 pri=\d flags=FIN headers=\d+ \(\d+ bytes\)$/m)
       t.match(r.stderr, version === '2' ? /^> {4}url: \/$/m : /^> {4}:path: \/$/m, 'request headers shown')
       t.match(r.stderr, /^< SYN_STREAM stream=2 assoc=1 pri=\d flags=UNIDIRECTIONAL/m, 'pushed stream shown')
@@ -93,6 +93,12 @@ t.test('success', async (t) => {
       t.match(r.stderr, /^> GOAWAY last-good-stream=\d+ status=OK$/m)
     })
   }
+
+  t.test('--no-false-start -v', async (t) => {
+    const r = await cli(['get', '--no-false-start', '-v', '--cacert', caFile, `https://127.0.0.1:${port}/`])
+    t.equal(r.code, EXIT.ok, r.stderr)
+    t.match(r.stderr, /ALPN chose spdy\/3\.1\n/, 'no False Start in the TLS line')
+  })
 
   t.test('plain SPDY: spdy:// and --plain with http://, -X and -d', async (t) => {
     const a = await cli(['get', '-X', 'PUT', '-d', 'payload', '-H', 'content-type: text/plain', `spdy://127.0.0.1:${plain.spdy.port}/echo`])
@@ -250,6 +256,7 @@ t.test('bad usage prints the reason and the usage text', async (t) => {
     [['get', 'ftp://x/'], 'URL scheme must be https, spdy or http, not ftp'],
     [['get', '-H', 'novalue', 'https://x/'], `-H takes 'name: value', not "novalue"`],
     [['get', '--npn', 'spdy://x/'], '--npn and --alpn need TLS'],
+    [['get', '--no-false-start', 'spdy://x/'], '--insecure, --cacert and --no-false-start need TLS'],
     [['get', '--timeout', 'soon', 'https://x/'], '--timeout takes a positive number of milliseconds, not soon'],
     [['get', '--max-size', '0', 'https://x/'], '--max-size takes a positive number of bytes, not 0'],
     [['get', 'https://x/', 'https://y/'], 'one URL only']
