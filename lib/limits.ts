@@ -26,6 +26,8 @@ export interface SpdyLimits {
   compressionIdleTimeout?: number
   maxUnreadOutputBytes?: number
   unreadOutputTimeout?: number
+  maxLogLinesPerConnection?: number
+  maxLogLinesPerSecond?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -66,6 +68,10 @@ const MAX_31 = 0x7fffffff
  *   at most this plus one read's answers (150 such peers: ~40 MB, where the same flood took 2.6 GB unbounded).
  * - unreadOutputTimeout 10 s: how long a congested socket may go without the peer taking a single byte before it
  *   is closed. Any progress restarts it, so a slow reader is never cut; one that reads nothing frees its slot.
+ * - maxLogLinesPerConnection 10 / maxLogLinesPerSecond 100: warn and error lines about peers (protocol errors,
+ *   malformed requests, internal errors). Ten say what a peer did wrong; past that, one summary line with counts
+ *   at close. 100 a second is a readable log that a busy server's pipeline takes without noticing, where one line
+ *   per bad frame made 2.7 million lines in 30 s; what is dropped is counted in one line a second.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -85,5 +91,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
-  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' }
+  unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },
+  maxLogLinesPerConnection: { default: 10, min: 0, max: 1e6, unit: 'warn/error lines per connection' },
+  maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' }
 }

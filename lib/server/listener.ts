@@ -10,6 +10,7 @@ import { loadCertificate, type TlsCertificate } from '../tls/certificates'
 import type { TlsServerOptions } from '../tls/server'
 import { nativeAead, nativeAeadStatus } from '../tls/native-aead'
 import { SpdyOptionsError } from '../errors'
+import { ListenerLog } from './log-limit'
 
 export interface SpdyRequestInfo {
   /** 2, 3 or 3.1 */
@@ -45,11 +46,14 @@ export class SpdyListener {
   readonly info: SpdyListenerInfo
   /** One options object for every TLS connection: the engine hangs its session cache and ticket keys off it. */
   readonly tlsOptions: TlsServerOptions | null
+  /** The per-listener budget of log lines about peers (lib/server/log-limit.ts). */
+  readonly log: ListenerLog
   private closing = false
   private onEmpty: (() => void) | null = null
 
   constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
     this.tlsOptions = options.tls === false ? null : buildTlsOptions(options)
+    this.log = new ListenerLog(fastify.log, options.maxLogLinesPerSecond)
     // No net.Server maxConnections: at capacity an idle connection makes room (accept()), as nginx reuses idle
     // keep-alive connections, so sockets that send nothing cannot lock the port for everyone.
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
@@ -144,6 +148,7 @@ export class SpdyListener {
         this.onEmpty = () => { clearTimeout(timer); resolve() }
       })
     }
+    this.log.flush()
   }
 }
 

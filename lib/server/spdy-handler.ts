@@ -348,7 +348,7 @@ export class SpdyHandler implements Handler {
         }
         case 'pingAck': this.rttMs = ev.rtt; break
         case 'protocolError':
-          this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
+          this.conn.logLine('warn', 'protocol error', { remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
           break
         case 'closed':
           if (!this.ended) {
@@ -368,7 +368,7 @@ export class SpdyHandler implements Handler {
     const streamId = ev.streamId
     const head = requestHead(this.version, ev.headers)
     if (typeof head === 'string') {
-      this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, streamId }, `fastify-spdy: malformed request: ${head}`)
+      this.conn.logLine('warn', 'malformed request', { remoteAddress: this.conn.remoteAddress, streamId }, `fastify-spdy: malformed request: ${head}`)
       this.session.reset(streamId, RstStatus.PROTOCOL_ERROR)
       return
     }

@@ -16,6 +16,7 @@ import { SpdySession, type SessionEvent } from '../../lib/session/session'
 import type { HeaderList, SpdyVersion } from '../../lib/codec/types'
 import { requestHeaderList } from '../../lib/session/headers'
 import { connect as spdyConnect } from '../../lib/client'
+import { FrameDecoder } from '../../lib/codec/decoder'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /** For Promise.race bounds: an unref'd timer, so a race already won does not keep the test process alive. */
@@ -103,14 +104,19 @@ export function closedWithin (s: net.Socket, ms: number): Promise<boolean> {
  */
 export class RawSpdy {
   readonly events: SessionEvent[] = []
+  /** Frames received, by type, decoded a second time (our session ignores some, e.g. RST_STREAM for unknown ids). */
+  readonly frames = new Map<string, number>()
+  private readonly wire: FrameDecoder
   readonly session: SpdySession
   closed = false
   private readonly closedP: Promise<void>
 
   private constructor (readonly socket: net.Socket, readonly version: SpdyVersion, readonly port: number) {
     this.session = new SpdySession({ role: 'client', version }, Date.now())
+    this.wire = new FrameDecoder({ version: version === 2 ? 2 : 3 })
     socket.on('error', () => {})
     socket.on('data', (chunk: Buffer) => {
+      for (const f of this.wire.push(chunk)) this.frames.set(f.type, (this.frames.get(f.type) ?? 0) + 1)
       for (const ev of this.session.receive(chunk, Date.now())) this.events.push(ev)
       this.flush()
     })
