@@ -155,27 +155,34 @@ class PushSink implements StreamSink {
   constructor (private readonly h: SpdyHandler, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
     private readonly opened: (ok: boolean) => void) {}
 
+  // Called from the pushed request's app code, like ServerStream's: under the connection's crash barrier.
+
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
-    if (this.id === 0) this.refused = true
-    else this.h.adoptPush(this.id, this)
+    this.h.run(() => {
+      this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
+      if (this.id === 0) this.refused = true
+      else this.h.adoptPush(this.id, this)
+      this.h.scheduleFlush()
+    })
     this.opened(this.id !== 0)
-    this.h.scheduleFlush()
   }
 
   write (chunk: Uint8Array, fin: boolean): boolean {
     if (this.refused || this.id === 0) return true // dropped: the peer will never see this stream
-    const ok = this.h.session.write(this.id, chunk, fin)
-    this.h.scheduleFlush()
+    let ok = true
+    this.h.run(() => {
+      ok = this.h.session.write(this.id, chunk, fin)
+      this.h.scheduleFlush()
+    })
     return ok
   }
 
   end (): void {
-    if (this.id !== 0) { this.h.session.end(this.id); this.h.scheduleFlush() }
+    if (this.id !== 0) this.h.run(() => { this.h.session.end(this.id); this.h.scheduleFlush() })
   }
 
   reset (status: 'CANCEL' | 'INTERNAL_ERROR'): void {
-    if (this.id !== 0) { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() }
+    if (this.id !== 0) this.h.run(() => { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() })
     else this.opened(false)
   }
 
