@@ -34,6 +34,8 @@ export interface SpdyLimits {
   maxProcessResetsPerSecond?: number
   streamWindowTimeout?: number
   requestBodyTimeout?: number
+  maxLogLinesPerConnection?: number
+  maxLogLinesPerSecond?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -109,6 +111,10 @@ const MAX_31 = 0x7fffffff
  *   (60 s between two writes to a client); a browser re-opens the window within a round trip of reading.
  * - requestBodyTimeout 60 s: how long a request whose body is still open may go without DATA (while our window
  *   lets the peer send) before RST_STREAM CANCEL; nginx's client_body_timeout (60 s between two reads of a body).
+ * - maxLogLinesPerConnection 10 / maxLogLinesPerSecond 100: warn and error lines about peers (protocol errors,
+ *   malformed requests, internal errors). Ten say what a peer did wrong; past that, one summary line with counts
+ *   at close. 100 a second is a readable log that a busy server's pipeline takes without noticing, where one line
+ *   per bad frame made 2.7 million lines in 30 s; what is dropped is counted in one line a second.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -136,5 +142,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxProcessHeaderBytes: { default: 128 << 20, min: 64 << 10, max: 2 ** 40, unit: 'header-block bytes held by open streams, all sessions' },
   maxProcessResetsPerSecond: { default: 1000, min: 1, max: 1e9, unit: 'streams reset by peers per second, all sessions' },
   streamWindowTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms on a zero send window (0 = none)' },
-  requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' }
+  requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' },
+  maxLogLinesPerConnection: { default: 10, min: 0, max: 1e6, unit: 'warn/error lines per connection' },
+  maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' }
 }

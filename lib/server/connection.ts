@@ -16,6 +16,7 @@ import type { SpdyVersion } from '../codec/types'
 import { CLOSE_LINGER_MS } from './linger'
 import { firstHandler, presentPeer, type StageHandler } from './proxy-stage'
 import { HOLD_OUTPUT } from './read-holds'
+import { ConnectionLog } from './log-limit'
 
 /** What drives a connection: plain (first-byte sniffing) or TLS (NPN/ALPN decides), behind a PROXY header stage if configured. */
 type ConnectionHandler = StageHandler
@@ -84,6 +85,8 @@ export class Connection implements Transport {
   private stallTimer: NodeJS.Timeout | null = null
   private progressAt = 0
   private queuedAt = 0
+  /** Rate-limited lines about this peer (lib/server/log-limit.ts); made on the first one. */
+  private log: ConnectionLog | null = null
   /** The app's HTTP/1.1 server owns the socket now; we only keep it counted so close() can end it. */
   private handedOff = false
   /** The socket's peer, or the client named by a PROXY protocol header (set by proxy-stage.ts). */
@@ -143,7 +146,7 @@ export class Connection implements Transport {
   private crash (err: unknown): void {
     if (this.crashed) return
     this.crashed = true
-    this.listener.fastify.log.error({ err, remoteAddress: this.remoteAddress, remotePort: this.remotePort },
+    this.logLine('error', 'internal error', { err, remoteAddress: this.remoteAddress, remotePort: this.remotePort },
       'fastify-spdy: internal error on a connection; closing it')
     const h = this.handler
     this.handler = null
@@ -296,6 +299,15 @@ export class Connection implements Transport {
     return this.socket
   }
 
+  /**
+   * A warn or error line about this peer, through the per-connection and per-listener budgets: hostile input must
+   * not become a log flood. `kind` names the call site in the summaries of what was suppressed.
+   */
+  logLine (level: 'warn' | 'error', kind: string, obj: object, msg: string): void {
+    const o = this.listener.options
+    ;(this.log ??= new ConnectionLog(this.listener.log, o.maxLogLinesPerConnection, this.remoteAddress)).line(level, kind, obj, msg)
+  }
+
   /** Nothing in flight (see Handler.idle), or already closing: the listener may close it to admit another. */
   get idle (): boolean {
     return this.ended || this.crashed || this.handler === null || this.handler.idle
@@ -352,8 +364,10 @@ export class Connection implements Transport {
     this.ended = true
     const h = this.handler
     this.handler = null
-    if (h === null || this.crashed) return
-    // Not through run(): a throw here has no connection left to end, only the log line.
-    try { h.onClose() } catch (err) { this.crashed = true; this.listener.fastify.log.error({ err, remoteAddress: this.remoteAddress }, 'fastify-spdy: internal error closing a connection') }
+    if (h !== null && !this.crashed) {
+      // Not through run(): a throw here has no connection left to end, only the log line.
+      try { h.onClose() } catch (err) { this.crashed = true; this.logLine('error', 'internal error', { err, remoteAddress: this.remoteAddress }, 'fastify-spdy: internal error closing a connection') }
+    }
+    this.log?.close()
   }
 }

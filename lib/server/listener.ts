@@ -12,6 +12,7 @@ import { loadCertificate, type TlsCertificate } from '../tls/certificates'
 import type { TlsServerOptions } from '../tls/server'
 import { nativeAead, nativeAeadStatus } from '../tls/native-aead'
 import { SpdyOptionsError } from '../errors'
+import { ListenerLog } from './log-limit'
 
 export interface SpdyRequestInfo {
   /** 2, 3 or 3.1 */
@@ -49,12 +50,15 @@ export class SpdyListener {
   readonly tlsOptions: TlsServerOptions | null
   /** OpenSSL (node:tls) for the clients that do not need NPN; null with `tls: false` or `tls.openssl: false`. */
   readonly openssl: OpenSslStack | null
+  /** The per-listener budget of log lines about peers (lib/server/log-limit.ts). */
+  readonly log: ListenerLog
   private closing = false
   private onEmpty: (() => void) | null = null
 
   constructor (readonly fastify: FastifyInstance, readonly options: ResolvedOptions) {
     this.tlsOptions = options.tls === false ? null : buildTlsOptions(options)
     this.openssl = wrapCertError(() => buildOpenSslStack(options))
+    this.log = new ListenerLog(fastify.log, options.maxLogLinesPerSecond)
     // No net.Server maxConnections: at capacity an idle connection makes room (accept()), as nginx reuses idle
     // keep-alive connections, so sockets that send nothing cannot lock the port for everyone.
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket))
@@ -165,6 +169,7 @@ export class SpdyListener {
         this.onEmpty = () => { clearTimeout(timer); resolve() }
       })
     }
+    this.log.flush()
   }
 }
 

@@ -68,7 +68,7 @@ export class ProtocolHandler {
       this.conn.handOffToHttp(chunk)
       return
     }
-    this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, firstByte: first },
+    this.conn.logLine('warn', 'not SPDY nor HTTP/1.x', { remoteAddress: this.conn.remoteAddress, firstByte: first },
       first === 0x16 ? 'fastify-spdy: TLS ClientHello on a plain SPDY listener (options.tls is false); closing' : 'fastify-spdy: neither SPDY nor HTTP/1.x; closing')
     this.conn.destroy()
   }

@@ -76,8 +76,20 @@ export class SpdySocket extends EventEmitter {
     return this
   }
 
+  /**
+   * An inactivity timeout on this stream (no body byte in, no response write out, for `ms`), as net.Socket's is
+   * on a connection; 0 turns it off. On expiry, as Node's http.Server does (socketOnTimeout): 'timeout' on this
+   * socket (Fastify's onTimeout hooks listen here), then on the request (while incomplete) and the response; if
+   * neither of those two had a listener, the stream is destroyed (reset).
+   */
+  setTimeout (ms: number, cb?: () => void): this {
+    if (cb !== undefined) this.once('timeout', cb)
+    this.idleMs = ms > 0 && Number.isFinite(ms) ? ms : 0
+    this.touch()
+    return this
+  }
+
   // Socket options belong to the session's TCP connection, shared by every stream: nothing to do per stream.
-  setTimeout (_ms: number, _cb?: () => void): this { return this }
   setNoDelay (_noDelay?: boolean): this { return this }
   setKeepAlive (_enable?: boolean, _delay?: number): this { return this }
 
@@ -85,7 +97,41 @@ export class SpdySocket extends EventEmitter {
   closed (): void {
     if (this.destroyed) return
     this.destroyed = true
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
     this.emit('close', false)
+  }
+
+  private idleMs = 0
+  private timer: NodeJS.Timeout | null = null
+  private lastActive = 0
+
+  /** Stream activity: the inactivity timer counts from now. Re-armed lazily (one timer, no clear per chunk). */
+  touch (): void {
+    if (this.idleMs === 0 || this.destroyed) {
+      if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
+      return
+    }
+    this.lastActive = Date.now()
+    if (this.timer === null) this.arm(this.idleMs)
+  }
+
+  private arm (ms: number): void {
+    this.timer = setTimeout(this.expire, ms)
+    // Like net.Socket's timeout, it never keeps the process alive by itself.
+    this.timer.unref()
+  }
+
+  private readonly expire = (): void => {
+    this.timer = null
+    if (this.destroyed || this.idleMs === 0) return
+    const left = this.lastActive + this.idleMs - Date.now()
+    if (left > 0) { this.arm(left); return }
+    this.emit('timeout')
+    const req = this.owner
+    const reqHandled = !req.complete && req.emit('timeout', this)
+    const res = req.res as unknown as EventEmitter | null
+    const resHandled = res !== null && typeof res.emit === 'function' && res.emit('timeout', this)
+    if (!reqHandled && !resHandled) this.destroy()
   }
 }
 
@@ -200,6 +246,7 @@ export class SpdyIncomingMessage extends Readable {
       return
     }
     this.pushed += chunk.length
+    this.sock?.touch()
     this.push(chunk)
     // In flowing mode push() hands the chunk to 'data' listeners at once, without read(): report that too.
     this.report()
@@ -292,7 +339,15 @@ export class SpdyIncomingMessage extends Readable {
     cb(err !== null && this.listenerCount('error') > 0 ? err : null)
   }
 
-  setTimeout (_ms: number, _cb?: () => void): this { return this }
+  /** As Node's IncomingMessage.setTimeout: `cb` listens for 'timeout' on the request, the timer is the socket's. */
+  setTimeout (ms: number, cb?: () => void): this {
+    if (cb !== undefined) this.on('timeout', cb)
+    this.socket.setTimeout(ms)
+    return this
+  }
+
+  /** The response wrote something: activity for the inactivity timeout, if one was set. */
+  activity (): void { this.sock?.touch() }
 
   /** Reports what left our buffer for the app since last time: pushed minus still buffered. */
   private report (): void {

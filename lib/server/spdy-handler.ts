@@ -45,6 +45,8 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   declare req: SpdyIncomingMessage
   declare res: SpdyServerResponse
   drain: (() => void) | null = null
+  /** Fastify's requestTimeout for this stream's request (body included), while it is incomplete. */
+  requestTimer: NodeJS.Timeout | null = null
   readonly version: SpdyVersion
   readonly remoteAddress: string | undefined
   readonly remotePort: number | undefined
@@ -71,12 +73,25 @@ class ServerStream implements StreamSink, SpdyStreamHead {
     // Only a request with a body is consumed (a SYN_STREAM with FLAG_FIN has none to grant window for).
     if (!this.fin) req.onConsumed = (n: number) => { h.session.consume(id, n); h.scheduleFlush() }
     ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
+    // Fastify's timeouts, mapped onto the stream (README "Timeouts"): connectionTimeout is what Node's http.Server
+    // applies to a socket with no activity, here to a stream; requestTimeout bounds receiving the whole request.
+    if (h.connectionTimeout > 0) req.socket.setTimeout(h.connectionTimeout)
+    if (!this.fin && h.requestTimeout > 0) {
+      this.requestTimer = setTimeout(() => h.run(() => h.requestTimedOut(this)), h.requestTimeout)
+      this.requestTimer.unref()
+    }
+  }
+
+  /** The request is complete (FIN) or the stream is over: requestTimeout no longer applies. */
+  requestDone (): void {
+    if (this.requestTimer !== null) { clearTimeout(this.requestTimer); this.requestTimer = null }
   }
 
   // The sink is called from app code (Fastify's reply, the app's own streams): a throw in the session below must
   // end this connection through its crash barrier, not surface in the app or, from a stream callback, the process.
 
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
+    this.req.activity()
     this.h.run(() => {
       this.h.session.respond(this.streamId, responseHeaderList(this.h.version, status, headers), fin)
       this.h.scheduleFlush()
@@ -85,6 +100,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
 
   write (chunk: Uint8Array, fin: boolean): boolean {
     let ok = true
+    this.req.activity()
     this.h.run(() => {
       ok = this.h.session.write(this.streamId, chunk, fin)
       this.h.scheduleFlush()
@@ -132,27 +148,34 @@ class PushSink implements StreamSink {
   constructor (private readonly h: SpdyHandler, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
     private readonly opened: (ok: boolean) => void) {}
 
+  // Called from the pushed request's app code, like ServerStream's: under the connection's crash barrier.
+
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
-    if (this.id === 0) this.refused = true
-    else this.h.adoptPush(this.id, this)
+    this.h.run(() => {
+      this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
+      if (this.id === 0) this.refused = true
+      else this.h.adoptPush(this.id, this)
+      this.h.scheduleFlush()
+    })
     this.opened(this.id !== 0)
-    this.h.scheduleFlush()
   }
 
   write (chunk: Uint8Array, fin: boolean): boolean {
     if (this.refused || this.id === 0) return true // dropped: the peer will never see this stream
-    const ok = this.h.session.write(this.id, chunk, fin)
-    this.h.scheduleFlush()
+    let ok = true
+    this.h.run(() => {
+      ok = this.h.session.write(this.id, chunk, fin)
+      this.h.scheduleFlush()
+    })
     return ok
   }
 
   end (): void {
-    if (this.id !== 0) { this.h.session.end(this.id); this.h.scheduleFlush() }
+    if (this.id !== 0) this.h.run(() => { this.h.session.end(this.id); this.h.scheduleFlush() })
   }
 
   reset (status: SinkResetStatus): void {
-    if (this.id !== 0) { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() }
+    if (this.id !== 0) this.h.run(() => { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() })
     else this.opened(false)
   }
 
@@ -177,6 +200,9 @@ export class SpdyHandler implements Handler {
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
+  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (ServerStream.prepare). */
+  readonly connectionTimeout: number
+  readonly requestTimeout: number
   get compressionContextsLive (): boolean { return this.session.zlibLive }
   private readonly pushes = new StreamTable<PushSink>()
   private lingering = false
@@ -204,6 +230,10 @@ export class SpdyHandler implements Handler {
   constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean,
     sessionFlowControl: 'on' | 'auto' = 'on') {
     const o = conn.listener.options
+    const fc = conn.listener.fastify.initialConfig
+    this.connectionTimeout = fc.connectionTimeout ?? 0
+    // Fastify validates and keeps requestTimeout (its config schema) but its initialConfig type omits it.
+    this.requestTimeout = (fc as { requestTimeout?: number }).requestTimeout ?? 0
     this.session = new SpdySession({
       role: 'server',
       version,
@@ -300,12 +330,15 @@ export class SpdyHandler implements Handler {
           const s = this.streams.get(ev.streamId)
           if (s !== undefined) {
             if (ev.data.length > 0) s.req.pushData(ev.data)
-            if (ev.fin) s.req.pushEnd()
+            if (ev.fin) { s.requestDone(); s.req.pushEnd() }
           }
           break
         }
         case 'headers':
-          if (ev.fin) this.streams.get(ev.streamId)?.req.pushEnd()
+          if (ev.fin) {
+            const s = this.streams.get(ev.streamId)
+            if (s !== undefined) { s.requestDone(); s.req.pushEnd() }
+          }
           break
         case 'streamReset': {
           const p = this.pushes.get(ev.streamId)
@@ -339,7 +372,7 @@ export class SpdyHandler implements Handler {
         }
         case 'pingAck': this.rttMs = ev.rtt; break
         case 'protocolError':
-          this.conn.listener.fastify.log.warn({ remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
+          this.conn.logLine('warn', 'protocol error', { remoteAddress: this.conn.remoteAddress, answer: ev.answer, streamId: ev.streamId, status: ev.status }, `fastify-spdy: protocol error: ${ev.message}`)
           break
         case 'closed':
           if (!this.ended) {
@@ -368,7 +401,21 @@ export class SpdyHandler implements Handler {
     dispatch(this.conn.listener.fastify, stream, stream)
   }
 
+  /**
+   * Fastify's requestTimeout passed with the request still incomplete. Node's http.Server answers 408 and closes
+   * the connection; a stream is the connection's SPDY equivalent: 408 if nothing was answered yet, then
+   * RST_STREAM CANCEL ends the upload (SPDY/3 section 2.4.2), and the app sees the request aborted.
+   */
+  requestTimedOut (s: ServerStream): void {
+    s.requestTimer = null
+    if (this.streams.get(s.streamId) !== s || s.req.complete) return
+    if (!s.res.headersSent) this.session.respond(s.streamId, responseHeaderList(this.version, 408, {}), true)
+    this.session.reset(s.streamId, RstStatus.CANCEL)
+    this.scheduleFlush()
+  }
+
   streamClosed (stream: ServerStream): void {
+    stream.requestDone()
     const id = stream.streamId
     if (this.streams.get(id) === stream) this.streams.delete(id)
     this.pushCount.delete(id)

@@ -8,6 +8,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { Writable } from 'node:stream'
 import { fork, type ChildProcess } from 'node:child_process'
+import type { Test } from 'tap'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import spdy, { generateSelfSigned } from '../../lib/index'
@@ -16,6 +17,7 @@ import { SpdySession, type SessionEvent } from '../../lib/session/session'
 import type { HeaderList, SpdyVersion } from '../../lib/codec/types'
 import { requestHeaderList } from '../../lib/session/headers'
 import { connect as spdyConnect } from '../../lib/client'
+import { FrameDecoder } from '../../lib/codec/decoder'
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 /** For Promise.race bounds: an unref'd timer, so a race already won does not keep the test process alive. */
@@ -105,14 +107,19 @@ export function closedWithin (s: net.Socket, ms: number): Promise<boolean> {
  */
 export class RawSpdy {
   readonly events: SessionEvent[] = []
+  /** Frames received, by type, decoded a second time (our session ignores some, e.g. RST_STREAM for unknown ids). */
+  readonly frames = new Map<string, number>()
+  private readonly wire: FrameDecoder
   readonly session: SpdySession
   closed = false
   private readonly closedP: Promise<void>
 
   private constructor (readonly socket: net.Socket, readonly version: SpdyVersion, readonly port: number) {
     this.session = new SpdySession({ role: 'client', version }, Date.now())
+    this.wire = new FrameDecoder({ version: version === 2 ? 2 : 3 })
     socket.on('error', () => {})
     socket.on('data', (chunk: Buffer) => {
+      for (const f of this.wire.push(chunk)) this.frames.set(f.type, (this.frames.get(f.type) ?? 0) + 1)
       for (const ev of this.session.receive(chunk, Date.now())) this.events.push(ev)
       this.flush()
     })
@@ -203,8 +210,9 @@ export interface ChildServer {
 
 /** startServer() in a child process (test/hostile/server-child.ts), so its RSS is the server's alone. */
 export async function spawnServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions> } = {}): Promise<ChildServer> {
-  // fork() passes on this process's execArgv: tap's TypeScript loader runs the child as it runs the tests.
-  const child: ChildProcess = fork(join(__dirname, 'server-child.ts'), [JSON.stringify(opts)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // tsx (a devDependency) runs the TypeScript child: it starts in ~4 s where tap's own loader outside tap took 49 s.
+  const child: ChildProcess = fork(join(__dirname, 'server-child.ts'), [JSON.stringify(opts)],
+    { cwd: join(__dirname, '..', '..'), execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let exited = false
   const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve() }))
   const port = await new Promise<number>((resolve, reject) => {
@@ -259,4 +267,125 @@ export async function pingFlood (port: number, opts: { tls?: boolean, ms: number
   }
   sock.destroy()
   return { sent, cut }
+}
+
+/** What an attack's connections got: each was answered (a protocol answer reached it) or cut (closed by us). */
+export interface AttackOutcome {
+  connections: number
+  /** Got the protocol-correct answer (RST_STREAM, GOAWAY, a TLS alert, an HTTP 400) before or while being cut. */
+  answered: number
+  /** Closed by the server. */
+  cut: number
+  /** Connections answered or cut (or both): must be all of them. */
+  settled: number
+}
+
+/**
+ * Waits (up to `ms`) for every socket to be closed by the server, reading and dropping what it sends; a socket
+ * counts as answered when `answered(bytes)` holds for what it received.
+ */
+export async function settle (socks: net.Socket[], ms: number, answered: (received: Buffer) => boolean = () => false): Promise<AttackOutcome> {
+  const got = socks.map(() => [] as Buffer[])
+  socks.forEach((sk, i) => { sk.on('data', (b: Buffer) => { if (got[i].length < 64) got[i].push(b) }) })
+  const closed = await Promise.all(socks.map((sk) => closedWithin(sk, ms)))
+  let a = 0
+  let c = 0
+  let settled = 0
+  socks.forEach((_sk, i) => {
+    const ans = answered(Buffer.concat(got[i]))
+    if (ans) a++
+    if (closed[i]) c++
+    if (ans || closed[i]) settled++
+  })
+  for (const sk of socks) sk.destroy()
+  return { connections: socks.length, answered: a, cut: c, settled }
+}
+
+export interface AttackCase {
+  tls?: boolean
+  spdy?: Partial<FastifySpdyOptions>
+  /** Most the server's RSS may grow over its value before the attack, peak against before. */
+  rssBoundMB: number
+  /** Runs the attack to its end (every attacker connection settled, within its own bound). */
+  attack: (port: number) => Promise<AttackOutcome>
+  /** When, into the attack, the well-behaved client makes its request on another connection (default 300 ms). */
+  probeAfterMs?: number
+}
+
+/**
+ * The four checks of every hostile case (issue 11): the server process lives, a well-behaved client on another
+ * connection is served before, during and after, the server's RSS stays under the stated bound, and every attacker
+ * connection got the protocol answer or was cut. The server runs in a child process (spawnServer).
+ */
+export async function runAttack (t: Test, c: AttackCase): Promise<{ outcome: AttackOutcome, stats: ChildStats, rssGrowthMB: number }> {
+  const s = await spawnServer({ tls: c.tls, spdy: c.spdy })
+  t.teardown(s.close)
+  const useTls = c.tls === true
+  t.equal(await normalGet(s.port, useTls), 200, 'a normal client is served before')
+  const before = await s.stats()
+  const attack = c.attack(s.port)
+  await sleep(c.probeAfterMs ?? 300)
+  t.equal(await normalGet(s.port, useTls, '/', 10_000), 200, 'a normal client on another connection is served during the attack')
+  const outcome = await attack
+  t.ok(s.alive(), 'the server process lives')
+  const stats = await s.stats()
+  const rssGrowthMB = (stats.peakRss - before.rss) / 2 ** 20
+  t.ok(rssGrowthMB < c.rssBoundMB, `server RSS grew ${rssGrowthMB.toFixed(1)} MB at its peak (bound ${c.rssBoundMB} MB)`)
+  t.equal(outcome.settled, outcome.connections,
+    `every attacker connection answered or cut (${outcome.connections} connections: ${outcome.answered} answered, ${outcome.cut} cut)`)
+  t.equal(await normalGet(s.port, useTls), 200, 'a normal client is served after')
+  return { outcome, stats, rssGrowthMB }
+}
+
+/** Opens n TCP sockets (a TLS listener gets raw bytes too), `batch` at a time, each set up by `start`. */
+export async function openSockets (port: number, n: number, start: (s: net.Socket, i: number) => void, batch = 100): Promise<net.Socket[]> {
+  const out: net.Socket[] = []
+  for (let i = 0; i < n; i += batch) {
+    const socks = await Promise.all(Array.from({ length: Math.min(batch, n - i) }, () => rawSocket(port).catch(() => null)))
+    for (const s of socks) {
+      if (s === null) continue
+      s.on('error', () => {})
+      start(s, out.length)
+      out.push(s)
+    }
+  }
+  return out
+}
+
+/** A SPDY answer (RST_STREAM or GOAWAY) among the frames received. */
+export const spdyAnswer = (bytes: Buffer): boolean => {
+  try {
+    return new FrameDecoder({ version: 3 }).push(bytes).some((f) => f.type === 'RST_STREAM' || f.type === 'GOAWAY')
+  } catch { return false }
+}
+/** Anything came back (a TLS alert, an HTTP 400, a GOAWAY). */
+export const anyBytes = (bytes: Buffer): boolean => bytes.length > 0
+
+
+/**
+ * HTTPS/1.1 pipelining behind an unread response: GET /big/8192 (8 MiB), then pipelined GETs, never reading, until
+ * the server cuts the connection or `maxBytes`/`ms` run out. Returns the bytes written and whether it was cut.
+ */
+export async function pipelineFlood (port: number, opts: { ms: number, maxBytes: number }): Promise<{ sent: number, cut: boolean }> {
+  const sock = await rawSocket(port, true, ['http/1.1'])
+  let cut = false
+  const cutP = new Promise<void>((resolve) => { sock.on('close', () => { cut = true; resolve() }) })
+  sock.on('error', () => {})
+  sock.pause()
+  sock.write('GET /big/8192 HTTP/1.1\r\nHost: localhost\r\n\r\n')
+  const gets = Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(1024))
+  const end = Date.now() + opts.ms
+  let sent = 0
+  while (!cut && sent < opts.maxBytes && Date.now() < end) {
+    sent += gets.length
+    if (!sock.write(gets)) await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
+  }
+  sock.destroy()
+  return { sent, cut }
+}
+
+/** Outcome of attacks whose connections report being cut. */
+export const cutOutcome = (results: Array<{ cut: boolean }>): AttackOutcome => {
+  const cut = results.filter((r) => r.cut).length
+  return { connections: results.length, answered: 0, cut, settled: cut }
 }
