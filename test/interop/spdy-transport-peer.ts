@@ -69,7 +69,7 @@ export interface StClientOptions {
   /** Plain TCP: the version to start at (no NPN/ALPN to tell it). */
   version?: StVersion
   /** Over Node's TLS: ALPN offer (the version is what the server picks), and the certificate to trust. */
-  tls?: { protocols: string[], ca: string | Buffer, servername?: string }
+  tls?: { protocols: string[], ca?: string | Buffer, servername?: string, rejectUnauthorized?: boolean }
 }
 
 export class StClient {
@@ -93,7 +93,7 @@ export class StClient {
       await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
       protocol = `spdy/${opts.version ?? 3.1}`
     } else {
-      const s = tls.connect({ host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? 'localhost', ALPNProtocols: opts.tls.protocols })
+      const s = tls.connect({ host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? 'localhost', ALPNProtocols: opts.tls.protocols, rejectUnauthorized: opts.tls.rejectUnauthorized ?? true })
       await new Promise<void>((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
       socket = s
       protocol = typeof s.alpnProtocol === 'string' ? s.alpnProtocol : ''
