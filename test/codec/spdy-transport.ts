@@ -31,11 +31,14 @@ export interface StParser extends EventEmitter {
 
 const transport = require('spdy-transport')
 
-/** spdy-transport compresses on Node's zlib thread pool: wait until its output stops growing. */
+/**
+ * spdy-transport compresses on Node's zlib thread pool: wait until its output stops growing. 50 ms without growth:
+ * with 15 ms, a loaded machine (a matrix run beside other work) cut golden.test's frames short on Node 20 and 24.
+ */
 async function settle (count: () => number): Promise<void> {
   let last = -1
   let stable = 0
-  while (stable < 3) {
+  while (stable < 10) {
     await new Promise((resolve) => setTimeout(resolve, 5))
     const now = count()
     stable = now === last ? stable + 1 : 0
