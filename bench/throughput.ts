@@ -47,7 +47,11 @@ function have (tool: string, args: string[]): boolean {
  */
 const goLoad = only === null || only.has('fastify-http1') || only.has('fastify-spdy') ? ensureGoLoad(join(__dirname, '.out'), { install: !quick }) : { skip: 'not needed for --only' }
 if ('skip' in goLoad) process.stdout.write(`skip go-load rows: ${goLoad.skip}\n`)
-const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']), goload: 'binary' in goLoad }
+/** npm spdy 4 loads http-deceiver, which calls process.binding('http_parser'): removed in Node 24, so no npm-spdy rows there. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const npmSpdyLoads = ((): boolean => { try { require('spdy'); return true } catch { return false } })()
+const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']), goload: 'binary' in goLoad, spdy: npmSpdyLoads }
+const missing = (need: keyof typeof tools): string => need === 'spdy' ? `npm spdy does not load on Node ${process.version}` : `${need} is not installed`
 
 interface Server { port: number, proc: ChildProcess }
 
@@ -143,12 +147,12 @@ function add (need: keyof typeof tools | null, kind: string, label: string, load
   // The smoke run exercises each stack once: the 10 x 10 rows add no code path, nor do go-load's HTTP/1.1 and the
   // fragmented rows (go-load is exercised by its SPDY row, --fragment is one write loop).
   if (quick && (load.includes('10 connections') || load.startsWith('go-load net/http') || load.includes('--fragment'))) return
-  if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${need} is not installed`); return }
+  if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${missing(need)}`); return }
   cases.push({ kind, label, load, run, rps: [], cpuUs: [], clientCpu: [] })
 }
 function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
   if (only !== null && !only.has(kind)) return
-  if (need !== null && !tools[need]) { skipped.push(`${label} download: ${need} is not installed`); return }
+  if (need !== null && !tools[need]) { skipped.push(`${label} download: ${missing(need)}`); return }
   downloads.push({ kind, label, client, run, mbps: [] })
 }
 
@@ -167,14 +171,14 @@ add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --fragment 8
 add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --fragment 8 (every frame in 8 writes), 10 connections x 10 streams', spdyLoad(false, 10, 10, 8))
 add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 1 connection x 100 streams', spdyLoad(true, 1, 100))
 add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 10 connections x 10 streams', spdyLoad(true, 10, 10))
-add(null, 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
+add('spdy', 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
 addDl('curl', 'fastify-http1', 'Fastify HTTP/1.1', 'curl', curl('http', false))
 addDl('curl', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'curl', curl('https', false))
 addDl('curl', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'curl --http2-prior-knowledge', curl('http', true))
 addDl('curl', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'curl --http2', curl('https', true))
 addDl(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
 addDl(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load --download (ALPN)', spdyDownload(true))
-addDl(null, 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
+addDl('spdy', 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
 
 /** What separate measurements (2026-11-25) found; kept with the section because every run rewrites it. */
 const NOTES = `Earlier method: with every stack's server alive at once on core 0 (\`--together\`), the SPDY plain server cost
@@ -362,7 +366,7 @@ row whose server CPU is low but whose req/s is also low is bounded by its load g
 spdy-load's own CPU seconds per second (process.cpuUsage), so a SPDY row limited by its generator shows near 1.00
 there. SPDY CPU per request divides the server's CPU by every request answered during the call, spdy-load's 1 s
 warm-up included (the generator reports both counts).
-${skipped.length > 0 ? `\nSkipped (missing tools): ${skipped.join('; ')}.\n` : ''}
+${skipped.length > 0 ? `\nSkipped (missing tools or packages): ${skipped.join('; ')}.\n` : ''}
 ${table}
 ${verdict}
 One download of 100 MiB on a fresh connection (TLS rows include the handshake):

@@ -3,18 +3,16 @@
  * no NPN), so the listener starts as 3.1 and falls back to SPDY/3 flow control when the peer proves to have no
  * session window (lib/session/session.ts sessionFlowControl 'auto'). Real clients of both kinds must get large
  * downloads and uploads through, and many small responses adding up past the 64 KB initial session window.
- * Peers: the npm `spdy` agent (spdy-transport), which speaks exactly the version it is told; and, in memory, our own
+ * Peers: spdy-transport (the npm `spdy` agent's engine), which speaks exactly the version it is told; and, in memory, our own
  * client session for the byte-level proof of the fallback.
  */
 import t from 'tap'
-import http from 'node:http'
 import { createHash, randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { SpdySession, type SessionEvent } from '../../lib/session/session'
 import { requestHeaderList, responseHeaderList } from '../../lib/session/headers'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import { StClient } from './spdy-transport-peer'
 
 const BIG = randomBytes(3 * 1024 * 1024)
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -30,31 +28,23 @@ async function app (): Promise<FastifyInstance> {
   return a
 }
 
-function request (agent: http.Agent, port: number, method: string, path: string, body?: Buffer): Promise<{ status: number, body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, agent, method, path, headers: body !== undefined ? { 'content-type': 'application/octet-stream' } : {} }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
+async function request (client: StClient, method: string, path: string, body?: Buffer): Promise<{ status: number, body: Buffer }> {
+  const res = await client.request({ method, path, headers: body !== undefined ? { 'content-type': 'application/octet-stream' } : {}, body })
+  return { status: res.status, body: res.body }
 }
 
 for (const protocol of ['spdy/3', 'spdy/3.1'] as const) {
-  t.test(`npm spdy client speaking ${protocol} against the default offer`, async (t) => {
+  t.test(`spdy-transport client speaking ${protocol} against the default offer`, async (t) => {
     const a = await app()
     const port = a.spdy.port!
-    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol } })
-    t.teardown(async () => { await new Promise<void>((resolve) => agent.close(() => resolve())); await a.close() })
-    const big = await request(agent, port, 'GET', '/big')
+    const client = await StClient.connect({ port, version: protocol === 'spdy/3' ? 3 : 3.1 })
+    t.teardown(async () => { await client.close(); await a.close() })
+    const big = await request(client, 'GET', '/big')
     t.equal(big.status, 200)
     t.equal(sha(big.body), sha(BIG), '3 MB download complete (past the 64 KB initial session window)')
-    const smalls = await Promise.all(Array.from({ length: 40 }, (_, i) => request(agent, port, 'GET', `/small/${i}`)))
+    const smalls = await Promise.all(Array.from({ length: 40 }, (_, i) => request(client, 'GET', `/small/${i}`)))
     t.ok(smalls.every((r, i) => r.status === 200 && r.body.toString() === 'x'.repeat(4000) + String(i)), '40 x 4 KB responses on one session')
-    const up = await request(agent, port, 'POST', '/upload', BIG)
+    const up = await request(client, 'POST', '/upload', BIG)
     t.equal(up.status, 200)
     t.equal(JSON.parse(up.body.toString()).sha, sha(BIG), '3 MB upload complete')
   })

@@ -3,12 +3,10 @@
  * - `openssl s_client -tls1_2 -nextprotoneg` negotiates spdy/3.1 (and each version when offered alone);
  * - spdy-transport's client speaks SPDY/2, 3 and 3.1 through `openssl s_client -quiet -nextprotoneg` as its
  *   transport (OpenSSL does the TLS and the NPN, spdy-transport the SPDY): a real SPDY GET over TLS+NPN;
- * - npm spdy's agent over Node's TLS with ALPN;
+ * - spdy-transport (npm spdy's engine) over Node's TLS with ALPN;
  * - curl and Node's tls client (ALPN http/1.1, and no ALPN) get the HTTP/1.1 fallback on the same port.
  */
 import t from 'tap'
-import http from 'node:http'
-import https from 'node:https'
 import tls from 'node:tls'
 import { spawn, execFile } from 'node:child_process'
 import { writeFileSync, mkdtempSync } from 'node:fs'
@@ -19,9 +17,7 @@ import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { spdyOverSClient, spdyGet } from './spdy-over-s-client'
-/* eslint-disable @typescript-eslint/no-require-imports */
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { StClient } from './spdy-transport-peer'
 
 const run = promisify(execFile)
 const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
@@ -66,17 +62,13 @@ t.test('TLS listener', async (t) => {
     })
   }
 
-  t.test('npm spdy agent over Node TLS with ALPN', async (t) => {
-    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', spdy: { protocols: ['spdy/3.1'] } })
-    t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
-    const body = await new Promise<string>((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port, path: '/', agent, ca: cert, servername: 'localhost' }, (res) => {
-        let b = ''
-        res.on('data', (c: Buffer) => { b += c.toString() })
-        res.on('end', () => resolve(b))
-      }).on('error', reject)
-    })
-    t.match(JSON.parse(body), { spdy: { version: 3.1 }, protocol: 'https' })
+  t.test('spdy-transport over Node TLS with ALPN', async (t) => {
+    const client = await StClient.connect({ port, tls: { ca: cert, servername: 'localhost', protocols: ['spdy/3.1'] } })
+    t.teardown(() => client.close())
+    t.equal(client.protocol, 'spdy/3.1', 'ALPN picked spdy/3.1')
+    const res = await client.request({ path: '/' })
+    t.equal(res.status, 200)
+    t.match(JSON.parse(res.body.toString()), { spdy: { version: 3.1 }, protocol: 'https' })
   })
 
   t.test('HTTP/1.1 fallback: curl --cacert, Node tls with ALPN http/1.1 and without ALPN', async (t) => {

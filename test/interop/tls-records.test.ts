@@ -1,8 +1,8 @@
 /**
  * Large concurrent downloads and uploads through the plugin's TLS listener, checked byte for byte by peers we did
  * not write (uploads: records the peer encrypted, which the server decrypts where they lie, see TlsEngine.receive):
- * npm spdy's agent over Node's TLS (ALPN spdy/3.1, several streams on one connection) and Node's https client
- * (HTTP/1.1 fallback, several connections). Each body is different random data, so a record buffer reused while
+ * spdy-transport (npm spdy's engine) over Node's TLS (ALPN spdy/3.1, several streams on one connection) and Node's
+ * https client (HTTP/1.1 fallback, several connections). Each body is different random data, so a record buffer reused while
  * the socket still held it (lib/tls/outbuf.ts) would show as a wrong hash. Run with the native record layer, then
  * with FASTIFY_SPDY_NATIVE_AEAD=0 (node:crypto records) on the same server.
  */
@@ -16,9 +16,7 @@ import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { pooledSlabs } from '../../lib/tls/outbuf'
 import { nativeAead } from '../../lib/tls/native-aead'
-/* eslint-disable @typescript-eslint/no-require-imports */
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { StClient, type StHead } from './spdy-transport-peer'
 
 const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
 const BLOBS = 6
@@ -30,9 +28,9 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
  * buffer fills, its writes go asynchronous and hold record buffers until the kernel takes them, which is when a
  * buffer given back too early would be overwritten by the next records.
  */
-const get = async (port: number, path: string, agent: http.Agent | undefined, stall = false): Promise<{ hash: string, len: number, spdy: string | undefined }> =>
+const get = async (port: number, path: string, agent: http.Agent | StClient | undefined, stall = false): Promise<{ hash: string, len: number, spdy: string | undefined }> =>
   await new Promise((resolve, reject) => {
-    https.get({ host: '127.0.0.1', port, path, agent, ca: cert, servername: 'localhost' }, (res) => {
+    const read = (res: NodeJS.ReadableStream, headers: Promise<http.IncomingHttpHeaders | StHead['headers']>): void => {
       const h = createHash('sha256')
       let len = 0
       res.on('data', (c: Buffer) => {
@@ -40,9 +38,15 @@ const get = async (port: number, path: string, agent: http.Agent | undefined, st
         h.update(c)
         len += c.length
       })
-      res.on('end', () => resolve({ hash: h.digest('hex'), len, spdy: res.headers['x-spdy'] as string | undefined }))
+      res.on('end', () => { headers.then((hd) => resolve({ hash: h.digest('hex'), len, spdy: hd['x-spdy'] as string | undefined }), reject) })
       res.on('error', reject)
-    }).on('error', reject)
+    }
+    if (agent instanceof StClient) {
+      const { stream, head } = agent.open({ path })
+      read(stream, head.then((r) => r.headers))
+      return
+    }
+    https.get({ host: '127.0.0.1', port, path, agent, ca: cert, servername: 'localhost' }, (res) => read(res, Promise.resolve(res.headers))).on('error', reject)
   })
 
 t.test('concurrent large bodies over TLS stay intact', async (t) => {
@@ -73,9 +77,9 @@ t.test('concurrent large bodies over TLS stay intact', async (t) => {
         t.teardown(() => { delete process.env.FASTIFY_SPDY_NATIVE_AEAD })
       }
       t.equal(app.spdy.tlsRecordLayer, mode)
-      const agent = spdyClient.createAgent({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', spdy: { protocols: ['spdy/3.1'] } })
-      t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
-      const viaSpdy = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, agent)))
+      const client = await StClient.connect({ port, tls: { ca: cert, servername: 'localhost', protocols: ['spdy/3.1'] } })
+      t.teardown(() => client.close())
+      const viaSpdy = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, client)))
       const https1 = (): https.Agent => new https.Agent({ ca: cert, ALPNProtocols: ['http/1.1'] })
       const viaHttps = await Promise.all(blobs.map(async (_, i) => await get(port, `/blob/${i}`, https1())))
       const streamed = await Promise.all(blobs.map(async (_, i) => await get(port, `/stream/${i}`, https1(), true)))
@@ -85,18 +89,22 @@ t.test('concurrent large bodies over TLS stay intact', async (t) => {
         t.same(viaHttps[i], { ...want, spdy: 'no' }, `blob ${i} over the HTTPS/1.1 fallback`)
         t.same(streamed[i], { ...want, spdy: 'no' }, `blob ${i} streamed in 64 KB writes to a client that stalls`)
       }
-      const post = async (body: Buffer, agent: http.Agent): Promise<{ hash: string, len: number }> => await new Promise((resolve, reject) => {
-        const req = https.request({ host: '127.0.0.1', port, path: '/hash', method: 'POST', agent, ca: cert, servername: 'localhost', headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
-          let b = ''
-          res.on('data', (c: Buffer) => { b += c.toString() })
-          res.on('end', () => { try { resolve(JSON.parse(b) as { hash: string, len: number }) } catch (err) { reject(err) } })
-        })
-        req.on('error', reject)
+      const post = async (body: Buffer, agent: http.Agent | StClient): Promise<{ hash: string, len: number }> => {
+        const headers = { 'content-type': 'application/octet-stream', 'content-length': String(body.length) }
         // odd-sized writes, so records and reads cut the body in varied places
-        for (let o = 0; o < body.length; o += 70_001) req.write(body.subarray(o, o + 70_001))
-        req.end()
-      })
-      const upSpdy = await Promise.all(blobs.slice(0, 3).map(async (b) => await post(b, agent)))
+        if (agent instanceof StClient) return JSON.parse((await agent.request({ method: 'POST', path: '/hash', headers, body, chunk: 70_001 })).body.toString())
+        return await new Promise((resolve, reject) => {
+          const req = https.request({ host: '127.0.0.1', port, path: '/hash', method: 'POST', agent, ca: cert, servername: 'localhost', headers }, (res) => {
+            let b = ''
+            res.on('data', (c: Buffer) => { b += c.toString() })
+            res.on('end', () => { try { resolve(JSON.parse(b) as { hash: string, len: number }) } catch (err) { reject(err) } })
+          })
+          req.on('error', reject)
+          for (let o = 0; o < body.length; o += 70_001) req.write(body.subarray(o, o + 70_001))
+          req.end()
+        })
+      }
+      const upSpdy = await Promise.all(blobs.slice(0, 3).map(async (b) => await post(b, client)))
       const upHttps = await Promise.all(blobs.slice(3).map(async (b) => await post(b, https1())))
       for (let i = 0; i < 3; i++) t.same(upSpdy[i], { hash: sha(blobs[i]), len: blobs[i].length }, `upload ${i} over SPDY/3.1 hashed intact by the server`)
       for (let i = 3; i < BLOBS; i++) t.same(upHttps[i - 3], { hash: sha(blobs[i]), len: blobs[i].length }, `upload ${i} over the HTTPS/1.1 fallback hashed intact`)
@@ -107,7 +115,7 @@ t.test('concurrent large bodies over TLS stay intact', async (t) => {
         const sessionsDownTo = async (n: number): Promise<void> => {
           for (let i = 0; i < 500 && app.spdy.sessions().length > n; i++) await new Promise((resolve) => setTimeout(resolve, 10))
         }
-        // only the SPDY agent's connection left open from above
+        // only the SPDY client's connection left open from above
         await sessionsDownTo(1)
         const base = b.live()
         const agents = Array.from({ length: 20 }, () => new https.Agent({ ca: cert, ALPNProtocols: ['http/1.1'], keepAlive: true }))

@@ -1,11 +1,10 @@
 /**
- * Server push through the plugin, received by an independent client (spdy-transport via npm spdy's agent), over
+ * Server push through the plugin, received by an independent client (spdy-transport, see test/interop/spdy-transport-peer.ts), over
  * plain SPDY/2, 3 and 3.1: declarative (`config.spdy.push`) and from a handler (`reply.push`); each pushed resource
  * is produced by the app's own route (its hooks and headers included), associated to the page's stream, and
  * announced before the page's response ends. Nothing is pushed over plain HTTP.
  */
 import t from 'tap'
-import http from 'node:http'
 import net from 'node:net'
 import { PassThrough, Readable } from 'node:stream'
 import Fastify from 'fastify'
@@ -14,10 +13,9 @@ import { SpdySession, type SessionEvent } from '../../lib/session/session'
 import { requestHeaderList } from '../../lib/session/headers'
 import { RstStatus } from '../../lib/errors'
 import { SessionSocket } from '../session/socket-loop'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import { StClient } from '../interop/spdy-transport-peer'
 
-interface Pushed { path: string, status: number, headers: Record<string, unknown>, body: string }
+interface Pushed { path: string, status: number, body: string }
 
 async function build (maxPushesPerRequest?: number): Promise<ReturnType<typeof Fastify>> {
   const app = Fastify()
@@ -33,42 +31,26 @@ async function build (maxPushesPerRequest?: number): Promise<ReturnType<typeof F
   return app
 }
 
-function get (agent: http.Agent, port: number, path: string): Promise<{ body: string, pushes: Pushed[] }> {
-  return new Promise((resolve, reject) => {
-    const pushes: Array<Promise<Pushed>> = []
-    const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => { body += c.toString() })
-      res.on('end', () => { Promise.all(pushes).then((p) => resolve({ body, pushes: p }), reject) })
-    })
-    req.on('push', (stream: NodeJS.ReadableStream & { path: string, on (e: 'response', cb: (status: number, headers: Record<string, unknown>) => void): void }) => {
-      pushes.push(new Promise((resolve) => {
-        let status = 0
-        let headers: Record<string, unknown> = {}
-        let body = ''
-        stream.on('response', (s, h) => { status = s; headers = h })
-        stream.on('data', (c: Buffer) => { body += c.toString() })
-        stream.on('end', () => resolve({ path: stream.path, status, headers, body }))
-      }))
-    })
-    req.on('error', reject)
-  })
+async function get (client: StClient, path: string): Promise<{ body: string, pushes: Pushed[] }> {
+  const res = await client.request({ path })
+  return { body: res.body.toString(), pushes: res.pushes.map((p) => ({ path: p.path, status: p.status, body: p.body.toString() })) }
 }
 
 for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
   t.test(`${protocol}: pushes arrive with the page`, async (t) => {
     const app = await build()
     const port = app.spdy.port!
-    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol } })
-    t.teardown(async () => { await new Promise<void>((resolve) => agent.close(() => resolve())); await app.close() })
+    const client = await StClient.connect({ port, version: protocol === 'spdy/2' ? 2 : protocol === 'spdy/3' ? 3 : 3.1 })
+    t.teardown(async () => { await client.close(); await app.close() })
 
-    const page = await get(agent, port, '/page')
+    const page = await get(client, '/page')
     t.equal(page.body, 'page over spdy')
     const byPath = Object.fromEntries(page.pushes.map((p) => [p.path.replace(/^https?:\/\/[^/]+/, ''), p]))
     t.same(Object.keys(byPath).sort(), ['/asset/1', '/asset/2', '/asset/3'], 'the three declared assets were pushed')
     for (const n of [1, 2, 3]) t.equal(byPath[`/asset/${n}`]?.body, `asset ${n}`, `asset ${n} body from the app's route`)
+    t.same(page.pushes.map((p) => p.status), [200, 200, 200], 'each push carries its status')
 
-    const manual = await get(agent, port, '/manual')
+    const manual = await get(client, '/manual')
     t.equal(manual.body, 'manual pushed=true')
     t.same(manual.pushes.map((p) => p.body), ['asset 9'])
   })
@@ -80,9 +62,9 @@ t.test('nothing is pushed over plain HTTP; maxPushesPerRequest caps pushes', asy
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
   t.equal(await (await fetch(`${base}/page`)).text(), 'page over http')
   t.equal(await (await fetch(`${base}/manual`)).text(), 'manual pushed=false')
-  const agent = spdyClient.createAgent({ host: '127.0.0.1', port: app.spdy.port, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
-  t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
-  const page = await get(agent, app.spdy.port!, '/page')
+  const client = await StClient.connect({ port: app.spdy.port!, version: 3.1 })
+  t.teardown(() => client.close())
+  const page = await get(client, '/page')
   t.equal(page.pushes.length, 2, 'two of three pushed')
 })
 

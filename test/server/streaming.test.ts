@@ -1,16 +1,14 @@
 /**
- * Streaming through the plugin with backpressure, seen from an independent client (npm spdy's agent):
+ * Streaming through the plugin with backpressure, seen from an independent client (spdy-transport):
  * the first bytes of a response arrive while the route is still producing it, and a 200 MB response to a client that
  * stops reading costs the server a bounded amount of memory (the route is paused, nothing piles up).
  */
 import t from 'tap'
-import http from 'node:http'
 import { PassThrough } from 'node:stream'
 import { spawn } from 'node:child_process'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import { StClient } from '../interop/spdy-transport-peer'
 
 const MB = 1024 * 1024
 
@@ -28,14 +26,14 @@ t.test('first bytes arrive before the route has finished', async (t) => {
     return reply.send(body)
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  const agent = spdyClient.createAgent({ host: '127.0.0.1', port: app.spdy.port, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
-  t.teardown(async () => { await new Promise<void>((resolve) => agent.close(() => resolve())); await app.close() })
+  const client = await StClient.connect({ port: app.spdy.port!, version: 3.1 })
+  t.teardown(async () => { await client.close(); await app.close() })
+  const { stream: res, head } = client.open({ path: '/progressive' })
   const body = await new Promise<string>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: app.spdy.port!, path: '/progressive', agent }, (res) => {
-      let text = ''
-      res.on('data', (c: Buffer) => { text += c.toString(); if (text.startsWith('first;')) firstSeen() })
-      res.on('end', () => resolve(text))
-    }).on('error', reject)
+    let text = ''
+    res.on('data', (c: Buffer) => { text += c.toString(); if (text.startsWith('first;')) firstSeen() })
+    res.on('end', () => resolve(text))
+    head.catch(reject)
   })
   t.equal(body, 'first;done-after-client')
 })
@@ -56,32 +54,32 @@ t.test('200 MB to a client that stops reading: server memory stays bounded', asy
   const mem = async (): Promise<{ live: number, produced: number }> => (await fetch(`http://127.0.0.1:${httpPort}/mem`)).json() as Promise<{ live: number, produced: number }>
   const TOTAL = 200 * MB
   const baseline = await mem()
-  const agent = spdyClient.createAgent({ host: '127.0.0.1', port: spdyPort, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
-  t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
+  const client = await StClient.connect({ port: spdyPort, version: 3.1 })
+  t.teardown(() => client.close())
   let peak = 0
+  const { stream: res, head } = client.open({ path: '/huge' })
   const received = await new Promise<number>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: spdyPort, path: '/huge', agent }, (res) => {
-      let n = 0
-      let paused = false
-      res.on('data', (c: Buffer) => {
-        n += c.length
-        if (!paused && n > 20 * MB) {
-          // The client stops reading for a while: the server must stop producing, not buffer.
-          paused = true
-          res.pause()
-          setTimeout(() => {
-            mem().then(async (a) => {
-              await new Promise((resolve) => setTimeout(resolve, 500))
-              const b = await mem()
-              peak = Math.max(a.live, b.live) - baseline.live
-              t.ok(b.produced - a.produced < MB, `route paused while the client did not read (${((b.produced - a.produced) / MB).toFixed(2)} MB more in 0.5 s)`)
-              res.resume()
-            }, reject)
-          }, 500)
-        }
-      })
-      res.on('end', () => resolve(n))
-    }).on('error', reject)
+    head.catch(reject)
+    let n = 0
+    let paused = false
+    res.on('data', (c: Buffer) => {
+      n += c.length
+      if (!paused && n > 20 * MB) {
+        // The client stops reading for a while: the server must stop producing, not buffer.
+        paused = true
+        res.pause()
+        setTimeout(() => {
+          mem().then(async (a) => {
+            await new Promise((resolve) => setTimeout(resolve, 500))
+            const b = await mem()
+            peak = Math.max(a.live, b.live) - baseline.live
+            t.ok(b.produced - a.produced < MB, `route paused while the client did not read (${((b.produced - a.produced) / MB).toFixed(2)} MB more in 0.5 s)`)
+            res.resume()
+          }, reject)
+        }, 500)
+      }
+    })
+    res.on('end', () => resolve(n))
   })
   t.equal(received, TOTAL, 'every byte arrived')
   t.ok(peak < 32 * MB, `server live memory growth with a stalled 200 MB response: ${(peak / MB).toFixed(2)} MB (< 32 MB)`)

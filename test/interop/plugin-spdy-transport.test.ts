@@ -1,31 +1,14 @@
 /**
- * The plugin against an independent SPDY client: the npm `spdy` package's agent (spdy-transport underneath),
- * over real TCP in plain mode (tls: false, as Chrome's --use-spdy=no-ssl), for spdy/2, spdy/3 and spdy/3.1.
+ * The plugin against an independent SPDY client: spdy-transport (the engine of the npm `spdy` package's agent,
+ * driven directly as that agent set it up, see ./spdy-transport-peer.ts), over real TCP in plain mode (tls: false,
+ * as Chrome's --use-spdy=no-ssl), for spdy/2, spdy/3 and spdy/3.1.
  */
 import t from 'tap'
-import http from 'node:http'
 import { createHash, randomBytes } from 'node:crypto'
 import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
-// spdy ships no types; the agent is all we use.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
 import spdy from '../../lib/index'
-
-interface Res { status: number, headers: http.IncomingHttpHeaders, body: Buffer }
-
-function request (agent: http.Agent, port: number, opts: { method?: string, path: string, headers?: Record<string, string>, body?: Buffer | string }): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, agent, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(opts.body)
-  })
-}
+import { StClient } from './spdy-transport-peer'
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const BIG = 50 * 1024 * 1024
@@ -78,14 +61,14 @@ for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
   t.test(protocol, async (t) => {
     const app = await buildApp(protocol)
     const port = app.spdy.port!
-    const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol } })
+    const client = await StClient.connect({ port, version: protocol === 'spdy/2' ? 2 : protocol === 'spdy/3' ? 3 : 3.1 })
     t.teardown(async () => {
-      await new Promise<void>((resolve) => agent.close(() => resolve()))
+      await client.close()
       await app.close()
     })
 
     t.test('GET runs routes and hooks, with request.spdy', async (t) => {
-      const res = await request(agent, port, { path: '/?q=1', headers: { host: 'example.test' } })
+      const res = await client.request({ path: '/?q=1', headers: { host: 'example.test' } })
       t.equal(res.status, 200)
       t.equal(res.headers['x-hooked'], 'yes', 'async onRequest hook ran')
       t.notOk(res.headers['alternate-protocol'], 'SPDY responses do not advertise SPDY')
@@ -98,32 +81,32 @@ for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
     })
 
     t.test('POST JSON with schema validation', async (t) => {
-      const ok = await request(agent, port, { method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'spdy' }) })
+      const ok = await client.request({ method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'spdy' }) })
       t.equal(ok.status, 200)
       t.same(JSON.parse(ok.body.toString()), { got: { name: 'spdy' } })
-      const bad = await request(agent, port, { method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nope: 1 }) })
+      const bad = await client.request({ method: 'POST', path: '/echo', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nope: 1 }) })
       t.equal(bad.status, 400)
       t.match(JSON.parse(bad.body.toString()), { code: 'FST_ERR_VALIDATION' })
     })
 
     t.test('404 and thrown errors go through the app handlers', async (t) => {
-      const nf = await request(agent, port, { path: '/missing' })
+      const nf = await client.request({ path: '/missing' })
       t.equal(nf.status, 404)
       t.match(JSON.parse(nf.body.toString()), { message: 'Route GET:/missing not found' })
-      const err = await request(agent, port, { path: '/boom' })
+      const err = await client.request({ path: '/boom' })
       t.equal(err.status, 500)
       t.match(JSON.parse(err.body.toString()), { message: 'boom' })
     })
 
     t.test('repeated headers arrive, connection-specific ones do not', async (t) => {
-      const res = await request(agent, port, { path: '/cookies' })
-      // node-spdy's client splits the NUL-joined value into one array entry: flatten to compare.
+      const res = await client.request({ path: '/cookies' })
+      // spdy-transport splits the NUL-joined value into an array: flatten to compare.
       t.same([res.headers['set-cookie']].flat(2), ['a=1', 'b=2'])
       t.notOk(res.headers.connection === 'keep-alive' && res.headers['x-from-app'], 'connection header dropped')
     })
 
     t.test('streamed 50 MB response', async (t) => {
-      const res = await request(agent, port, { path: '/big' })
+      const res = await client.request({ path: '/big' })
       t.equal(res.status, 200)
       t.equal(res.body.length, BIG)
       t.equal(sha(res.body), bigSha)
@@ -131,13 +114,13 @@ for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
 
     t.test('large upload', async (t) => {
       const body = randomBytes(8 * 1024 * 1024)
-      const res = await request(agent, port, { method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, body })
+      const res = await client.request({ method: 'POST', path: '/upload', headers: { 'content-type': 'application/octet-stream' }, body })
       t.equal(res.status, 200)
       t.same(JSON.parse(res.body.toString()), { n: body.length, sha: sha(body) })
     })
 
     t.test('200 concurrent streams on one connection', async (t) => {
-      const all = await Promise.all(Array.from({ length: 200 }, (_, i) => request(agent, port, { path: `/?i=${i}` })))
+      const all = await Promise.all(Array.from({ length: 200 }, (_, i) => client.request({ path: `/?i=${i}` })))
       t.equal(all.filter((r) => r.status === 200).length, 200)
       const ids = new Set(all.map((r) => JSON.parse(r.body.toString()).spdy.streamId))
       t.equal(ids.size, 200, 'each on its own stream')
@@ -147,7 +130,7 @@ for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
     // spdy-transport reads a SPDY/2 GOAWAY as 8 bytes and errors on the draft's 4 (which Chrome sends and expects),
     // so its v2 client cannot take part in a graceful close; the session tests cover v2 GOAWAY drain.
     t.test('graceful close lets in-flight streams finish', { skip: protocol === 'spdy/2' ? 'spdy-transport misreads SPDY/2 GOAWAY' : false }, async (t) => {
-      const inflight = request(agent, port, { path: '/slow' })
+      const inflight = client.request({ path: '/slow' })
       await new Promise((resolve) => setTimeout(resolve, 50))
       const closing = app.close()
       const res = await inflight
