@@ -17,6 +17,9 @@ import type { Connection } from './connection'
 import type { SpdyVersion } from '../codec/types'
 import type { ProxyProtocolSetting } from '../options'
 import { parseProxyHeader, type ProxyHeader } from './proxy-protocol'
+import { rememberProxyHeader } from './proxy-peer'
+
+export { presentPeer, proxyHeaderOf } from './proxy-peer'
 import { ProtocolHandler, type Handler } from './protocol'
 import { TlsLayer } from './tls-layer'
 import { TlsSelect } from './tls-select'
@@ -26,8 +29,6 @@ export type StageHandler = Handler & { readonly protocol: string | null }
 
 const VERSIONS: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
 
-/** The header each proxied connection came with, for handOffToHttp (presentPeer) and tests. */
-const headers = new WeakMap<Connection, ProxyHeader>()
 const trustLists = new WeakMap<object, BlockList>()
 
 /**
@@ -81,38 +82,6 @@ class BalancerTlsHandler extends ProtocolHandler {
   }
 }
 
-/**
- * A plain connection handed to the app's HTTP server (handOffToHttp) is a real net.Socket that Node and Fastify read
- * addresses from: show them the client's, and `encrypted` when the client spoke TLS to the balancer.
- */
-export function presentPeer (conn: Connection, socket: object): void {
-  const h = headers.get(conn)
-  if (h === undefined) return
-  if (h.source !== null) {
-    Object.defineProperty(socket, 'remoteAddress', { value: h.source.address, configurable: true })
-    Object.defineProperty(socket, 'remotePort', { value: h.source.port, configurable: true })
-    Object.defineProperty(socket, 'remoteFamily', { value: h.family, configurable: true })
-  }
-  if (h.ssl !== null || h.alpn !== null) Object.defineProperty(socket, 'encrypted', { value: true, configurable: true })
-}
-
-/** The header a connection came with (null: none, or not read yet). */
-export function proxyHeaderOf (conn: Connection): ProxyHeader | null {
-  return headers.get(conn) ?? null
-}
-
-/** At most one warning per second per listener about bad headers; the rest are counted into the next line. */
-const logState = new WeakMap<object, { at: number, suppressed: number }>()
-function warnLimited (conn: Connection, fields: Record<string, unknown>, msg: string): void {
-  const now = Date.now()
-  const st = logState.get(conn.listener) ?? { at: 0, suppressed: 0 }
-  logState.set(conn.listener, st)
-  if (now - st.at < 1000) { st.suppressed++; return }
-  conn.listener.fastify.log.warn({ ...fields, suppressed: st.suppressed }, msg)
-  st.at = now
-  st.suppressed = 0
-}
-
 /** Until the header is read: nothing negotiated, no streams. Then the Connection drives what follows directly. */
 export class ProxyHeaderStage implements StageHandler {
   private pending: Uint8Array | null = null
@@ -151,7 +120,7 @@ export class ProxyHeaderStage implements StageHandler {
         return
       case 'header':
         if (this.mode === 'refuse') { this.refuse('PROXY protocol header from a source not in options.proxyProtocol', buf); return }
-        headers.set(this.conn, r.header)
+        rememberProxyHeader(this.conn, r.header)
         if (r.header.source !== null) {
           this.conn.remoteAddress = r.header.source.address
           this.conn.remotePort = r.header.source.port
@@ -173,7 +142,8 @@ export class ProxyHeaderStage implements StageHandler {
   private refuse (why: string, buf: Uint8Array): void {
     this.done = true
     this.pending = null
-    warnLimited(this.conn, { remoteAddress: this.conn.socket.remoteAddress, firstBytes: Buffer.from(buf.subarray(0, 16)).toString('hex') }, `fastify-spdy: ${why}; closing`)
+    // Through the connection's log budgets (lib/server/log-limit.ts), like every line about a peer.
+    this.conn.logLine('warn', 'PROXY protocol header', { remoteAddress: this.conn.socket.remoteAddress, firstBytes: Buffer.from(buf.subarray(0, 16)).toString('hex') }, `fastify-spdy: ${why}; closing`)
     this.conn.destroy()
   }
 
