@@ -1,0 +1,86 @@
+/**
+ * The layering of lib/ (CONTRIBUTING.md "Architecture"), checked on the import graph itself:
+ * - no run-time import cycle anywhere in lib/ (`import type` is erased by the build, so it cannot cycle at run
+ *   time; type-only cycles in lib/server are still there and tracked in issue 13);
+ * - the sans-IO floors (lib/codec, lib/session, lib/tls) import nothing from the plugin's top (lib/options.ts,
+ *   lib/index.ts) nor from the I/O layer (lib/server, lib/client): their limits come from the leaf lib/limits.ts.
+ * The walker reads `import ... from './x'` / `export ... from './x'` lines, which is every relative import in lib/.
+ */
+import t from 'tap'
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs'
+import { dirname, join, normalize, relative } from 'node:path'
+
+const LIB = join(__dirname, '..', 'lib')
+
+interface Edge { to: string, typeOnly: boolean }
+
+function files (dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n)
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : []
+  })
+}
+
+function edges (file: string): Edge[] {
+  const src = readFileSync(file, 'utf8')
+  const out: Edge[] = []
+  const re = /^(?:import|export)\s+(type\s+)?[^'"]*?from\s+'(\.[^']*)'/gm
+  for (let m = re.exec(src); m !== null; m = re.exec(src)) {
+    const base = normalize(join(dirname(file), m[2]))
+    const to = [base + '.ts', join(base, 'index.ts')].find((c) => existsSync(c))
+    if (to !== undefined) out.push({ to, typeOnly: m[1] !== undefined })
+  }
+  return out
+}
+
+const graph = new Map(files(LIB).map((f) => [f, edges(f)]))
+const rel = (f: string): string => relative(join(LIB, '..'), f)
+
+/** Strongly connected components of more than one file (Tarjan), over the edges `keep` accepts. */
+function cycles (keep: (e: Edge) => boolean): string[][] {
+  const index = new Map<string, number>()
+  const low = new Map<string, number>()
+  const stack: string[] = []
+  const on = new Set<string>()
+  const found: string[][] = []
+  let next = 0
+  const visit = (v: string): void => {
+    index.set(v, next); low.set(v, next); next++
+    stack.push(v); on.add(v)
+    for (const e of graph.get(v) ?? []) {
+      if (!keep(e)) continue
+      if (!index.has(e.to)) { visit(e.to); low.set(v, Math.min(low.get(v)!, low.get(e.to)!)) } else if (on.has(e.to)) low.set(v, Math.min(low.get(v)!, index.get(e.to)!))
+    }
+    if (low.get(v) === index.get(v)) {
+      const c: string[] = []
+      let w: string
+      do { w = stack.pop()!; on.delete(w); c.push(rel(w)) } while (w !== v)
+      if (c.length > 1) found.push(c.sort())
+    }
+  }
+  for (const v of graph.keys()) if (!index.has(v)) visit(v)
+  return found
+}
+
+t.test('the walker sees the graph (a check that cannot fail is no check)', async (t) => {
+  t.ok(graph.size > 40, `${graph.size} files in lib/`)
+  t.ok(graph.get(join(LIB, 'index.ts'))!.some((e) => e.to === join(LIB, 'options.ts')), 'lib/index.ts imports lib/options.ts')
+  // The type-only cycle of lib/server is seen when type imports count: the same walker finds cycles that exist.
+  t.ok(cycles(() => true).length > 0, 'type-level cycles are found when type imports are counted')
+})
+
+t.test('no run-time import cycle in lib/', async (t) => {
+  t.same(cycles((e) => !e.typeOnly), [])
+})
+
+t.test('the sans-IO floors do not import the plugin top or the I/O layer', async (t) => {
+  const forbidden = ['options.ts', 'index.ts', 'server', 'client', 'cli'].map((p) => join(LIB, p))
+  for (const floor of ['codec', 'session', 'tls']) {
+    const bad: string[] = []
+    for (const [f, es] of graph) {
+      if (!f.startsWith(join(LIB, floor) + '/')) continue
+      for (const e of es) if (forbidden.some((p) => e.to === p || e.to.startsWith(p + '/'))) bad.push(`${rel(f)} -> ${rel(e.to)}`)
+    }
+    t.same(bad, [], `lib/${floor}`)
+  }
+})
