@@ -13,7 +13,7 @@
 import type net from 'node:net'
 import type { SpdyListener } from './listener'
 import type { SpdyVersion } from '../codec/types'
-import { CLOSE_LINGER_MS } from './linger'
+import { CLOSE_LINGER_MS, LINGER_DISCARD_BYTES } from './linger'
 import { firstHandler, type StageHandler } from './proxy-stage'
 import { presentPeer } from './proxy-peer'
 import { HOLD_OUTPUT } from './read-holds'
@@ -94,6 +94,8 @@ export class Connection implements Transport {
   remoteAddress: string | null
   remotePort: number | null
   bytesRead = 0
+  /** Bytes read and dropped after our end() (see LINGER_DISCARD_BYTES). */
+  private discarded = 0
 
   /**
    * `start` makes the first handler (default: PROXY stage, TLS or plain detection); `peer` carries the client's
@@ -124,7 +126,12 @@ export class Connection implements Transport {
   private readonly onSocketDrain = (): void => this.run(this.onDrain)
   private readonly onSocketEnd = (): void => this.run(() => this.handler?.onEnd())
   private readonly onSocketData = (chunk: Buffer): void => {
-    if (this.ended) return // we sent our FIN: nothing the peer says now can be answered
+    if (this.ended) {
+      // We sent our FIN: nothing the peer says now can be answered. Dropped, up to LINGER_DISCARD_BYTES.
+      this.discarded += chunk.length
+      if (this.discarded > LINGER_DISCARD_BYTES) this.socket.destroy()
+      return
+    }
     this.bytesRead += chunk.length
     const h = this.handler
     if (h === null || this.crashed) return

@@ -209,7 +209,7 @@ export interface ChildServer {
 }
 
 /** startServer() in a child process (test/hostile/server-child.ts), so its RSS is the server's alone. */
-export async function spawnServer (opts: { tls?: boolean, spdy?: Partial<FastifySpdyOptions> } = {}): Promise<ChildServer> {
+export async function spawnServer (opts: { tls?: boolean | 'engine', spdy?: Partial<FastifySpdyOptions> } = {}): Promise<ChildServer> {
   // tsx (a devDependency) runs the TypeScript child: it starts in ~4 s where tap's own loader outside tap took 49 s.
   const child: ChildProcess = fork(join(__dirname, 'server-child.ts'), [JSON.stringify(opts)],
     { cwd: join(__dirname, '..', '..'), execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -302,7 +302,7 @@ export async function settle (socks: net.Socket[], ms: number, answered: (receiv
 }
 
 export interface AttackCase {
-  tls?: boolean
+  tls?: boolean | 'engine'
   spdy?: Partial<FastifySpdyOptions>
   /** Most the server's RSS may grow over its value before the attack, peak against before. */
   rssBoundMB: number
@@ -320,7 +320,7 @@ export interface AttackCase {
 export async function runAttack (t: Test, c: AttackCase): Promise<{ outcome: AttackOutcome, stats: ChildStats, rssGrowthMB: number }> {
   const s = await spawnServer({ tls: c.tls, spdy: c.spdy })
   t.teardown(s.close)
-  const useTls = c.tls === true
+  const useTls = c.tls === true || c.tls === 'engine'
   t.equal(await normalGet(s.port, useTls), 200, 'a normal client is served before')
   const before = await s.stats()
   const attack = c.attack(s.port)
