@@ -4,8 +4,7 @@
  *   - full handshakes/s (new connection, handshake, destroy; CONCURRENCY in flight),
  *   - resumed handshakes/s (RFC 5077 ticket from a first connection),
  *   - bulk MB/s (server -> client, 64 KB application writes, one connection) and upload MB/s (client -> server, the
- *     same writes the other way), for lib/tls twice: records by the native addon (native/aead.c, when built) and by
- *     node:crypto (FASTIFY_SPDY_NATIVE_AEAD=0), the fallback.
+ *     same writes the other way); lib/tls's records go through node:crypto.
  * Server and load generator are separate processes pinned to different cores:
  *
  *   npx tsx bench/tls.ts [seconds-per-case] [rounds]
@@ -19,7 +18,7 @@ import * as tls from 'node:tls'
 import { loadCertificate, generateSelfSigned } from '../lib/tls/certificates'
 import { TlsServerConnection, TlsServerOptions } from '../lib/tls/server'
 import { AeadState, Suite, suiteById } from '../lib/tls/crypto'
-import { recycle, WrittenSlabs } from '../lib/tls/outbuf'
+import { WrittenSlabs } from '../lib/tls/outbuf'
 import { machine, median, writeSection } from './results'
 
 const SUITE = 'ECDHE-RSA-AES128-GCM-SHA256'
@@ -201,7 +200,7 @@ const runClient = async (port: number, ca: string, seconds: number, phase: strin
 
 // ---- floor (child process on the server core): what node:crypto costs per MB before any socket is involved ----
 
-interface Floor { native: number | null, seal: number, perRecord: number, setup: number }
+interface Floor { seal: number, perRecord: number, setup: number }
 const runFloor = (): void => {
   const key = crypto.randomBytes(16)
   const keyObject = crypto.createSecretKey(key)
@@ -209,10 +208,7 @@ const runFloor = (): void => {
   const aad = Buffer.alloc(13)
   const mb = Buffer.alloc(1 << 20, 0x61)
   const suite = suiteById.get(0xc02f) as Suite
-  const nativeState = new AeadState(suite, key, Buffer.alloc(4))
-  process.env.FASTIFY_SPDY_NATIVE_AEAD = '0'
   const state = new AeadState(suite, key, Buffer.alloc(4))
-  delete process.env.FASTIFY_SPDY_NATIVE_AEAD
   /** Best (lowest) CPU us for one MB over 5 runs of 64 MB, after a warm-up. */
   const cpuPerMB = (f: () => void): number => {
     for (let i = 0; i < 16; i++) f()
@@ -232,12 +228,7 @@ const runFloor = (): void => {
     c.final()
     c.getAuthTag()
   }
-  const sealRecords = nativeState.sealRecords
   const floor: Floor = {
-    // with the addon: 16 writes of 64 KB sealed into pooled slabs, each given back at once (as after a socket write)
-    native: sealRecords === undefined
-      ? null
-      : cpuPerMB(() => { for (let o = 0; o < mb.length; o += 65536) for (const b of sealRecords(23, 0x0303, mb.subarray(o, o + 65536), 16384)) recycle(b) }),
     // lib/tls's node:crypto record layer alone: 64 records of 2^14 bytes (RFC 5246 section 6.2.1), no socket
     seal: cpuPerMB(() => { for (let o = 0; o < mb.length; o += 16384) state.seal(23, 0x0303, mb.subarray(o, o + 16384)) }),
     // the node:crypto minimum for the same records: one cipher object per record, nothing else
@@ -282,18 +273,15 @@ const main = async (): Promise<void> => {
   const { cert, key } = generateSelfSigned({ commonName: 'localhost', keyType: 'rsa' })
   const b64 = (s: string): string => Buffer.from(s).toString('base64')
   const servers: Record<string, { p: ReturnType<typeof spawn>, line: () => Promise<string>, port: string }> = {}
-  // 'ours-js': the same lib/tls server with the addon turned off, i.e. what a machine without a C compiler gets.
-  // Only bulk differs between the two (handshakes seal two records), so only bulk runs on it.
-  for (const kind of ['native', 'ours', 'ours-js']) {
-    const p = child(0, ['server', kind === 'native' ? 'native' : 'ours', b64(cert), b64(key)],
-      kind === 'ours-js' ? { ...process.env, FASTIFY_SPDY_NATIVE_AEAD: '0' } : process.env)
+  for (const kind of ['native', 'ours']) {
+    const p = child(0, ['server', kind, b64(cert), b64(key)])
     const line = lines(p)
     servers[kind] = { p, line, port: await line() }
   }
-  const samples: Record<string, Record<string, Row[]>> = { native: {}, ours: {}, 'ours-js': {} }
+  const samples: Record<string, Record<string, Row[]>> = { native: {}, ours: {} }
   // Phases alternate between the servers so drift in machine load hits all alike.
   for (let round = 0; round < rounds; round++) for (const phase of ['full', 'resumed', 'bulk', 'upload']) {
-    const kinds = phase === 'bulk' || phase === 'upload' ? ['native', 'ours', 'ours-js'] : ['native', 'ours']
+    const kinds = ['native', 'ours']
     for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
       const srv = servers[kind]
       srv.p.stdin?.write('cpu\n')
@@ -307,21 +295,20 @@ const main = async (): Promise<void> => {
       console.log(round, kind, phase, row)
     }
   }
-  const results: Record<string, Record<string, Row>> = { native: {}, ours: {}, 'ours-js': {} }
-  for (const kind of ['native', 'ours', 'ours-js']) {
+  const results: Record<string, Record<string, Row>> = { native: {}, ours: {} }
+  for (const kind of ['native', 'ours']) {
     for (const [phase, rows] of Object.entries(samples[kind])) {
       results[kind][phase] = { rate: median(rows.map((x) => x.rate)), cpuPerOp: median(rows.map((x) => x.cpuPerOp)), reused: Math.min(...rows.map((x) => x.reused)) }
     }
   }
   for (const s of Object.values(servers)) s.p.stdin?.end()
   const floor = JSON.parse(await lines(child(0, ['floor']))()) as Floor
-  const addon = floor.native !== null
   console.log('floor', floor)
   const n = results.native
   const o = results.ours
-  const row = (name: string, phase: string, unit: string, cpuUnit: string, ours = o): string => {
+  const row = (name: string, phase: string, unit: string, cpuUnit: string): string => {
     const a = n[phase]
-    const b = ours[phase]
+    const b = o[phase]
     return `| ${name} | ${a.rate.toFixed(0)} ${unit} | ${b.rate.toFixed(0)} ${unit} | ${(b.rate / a.rate).toFixed(2)}x | ` +
       `${a.cpuPerOp.toFixed(0)} | ${b.cpuPerOp.toFixed(0)} | ${(a.cpuPerOp / b.cpuPerOp).toFixed(2)}x | ${cpuUnit} |`
   }
@@ -330,10 +317,8 @@ const main = async (): Promise<void> => {
     '|---|---|---|---|---|---|---|---|',
     row('full handshakes', 'full', '/s', 'us per handshake'),
     row('resumed handshakes (ticket)', 'resumed', '/s', 'us per handshake'),
-    row(`bulk server -> client, records by ${addon ? 'the native addon' : 'node:crypto (addon not built)'}`, 'bulk', 'MB/s', 'us per MB'),
-    row('bulk, records by node:crypto (FASTIFY_SPDY_NATIVE_AEAD=0)', 'bulk', 'MB/s', 'us per MB', results['ours-js']),
-    row(`upload client -> server, records by ${addon ? 'the native addon' : 'node:crypto (addon not built)'}`, 'upload', 'MB/s', 'us per MB'),
-    row('upload, records by node:crypto (FASTIFY_SPDY_NATIVE_AEAD=0)', 'upload', 'MB/s', 'us per MB', results['ours-js'])
+    row('bulk server -> client', 'bulk', 'MB/s', 'us per MB'),
+    row('upload client -> server', 'upload', 'MB/s', 'us per MB')
   ].join('\n')
   console.log(table)
   const f = (x: number): string => x.toFixed(0)
@@ -341,7 +326,6 @@ const main = async (): Promise<void> => {
     '| per MB of 16 KB records, server core, no socket | us CPU per MB | share of native\'s whole bulk server CPU |',
     '|---|---|---|',
     `| native TLS server, everything (OpenSSL records, socket writes, kernel TCP), from the table above | ${f(n.bulk.cpuPerOp)} | 1.00 |`,
-    `| lib/tls record layer, native addon (64 KB writes into pooled slabs) | ${floor.native === null ? 'not built' : f(floor.native)} | ${floor.native === null ? '-' : (floor.native / n.bulk.cpuPerOp).toFixed(2)} |`,
     `| lib/tls record layer, node:crypto (AeadState.seal, 64 records) | ${f(floor.seal)} | ${(floor.seal / n.bulk.cpuPerOp).toFixed(2)} |`,
     `| node:crypto minimum: createCipheriv + setAAD + update + final + getAuthTag per record | ${f(floor.perRecord)} | ${(floor.perRecord / n.bulk.cpuPerOp).toFixed(2)} |`,
     `| of which per-record setup (same calls around a 1-byte update) | ${f(floor.setup)} | ${(floor.setup / n.bulk.cpuPerOp).toFixed(2)} |`
@@ -380,24 +364,18 @@ or re-nonce a cipher object, so on the node:crypto path every 16 KB record pays 
 tag, and \`update\` hands back a freshly allocated buffer (input length + 1, then reallocated and copied to the exact
 length). Those calls alone cost ${Math.round(100 * floor.perRecord / n.bulk.cpuPerOp)}% of the CPU native's entire server spends per MB; with the socket writes both
 servers pay (~300 us per MB) and the garbage collection of three buffers and a cipher object per record, that path
-stays near ${(n.bulk.cpuPerOp / results['ours-js'].bulk.cpuPerOp).toFixed(2)}x native's CPU (last row of the first table), whatever our own JS does.
+stays near ${(n.bulk.cpuPerOp / o.bulk.cpuPerOp).toFixed(2)}x native's CPU (bulk row of the first table), whatever our own JS does.
 
-So lib/tls has an optional native record layer: native/aead.c (N-API, ~200 lines of C over the OpenSSL that
-Node itself carries; \`npm install\` builds it with node-gyp when a C compiler is there, and lib/tls falls back to
-node:crypto, byte for byte the same records, when it is not). It keeps one EVP_CIPHER_CTX per direction for the
-connection's life and only sets the IV per record, and it seals a whole 64 KB application write, four records back
-to back, into one slab of a small process-wide pool (lib/tls/outbuf.ts, 16 x 64 KB at most) that lib/server gives
-back from the socket's write callback. \`node --cpu-prof\` on the lib/tls server during bulk, in steps: node:crypto
-records: cipher calls ~40% of server CPU, writev + kernel 26%, GC 11%; the addon with a fresh buffer per write:
-sealing 34%, writev 26%, GC 11%, buffer allocation 5% (0.72x rate); the addon with pooled slabs: GC under 1%,
-sealing ~20% (a slab comes back still in cache), and the server core about a third idle. The bulk rate is then
-bounded by the one client core (Node's TLS decrypting), so the CPU column is the better measure of the server.
-Upload (client -> server) is the receive side: with the addon each record is decrypted where it lies in the bytes
-the socket read (TlsEngine.receive owns them), and only a record cut by a read is copied, once, into a buffer of
-its own size. Before that, every read was joined to the previous read's tail (a copy of the whole 64 KB read) and
-every record got a fresh plaintext buffer: one 5 s upload run each (the same server and client children this bench
-spawns) gave 534 MB/s against native's 922 (0.58x), with allocation, copying and GC ~37% of server CPU; after,
-884-926 against 971-995 (about 0.93x).
+Why no native record layer: since the TLS split (lib/server/tls-select.ts) every ALPN and TLS 1.3 client is served
+by OpenSSL through node:tls, and lib/tls serves only NPN clients (SPDY-era software and a few tools) and, with
+\`tls.legacy\`, pre-1.2 ones. An optional C addon (one OpenSSL context per direction, records sealed into pooled
+slabs) once brought bulk to ~1x native's CPU; issue 12 ("No C at install") removed it so that \`npm install\`
+compiles nothing. node:crypto cannot write into a caller's buffer (\`update\` always returns a new one), so
+sealing into the pooled slabs of lib/tls/outbuf.ts would add a 64 KB copy per write: the node:crypto path writes
+each record's own buffers (header, ciphertext, tag) as one writev instead.
+Upload (client -> server) is the receive side: TlsEngine.receive owns the bytes the socket read and parses whole
+records where they lie; only a record cut by a read is copied, once, into a buffer of its own size. Before that,
+every read was joined to the previous read's tail (a copy of the whole 64 KB read).
 Checked and rejected earlier by measurement: joining each flush into one buffer on the node:crypto path (the 64 KB
 copy costs more than the writev entries it saves) and ChaCha20-Poly1305 first (~10% slower than AES-128-GCM on this
 AES-NI/VAES CPU).`)

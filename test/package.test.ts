@@ -50,19 +50,18 @@ t.test('fastify is a peer dependency, not a dependency', async (t) => {
   t.equal(cjs, '5.x', "fastify-plugin's range check")
 })
 
-// A consumer's install: the packed tarball carries the native record layer's source and build script, the script
-// builds it inside the installed package, and the built dist/ finds it there (lib/tls/native-aead.ts).
-t.test('the published tarball builds and loads the native record layer', { skip: process.env.FASTIFY_SPDY_NATIVE_AEAD === '0' && 'FASTIFY_SPDY_NATIVE_AEAD=0' }, async (t) => {
+// A consumer's install compiles nothing (issue 12, "No C at install"): the packed tarball has no C source, no
+// node-gyp input and no install-time script, so `npm install fastify-spdy` needs no compiler, make or python.
+t.test('the published tarball builds nothing at install', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fastify-spdy-pack-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]).toString()
   const [{ filename, files }] = JSON.parse(out) as Array<{ filename: string, files: Array<{ path: string }> }>
   const paths = files.map((f) => f.path)
-  for (const p of ['binding.gyp', 'native/aead.c', 'scripts/native.mjs', 'dist/cjs/tls/native-aead.js']) t.ok(paths.includes(p), `${p} is packed`)
-  t.notOk(paths.some((p) => p.startsWith('build/')), 'no prebuilt binary is packed')
+  t.ok(paths.includes('dist/cjs/index.js'), 'the built package is packed')
+  t.same(paths.filter((p) => /(^|\/)binding\.gyp$|\.(c|cc|cpp|h|node)$|^build\/|^native\//.test(p)), [], 'no C source, gyp file or binary is packed')
   execFileSync('tar', ['xzf', join(dir, filename), '-C', dir])
-  const pkg = join(dir, 'package')
-  execFileSync(process.execPath, ['scripts/native.mjs'], { cwd: pkg, stdio: 'pipe' })
-  const detail = execFileSync(process.execPath, ['-e', "console.log(require('./dist/cjs/tls/native-aead.js').nativeAeadStatus().detail)"], { cwd: pkg }).toString().trim()
-  t.equal(detail, join(pkg, 'build', 'Release', 'fastify_spdy_aead.node'), 'loaded from the installed package')
+  const pkg = JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as { scripts?: Record<string, string>, gypfile?: boolean }
+  for (const hook of ['preinstall', 'install', 'postinstall']) t.equal(pkg.scripts?.[hook], undefined, `no ${hook} script`)
+  t.notOk(pkg.gypfile, 'npm is not told to run node-gyp')
 })

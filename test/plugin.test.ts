@@ -20,7 +20,6 @@ t.test('listener binds on listen(), follows the app host, and closes with the ap
   t.equal(app.spdy.address?.address, '127.0.0.1')
   t.ok(app.spdy.server.listening)
   t.same(app.spdy.sessions(), [])
-  t.equal(app.spdy.tlsRecordLayer, null, 'no TLS, no record layer')
 
   // HTTP/1.1 sent to the plain SPDY port is served by the app's own routes (first byte is not a SPDY frame).
   const res = await fetch(`http://127.0.0.1:${app.spdy.port}/`)

@@ -10,7 +10,6 @@ import type { StageHandler } from './proxy-stage'
 import { buildOpenSslStack, type OpenSslStack } from './tls-select'
 import { loadCertificate, type TlsCertificate } from '../tls/certificates'
 import type { TlsServerOptions } from '../tls/server'
-import { nativeAead, nativeAeadStatus } from '../tls/native-aead'
 import { SpdyOptionsError } from '../errors'
 import { ListenerLog } from './log-limit'
 
@@ -32,11 +31,6 @@ export interface SpdyListenerInfo {
   sessions (): SpdySessionStats[]
   /** The underlying net.Server. */
   readonly server: net.Server
-  /**
-   * What seals and opens TLS records on new connections: 'native' (native/aead.c, built by npm install) or
-   * 'node:crypto' (the fallback: same bytes, about twice the CPU per MB of bulk data); null with `tls: false`.
-   */
-  readonly tlsRecordLayer: 'native' | 'node:crypto' | null
 }
 
 /** Connections looked at per accept when looking for an idle one to close at maxSessions. */
@@ -69,12 +63,7 @@ export class SpdyListener {
       get address () { return self.address },
       get port () { return self.port },
       sessions: () => [...this.connections].map((c) => c.stats()),
-      server: this.server,
-      get tlsRecordLayer () { return self.tlsOptions === null ? null : nativeAead() !== null ? 'native' : 'node:crypto' }
-    }
-    if (this.tlsOptions !== null) {
-      const st = nativeAeadStatus()
-      fastify.log.debug({ recordLayer: this.info.tlsRecordLayer, detail: st.detail }, 'fastify-spdy: TLS record layer')
+      server: this.server
     }
   }
 

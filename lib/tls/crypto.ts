@@ -7,8 +7,6 @@ import { TlsError } from '../errors'
 import { Alert, Group, SigScheme, Version } from './constants'
 import { CbcState } from './cbc'
 import { writeSeqHeader } from './wire'
-import { SLAB_BYTES, takeOutputBuffer } from './outbuf'
-import { NATIVE_CIPHER_ID, nativeAead, type NativeAeadBinding, type NativeAeadCtx } from './native-aead'
 
 export type Aead = 'aes-128-gcm' | 'aes-256-gcm' | 'chacha20-poly1305'
 export type Cbc = 'aes-128-cbc' | 'aes-256-cbc'
@@ -40,13 +38,6 @@ export interface RecordProtection {
   /** The record(s) as buffers to write in order: header first, nothing copied into one buffer. */
   seal: (type: number, version: number, plaintext: Uint8Array) => Buffer[]
   open: (type: number, version: number, fragment: Buffer) => Buffer
-  /**
-   * Optional: `data` cut into records of at most `maxPlain` bytes, sealed back to back into as few buffers as
-   * possible (pooled slabs of four records: one socket write entry per 64 KB). Only when cheaper than seal().
-   */
-  sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
-  /** Optional: release what the state holds outside the JS heap (native cipher contexts) now. */
-  dispose?: () => void
 }
 
 /** The PRF (and Finished/EMS transcript hash) of a connection: 'md5sha1' is the RFC 2246 section 5 construction. */
@@ -127,25 +118,11 @@ export class AeadState implements RecordProtection {
   /**
    * The key as a KeyObject, made once: createCipheriv runs once per record (GCM and ChaCha20-Poly1305 take a fresh
    * nonce per record and node:crypto cannot re-key an existing cipher), and a KeyObject spares it re-importing
-   * raw key bytes each time (bench/tls.ts profile: cipher setup is a third of the per-record cost). Made only for
-   * that path: with the native binding the raw key below is all that is needed.
+   * raw key bytes each time (bench/tls.ts profile: cipher setup is a third of the per-record cost).
    */
-  private readonly key: crypto.KeyObject | null
-  /**
-   * The native accelerator (lib/tls/native-aead.ts) when built: one OpenSSL context per use (seal or open), made on
-   * first use and kept for the connection's life; the raw key is what it is made from.
-   */
-  private readonly native: NativeAeadBinding | null
-  private readonly rawKey: Buffer | null
-  private sealCtx: NativeAeadCtx | null = null
-  private openCtx: NativeAeadCtx | null = null
-  /** Set for a state that seals with the native binding: the engine then seals a whole write into pooled slabs. */
-  readonly sealRecords?: (type: number, version: number, data: Uint8Array, maxPlain: number) => Buffer[]
+  private readonly key: crypto.KeyObject
   constructor (readonly suite: Suite, key: Buffer, iv: Buffer) {
-    this.native = nativeAead()
-    this.key = this.native === null ? crypto.createSecretKey(key) : null
-    this.rawKey = this.native === null ? null : Buffer.from(key)
-    if (this.native !== null) this.sealRecords = this.sealRecordsNative
+    this.key = crypto.createSecretKey(key)
     this.nonce = Buffer.alloc(12)
     iv.copy(this.nonce, 0)
     this.gcm = suite.explicitNonceLen > 0
@@ -182,66 +159,20 @@ export class AeadState implements RecordProtection {
   }
 
   /**
-   * Protect one record. Native: the whole record in one buffer. node:crypto: [header, ciphertext, tag], the 5-byte
-   * record header (RFC 5246 section 6.2) with GCM's explicit nonce appended, so nothing is copied to join them.
+   * Protect one record: [header, ciphertext, tag], the 5-byte record header (RFC 5246 section 6.2) with GCM's
+   * explicit nonce appended, so nothing is copied to join them.
    */
   seal (type: number, version: number, plaintext: Uint8Array): Buffer[] {
-    if (this.native !== null) {
-      const out = Buffer.allocUnsafe(5 + this.suite.explicitNonceLen + plaintext.length + 16)
-      this.sealInto(this.native, out, 0, type, version, plaintext)
-      return [out]
-    }
     const seq = this.seq++
     const nonce = this.nonceFor(seq)
-    const c = crypto.createCipheriv(this.suite.cipher as Aead, this.key as crypto.KeyObject, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
+    const c = crypto.createCipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.CipherGCM
     c.setAAD(this.aadFor(seq, type, version, plaintext.length))
     const body = c.update(plaintext)
     c.final()
     const tag = c.getAuthTag()
-    // header and tag are written as their own buffers beside the body: nothing is copied to join them
     const header = Buffer.allocUnsafe(5 + this.suite.explicitNonceLen)
     this.writeHeader(header, 0, type, version, seq, body.length)
     return [header, body, tag]
-  }
-
-  /** One record sealed by the native binding into `out` at `off`; returns its length on the wire. */
-  private sealInto (native: NativeAeadBinding, out: Buffer, off: number, type: number, version: number, plaintext: Uint8Array): number {
-    const seq = this.seq++
-    const nonce = this.nonceFor(seq)
-    this.sealCtx ??= this.nativeCtx(native, true)
-    this.writeHeader(out, off, type, version, seq, plaintext.length)
-    const body = off + 5 + this.suite.explicitNonceLen
-    native.seal(this.sealCtx, nonce, this.aadFor(seq, type, version, plaintext.length), plaintext, out, body)
-    return body - off + plaintext.length + 16
-  }
-
-  /** Whole records per pooled slab; a larger write takes several slabs, so it is pooled too. */
-  private readonly sealRecordsNative = (type: number, version: number, data: Uint8Array, maxPlain: number): Buffer[] => {
-    const native = this.native as NativeAeadBinding
-    const perRecord = 5 + this.suite.explicitNonceLen + 16
-    const perSlab = Math.max(1, Math.floor(SLAB_BYTES / (maxPlain + perRecord))) * maxPlain
-    const out: Buffer[] = []
-    for (let s = 0; s < data.length; s += perSlab) {
-      const part = data.subarray(s, Math.min(s + perSlab, data.length))
-      const buf = takeOutputBuffer(part.length + Math.ceil(part.length / maxPlain) * perRecord)
-      let o = 0
-      for (let p = 0; p < part.length; p += maxPlain) o += this.sealInto(native, buf, o, type, version, part.subarray(p, Math.min(p + maxPlain, part.length)))
-      out.push(buf)
-    }
-    return out
-  }
-
-  /** Frees the native contexts now (connection closed); a later seal or open would make new ones. */
-  dispose (): void {
-    if (this.native === null) return
-    if (this.sealCtx !== null) this.native.free(this.sealCtx)
-    if (this.openCtx !== null) this.native.free(this.openCtx)
-    this.sealCtx = null
-    this.openCtx = null
-  }
-
-  private nativeCtx (native: NativeAeadBinding, encrypt: boolean): NativeAeadCtx {
-    return native.create(NATIVE_CIPHER_ID[this.suite.cipher], this.rawKey as Buffer, encrypt)
   }
 
   open (type: number, version: number, fragment: Buffer): Buffer {
@@ -257,16 +188,7 @@ export class AeadState implements RecordProtection {
     }
     const ctLen = fragment.length - overhead
     const aad = this.aadFor(seq, type, version, ctLen)
-    if (this.native !== null) {
-      this.openCtx ??= this.nativeCtx(this.native, false)
-      // decrypted where it lies (the engine owns received bytes, see TlsEngine.receive): no buffer per record
-      const pt = fragment.subarray(this.suite.explicitNonceLen, this.suite.explicitNonceLen + ctLen)
-      if (!this.native.open(this.openCtx, nonce, aad, fragment, this.suite.explicitNonceLen, ctLen, pt)) {
-        throw new TlsError(Alert.bad_record_mac, 'record authentication failed')
-      }
-      return pt
-    }
-    const d = crypto.createDecipheriv(this.suite.cipher as Aead, this.key as crypto.KeyObject, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
+    const d = crypto.createDecipheriv(this.suite.cipher as Aead, this.key, nonce, { authTagLength: 16 } as crypto.CipherGCMOptions) as crypto.DecipherGCM
     d.setAAD(aad)
     d.setAuthTag(fragment.subarray(fragment.length - 16))
     const pt = d.update(fragment.subarray(this.suite.explicitNonceLen, fragment.length - 16))

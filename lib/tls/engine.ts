@@ -132,24 +132,14 @@ export abstract class TlsEngine {
   write (data: Uint8Array): void {
     if (this.dead || this.closeSent) return
     if (!this.connected && !this.writesOpen) { this.pendingWrites.push(Buffer.from(data)); return }
-    const w = this.writeCipher
-    if (w?.sealRecords !== undefined && data.length > 0) {
-      for (const b of w.sealRecords(ContentType.application_data, this.recordVersion, data, MAX_PLAINTEXT)) this.out.push(b)
-      return
-    }
     for (let off = 0; off < data.length; off += MAX_PLAINTEXT) {
       this.sendRecord(ContentType.application_data, data.subarray(off, Math.min(off + MAX_PLAINTEXT, data.length)))
     }
   }
 
-  /**
-   * The connection is gone (socket closed): the engine is dead from here, and the record states release what they
-   * hold outside the JS heap (the native cipher contexts, ~1.25 KB each) now instead of at garbage collection.
-   */
+  /** The connection is gone (socket closed): the engine is dead from here. */
   dispose (): void {
     this.dead = true
-    this.readCipher?.dispose?.()
-    this.writeCipher?.dispose?.()
   }
 
   /** Send close_notify (RFC 5246 section 7.2.1). Further writes are ignored. */

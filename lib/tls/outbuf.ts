@@ -10,6 +10,11 @@
  * and memory per connection does not grow. Only a caller that knows the bytes left for the kernel may give a slab
  * back (lib/server/tls-layer.ts does it from the socket write callback); giving back a buffer still queued for
  * writing would let the next record overwrite it, so recycle() refuses anything not taken from here or given twice.
+ *
+ * Today no record sealer fills these: the node:crypto path cannot write into a caller's buffer (Cipher.update
+ * always returns its own), and copying into a slab would add a 64 KB copy per write. What filled them was
+ * the native record layer, removed by issue 12 ("No C at install"); the socket side (WrittenSlabs) stays wired in
+ * lib/server/tls-layer.ts so a sealer that can write in place only has to call takeOutputBuffer.
  */
 import { MAX_PLAINTEXT } from './limits'
 
