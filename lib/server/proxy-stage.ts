@@ -18,6 +18,7 @@ import type { SpdyVersion } from '../codec/types'
 import type { ProxyProtocolSetting } from '../options'
 import { parseProxyHeader, type ProxyHeader } from './proxy-protocol'
 import { rememberProxyHeader } from './proxy-peer'
+import { Prelude } from './prelude'
 
 export { presentPeer, proxyHeaderOf } from './proxy-peer'
 import { ProtocolHandler, type Handler } from './protocol'
@@ -83,20 +84,13 @@ class BalancerTlsHandler extends ProtocolHandler {
 }
 
 /** Until the header is read: nothing negotiated, no streams. Then the Connection drives what follows directly. */
-export class ProxyHeaderStage implements StageHandler {
+export class ProxyHeaderStage extends Prelude implements StageHandler {
   private pending: Uint8Array | null = null
   private readonly deadline: number
   private done = false
-  readonly protocol = null
-  readonly version = null
-  readonly openStreams = 0
-  readonly streamsServed = 0
-  readonly rttMs = null
-  readonly compressionContextsLive = false
-  /** Nothing in flight before the header: at maxSessions this connection may be closed for another. */
-  readonly idle = true
 
   constructor (private readonly conn: Connection, private readonly mode: 'required' | 'refuse', private readonly replace: (next: StageHandler) => void) {
+    super()
     this.deadline = Date.now() + conn.listener.options.handshakeTimeout
     conn.schedule(this.deadline)
   }

@@ -17,6 +17,7 @@ import { hkdfSync } from 'node:crypto'
 import type { Connection } from './connection'
 import type { StageHandler } from './proxy-stage'
 import { presentPeer } from './proxy-peer'
+import { Prelude } from './prelude'
 import type { SpdyVersion } from '../codec/types'
 import type { ResolvedOptions, SpdyTlsOptions } from '../options'
 import type { TlsServerOptions } from '../tls/server'
@@ -88,14 +89,7 @@ function opensslTicketKey (t: SpdyTlsOptions): Buffer | undefined {
  * The stage before either stack: holds the connection's first bytes (bounded by peek's cap) until the ClientHello
  * is complete or handshakeTimeout passes.
  */
-export class TlsSelect implements StageHandler {
-  readonly protocol = null
-  readonly version = null
-  readonly openStreams = 0
-  readonly streamsServed = 0
-  readonly rttMs = null
-  readonly compressionContextsLive = false
-  readonly idle = true
+export class TlsSelect extends Prelude implements StageHandler {
   private chunks: Buffer[] = []
   private bytes = 0
   /** Bytes to wait for before looking again (peek's hint): a hello in many small reads is parsed a few times only. */
@@ -105,6 +99,7 @@ export class TlsSelect implements StageHandler {
 
   constructor (private readonly conn: Connection, private readonly engine: TlsServerOptions, private readonly stack: OpenSslStack,
     private readonly replace: (next: StageHandler) => void) {
+    super()
     this.deadline = Date.now() + conn.listener.options.handshakeTimeout
     conn.schedule(this.deadline)
   }
