@@ -50,7 +50,8 @@ t.test('malformed hellos: our alert, and what OpenSSL answers', async (t) => {
   for (const c of malformedHellos) {
     const bytes = helloRecords(helloBody(c.hello))
     t.equal(ours(bytes), `alert ${c.alert}`, `${c.name}: ours`)
-    const theirs = c.openssl ?? c.alert
+    // Node 20 bundles OpenSSL 3.0, Node 22 and 24 OpenSSL 3.5: where the two answer differently, each is checked.
+    const theirs = (process.versions.openssl.startsWith('3.0.') ? undefined : c.openssl35) ?? c.openssl ?? c.alert
     t.equal(await probe(port, bytes), typeof theirs === 'number' ? `alert ${theirs}` : theirs, `${c.name}: OpenSSL`)
   }
 })
