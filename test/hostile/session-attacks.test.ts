@@ -11,13 +11,11 @@
  */
 import t, { type Test } from 'tap'
 import net from 'node:net'
-import http from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { FrameDecoder, FrameEncoder, type Frame, type HeaderList } from '../../lib/codec'
 import { requestHeaderList } from '../../lib/session/headers'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import { StClient } from '../interop/spdy-transport-peer'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -72,16 +70,15 @@ class Attacker {
   destroy (): void { this.socket.destroy() }
 }
 
-function get (agent: http.Agent, port: number, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) }).on('error', reject)
-  })
+/** A GET by a client we did not write (spdy-transport, plain SPDY/3.1): its status. */
+async function get (client: StClient, _port: number, path: string): Promise<number> {
+  return (await client.request({ method: 'GET', path })).status
 }
 
-async function wellBehaved (t: Test, port: number): Promise<http.Agent> {
-  const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
-  t.teardown(() => new Promise<void>((resolve) => (agent as unknown as { close (cb: () => void): void }).close(() => resolve())))
-  return agent
+async function wellBehaved (t: Test, port: number): Promise<StClient> {
+  const client = await StClient.connect({ port, version: 3.1 })
+  t.teardown(() => client.close())
+  return client
 }
 
 t.test('rapid reset: open+reset pairs in one write never reach the app', async (t) => {

@@ -6,13 +6,11 @@
  */
 import t from 'tap'
 import net from 'node:net'
-import http from 'node:http'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { SpdySession, type SessionEvent } from '../../lib/session'
 import { FrameEncoder } from '../../lib/codec'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const spdyClient = require('spdy') as { createAgent (o: unknown): http.Agent & { close (cb: () => void): void } }
+import { StClient } from '../interop/spdy-transport-peer'
 
 t.test('a ping flood that never reads: at most maxQueuedControlFrames replies held, then GOAWAY', async (t) => {
   // Watch every session's queue from outside: the largest number of control frames it held after a receive().
@@ -50,10 +48,8 @@ t.test('a ping flood that never reads: at most maxQueuedControlFrames replies he
   t.ok(closedByFlood, `the session ended after ${(sent / 1048576).toFixed(1)} MB of pings`)
   t.ok(maxQueued <= 1002, `at most ${maxQueued} control frames held (cap 1000, plus the reply that tripped it and the GOAWAY)`)
 
-  const agent = spdyClient.createAgent({ host: '127.0.0.1', port, spdy: { plain: true, ssl: false, protocol: 'spdy/3.1' } })
-  t.teardown(() => new Promise<void>((resolve) => agent.close(() => resolve())))
-  const status = await new Promise<number>((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/small', agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)) }).on('error', reject)
-  })
-  t.equal(status, 200, 'a normal client is served')
+  // A client we did not write (spdy-transport, plain SPDY/3.1) on a new connection.
+  const client = await StClient.connect({ port, version: 3.1 })
+  t.teardown(() => client.close())
+  t.equal((await client.request({ method: 'GET', path: '/small' })).status, 200, 'a normal client is served')
 })
