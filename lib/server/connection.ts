@@ -269,7 +269,10 @@ export class Connection implements Transport {
     this.timerAt = deadline
     this.timer = setTimeout(() => {
       this.timer = null
-      this.run(() => this.handler?.tick(Date.now()))
+      // Node's timers run on libuv's loop clock, which can be a millisecond behind Date.now()'s when the timer
+      // fires: a handler comparing `now >= deadline` would then do nothing and never be called again. The timer
+      // was armed for `deadline`, so that is the earliest time it stands for.
+      this.run(() => this.handler?.tick(Math.max(Date.now(), deadline)))
     }, Math.max(0, deadline - Date.now()))
     // The timer must never keep the process alive on its own: fastify.close() is what ends connections.
     this.timer.unref()
