@@ -125,11 +125,12 @@ Plain SPDY/3.1, GET /small (11-byte body), bench/spdy-load.ts with ${CONNECTIONS
 one process; ${runs} runs of ${seconds} s after a 1 s warm-up, 1 and 2 workers alternating; medians. Server CPU is the
 primary's plus every worker's (the primary accepts and hands connections to workers round-robin). Nothing is
 pinned: the load generator shares the machine's 2 cores with the workers, so with 2 workers three busy processes
-compete for 2 cores and the 2-worker row is bounded by the machine, not by the server alone. The machine was also
-busy with other jobs: load average (1, 5, 15 min) ${loadBefore} before the run and ${loadavg()} after. Under
-such load the server's processes get a fraction of a core each (the "server cores busy" column) and CPU per request
-is inflated by the contention: read the ratio within this run only, and re-run on a quiet machine before drawing a
-conclusion about what a second worker buys.
+compete for 2 cores and the 2-worker row is bounded by the machine, not by the server alone. Load average (1, 5,
+15 min) ${loadBefore} before the run and ${loadavg()} after; ${Number(loadBefore.split(' ')[0]) < 2
+  ? 'the machine had nothing else to do.'
+  : `the machine was busy with other jobs: under such load the server's processes get a fraction of a core each (the
+"server cores busy" column) and CPU per request is inflated by the contention: read the ratio within this run
+only, and re-run on a quiet machine before drawing a conclusion about what a second worker buys.`}
 
 ${table}
 `)
