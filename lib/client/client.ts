@@ -1,8 +1,8 @@
 /**
  * A small promise-based SPDY client on our own engines: a net.Socket, optionally our TLS 1.2 client (NPN and/or
- * ALPN), and the session engine in the client role. It buffers whole responses (and the streams the server pushes
- * with them) in memory, up to maxResponseBytes: it is for the CLI, tests and page-load benchmarks, not for
- * streaming large bodies. Published as `fastify-spdy/client`.
+ * ALPN) or Node's TLS (`tlsStack: 'openssl'`, openssl.ts), and the session engine in the client role. It buffers
+ * whole responses (and the streams the server pushes with them) in memory, up to maxResponseBytes: it is for the
+ * CLI, tests and page-load benchmarks, not for streaming large bodies. Published as `fastify-spdy/client`.
  *
  *   const client = await connect({ host: '127.0.0.1', port: 8443, tls: true, ca })
  *   const res = await client.request({ path: '/' })   // { status, headers, body, pushes }
@@ -16,6 +16,7 @@ import { replyHeaders, replyStatus, requestHeaderList, type HttpHeaders, type Ou
 import { SpdySession, type SessionEvent } from '../session/session'
 import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
+import { connectOpenSsl, type OpenSslTlsVersion } from './openssl'
 import {
   ClientCertificateError,
   ClientClosedError,
@@ -29,7 +30,7 @@ import {
 } from './errors'
 
 export * from './errors'
-export type { TlsClientSession }
+export type { TlsClientSession, OpenSslTlsVersion }
 
 export type FrameDirection = 'in' | 'out'
 
@@ -38,6 +39,14 @@ export interface ConnectOptions {
   port: number
   /** true: SPDY over TLS with NPN/ALPN; false: plain SPDY on TCP (the version then comes from `version`). */
   tls: boolean
+  /**
+   * Which TLS implementation: 'engine' (default), the package's own TLS 1.2 client (NPN and/or ALPN, False Start,
+   * `legacy`-era servers); or 'openssl', Node's `tls.connect`: TLS 1.3 (or 1.2), ALPN only (Node has no NPN, so
+   * `negotiation` must not be 'npn'), no False Start. The SPDY session above it is the same.
+   */
+  tlsStack?: 'engine' | 'openssl'
+  /** tlsStack 'openssl': pin the TLS version (default: the best both sides have, TLS 1.3 against OpenSSL). */
+  tlsVersion?: OpenSslTlsVersion
   /** Name sent as SNI and checked against the certificate; defaults to `host`. */
   servername?: string
   /** PEM trust anchors for the server's certificate; required with TLS unless `insecure`. */
@@ -64,9 +73,10 @@ export interface ConnectOptions {
   onConnect?: (client: SpdyClient) => void
   /**
    * TLS: resume this session (an earlier client's `tlsSession`): an RFC 5077 ticket if the server issued one, else
-   * the session id. `client.tls.resumed` tells whether the server took it.
+   * the session id. `client.tls.resumed` tells whether the server took it. With tlsStack 'openssl' it is Node's
+   * session (a Buffer, RFC 8446 section 4.6.1 ticket or TLS 1.2 session); each stack takes only its own kind.
    */
-  session?: TlsClientSession | null
+  session?: TlsClientSession | Buffer | null
   /**
    * TLS False Start (RFC 7918), default true: with ECDHE, an AEAD suite and a protocol agreed by NPN/ALPN, connect()
    * resolves after our Finished, so SETTINGS and the first SYN_STREAM leave one round trip before the server's
@@ -214,8 +224,16 @@ export class SpdyClient {
 
   get authority (): string { return `${this.opts.servername ?? this.opts.host}:${this.opts.port}` }
 
-  /** The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. */
-  get tlsSession (): TlsClientSession | null { return this.tlsConn?.session ?? null }
+  /**
+   * The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. tlsStack
+   * 'openssl': Node's session Buffer, once the server sent one (TLS 1.3 tickets come after the handshake).
+   */
+  get tlsSession (): TlsClientSession | Buffer | null { return this.tlsConn?.session ?? this.nodeSession }
+
+  private nodeSession: Buffer | null = null
+
+  /** @internal tlsStack 'openssl': the latest session Node gave (its 'session' event). */
+  setNodeSession (session: Buffer): void { this.nodeSession = session }
 
   /** Sends one request; resolves when its response and every stream pushed with it are complete. */
   async request (r: RequestOptions): Promise<SpdyResponse> {
@@ -538,9 +556,19 @@ function offered (version: SpdyVersion | undefined): string[] {
   return [...(version === undefined ? ['spdy/3.1', 'spdy/3', 'spdy/2'] : [`spdy/${version}`]), 'http/1.1']
 }
 
+/** NPN/ALPN agreed on no SPDY version (`chosen`: what the server picked, if anything). */
+function noProtocol (where: string, chosen: string | null, version: SpdyVersion | undefined): ClientNoProtocolError {
+  const ours = offered(version).join(', ')
+  return new ClientNoProtocolError(chosen === null
+    ? `no protocol in common: ${where} negotiated no protocol (we offered ${ours})`
+    : `no protocol in common: ${where} chose ${chosen} (we offered ${ours})`, chosen)
+}
+
 /** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
 export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
   checkMaxBytes('maxResponseBytes', opts.maxResponseBytes)
+  if (opts.tls && opts.tlsStack === 'openssl') return await connectOverOpenSsl(opts)
+  if (Buffer.isBuffer(opts.session)) throw new TypeError("session: a Node session (Buffer) resumes with tlsStack 'openssl' only")
   const timeout = opts.timeout ?? DEFAULT_TIMEOUT
   const where = `${opts.host}:${opts.port}`
   return await new Promise<SpdyClient>((resolve, reject) => {
@@ -596,7 +624,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
           negotiation: opts.negotiation ?? 'both',
           ca: opts.ca,
           insecure: opts.insecure,
-          session: opts.session ?? null,
+          session: Buffer.isBuffer(opts.session) ? null : opts.session ?? null,
           falseStart: opts.falseStart ?? true,
           // Our own timer covers connect and handshake together.
           handshakeTimeout: 0
@@ -628,9 +656,7 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
             if (version === undefined) {
               conn.close()
               flushTls()
-              done(new ClientNoProtocolError(e.protocol === null
-                ? `no protocol in common: ${where} negotiated no protocol (we offered ${offered(opts.version).join(', ')})`
-                : `no protocol in common: ${where} chose ${e.protocol} (we offered ${offered(opts.version).join(', ')})`, e.protocol))
+              done(noProtocol(where, e.protocol, opts.version))
               return
             }
             client = new SpdyClient(socket, conn, e, version, opts)
@@ -642,4 +668,37 @@ export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
       flushTls()
     })
   })
+}
+
+/**
+ * connect() over node:tls (lib/client/openssl.ts): the handshake there, then the same SpdyClient over the TLSSocket
+ * as over a plain socket (no tlsConn: the socket encrypts).
+ */
+async function connectOverOpenSsl (opts: ConnectOptions): Promise<SpdyClient> {
+  if (opts.negotiation === 'npn') throw new TypeError("negotiation 'npn' needs tlsStack 'engine': Node's TLS has no NPN")
+  if (opts.session != null && !Buffer.isBuffer(opts.session)) throw new TypeError("session: tlsStack 'openssl' resumes a Node session (a Buffer from its client.tlsSession)")
+  let client: SpdyClient | null = null
+  let latest: Buffer | null = null
+  const { socket, handshake } = await connectOpenSsl({
+    host: opts.host,
+    port: opts.port,
+    servername: opts.servername ?? opts.host,
+    protocols: offered(opts.version),
+    ca: opts.ca,
+    insecure: opts.insecure,
+    session: opts.session,
+    tlsVersion: opts.tlsVersion,
+    timeout: opts.timeout ?? DEFAULT_TIMEOUT,
+    onSession: (s) => { latest = s; client?.setNodeSession(s) }
+  })
+  const version = handshake.protocol === null ? undefined : PROTOCOL_OF[handshake.protocol]
+  if (version === undefined) {
+    socket.destroy()
+    throw noProtocol(`${opts.host}:${opts.port}`, handshake.protocol, opts.version)
+  }
+  const c = new SpdyClient(socket, null, handshake, version, opts)
+  client = c
+  if (latest !== null) c.setNodeSession(latest)
+  socket.on('data', (b: Buffer) => c.receive(b))
+  return c
 }
