@@ -93,3 +93,21 @@ t.test('the sans-IO floors do not import the plugin top or the I/O layer', async
     t.same(bad, [], `lib/${floor}`)
   }
 })
+
+t.test('header rules are written once, in lib/session/headers.ts (issue 13)', async (t) => {
+  const home = join(LIB, 'session', 'headers.ts')
+  // Names only a connection-specific header filter spells (transfer-encoding is also Fastify's body marker in
+  // dispatch.ts), and the host header defaulted from the request authority.
+  const rules: Array<[string, RegExp]> = [
+    ['hop-by-hop filter', /'(?:keep-alive|proxy-connection)'/],
+    ['host defaulting', /\bhost\s*[:=]\s*[\w.]*authority\b/]
+  ]
+  t.ok(rules.every(([, re]) => re.test(readFileSync(home, 'utf8'))), 'lib/session/headers.ts has each rule (the patterns match)')
+  const copies: string[] = []
+  for (const f of graph.keys()) {
+    if (f === home) continue
+    const src = readFileSync(f, 'utf8')
+    for (const [what, re] of rules) if (re.test(src)) copies.push(`${rel(f)}: ${what}`)
+  }
+  t.same(copies, [])
+})
