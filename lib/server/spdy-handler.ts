@@ -14,7 +14,7 @@ import { StreamTable } from '../session/stream-table'
 import { sessionGuards } from '../session/limits'
 import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
 import { dispatch, type SpdyStreamHead } from './dispatch'
-import { kPush, type PushFunction } from './push'
+import { kPush, type PushFunction, type PushOptions } from './push'
 import type { SinkResetStatus, StreamSink } from './stream-sink'
 import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
 import type { SpdyServerResponse } from './response'
@@ -72,7 +72,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
     h.streams.set(id, this)
     // Only a request with a body is consumed (a SYN_STREAM with FLAG_FIN has none to grant window for).
     if (!this.fin) req.onConsumed = (n: number) => { h.session.consume(id, n); h.scheduleFlush() }
-    ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
+    ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path, opts) => h.push(id, this.head, path, this.priority, opts)
     // Fastify's timeouts, mapped onto the stream (README "Timeouts"): connectionTimeout is what Node's http.Server
     // applies to a socket with no activity, here to a stream; requestTimeout bounds receiving the whole request.
     if (h.connectionTimeout > 0) req.socket.setTimeout(h.connectionTimeout)
@@ -146,11 +146,17 @@ class PushSink implements StreamSink {
   drain: (() => void) | null = null
   private refused = false
   constructor (private readonly h: SpdyHandler, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
-    private readonly opened: (ok: boolean) => void) {}
+    private readonly opened: (ok: boolean) => void, private readonly opts?: PushOptions) {}
 
   // Called from the pushed request's app code, like ServerStream's: under the connection's crash barrier.
 
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
+    if (this.opts?.skip?.(status, headers as Readonly<Record<string, string | string[]>>) === true) {
+      // Abandoned with nothing sent: write() and end() drop what the response still produces.
+      this.refused = true
+      this.opened(false)
+      return
+    }
     this.h.run(() => {
       this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
       if (this.id === 0) this.refused = true
@@ -455,7 +461,7 @@ export class SpdyHandler implements Handler {
    * and headers a browser's GET would get) and sends the result on a pushed stream. Resolves true once the pushed
    * stream is open, false when the push cannot happen.
    */
-  push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
+  push (assocId: number, parent: RequestHead, path: string, priority: number, opts?: PushOptions): Promise<boolean> {
     const n = this.pushCount.get(assocId) ?? 0
     const max = this.conn.listener.options.maxPushesPerRequest
     const head = pushRequestHead(parent, path, this.encrypted ? 'https' : parent.scheme)
@@ -464,7 +470,7 @@ export class SpdyHandler implements Handler {
     return new Promise<boolean>((resolve) => {
       let settled = false
       const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, head, opened)
+      const sink = new PushSink(this, assocId, head, opened, opts)
       const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
       sink.res = res
       res.once('close', () => {
