@@ -14,8 +14,7 @@
  */
 import tls from 'node:tls'
 import { hkdfSync } from 'node:crypto'
-import type { Connection } from './connection'
-import type { StageHandler } from './proxy-stage'
+import type { ConnectionContext as Connection, OpenSslStack, StageHandler } from './contracts'
 import { presentPeer } from './proxy-peer'
 import { Prelude } from './prelude'
 import type { SpdyVersion } from '../codec/types'
@@ -38,13 +37,7 @@ const TLS12_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305'
 ].join(':')
 
-/** The OpenSSL side of a TLS listener: contexts made once, at registration, so a bad PEM fails register(). */
-export interface OpenSslStack {
-  readonly context: tls.SecureContext
-  readonly protocols: string[]
-  readonly sni: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void
-  readonly keylog: ((line: string) => void) | undefined
-}
+export type { OpenSslStack } from './contracts'
 
 export function buildOpenSslStack (options: ResolvedOptions): OpenSslStack | null {
   const t = options.tls
