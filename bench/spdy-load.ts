@@ -5,6 +5,8 @@
  *                          [--seconds 5] [--warmup 1] [--path /small]
  *     keeps `streams` requests in flight on each connection; prints one JSON line { requests, all, seconds, rps,
  *     clientCpu, errors }: `all` counts warm-up requests too, clientCpu is this process's CPU seconds per second.
+ *   --tls-stack openssl [--tls-version TLSv1.3|TLSv1.2]: TLS by Node's tls.connect (OpenSSL) instead of our client,
+ *     ALPN only, the version pinned (default TLSv1.3) and checked, as is the protocol, on each connection.
  *   --fragment N (plain only): every frame is written in N pieces, one socket write each (TCP_NODELAY), as some
  *     clients we did not write do (spdystream writes a SYN_STREAM in about 8): the server pays a read per piece
  *     whenever it keeps up with the client.
@@ -13,6 +15,7 @@
  *     prints { bytes, seconds, mbps }.
  */
 import net from 'node:net'
+import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls'
 import { SpdySession, type SessionEvent } from '../lib/session/session'
 import { requestHeaderList, replyStatus } from '../lib/session/headers'
 import { TlsClientConnection } from '../lib/tls/client'
@@ -35,6 +38,8 @@ const tls = process.argv.includes('--tls')
 const negotiation = arg('negotiation', 'alpn') as 'alpn' | 'npn'
 const protocol = `spdy/${version}`
 const fragment = Number(arg('fragment', '0'))
+const nodeTls = tls && arg('tls-stack', 'engine') === 'openssl'
+const tlsVersion = arg('tls-version', 'TLSv1.3') as SecureVersion
 if (fragment > 0 && tls) throw new Error('--fragment is for plain SPDY only')
 
 let done = 0
@@ -57,12 +62,14 @@ function writeFragments (socket: net.Socket, frame: Uint8Array): void {
 }
 
 function connect (onEvents: (events: SessionEvent[], link: Link) => void, start: (link: Link) => void, onGone: () => void): void {
-  const socket = net.connect(port, '127.0.0.1')
+  const socket = nodeTls
+    ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: [protocol], minVersion: tlsVersion, maxVersion: tlsVersion })
+    : net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
   // Download: windows large enough that flow control never waits on our WINDOW_UPDATEs (as h2load's 1 GiB default).
   const windows = download ? { initialWindowSize: 1 << 26, sessionWindowSize: 1 << 26 } : { initialWindowSize: 1 << 20 }
   const session = new SpdySession({ role: 'client', version, maxConcurrentStreams: 1000, ...windows }, Date.now())
-  const engine = tls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
+  const engine = tls && !nodeTls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
   const writeOut = (chunks: Uint8Array[]): void => {
     if (chunks.length === 1) socket.write(chunks[0])
     else if (chunks.length > 1) { socket.cork(); for (const c of chunks) socket.write(c); socket.uncork() }
@@ -81,7 +88,13 @@ function connect (onEvents: (events: SessionEvent[], link: Link) => void, start:
     end: () => { if (engine !== null) { engine.close(); writeOut(engine.takeOutboundChunks()) } socket.end() }
   }
   const spdyIn = (b: Uint8Array): void => { onEvents(session.receive(b, Date.now()), link); link.flush() }
-  socket.on('connect', () => { if (engine === null) { start(link); link.flush() } else writeOut(engine.takeOutboundChunks()) })
+  socket.on(nodeTls ? 'secureConnect' : 'connect', () => {
+    if (nodeTls) {
+      const s = socket as TLSSocket
+      if (s.alpnProtocol !== protocol || s.getProtocol() !== tlsVersion) { console.error(`got ${String(s.getProtocol())} ${String(s.alpnProtocol)}, not ${tlsVersion} ${protocol}`); errors++; socket.destroy(); return }
+    }
+    if (engine === null) { start(link); link.flush() } else writeOut(engine.takeOutboundChunks())
+  })
   socket.on('data', (chunk: Buffer) => {
     if (engine === null) { spdyIn(chunk); return }
     for (const ev of engine.receive(chunk, Date.now())) {
