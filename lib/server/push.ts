@@ -16,8 +16,18 @@ import type { SpdyServerResponse } from './response'
 
 export const kPush = Symbol('fastify-spdy.push')
 
+/** How one push may be called off once the app has produced the pushed response's status and headers. */
+export interface PushOptions {
+  /**
+   * Called once with the pushed response's status and headers, before anything of the pushed stream is sent:
+   * true abandons the push (no SYN_STREAM; the response runs to its end and is dropped) and the push resolves
+   * false. Cache-aware push (lib/cache-aware-push.ts) skips what the browser already has by its ETag.
+   */
+  skip?: (status: number, headers: Readonly<Record<string, string | string[]>>) => boolean
+}
+
 /** Pushes `path` (absolute path, run as a GET through the app); resolves whether the pushed stream was opened. */
-export type PushFunction = (path: string) => Promise<boolean>
+export type PushFunction = (path: string, opts?: PushOptions) => Promise<boolean>
 
 /** What the pusher uses of its session's router (lib/server/spdy-handler.ts). */
 export interface PushHost {
@@ -43,11 +53,17 @@ class PushSink implements StreamSink {
   drain: (() => void) | null = null
   private refused = false
   constructor (private readonly p: Pusher, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
-    private readonly opened: (ok: boolean) => void) {}
+    private readonly opened: (ok: boolean) => void, private readonly opts?: PushOptions) {}
 
   // Called from the pushed request's app code: under the connection's crash barrier.
 
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
+    if (this.opts?.skip?.(status, headers as Readonly<Record<string, string | string[]>>) === true) {
+      // Abandoned with nothing sent: write() and end() drop what the response still produces.
+      this.refused = true
+      this.opened(false)
+      return
+    }
     const h = this.p.host
     h.run(() => {
       this.id = h.session.push(this.assocId, pushHeaderList(h.version, this.url, status, headers), { fin })
@@ -101,7 +117,7 @@ export class Pusher {
    * once the pushed stream is open, false when the push cannot happen.
    */
   push (from: StreamHead, ...args: Parameters<PushFunction>): Promise<boolean> {
-    const [path] = args
+    const [path, opts] = args
     const assocId = from.streamId
     const n = this.pushCount.get(assocId) ?? 0
     const head = pushRequestHead(from.head, path, from.conn.encrypted ? 'https' : from.head.scheme)
@@ -110,7 +126,7 @@ export class Pusher {
     return new Promise<boolean>((resolve) => {
       let settled = false
       const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, head, opened)
+      const sink = new PushSink(this, assocId, head, opened, opts)
       // One priority below the page's (SPDY/3 section 2.3.3: 0 is the highest, 7 the lowest).
       const pushed: StreamHead = { head, version: from.version, streamId: 0, priority: Math.min(7, from.priority + 1), fin: true, conn: from.conn }
       const { res } = dispatch(this.host.fastify, pushed, sink)
