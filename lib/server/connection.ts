@@ -8,10 +8,10 @@
  * INTERNAL_ERROR when it still can before the socket closes.
  */
 import type net from 'node:net'
-import type { SpdyListener } from './listener'
+import type { ListenerContext, StageHandler, Transport } from './contracts'
 import type { SpdyVersion } from '../codec/types'
 import { Driver } from './driver'
-import { firstHandler, type StageHandler } from './proxy-stage'
+import { firstHandler } from './proxy-stage'
 import { presentPeer } from './proxy-peer'
 import { ConnectionLog } from './log-limit'
 
@@ -32,32 +32,7 @@ export interface ConnectionStats {
   compressionContextsLive: boolean
 }
 
-/** A handler consumes decrypted bytes and emits bytes to send; the connection is its transport. */
-export interface Transport {
-  /**
-   * Runs `fn` under the connection's crash barrier: for continuations the caller defers itself (nextTick,
-   * setImmediate, timers, callbacks). A throw ends this connection, never the process.
-   */
-  run (fn: () => void): void
-  /** Bytes for the peer (already framed; encrypted by the connection if TLS is on). */
-  send (chunk: Uint8Array): void
-  /**
-   * Several chunks in one go (one writev for the socket). `written`, if given, is called once the socket has
-   * written all of them (the last write's callback: writes complete in order), with an error if it failed.
-   */
-  sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void
-  /** True while the socket's buffer is over its high-water mark: producers should pause. */
-  readonly congested: boolean
-  /** Ask to be called on socket drain. */
-  onWritable (cb: () => void): void
-  /** Flush what was sent, then end the socket. */
-  end (): void
-  destroy (): void
-  /** Pause (on) or resume reading the socket for `reason` (HOLD_*); reading goes on when no reason is left. */
-  hold (reason: number, on: boolean): void
-  /** Rearm the connection's timer: the handler wants tick() at `deadline` (ms since epoch), or never (null). */
-  schedule (deadline: number | null): void
-}
+export type { Transport } from './contracts'
 
 export class Connection extends Driver implements Transport {
   private handler: ConnectionHandler | null = null
@@ -73,7 +48,7 @@ export class Connection extends Driver implements Transport {
    * `start` makes the first handler (default: PROXY stage, TLS or plain detection); `peer` carries the client's
    * address over when a connection is re-made on another socket (lib/server/tls-select.ts, OpenSSL's TLS socket).
    */
-  constructor (readonly listener: SpdyListener, socket: net.Socket, start?: (conn: Connection) => ConnectionHandler,
+  constructor (readonly listener: ListenerContext, socket: net.Socket, start?: (conn: Connection) => ConnectionHandler,
     peer?: { remoteAddress: string | null, remotePort: number | null }) {
     super(socket, { maxUnreadOutputBytes: listener.options.maxUnreadOutputBytes, unreadOutputTimeout: listener.options.unreadOutputTimeout })
     this.remoteAddress = peer !== undefined ? peer.remoteAddress : socket.remoteAddress ?? null
