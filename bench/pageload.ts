@@ -34,7 +34,7 @@ import type net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { connect, type TlsClientSession } from '../lib/client'
+import { connect, type ConnectOptions } from '../lib/client'
 import type { OutgoingHeaders } from '../lib/session/headers'
 import { generateSelfSigned } from '../lib/tls/certificates'
 import spdy from '../lib/index'
@@ -54,7 +54,7 @@ export const BROWSER_HEADERS: OutgoingHeaders = {
 }
 
 /** Our loaders (Node's https client, lib/client) and the loads headless Chromium makes. */
-export type Mode = 'https' | 'spdy' | 'push'
+export type Mode = 'https' | 'spdy' | 'push' | 'push13'
 type BrowserMode = 'chromium-h1' | 'chromium-h2'
 type AnyMode = Mode | BrowserMode
 const MODES: Mode[] = ['https', 'spdy', 'push']
@@ -62,7 +62,8 @@ const BROWSER_MODES: BrowserMode[] = ['chromium-h1', 'chromium-h2']
 
 /** chromium-h1 loads from the `https` server, chromium-h2 from `h2`. */
 interface Ports { https: number, h2: number, spdy: number, push: number }
-const portOf = (ports: Ports, m: AnyMode): number => m === 'chromium-h1' ? ports.https : m === 'chromium-h2' ? ports.h2 : ports[m]
+/** push13 is the push server reached over OpenSSL (TLS 1.3, ALPN): the listener's TLS split sends it there. */
+const portOf = (ports: Ports, m: AnyMode): number => m === 'chromium-h1' ? ports.https : m === 'chromium-h2' ? ports.h2 : m === 'push13' ? ports.push : ports[m]
 
 /**
  * Asset URLs a browser fetches for the page: every href/src under /static/ in link, script and img tags, once each,
@@ -166,7 +167,7 @@ interface CacheEntry { body: Buffer, etag: string | null, freshUntil: number }
 export class Visitor {
   readonly cookies = new Map<string, string>()
   readonly cache = new Map<string, CacheEntry>()
-  tlsSession: TlsClientSession | null = null
+  tlsSession: ConnectOptions['session'] = null
 
   cookieHeader (): Record<string, string> {
     return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
@@ -191,6 +192,30 @@ export class Visitor {
     const maxAge = /\bmax-age=(\d+)/.exec(cc)
     if (status !== 200 || maxAge === null || /\bno-store\b/.test(cc)) return
     this.cache.set(path, { body, etag: one(headers.etag) ?? null, freshUntil: performance.now() + Number(maxAge[1]) * 1000 })
+  }
+}
+
+/** How each lib/client mode connects. push13's options are helper D's lib/client `tlsStack` (tls13Skip checks it). */
+function connectOptions (mode: Mode, port: number, session: ConnectOptions['session']): ConnectOptions {
+  const base = { host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, version: 3.1 as const, session }
+  if (mode !== 'push13') return { ...base, negotiation: 'npn', falseStart: true }
+  const o: ConnectOptions & { tlsStack: 'openssl', tlsVersion: 'TLSv1.3' } = { ...base, negotiation: 'alpn', tlsStack: 'openssl', tlsVersion: 'TLSv1.3' }
+  return o
+}
+
+/**
+ * Why the TLS 1.3 mode cannot run (null when it can): one connection to the push server through lib/client with
+ * tlsStack 'openssl' must come out as TLS 1.3. A lib/client without that option ignores it and shakes hands with
+ * its own TLS 1.2 engine, which this catches.
+ */
+async function tls13Skip (port: number): Promise<string | null> {
+  try {
+    const c = await connect(connectOptions('push13', port, null))
+    const version = c.tls?.version ?? 'none'
+    await c.close()
+    return version === 'TLSv1.3' ? null : `lib/client negotiated ${version}, not TLS 1.3 (no tlsStack 'openssl' in this lib/client)`
+  } catch (err) {
+    return `lib/client over OpenSSL failed: ${(err as Error).message}`
   }
 }
 
@@ -222,8 +247,9 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
   }
   // lib/client: our TLS client (NPN and False Start, as SPDY-era Chrome) and client session; connect() resolves
   // after our Finished (RFC 7918), so the page's SYN_STREAM leaves one round trip before the server's Finished.
-  // A Visitor's TLS session from an earlier visit is offered for resumption.
-  const client = await connect({ host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, negotiation: 'npn', version: 3.1, falseStart: true, session: visitor?.tlsSession ?? null })
+  // push13: Node's TLS (OpenSSL) instead, TLS 1.3 with ALPN, whose handshake takes one round trip without False
+  // Start. A Visitor's TLS session from an earlier visit is offered for resumption.
+  const client = await connect(connectOptions(mode, port, visitor?.tlsSession ?? null))
   try {
     const authority = `localhost:${port}`
     const headers = (extra: Record<string, string> = {}): OutgoingHeaders => ({ ...BROWSER_HEADERS, ...visitor?.cookieHeader(), ...extra })
@@ -255,7 +281,7 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
     }
     const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') }), get)
     // A repeat visit with cache-aware push may rightly push nothing: the check is for first visits.
-    if (mode === 'push' && used === 0 && fromCache === 0) throw new Error('push mode: nothing was pushed')
+    if ((mode === 'push' || mode === 'push13') && used === 0 && fromCache === 0) throw new Error(`${mode} mode: nothing was pushed`)
     if (mode === 'spdy' && res.pushes.length > 0) throw new Error('spdy mode: the server pushed')
     const resumed = client.tls?.resumed ?? false
     if (visitor !== undefined) visitor.tlsSession = client.tlsSession
@@ -334,7 +360,7 @@ async function startServers (pin: boolean): Promise<Servers> {
 }
 
 const fmtMs = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
-const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push' }
+const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push', push13: 'spdy+push TLS 1.3' }
 
 /** One measured load, whoever made it. */
 /** `connectStartAt`: Chromium's connectStart as an epoch time (ms); `skewMs` is it less the shaper's first accept. */
@@ -366,9 +392,13 @@ async function main (): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-pc', '1', String(process.pid)], { stdio: 'ignore' })
   const chromiumPath = findChromium()
   if (chromiumPath === null) process.stdout.write('# skip chromium-h1, chromium-h2: no chromium on PATH (apt-get install chromium)\n')
-  const modes: AnyMode[] = [...(chromiumPath === null ? [] : BROWSER_MODES), ...MODES]
   const servers = await startServers(pin)
   const { ports } = servers
+  // SPDY/3.1 + push over TLS 1.3 (ALPN, OpenSSL on both sides), when lib/client can.
+  const skip13 = await tls13Skip(ports.push)
+  if (skip13 !== null) process.stdout.write(`# skip push13 (spdy+push over TLS 1.3): ${skip13}\n`)
+  const ours: Mode[] = skip13 === null ? [...MODES, 'push13'] : MODES
+  const modes: AnyMode[] = [...(chromiumPath === null ? [] : BROWSER_MODES), ...ours]
   let browser: Chromium | null = null
   try {
     if (chromiumPath !== null) browser = await Chromium.launch(chromiumPath, servers.cert)
@@ -390,10 +420,10 @@ async function main (): Promise<void> {
     // finish, and how long each client takes with no link at all (its own CPU and the machine's load).
     const pages: PageInfo[] = []
     for (const { path, what } of PAGES.filter((p) => only === null || p.path === only)) {
-      const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [] }
-      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
+      const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [], push13: [] }
+      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of ours) direct[m].push(await loadPage(m, portOf(ports, m), path))
       const size = direct.https[0]
-      const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
+      const unshaped = new Map<AnyMode, number[]>(ours.map((m) => [m, direct[m].map((l) => l.ms)]))
       // The smoke run drives Chromium on the first page only (the slow part of it); our loaders walk every page.
       if (browser !== null && !(quick && pages.length > 0)) {
         for (const m of BROWSER_MODES) unshaped.set(m, [])
@@ -430,6 +460,7 @@ async function main (): Promise<void> {
       const cell: Cell = { page, rtt, mbps, samples }
       cells.push(cell)
       process.stdout.write(cellLine(cell) + '\n')
+      if (cell.samples.has('push13')) process.stdout.write(tls13Line(cell) + '\n')
     }
     // Repeat visits (--repeat): per cell and mode, one shaper; a first visit, then every connection through the
     // link is closed (time passing between visits), then the measured second visit with what the first left
@@ -488,8 +519,8 @@ function * rotated<M> (modes: M[], runs: number): Generator<M> {
 }
 
 /** The repeat-visit modes: Chromium over HTTP/1.1 and HTTP/2 with its cache, lib/client with its Visitor. */
-type RepeatMode = 'chromium-h1' | 'chromium-h2' | 'spdy' | 'push'
-const REPEAT_MODES: RepeatMode[] = ['chromium-h1', 'chromium-h2', 'spdy', 'push']
+type RepeatMode = 'chromium-h1' | 'chromium-h2' | 'spdy' | 'push' | 'push13'
+const REPEAT_MODES: RepeatMode[] = ['chromium-h1', 'chromium-h2', 'spdy', 'push', 'push13']
 /** A repeat visit: its time, the bytes and connections the link carried for it, what came from cache or push. */
 interface RepeatSample { ms: number, bytesDown: number, connections: number, fromCache: number, pushed: number }
 interface RepeatCell { page: PageInfo, rtt: number, mbps: number, samples: Map<RepeatMode, RepeatSample[]> }
@@ -537,8 +568,8 @@ the page carries the cookie of what was pushed, and the second visit is pushed o
 (the chain page's \`/api/posts\`, sent without a validator, is always pushed; Chromium and spdy fetch it again too).
 Time and bytes down the link (TLS records and all, from the shaper), median of ${runs} runs.
 
-| page | RTT | bandwidth | Chromium HTTPS/1.1 | Chromium HTTP/2 | spdy | spdy+push (cache-aware) | push / Chromium h2 bytes | goal: bytes <= Chromium h2 |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| page | RTT | bandwidth | Chromium HTTPS/1.1 | Chromium HTTP/2 | spdy | spdy+push (cache-aware) | spdy+push TLS 1.3 (cache-aware) | push / Chromium h2 bytes | goal: bytes <= Chromium h2 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `
 }
@@ -553,13 +584,20 @@ function cellLine (c: Cell): string {
     `spdy ${t('spdy')}, spdy+push ${t('push')}; spdy+push / chromium-h1 ${ratio(med(c, 'push'), med(c, 'chromium-h1'))}, / chromium-h2 ${ratio(med(c, 'push'), med(c, 'chromium-h2'))}`
 }
 
+/** The TLS 1.3 column's line, apart from cellLine (whose shape test/bench/smoke.test.ts checks). */
+function tls13Line (c: Cell): string {
+  const v = med(c, 'push13')
+  return `pageload tls13: ${c.page.path} at RTT ${c.rtt} ms, ${c.mbps} Mbit/s: spdy+push over TLS 1.3 ${v === null ? 'n/a' : fmtMs(v)}; / spdy+push over TLS 1.2 ${ratio(v, med(c, 'push'))}, / chromium-h1 ${ratio(v, med(c, 'chromium-h1'))}, / chromium-h2 ${ratio(v, med(c, 'chromium-h2'))}`
+}
+
 /** Round trips each mode needs before the demo post's last byte, from how each protocol opens (no loss). */
 const MODEL_RTTS: Record<AnyMode, string> = {
   'chromium-h1': 'TCP 1 + TLS 1 (False Start) + page 1, then five more connections (TCP 1 + resumed TLS 1 + request 1) and the rest of 19 assets in rounds over six: about 8',
   'chromium-h2': 'TCP 1 + TLS 1 (False Start) + page 1 + every asset at once 1: about 4',
   https: 'TCP 1 + TLS 2 (no False Start in Node\'s client) + page 1, then as chromium-h1: about 9',
   spdy: 'TCP 1 + TLS 1 (False Start in lib/client) + page 1 + every asset at once 1: about 4',
-  push: 'TCP 1 + TLS 1 (False Start in lib/client) + page with every asset pushed 1: about 3'
+  push: 'TCP 1 + TLS 1 (False Start in lib/client) + page with every asset pushed 1: about 3',
+  push13: 'TCP 1 + TLS 1.3 1 (no False Start needed) + page with every asset pushed 1: about 3'
 }
 
 /** The same for the other pages: how the chain and the large object change the count. */
@@ -576,7 +614,7 @@ function skewText (cells: Cell[]): string {
 }
 
 function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
-  const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push']
+  const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push', 'push13']
   const spread = (c: Cell, m: AnyMode): string => {
     const s = c.samples.get(m)
     if (s === undefined || s.length === 0) return 'n/a'
@@ -618,8 +656,8 @@ function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], sh
 
 ${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}.
 
-| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | spdy+push TLS 1.3 | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push / push TLS 1.3) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   }
@@ -632,7 +670,7 @@ dependency chain followed as a browser does (our loaders parse the HTML's link/s
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
 five in the same run.
 
-What each side has on or off (TLS 1.2 everywhere: SPDY's TLS; NPN does not exist in TLS 1.3):
+What each side has on or off (TLS 1.2 everywhere but the TLS 1.3 column: SPDY's TLS; NPN does not exist in TLS 1.3):
 | mode | client | server | connections | TLS resumption within the load | False Start | push |
 | --- | --- | --- | --- | --- | --- | --- |
 | Chromium HTTPS/1.1 (anchor) | headless Chromium (Debian \`chromium\`), a new browser context per load | Node https (\`Fastify({ https })\`), ALPN http/1.1 | Chromium's pool (6 per host) | yes (Chromium's; counted on the server) | yes (Chromium, RFC 7918) | no |
@@ -640,6 +678,7 @@ What each side has on or off (TLS 1.2 everywhere: SPDY's TLS; NPN does not exist
 | Node https | Node's https client, new Agent per load, maxSockets 6, maxCachedSessions 100 | the Chromium HTTPS/1.1 server | 6 | yes | **no** (Node's client cannot) | no |
 | spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), each reference requested once known, Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | yes (lib/client, RFC 7918: ECDHE + AEAD + NPN) | no |
 | spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches), \`cacheAwarePush: true\` (a first visit has no cookie: everything is pushed, the page sets one) | 1 | n/a | yes | yes |
+| spdy+push TLS 1.3 | lib/client on Node's TLS (\`tlsStack: 'openssl'\`, TLS 1.3, ALPN spdy/3.1; n/a when this lib/client cannot) | the same server; its TLS split gives ALPN-only clients OpenSSL | 1 | n/a | not needed (TLS 1.3: one round trip) | yes |
 
 Timing: Chromium's Navigation Timing from the page's connectStart to loadEventStart, or to the last resource's
 responseEnd when later (a script's fetch() can end after the load event); read in the page over the DevTools
