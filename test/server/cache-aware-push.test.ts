@@ -127,3 +127,27 @@ t.test('spdy-transport (independent peer), plain SPDY/3: the cookie round trip',
   t.equal(repeat.headers['set-cookie'], undefined)
   t.equal(repeat.body.toString(), 'page')
 })
+
+t.test('versions: Last-Modified stands in for a missing ETag; no-store and non-200 are never skipped', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0, cacheAwarePush: true })
+  let lastModified = 'Tue, 01 Jan 2030 00:00:00 GMT'
+  app.get('/lm.css', async (_req, reply) => { reply.header('last-modified', lastModified); return 'lm' })
+  app.get('/nostore.js', async (_req, reply) => { reply.header('etag', '"n"').header('cache-control', 'private, no-store'); return 'ns' })
+  app.get('/gone.svg', async (_req, reply) => { reply.code(404).header('etag', '"g"'); return 'gone' })
+  app.get('/page', { config: { spdy: { push: ['/lm.css', '/nostore.js', '/gone.svg'] } } }, async () => 'page')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const st = await StClient.connect({ port: app.spdy.port!, version: 3.1 })
+  t.teardown(async () => { await st.close(); await app.close() })
+  const paths = (r: { pushes: Array<{ path: string }> }): string[] => r.pushes.map((p) => p.path.replace(/^https?:\/\/[^/]+/, '')).sort()
+  const first = await st.request({ path: '/page' })
+  t.same(paths(first), ['/gone.svg', '/lm.css', '/nostore.js'])
+  const ck = cookieFrom(first.headers['set-cookie'])
+  const set = decodeCasperCookie(ck.pair.split('=')[1], 13, 512)
+  t.same(set, { ok: true, values: [casperHash('/lm.css', lastModified, 13)] }, 'only the Last-Modified asset is recorded')
+  const repeat = await st.request({ path: '/page', headers: { cookie: ck.pair } })
+  t.same(paths(repeat), ['/gone.svg', '/nostore.js'], 'the no-store and the 404 responses are pushed again')
+  lastModified = 'Wed, 02 Jan 2030 00:00:00 GMT'
+  const changed = await st.request({ path: '/page', headers: { cookie: ck.pair } })
+  t.same(paths(changed), ['/gone.svg', '/lm.css', '/nostore.js'], 'a new Last-Modified is a new version')
+})
