@@ -120,7 +120,7 @@ export class SpdyHandler implements Handler, PushHost {
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
-  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (ServerStream.prepare). */
+  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (wire). */
   readonly connectionTimeout: number
   readonly requestTimeout: number
   get compressionContextsLive (): boolean { return this.session.zlibLive }
