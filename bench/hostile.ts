@@ -18,7 +18,10 @@ import { machine, writeSection } from './results'
 
 type Kind = 'fastify-spdy' | 'fastify-h2c' | 'fastify-http1'
 const KINDS: Kind[] = ['fastify-spdy', 'fastify-h2c', 'fastify-http1']
-const SECONDS = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i < 0 ? undefined : process.argv[i + 1] }
+const SECONDS = Number(arg('--seconds')) || 5
+/** `--only WORD`: the attacks whose name contains WORD (case-insensitive); results are printed, RESULTS.md is left alone. */
+const ONLY = arg('--only')?.toLowerCase()
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 interface Server { port: number, child: ChildProcess, rss: () => number, alive: () => boolean }
@@ -191,6 +194,7 @@ async function main (): Promise<void> {
     ''
   ]
   for (const attack of ATTACKS) {
+    if (ONLY !== undefined && !attack.name.toLowerCase().includes(ONLY)) continue
     lines.push(`### ${attack.name}`, '', '| server | survived | peak RSS MB | p99 during vs before (ms) | attacker outcome |', '| --- | --- | --- | --- | --- |')
     for (const kind of KINDS) {
       const m = attack.maps(kind)
@@ -202,7 +206,8 @@ async function main (): Promise<void> {
     lines.push('')
   }
   lines.push(NOTE)
-  writeSection('hostile', lines.join('\n'))
+  if (ONLY === undefined) writeSection('hostile', lines.join('\n'))
+  else console.log(lines.join('\n'))
 }
 
 main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1) })

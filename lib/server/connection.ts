@@ -52,6 +52,8 @@ export interface Transport {
   sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void
   /** True while the socket's buffer is over its high-water mark: producers should pause. */
   readonly congested: boolean
+  /** Bytes sent that the socket has not yet written (the session's answer budget counts them: transportBacklog). */
+  readonly unwrittenBytes: number
   /** Ask to be called on socket drain. */
   onWritable (cb: () => void): void
   /** Flush what was sent, then end the socket. */
@@ -170,6 +172,8 @@ export class Connection implements Transport {
   get congested (): boolean {
     return this.socket.writableNeedDrain
   }
+
+  get unwrittenBytes (): number { return this.socket.writableLength }
 
   send (chunk: Uint8Array): void {
     if (this.ended || this.socket.destroyed) return

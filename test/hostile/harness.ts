@@ -240,9 +240,11 @@ export async function spawnServer (opts: { tls?: boolean | 'engine', spdy?: Part
 /**
  * Floods PINGs (SPDY/3, odd ids as a client's) on a socket that never reads, for up to `ms` or `maxBytes`; returns
  * the bytes written and whether the server closed the connection meanwhile. Our own writes wait for the drain, so
- * the attacker's memory stays small whatever the server does.
+ * the attacker's memory stays small whatever the server does. `perWrite` (default 4096) PINGs go in each write;
+ * below 4096 the flooder waits a millisecond between writes, so the server tends to read fewer PINGs at a time
+ * than its per-read answer budget (a paced flood).
  */
-export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number }): Promise<{ sent: number, cut: boolean }> {
+export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number, perWrite?: number }): Promise<{ sent: number, cut: boolean }> {
   const sock = await rawSocket(port, opts.tls)
   let cut = false
   let onCut: () => void = () => {}
@@ -257,13 +259,15 @@ export async function pingFlood (port: number, opts: { tls?: boolean, ms: number
     batch.set([0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04], i * 12)
     batch.writeUInt32BE((i * 2 + 1) >>> 0, i * 12 + 8)
   }
+  const perWrite = Math.min(4096, opts.perWrite ?? 4096)
+  const unit = batch.subarray(0, perWrite * 12)
   const end = Date.now() + opts.ms
   let sent = 0
   while (!cut && Date.now() < end && sent < opts.maxBytes) {
-    sent += batch.length
-    if (!sock.write(batch)) {
+    sent += unit.length
+    if (!sock.write(unit)) {
       await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
-    }
+    } else if (perWrite < 4096) await sleep(1)
   }
   sock.destroy()
   return { sent, cut }
