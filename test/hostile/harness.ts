@@ -356,6 +356,36 @@ export async function openSockets (port: number, n: number, start: (s: net.Socke
   return out
 }
 
+/**
+ * `total` idle TCP connections (sending nothing) spread over child processes of at most `perChild` each
+ * (test/hostile/idle-child.ts), so no process needs more descriptors than the machine's per-process limit. Resolves
+ * once every child has seen all its sockets closed by the server, or `boundMs` ran out; `opened` tells the parent
+ * when every child has finished connecting. Connections that failed to open count as neither answered nor cut.
+ */
+export function idleInChildren (port: number, total: number, opts: { perChild: number, boundMs: number, opened?: () => void }): Promise<AttackOutcome & { failed: number }> {
+  const children = Math.ceil(total / opts.perChild)
+  let opening = children
+  const runs = Array.from({ length: children }, (_, i) => new Promise<{ opened: number, failed: number, closed: number }>((resolve) => {
+    const n = Math.min(opts.perChild, total - i * opts.perChild)
+    const child = fork(join(__dirname, 'idle-child.ts'), [JSON.stringify({ port, n, boundMs: opts.boundMs })],
+      { cwd: join(__dirname, '..', '..'), execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let last = { opened: 0, failed: n, closed: 0 }
+    child.on('message', (m) => {
+      const r = m as { phase: string, opened: number, failed: number, closed?: number }
+      last = { opened: r.opened, failed: r.failed, closed: r.closed ?? 0 }
+      if (r.phase === 'opened' && --opening === 0) opts.opened?.()
+    })
+    child.once('exit', () => resolve(last))
+    // Bound: the child gives up at boundMs; this is for a child that hangs on the way.
+    setTimeout(() => child.kill('SIGKILL'), opts.boundMs + 30_000).unref()
+  }))
+  return Promise.all(runs).then((rs) => {
+    const opened = rs.reduce((a, r) => a + r.opened, 0)
+    const cut = rs.reduce((a, r) => a + r.closed, 0)
+    return { connections: opened, answered: 0, cut, settled: cut, failed: rs.reduce((a, r) => a + r.failed, 0) }
+  })
+}
+
 /** A SPDY answer (RST_STREAM or GOAWAY) among the frames received. */
 export const spdyAnswer = (bytes: Buffer): boolean => {
   try {
