@@ -835,6 +835,9 @@ export class SpdySession {
    * flow-control windows. `maxBytes` bounds the DATA taken (control frames always go).
    */
   takeOutbound (maxBytes = Infinity): Uint8Array[] {
+    // Nothing queued (a read that completed no frame, a flush with no answer ready yet): no array to make (issue 14:
+    // a client writing each frame in pieces has the server flush after every piece).
+    if (this.control.length === 0 && !this.anyReady()) return NOTHING_OUT
     const out = this.control.splice(0)
     this.controlBytes = 0
     this.controlAnswers = 0
@@ -865,6 +868,11 @@ export class SpdySession {
       this.controlAnswers = 0
     }
     return out
+  }
+
+  private anyReady (): boolean {
+    for (let p = 0; p < 8; p++) if (this.ready[p].size > 0) return true
+    return false
   }
 
   /** One DATA frame of stream s into out; returns bytes taken, or -1 when s has nothing sendable now. */
@@ -1058,6 +1066,8 @@ export class SpdySession {
 
 const EMPTY = new Uint8Array(0)
 const EMPTY_EVENTS: SessionEvent[] = []
+/** takeOutbound()'s answer when nothing is queued; frozen, so a caller that would add to it fails loudly. */
+const NOTHING_OUT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 
 /** A header list's decoded block size (SPDY/3 section 2.6.10): a count, then each name and value with its length. */
 function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {
