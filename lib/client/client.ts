@@ -9,6 +9,7 @@
  *   await client.close()
  */
 import * as net from 'node:net'
+import { TLSSocket } from 'node:tls'
 import { FrameDecoder } from '../codec/decoder'
 import type { Frame, HeaderList, SpdyVersion } from '../codec/types'
 import { GoawayStatus, goawayStatusName, RstStatus, rstStatusName, type TlsError } from '../errors'
@@ -17,7 +18,7 @@ import { SpdySession, type SessionEvent } from '../session/session'
 import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
 import { EngineDriver, type PullEngine } from '../server/engine-driver'
-import { connectOpenSsl, type OpenSslTlsVersion } from './openssl'
+import { openSslFailure, openSslHandshake, openSslSocket, type OpenSslTlsVersion } from './openssl'
 import {
   ClientCertificateError,
   ClientClosedError,
@@ -571,10 +572,12 @@ class ClientLink implements PullEngine<never> {
   private readonly until: number | null
   private settled = false
 
-  /** `secured`: the socket is a TLSSocket whose handshake is done (tlsStack 'openssl'): open at once. */
+  /** tlsStack 'openssl': `socket` is Node's TLSSocket, which does the handshake; we wait for its 'secureConnect'. */
+  private readonly openssl: boolean
+
   constructor (readonly socket: net.Socket, private readonly opts: ConnectOptions, private readonly where: string,
-    private readonly settle: (err: SpdyClientError | null, client?: SpdyClient) => void,
-    secured?: { handshake: TlsHandshakeEvent, version: SpdyVersion }) {
+    private readonly settle: (err: SpdyClientError | null, client?: SpdyClient) => void) {
+    this.openssl = socket instanceof TLSSocket
     const timeout = opts.timeout ?? DEFAULT_TIMEOUT
     this.until = timeout > 0 ? Date.now() + timeout : null
     this.driver = new EngineDriver<never>(socket, this, {
@@ -586,6 +589,7 @@ class ClientLink implements PullEngine<never> {
       },
       socketError: (err) => {
         if (this.client !== null) this.client.onSocketGone(err)
+        else if (this.openssl) this.fail(openSslFailure(err, where, this.phase === 'handshake'))
         else if (this.phase === 'connect') {
           const code = err.code ?? 'ERROR'
           this.fail(new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code))
@@ -599,8 +603,12 @@ class ClientLink implements PullEngine<never> {
       }
     })
     this.driver.schedule(this.until)
-    if (secured !== undefined) this.driver.run(() => this.open(null, secured.handshake, secured.version))
-    else socket.once('connect', () => this.driver.run(() => this.connected()))
+    if (socket instanceof TLSSocket) {
+      socket.once('connect', () => { this.phase = 'handshake' })
+      socket.once('secureConnect', () => this.driver.run(() => this.secured(socket)))
+    } else {
+      socket.once('connect', () => this.driver.run(() => this.connected()))
+    }
   }
 
   get deadline (): number | null { return this.phase === 'open' ? null : this.until }
@@ -626,6 +634,15 @@ class ClientLink implements PullEngine<never> {
       return
     }
     this.driver.wake()
+  }
+
+  /** tlsStack 'openssl': Node's handshake is done; the session runs over the TLSSocket as over a plain socket. */
+  private secured (socket: TLSSocket): void {
+    if (this.settled) return
+    const handshake = openSslHandshake(socket, this.opts.servername ?? this.opts.host)
+    const version = handshake.protocol === null ? undefined : PROTOCOL_OF[handshake.protocol]
+    if (version === undefined) { this.fail(noProtocol(this.where, handshake.protocol, this.opts.version)); return }
+    this.open(null, handshake, version)
   }
 
   private open (conn: TlsClientConnection | null, handshake: TlsHandshakeEvent | null, version: SpdyVersion): void {
@@ -691,51 +708,33 @@ class ClientLink implements PullEngine<never> {
 /** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
 export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
   checkMaxBytes('maxResponseBytes', opts.maxResponseBytes)
-  if (opts.tls && opts.tlsStack === 'openssl') return await connectOverOpenSsl(opts)
-  if (Buffer.isBuffer(opts.session)) throw new TypeError("session: a Node session (Buffer) resumes with tlsStack 'openssl' only")
+  const openssl = opts.tls && opts.tlsStack === 'openssl'
+  if (openssl && opts.negotiation === 'npn') throw new TypeError("negotiation 'npn' needs tlsStack 'engine': Node's TLS has no NPN")
+  if (openssl && opts.session != null && !Buffer.isBuffer(opts.session)) throw new TypeError("session: tlsStack 'openssl' resumes a Node session (a Buffer from its client.tlsSession)")
+  if (!openssl && Buffer.isBuffer(opts.session)) throw new TypeError("session: a Node session (Buffer) resumes with tlsStack 'openssl' only")
+  let made: SpdyClient | null = null
+  let nodeSession: Buffer | null = null
+  const socket = openssl
+    ? openSslSocket({
+      host: opts.host,
+      port: opts.port,
+      servername: opts.servername ?? opts.host,
+      protocols: offered(opts.version),
+      ca: opts.ca,
+      insecure: opts.insecure,
+      session: opts.session as Buffer | null | undefined,
+      tlsVersion: opts.tlsVersion,
+      // TLS 1.2 gives its session at the handshake, TLS 1.3 its tickets after it (RFC 8446 section 4.6.1).
+      onSession: (s) => { nodeSession = s; made?.setNodeSession(s) }
+    })
+    : net.connect({ host: opts.host, port: opts.port }).setNoDelay(true)
   return await new Promise<SpdyClient>((resolve, reject) => {
-    const socket = net.connect({ host: opts.host, port: opts.port })
-    socket.setNoDelay(true)
     // eslint-disable-next-line no-new
     new ClientLink(socket, opts, `${opts.host}:${opts.port}`, (err, client) => {
-      if (err !== null) reject(err)
-      else resolve(client as SpdyClient)
+      if (err !== null) { reject(err); return }
+      made = client as SpdyClient
+      if (nodeSession !== null) made.setNodeSession(nodeSession)
+      resolve(made)
     })
   })
-}
-
-/**
- * connect() over node:tls (lib/client/openssl.ts): the handshake there, then the same ClientLink, driver and
- * SpdyClient over the TLSSocket as over a plain socket (no tlsConn: the socket encrypts).
- */
-async function connectOverOpenSsl (opts: ConnectOptions): Promise<SpdyClient> {
-  if (opts.negotiation === 'npn') throw new TypeError("negotiation 'npn' needs tlsStack 'engine': Node's TLS has no NPN")
-  if (opts.session != null && !Buffer.isBuffer(opts.session)) throw new TypeError("session: tlsStack 'openssl' resumes a Node session (a Buffer from its client.tlsSession)")
-  let client: SpdyClient | null = null
-  let latest: Buffer | null = null
-  const { socket, handshake } = await connectOpenSsl({
-    host: opts.host,
-    port: opts.port,
-    servername: opts.servername ?? opts.host,
-    protocols: offered(opts.version),
-    ca: opts.ca,
-    insecure: opts.insecure,
-    session: opts.session,
-    tlsVersion: opts.tlsVersion,
-    timeout: opts.timeout ?? DEFAULT_TIMEOUT,
-    onSession: (s) => { latest = s; client?.setNodeSession(s) }
-  })
-  const version = handshake.protocol === null ? undefined : PROTOCOL_OF[handshake.protocol]
-  if (version === undefined) {
-    socket.destroy()
-    throw noProtocol(`${opts.host}:${opts.port}`, handshake.protocol, opts.version)
-  }
-  // The same link and driver as a plain socket's: the TLSSocket encrypts what the session writes.
-  const c = await new Promise<SpdyClient>((resolve, reject) => {
-    // eslint-disable-next-line no-new
-    new ClientLink(socket, opts, `${opts.host}:${opts.port}`, (err, made) => { if (err !== null) reject(err); else resolve(made as SpdyClient) }, { handshake, version })
-  })
-  client = c
-  if (latest !== null) c.setNodeSession(latest)
-  return c
 }

@@ -7,12 +7,13 @@
  * the package's own SPDY client, and reaching servers our TLS 1.2 engine cannot (TLS 1.3 only). It has no False
  * Start (RFC 7918 is TLS 1.2 only; TLS 1.3's one round trip already does what it did).
  *
- * Only this module touches node:tls for the client; it knows nothing of SpdyClient (client.ts builds that over the
- * socket it returns), so the import graph has no cycle.
+ * This module makes the TLSSocket, names its outcome in the client's terms (the handshake summary, the errors), and
+ * does no I/O of its own: client.ts's ClientLink runs the connect, the handshake's deadline and everything after
+ * on the shared driver, as for a plain socket. It knows nothing of SpdyClient, so the import graph has no cycle.
  */
 import * as tls from 'node:tls'
 import type { TlsHandshakeEvent } from '../tls/client'
-import { ClientCertificateError, ClientClosedError, ClientConnectError, ClientNoProtocolError, ClientTlsError, ClientTimeoutError, type SpdyClientError } from './errors'
+import { ClientCertificateError, ClientClosedError, ClientConnectError, ClientNoProtocolError, ClientTlsError, type SpdyClientError } from './errors'
 
 /** TLS versions the OpenSSL stack can be pinned to (Node's names). */
 export type OpenSslTlsVersion = 'TLSv1.2' | 'TLSv1.3'
@@ -29,8 +30,6 @@ export interface OpenSslConnectOptions {
   session?: Buffer | null
   /** Pin the version; default: the best both sides have (TLS 1.3 against an OpenSSL server). */
   tlsVersion?: OpenSslTlsVersion
-  /** ms for connect + handshake; 0: none. */
-  timeout: number
   /** Each new session (TLS 1.3 tickets arrive after the handshake, RFC 8446 section 4.6.1). */
   onSession: (session: Buffer) => void
 }
@@ -45,11 +44,11 @@ const CERTIFICATE_CODES = new Set([
   'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'INVALID_CA', 'ERR_TLS_CERT_ALTNAME_INVALID'
 ])
 
-/** A node:tls error in the client's terms. */
-function failure (err: NodeJS.ErrnoException, where: string, handshaking: boolean): SpdyClientError {
+/** A node:tls socket error before the SPDY session, in the client's terms. */
+export function openSslFailure (err: NodeJS.ErrnoException, where: string, handshaking: boolean): SpdyClientError {
   const code = err.code ?? 'ERROR'
   if (CERTIFICATE_CODES.has(code)) return new ClientCertificateError(`certificate problem: ${err.message}`, code)
-  // OpenSSL names a received alert ERR_SSL_SSLV3_ALERT_<NAME> / ERR_SSL_TLSV1_ALERT_<NAME>.
+  // OpenSSL names a received alert ERR_SSL_SSLV3_ALERT_<NAME> / ERR_SSL_TLSV1_ALERT_<NAME> / ERR_SSL_TLSV13_ALERT_<NAME>.
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code)
   if (alert !== null) {
     const name = alert[1].toLowerCase()
@@ -57,70 +56,41 @@ function failure (err: NodeJS.ErrnoException, where: string, handshaking: boolea
     return new ClientTlsError(`TLS alert from the server: ${name}`, name, true)
   }
   if (code.startsWith('ERR_SSL_')) return new ClientTlsError(`TLS failure: ${err.message}`, code.slice(8).toLowerCase(), false)
-  if (!handshaking && code === 'ECONNREFUSED') return new ClientConnectError(`connection refused by ${where}`, code)
-  if (!handshaking) return new ClientConnectError(`cannot connect to ${where}: ${err.message}`, code)
-  return new ClientClosedError(`connection error during the TLS handshake with ${where}: ${code}`)
+  if (handshaking) return new ClientClosedError(`connection error during the TLS handshake with ${where}: ${code}`)
+  return new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code)
 }
 
-/**
- * Connects with node:tls and finishes the handshake. Resolves with the socket (paused: nothing read yet), the
- * handshake in our engine's terms, and the protocol ALPN chose; rejects with a SpdyClientError.
- */
-export async function connectOpenSsl (o: OpenSslConnectOptions): Promise<{ socket: tls.TLSSocket, handshake: TlsHandshakeEvent }> {
-  const where = `${o.host}:${o.port}`
-  return await new Promise((resolve, reject) => {
-    let handshaking = false
-    let settled = false
-    const socket = tls.connect({
-      host: o.host,
-      port: o.port,
-      // RFC 6066 section 3: no IP literal as SNI; Node warns for one, and checks the certificate against it anyway.
-      ...(/^[\d.]+$|:/.test(o.servername) ? {} : { servername: o.servername }),
-      ALPNProtocols: o.protocols,
-      ca: o.ca,
-      rejectUnauthorized: o.insecure !== true,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.servername, cert),
-      session: o.session ?? undefined,
-      minVersion: o.tlsVersion ?? 'TLSv1.2',
-      maxVersion: o.tlsVersion ?? 'TLSv1.3'
-    })
-    socket.setNoDelay(true)
-    // After the outcome these listeners stay, as no-ops: SpdyClient adds its own for the connection's life.
-    const fail = (err: SpdyClientError): void => {
-      if (settled) return
-      settled = true
-      if (timer !== null) clearTimeout(timer)
-      socket.on('error', () => {})
-      socket.destroy()
-      reject(err)
-    }
-    const timer = o.timeout > 0
-      ? setTimeout(() => {
-        const phase = handshaking ? 'handshake' : 'connect'
-        fail(new ClientTimeoutError(`timed out in the ${phase === 'connect' ? 'connect' : 'TLS handshake'} to ${where} after ${o.timeout} ms`, phase))
-      }, o.timeout)
-      : null
-    socket.on('error', (err: NodeJS.ErrnoException) => fail(failure(err, where, handshaking)))
-    socket.on('close', () => fail(new ClientClosedError(`${where} closed the connection during the ${handshaking ? 'TLS handshake' : 'connect'}`)))
-    socket.on('session', (s: Buffer) => o.onSession(s))
-    socket.once('connect', () => { handshaking = true })
-    socket.once('secureConnect', () => {
-      if (settled) return
-      settled = true
-      if (timer !== null) clearTimeout(timer)
-      const cipher = socket.getCipher()
-      resolve({
-        socket,
-        handshake: {
-          type: 'handshake',
-          protocol: typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null,
-          negotiatedBy: typeof socket.alpnProtocol === 'string' ? 'alpn' : null,
-          cipher: cipher.name,
-          version: socket.getProtocol() ?? cipher.version,
-          servername: o.servername,
-          resumed: socket.isSessionReused()
-        }
-      })
-    })
+/** The TLSSocket, connecting; its 'connect' is the TCP connect, its 'secureConnect' the end of the handshake. */
+export function openSslSocket (o: OpenSslConnectOptions): tls.TLSSocket {
+  const socket = tls.connect({
+    host: o.host,
+    port: o.port,
+    // RFC 6066 section 3: no IP literal as SNI; Node warns for one, and checks the certificate against it anyway.
+    ...(/^[\d.]+$|:/.test(o.servername) ? {} : { servername: o.servername }),
+    ALPNProtocols: o.protocols,
+    ca: o.ca,
+    rejectUnauthorized: o.insecure !== true,
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(o.servername, cert),
+    session: o.session ?? undefined,
+    minVersion: o.tlsVersion ?? 'TLSv1.2',
+    maxVersion: o.tlsVersion ?? 'TLSv1.3'
   })
+  socket.setNoDelay(true)
+  socket.on('session', (s: Buffer) => o.onSession(s))
+  return socket
+}
+
+/** After 'secureConnect': the handshake in our engine's terms (TlsHandshakeEvent). */
+export function openSslHandshake (socket: tls.TLSSocket, servername: string): TlsHandshakeEvent {
+  const cipher = socket.getCipher()
+  const alpn = typeof socket.alpnProtocol === 'string' ? socket.alpnProtocol : null
+  return {
+    type: 'handshake',
+    protocol: alpn,
+    negotiatedBy: alpn === null ? null : 'alpn',
+    cipher: cipher.name,
+    version: socket.getProtocol() ?? cipher.version,
+    servername,
+    resumed: socket.isSessionReused()
+  }
 }
