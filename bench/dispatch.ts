@@ -5,8 +5,8 @@
  *   npx tsx bench/dispatch.ts [--quick]
  */
 import Fastify from 'fastify'
-import { dispatch, type SpdyStreamHead } from '../lib/server/dispatch'
-import type { StreamSink } from '../lib/server/stream-sink'
+import { dispatch } from '../lib/server/dispatch'
+import type { StreamHead, StreamSink } from '../lib/server/contracts'
 import { machine, median, writeSection } from './results'
 
 const quick = process.argv.includes('--quick')
@@ -25,11 +25,13 @@ class DoneSink implements StreamSink {
   onDrain (cb: () => void): void { cb() }
 }
 
-function streamHead (id: number): SpdyStreamHead {
+const conn = { remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8443, encrypted: false }
+
+function streamHead (id: number): StreamHead {
   return {
     head: { method: 'GET', path: '/small', authority: 'localhost', scheme: 'http', httpVersion: 'HTTP/1.1', headers: { 'user-agent': 'bench', accept: '*/*', host: 'localhost' } },
     version: 3.1, streamId: id, priority: 3,
-    remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 8443, encrypted: false,
+    conn,
     fin: true
   }
 }

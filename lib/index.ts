@@ -5,12 +5,13 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyListenOptions, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import { kPush, type PushFunction } from './server/push'
+import { pushUnlessCached, setPushCookie, type CacheAwarePushSettings } from './cache-aware-push'
 import { resolveOptions, splitRegisterOptions, type FastifySpdyOptions } from './options'
 import { SpdyAlreadyRegisteredError } from './errors'
 import { alternateProtocolHook } from './alternate-protocol'
 import { SpdyListener, type SpdyListenerInfo, type SpdyRequestInfo } from './server/listener'
 
-export type { FastifySpdyOptions, SpdyProtocol, SpdyTlsOptions, SpdyLimits, AlternateProtocolOptions } from './options'
+export type { FastifySpdyOptions, SpdyProtocol, SpdyTlsOptions, SpdyLimits, AlternateProtocolOptions, CacheAwarePushOptions } from './options'
 export type { SpdyListenerInfo, SpdyRequestInfo, SpdySessionStats } from './server/listener'
 export {
   SpdyError, SpdyOptionsError, SpdyAlreadyRegisteredError, SpdyStreamError, SpdySessionError, ProtocolError,
@@ -34,7 +35,7 @@ declare module 'fastify' {
     /**
      * Pushes `path` (an absolute path on this app, run as a GET through it) on a SPDY stream associated to this
      * request. Resolves true when the pushed stream was opened; false over plain HTTP, past maxPushesPerRequest,
-     * or when the client cannot take it.
+     * when the client cannot take it, or (option cacheAwarePush) when the browser's cookie says it has it.
      */
     push (path: string): Promise<boolean>
   }
@@ -84,11 +85,15 @@ async function fastifySpdy (fastify: FastifyInstance, rawOptions: FastifySpdyOpt
     }
   })
 
+  const casper: CacheAwarePushSettings | null = options.cacheAwarePush === false
+    ? null
+    : { ...options.cacheAwarePush, maxCookieBytes: options.maxPushCookieBytes, secure: options.tls !== false }
   fastify.decorateReply('push', function (this: FastifyReply, path: string): Promise<boolean> {
     const fn = (this.request.raw as unknown as Record<symbol, PushFunction | undefined>)[kPush]
-    return fn === undefined ? Promise.resolve(false) : fn(path)
+    if (fn === undefined) return Promise.resolve(false)
+    return casper === null ? fn(path) : pushUnlessCached(this.request, fn, path, casper)
   })
-  fastify.addHook('onSend', pushOnSend)
+  fastify.addHook('onSend', pushOnSend(casper))
 
   // Added on the registering context: Alternate-Protocol follows a hook's encapsulation (that context and its
   // children), while the listener serves the whole app.
@@ -131,13 +136,22 @@ function ownerOf (obj: object, key: string): object {
 
 /**
  * `config: { spdy: { push: [...] } }`: the listed paths are pushed before the page's response is sent, so their
- * SYN_STREAMs precede the page's data and the client never asks for them (SPDY/3 section 3.3.1).
+ * SYN_STREAMs precede the page's data and the client never asks for them (SPDY/3 section 3.3.1). With cache-aware
+ * push, what the browser's cookie names is skipped, and the page's response carries the updated cookie.
  */
-const pushOnSend: onSendHookHandler = function (request, reply, payload, done) {
-  const list = (reply.routeOptions.config as { spdy?: { push?: string[] } } | undefined)?.spdy?.push
-  const fn = (request.raw as unknown as Record<symbol, PushFunction | undefined>)[kPush]
-  if (list === undefined || list.length === 0 || fn === undefined) { done(null, payload); return }
-  Promise.all(list.map((path) => fn(path))).then(() => done(null, payload), (err: Error) => done(err))
+function pushOnSend (casper: CacheAwarePushSettings | null): onSendHookHandler {
+  return function (request, reply, payload, done) {
+    const list = (reply.routeOptions.config as { spdy?: { push?: string[] } } | undefined)?.spdy?.push ?? []
+    const fn = (request.raw as unknown as Record<symbol, PushFunction | undefined>)[kPush]
+    if (fn === undefined) { done(null, payload); return }
+    if (casper === null) {
+      if (list.length === 0) { done(null, payload); return }
+      Promise.all(list.map((path) => fn(path))).then(() => done(null, payload), (err: Error) => done(err))
+      return
+    }
+    for (const path of list) void pushUnlessCached(request, fn, path, casper)
+    setPushCookie(request, reply, casper).then(() => done(null, payload), (err: Error) => done(err))
+  }
 }
 
 function listenHost (opts: FastifyListenOptions | undefined): string {

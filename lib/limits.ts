@@ -36,6 +36,7 @@ export interface SpdyLimits {
   requestBodyTimeout?: number
   maxLogLinesPerConnection?: number
   maxLogLinesPerSecond?: number
+  maxPushCookieBytes?: number
 }
 
 /** A limit: its default and bounds, and why the default is what it is. */
@@ -118,6 +119,12 @@ const MAX_31 = 0x7fffffff
  *   malformed requests, internal errors). Ten say what a peer did wrong; past that, one summary line with counts
  *   at close. 100 a second is a readable log that a busy server's pipeline takes without noticing, where one line
  *   per bad frame made 2.7 million lines in 30 s; what is dropped is counted in one line a second.
+ * - maxPushCookieBytes 512: characters of the cache-aware push cookie's value (option cacheAwarePush), read and
+ *   written. A longer cookie is not decoded at all (treated as empty), so a hostile one costs at most this much
+ *   work; the one we write drops the oldest pages' entries to fit. At ~11 bits an entry (hashBits 13) 512
+ *   characters name ~280 assets, ten pages' worth of the demo blog, and add ~400 bytes to each request's Cookie
+ *   header before SPDY's header compression. Minimum 6: the empty set. Maximum 4096: what RFC 6265 section 6.1
+ *   asks browsers to keep of one cookie.
  */
 export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   maxConcurrentStreams: { default: 100, min: 1, max: MAX_31, unit: 'streams' },
@@ -147,5 +154,6 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   streamWindowTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms on a zero send window (0 = none)' },
   requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' },
   maxLogLinesPerConnection: { default: 10, min: 0, max: 1e6, unit: 'warn/error lines per connection' },
-  maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' }
+  maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' },
+  maxPushCookieBytes: { default: 512, min: 6, max: 4096, unit: 'characters of the cache-aware push cookie value' }
 }

@@ -67,3 +67,19 @@ t.test('rejected values name the option', async (t) => {
     t.match((caught as Error).message, re)
   }
 })
+
+t.test('cacheAwarePush: off by default, true gives the documented defaults, bad values are named', async (t) => {
+  t.equal(resolveOptions({ tls: false }).cacheAwarePush, false)
+  t.same(resolveOptions({ tls: false, cacheAwarePush: true }).cacheAwarePush, { cookieName: 'spdy-casper', maxAge: 86400, hashBits: 13 })
+  t.same(resolveOptions({ tls: false, cacheAwarePush: { maxAge: 60 } }).cacheAwarePush, { cookieName: 'spdy-casper', maxAge: 60, hashBits: 13 })
+  t.equal(resolveOptions({ tls: false }).maxPushCookieBytes, 512)
+  const cases: Array<[unknown, RegExp]> = [
+    [{ tls: false, cacheAwarePush: 'yes' }, /options\.cacheAwarePush must be a boolean or/],
+    [{ tls: false, cacheAwarePush: { cookieName: 'a b' } }, /options\.cacheAwarePush\.cookieName must be a cookie name/],
+    [{ tls: false, cacheAwarePush: { maxAge: 0 } }, /options\.cacheAwarePush\.maxAge must be a whole number of seconds from 1 to 34560000/],
+    [{ tls: false, cacheAwarePush: { hashBits: 40 } }, /options\.cacheAwarePush\.hashBits must be an integer from 8 to 32/],
+    [{ tls: false, cacheAwarePush: { size: 1 } }, /unknown option cacheAwarePush\.size/],
+    [{ tls: false, maxPushCookieBytes: 5000 }, /options\.maxPushCookieBytes must be an integer from 6 to 4096/]
+  ]
+  for (const [input, re] of cases) t.throws(() => resolveOptions(input), re)
+})

@@ -7,7 +7,7 @@
  * 'https'), remote/local address and port (request.ip), setTimeout/setNoDelay/setKeepAlive (called by http.Server).
  */
 import { Duplex } from 'node:stream'
-import type { Transport } from './connection'
+import type { Transport } from './contracts'
 import { HOLD_BRIDGE } from './read-holds'
 
 export class Http1Bridge extends Duplex {

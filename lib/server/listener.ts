@@ -6,19 +6,14 @@ import net, { type AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import type { ResolvedOptions } from '../options'
 import { Connection, type ConnectionStats } from './connection'
-import type { StageHandler } from './proxy-stage'
-import { buildOpenSslStack, type OpenSslStack } from './tls-select'
+import type { ListenerContext, OpenSslStack, StageHandler } from './contracts'
+import { buildOpenSslStack } from './tls-select'
 import { loadCertificate, type TlsCertificate } from '../tls/certificates'
 import type { TlsServerOptions } from '../tls/server'
 import { SpdyOptionsError } from '../errors'
 import { ListenerLog } from './log-limit'
 
-export interface SpdyRequestInfo {
-  /** 2, 3 or 3.1 */
-  version: 2 | 3 | 3.1
-  streamId: number
-  priority: number
-}
+export type { SpdyRequestInfo } from './contracts'
 
 export type SpdySessionStats = ConnectionStats
 
@@ -36,7 +31,7 @@ export interface SpdyListenerInfo {
 /** Connections looked at per accept when looking for an idle one to close at maxSessions. */
 const EVICT_SCAN = 64
 
-export class SpdyListener {
+export class SpdyListener implements ListenerContext {
   readonly server: net.Server
   readonly connections = new Set<Connection>()
   readonly info: SpdyListenerInfo

@@ -7,35 +7,15 @@
  * answer it.
  * TLS listener: the handshake's NPN/ALPN result decides (see tls-layer.ts).
  */
-import type { Connection, Transport } from './connection'
+import type { ConnectionContext, Handler, Transport } from './contracts'
 import type { SpdyVersion } from '../codec/types'
 import { SpdyHandler } from './spdy-handler'
-
-export interface Handler {
-  receive (chunk: Uint8Array): void
-  tick (now: number): void
-  onEnd (): void
-  onClose (): void
-  shutdown (): void
-  /**
-   * After an unexpected throw (Connection's crash barrier): queue and send what the peer should hear (GOAWAY
-   * INTERNAL_ERROR), best effort; the connection closes the socket next and calls onClose().
-   */
-  fail (): void
-  /** Nothing in flight: no stream open and no request being answered; the connection may be closed for another. */
-  readonly idle: boolean
-  readonly version: SpdyVersion | null
-  readonly openStreams: number
-  readonly streamsServed: number
-  readonly rttMs: number | null
-  readonly compressionContextsLive: boolean
-}
 
 export class ProtocolHandler {
   private inner: Handler | null = null
   protocol: string | null = null
 
-  constructor (private readonly conn: Connection) {}
+  constructor (private readonly conn: ConnectionContext) {}
 
   get version (): SpdyVersion | null { return this.inner?.version ?? null }
   get openStreams (): number { return this.inner?.openStreams ?? 0 }

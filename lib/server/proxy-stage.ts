@@ -13,7 +13,7 @@
  * The parsing itself is sans-IO, in ./proxy-protocol.ts.
  */
 import { BlockList, isIPv4 } from 'node:net'
-import type { Connection } from './connection'
+import type { ConnectionContext as Connection, StageHandler } from './contracts'
 import type { SpdyVersion } from '../codec/types'
 import type { ProxyProtocolSetting } from '../options'
 import { parseProxyHeader, type ProxyHeader } from './proxy-protocol'
@@ -21,12 +21,11 @@ import { rememberProxyHeader } from './proxy-peer'
 import { Prelude } from './prelude'
 
 export { presentPeer, proxyHeaderOf } from './proxy-peer'
-import { ProtocolHandler, type Handler } from './protocol'
+import { ProtocolHandler } from './protocol'
 import { TlsLayer } from './tls-layer'
 import { TlsSelect } from './tls-select'
 
-/** What Connection drives: the stage, or what the stage hands over to (ProtocolHandler, TlsLayer). */
-export type StageHandler = Handler & { readonly protocol: string | null }
+export type { StageHandler } from './contracts'
 
 const VERSIONS: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
 

@@ -12,32 +12,9 @@
  */
 import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
-import type { SpdyRequestInfo } from './listener'
-import type { RequestHead } from '../session/headers'
+import type { SpdyConnectionInfo, SpdyRequestInfo, StreamHead } from './contracts'
 
 export type IncomingHeaders = Record<string, string | string[]>
-
-/** Connection facts of the session a stream belongs to. */
-export interface SpdyConnectionInfo {
-  remoteAddress: string | undefined
-  remotePort: number | undefined
-  localAddress: string | undefined
-  localPort: number | undefined
-  /** TLS underneath: request.protocol is 'https'. */
-  encrypted: boolean
-}
-
-/** What a stream's request is built from (dispatch hands over the stream's head itself: no copy). */
-export interface SpdyRequestInit extends SpdyConnectionInfo {
-  /**
-   * The request as lib/session/headers.ts requestHead made and checked it, built once per stream: method, path
-   * and query (the url), Node-style headers whose host is the authority. Taken over, not copied.
-   */
-  head: RequestHead
-  version: SpdyRequestInfo['version']
-  streamId: number
-  priority: number
-}
 
 /**
  * `req.socket` / `res.socket`: one per stream (not per session) because Fastify keeps per-request state on the
@@ -171,7 +148,7 @@ export class SpdyIncomingMessage extends Readable {
   /** Set by dispatch. */
   res: ResponseLink | null = null
 
-  private readonly init: SpdyRequestInit
+  private readonly init: StreamHead
   private sock: SpdySocket | null = null
   private info: SpdyRequestInfo | null = null
   private raw: string[] | null = null
@@ -192,7 +169,7 @@ export class SpdyIncomingMessage extends Readable {
   /** pushEnd() came before anyone read: push(null) waits for the first _read (saves a tick per body-less GET). */
   private endPending = false
 
-  constructor (init: SpdyRequestInit) {
+  constructor (init: StreamHead) {
     // One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants
     // only what was consumed, so this is a soft mark, not the bound.
     super({ highWaterMark: 64 * 1024 })
@@ -211,7 +188,7 @@ export class SpdyIncomingMessage extends Readable {
   }
 
   get socket (): SpdySocket {
-    if (this.sock === null) this.sock = new SpdySocket(this, this.init)
+    if (this.sock === null) this.sock = new SpdySocket(this, this.init.conn)
     return this.sock
   }
 

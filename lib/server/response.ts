@@ -17,7 +17,7 @@
  */
 import { Writable } from 'node:stream'
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http'
-import type { StreamSink } from './stream-sink'
+import type { StreamSink } from './contracts'
 import type { SpdyIncomingMessage, SpdySocket } from './request'
 
 export type OutgoingHeaderValue = string | number | readonly string[]

@@ -1,22 +1,23 @@
 /**
- * SPDY session <-> Fastify: turns session events into dispatched requests and response calls into session
- * commands, and moves bytes between the session and the transport with backpressure both ways.
+ * The stream router of a SPDY session: pumps the session (bytes from the transport in, frames out with
+ * backpressure both ways), routes its events to streams, slices bursts of requests, and hands each new stream to
+ * the Fastify bridge (dispatch.ts) as a finished head and a sink (ServerStream), wiring the pair it gets back to
+ * the stream before the app runs. Server push is the pusher's (push.ts).
  *
  * Flushing is coalesced: responses from many streams call into the session one by one; one flush per tick
  * (process.nextTick) writes what they queued, in priority order, as one burst of socket writes.
  */
-import type { Connection, Transport } from './connection'
+import type { FastifyInstance } from 'fastify'
+import type { ConnectionContext, Handler, SpdyConnectionInfo, StreamHead, StreamSink, SinkResetStatus, Transport } from './contracts'
 import { CLOSE_LINGER_MS } from './linger'
 import type { SpdyVersion } from '../codec/types'
-import type { Handler } from './protocol'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
 import { sessionGuards } from '../session/limits'
-import { requestHead, responseHeaderList, pushHeaderList, pushRequestHead, type OutgoingHeaders, type RequestHead } from '../session/headers'
-import { dispatch, type SpdyStreamHead } from './dispatch'
-import { kPush, type PushFunction } from './push'
-import type { SinkResetStatus, StreamSink } from './stream-sink'
-import type { SpdyIncomingMessage, SpdyConnectionInfo } from './request'
+import { requestHead, responseHeaderList, type OutgoingHeaders } from '../session/headers'
+import { exchange, route } from './dispatch'
+import { kPush, Pusher, type PushFunction, type PushHost } from './push'
+import type { SpdyIncomingMessage } from './request'
 import type { SpdyServerResponse } from './response'
 import { GoawayStatus, RstStatus } from '../errors'
 
@@ -38,48 +39,19 @@ const FLUSH_BYTES = 256 * 1024
 const REQUESTS_PER_SLICE = 32
 
 /**
- * One client-initiated stream: the head handed to dispatch() and the sink its response writes into, in one object
- * (one allocation per request instead of a head, a sink, an entry and their closures).
+ * One client-initiated stream, as the router keeps it: the sink its response writes into, and the request and
+ * response the Fastify bridge made for it (wired by SpdyHandler.onRequest before the app runs).
  */
-class ServerStream implements StreamSink, SpdyStreamHead {
+class ServerStream implements StreamSink {
   declare req: SpdyIncomingMessage
   declare res: SpdyServerResponse
   drain: (() => void) | null = null
   /** Fastify's requestTimeout for this stream's request (body included), while it is incomplete. */
   requestTimer: NodeJS.Timeout | null = null
-  readonly version: SpdyVersion
-  readonly remoteAddress: string | undefined
-  readonly remotePort: number | undefined
-  readonly localAddress: string | undefined
-  readonly localPort: number | undefined
-  readonly encrypted: boolean
+  readonly streamId: number
 
-  constructor (private readonly h: SpdyHandler, readonly head: RequestHead, readonly streamId: number, readonly priority: number, readonly fin: boolean, conn: SpdyConnectionInfo) {
-    this.version = h.version
-    this.remoteAddress = conn.remoteAddress
-    this.remotePort = conn.remotePort
-    this.localAddress = conn.localAddress
-    this.localPort = conn.localPort
-    this.encrypted = conn.encrypted
-  }
-
-  /** dispatch() calls this with the pair before Fastify sees it. */
-  prepare (req: SpdyIncomingMessage, res: SpdyServerResponse): void {
-    this.req = req
-    this.res = res
-    const h = this.h
-    const id = this.streamId
-    h.streams.set(id, this)
-    // Only a request with a body is consumed (a SYN_STREAM with FLAG_FIN has none to grant window for).
-    if (!this.fin) req.onConsumed = (n: number) => { h.session.consume(id, n); h.scheduleFlush() }
-    ;(req as unknown as Record<symbol, PushFunction>)[kPush] = (path) => h.push(id, this.head, path, this.priority)
-    // Fastify's timeouts, mapped onto the stream (README "Timeouts"): connectionTimeout is what Node's http.Server
-    // applies to a socket with no activity, here to a stream; requestTimeout bounds receiving the whole request.
-    if (h.connectionTimeout > 0) req.socket.setTimeout(h.connectionTimeout)
-    if (!this.fin && h.requestTimeout > 0) {
-      this.requestTimer = setTimeout(() => h.run(() => h.requestTimedOut(this)), h.requestTimeout)
-      this.requestTimer.unref()
-    }
+  constructor (private readonly h: SpdyHandler, readonly head: StreamHead) {
+    this.streamId = head.streamId
   }
 
   /** The request is complete (FIN) or the stream is over: requestTimeout no longer applies. */
@@ -135,57 +107,7 @@ class ServerStream implements StreamSink, SpdyStreamHead {
   }
 }
 
-/**
- * A pushed resource's response: the pushed stream is opened (unidirectional SYN_STREAM carrying the URL and the
- * status, SPDY/3 section 3.3.1) only when the app has produced the status, and nothing at all is sent if the push
- * can no longer happen (associated stream done, peer's concurrency limit, GOAWAY).
- */
-class PushSink implements StreamSink {
-  id = 0
-  res: SpdyServerResponse | null = null
-  drain: (() => void) | null = null
-  private refused = false
-  constructor (private readonly h: SpdyHandler, private readonly assocId: number, private readonly url: { scheme: string, authority: string, path: string },
-    private readonly opened: (ok: boolean) => void) {}
-
-  // Called from the pushed request's app code, like ServerStream's: under the connection's crash barrier.
-
-  respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
-    this.h.run(() => {
-      this.id = this.h.session.push(this.assocId, pushHeaderList(this.h.version, this.url, status, headers), { fin })
-      if (this.id === 0) this.refused = true
-      else this.h.adoptPush(this.id, this)
-      this.h.scheduleFlush()
-    })
-    this.opened(this.id !== 0)
-  }
-
-  write (chunk: Uint8Array, fin: boolean): boolean {
-    if (this.refused || this.id === 0) return true // dropped: the peer will never see this stream
-    let ok = true
-    this.h.run(() => {
-      ok = this.h.session.write(this.id, chunk, fin)
-      this.h.scheduleFlush()
-    })
-    return ok
-  }
-
-  end (): void {
-    if (this.id !== 0) this.h.run(() => { this.h.session.end(this.id); this.h.scheduleFlush() })
-  }
-
-  reset (status: SinkResetStatus): void {
-    if (this.id !== 0) this.h.run(() => { this.h.session.reset(this.id, RstStatus[status]); this.h.scheduleFlush() })
-    else this.opened(false)
-  }
-
-  onDrain (cb: () => void): void {
-    if (this.id !== 0 && this.h.hasPush(this.id)) this.drain = cb
-    else cb()
-  }
-}
-
-export class SpdyHandler implements Handler {
+export class SpdyHandler implements Handler, PushHost {
   readonly session: SpdySession
   /**
    * Not Map: once a Map's table is in old space, its rehashes keep dead old tables pointing at the streams of that
@@ -193,18 +115,17 @@ export class SpdyHandler implements Handler {
    */
   readonly streams = new StreamTable<ServerStream>()
   private info: SpdyConnectionInfo | null = null
-  /** Pushes started per associated stream (bounded by maxPushesPerRequest). */
-  private readonly pushCount = new Map<number, number>()
   private flushScheduled = false
   private waitingWritable = false
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
-  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (ServerStream.prepare). */
+  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (wire). */
   readonly connectionTimeout: number
   readonly requestTimeout: number
   get compressionContextsLive (): boolean { return this.session.zlibLive }
-  private readonly pushes = new StreamTable<PushSink>()
+  readonly fastify: FastifyInstance
+  private readonly pusher: Pusher
   private lingering = false
   /**
    * Session events not handled yet because a burst was cut into slices (REQUESTS_PER_SLICE); while it is non-null,
@@ -227,10 +148,12 @@ export class SpdyHandler implements Handler {
   }
 
   /** sessionFlowControl 'auto': plain TCP with both 3 and 3.1 offered, where only the peer's behaviour tells them apart. */
-  constructor (private readonly conn: Connection, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean,
+  constructor (private readonly conn: ConnectionContext, private readonly transport: Transport, readonly version: SpdyVersion, private readonly encrypted: boolean,
     sessionFlowControl: 'on' | 'auto' = 'on') {
     const o = conn.listener.options
-    const fc = conn.listener.fastify.initialConfig
+    this.fastify = conn.listener.fastify
+    this.pusher = new Pusher(this, o.maxPushesPerRequest)
+    const fc = this.fastify.initialConfig
     this.connectionTimeout = fc.connectionTimeout ?? 0
     // Fastify validates and keeps requestTimeout (its config schema) but its initialConfig type omits it.
     this.requestTimeout = (fc as { requestTimeout?: number }).requestTimeout ?? 0
@@ -258,7 +181,7 @@ export class SpdyHandler implements Handler {
 
   get openStreams (): number { return this.streams.size }
   /** No stream open, none waiting for dispatch: closing this session interrupts nothing. */
-  get idle (): boolean { return this.ended || (this.streams.size === 0 && this.pushes.size === 0 && this.backlog === null) }
+  get idle (): boolean { return this.ended || (this.streams.size === 0 && this.pusher.size === 0 && this.backlog === null) }
 
   /** Runs app-facing calls under the connection's crash barrier. */
   run (fn: () => void): void { this.transport.run(fn) }
@@ -293,8 +216,7 @@ export class SpdyHandler implements Handler {
   onClose (): void {
     // Requests still waiting for their slice never reached the app: nothing to abort for them.
     this.backlog = null
-    for (const p of this.pushes.values()) p.res?.peerReset()
-    this.pushes.clear()
+    this.pusher.closeAll()
     for (const s of this.streams.values()) {
       s.req.abort()
       s.res.peerReset()
@@ -343,16 +265,7 @@ export class SpdyHandler implements Handler {
           }
           break
         case 'streamReset': {
-          const p = this.pushes.get(ev.streamId)
-          if (p !== undefined) {
-            // The peer declined the pushed resource (SPDY/3 section 3.3.2): stop producing it.
-            this.pushes.delete(ev.streamId)
-            p.res?.peerReset()
-            const d = p.drain
-            p.drain = null
-            d?.()
-            break
-          }
+          if (this.pusher.peerReset(ev.streamId)) break
           const s = this.streams.get(ev.streamId)
           if (s !== undefined) {
             this.streams.delete(ev.streamId)
@@ -365,8 +278,7 @@ export class SpdyHandler implements Handler {
           break
         }
         case 'drain': {
-          const p = this.pushes.get(ev.streamId)
-          if (p?.drain != null) { const d = p.drain; p.drain = null; d(); break }
+          if (this.pusher.drained(ev.streamId)) break
           const s = this.streams.get(ev.streamId)
           const cb = s?.drain
           if (s !== undefined && cb != null) { s.drain = null; cb() }
@@ -399,8 +311,30 @@ export class SpdyHandler implements Handler {
       return
     }
     this.streamsServed++
-    const stream = new ServerStream(this, head, streamId, ev.priority, ev.fin, this.connectionInfo)
-    dispatch(this.conn.listener.fastify, stream, stream)
+    const sh: StreamHead = { head, version: this.version, streamId, priority: ev.priority, fin: ev.fin, conn: this.connectionInfo }
+    const stream = new ServerStream(this, sh)
+    const { req, res } = exchange(sh, stream)
+    this.wire(stream, req, res)
+    route(this.fastify, req, res, ev.fin)
+  }
+
+  /** Ties a stream's request and response to the session; all of it must be in place before the app runs. */
+  private wire (stream: ServerStream, req: SpdyIncomingMessage, res: SpdyServerResponse): void {
+    stream.req = req
+    stream.res = res
+    const id = stream.streamId
+    this.streams.set(id, stream)
+    // Only a request with a body is consumed (a SYN_STREAM with FLAG_FIN has none to grant window for).
+    if (!stream.head.fin) req.onConsumed = (n: number) => { this.session.consume(id, n); this.scheduleFlush() }
+    const push: PushFunction = (...args) => this.pusher.push(stream.head, ...args)
+    ;(req as unknown as Record<symbol, PushFunction>)[kPush] = push
+    // Fastify's timeouts, mapped onto the stream (README "Timeouts"): connectionTimeout is what Node's http.Server
+    // applies to a socket with no activity, here to a stream; requestTimeout bounds receiving the whole request.
+    if (this.connectionTimeout > 0) req.socket.setTimeout(this.connectionTimeout)
+    if (!stream.head.fin && this.requestTimeout > 0) {
+      stream.requestTimer = setTimeout(() => this.run(() => this.requestTimedOut(stream)), this.requestTimeout)
+      stream.requestTimer.unref()
+    }
   }
 
   /**
@@ -420,7 +354,7 @@ export class SpdyHandler implements Handler {
     stream.requestDone()
     const id = stream.streamId
     if (this.streams.get(id) === stream) this.streams.delete(id)
-    this.pushCount.delete(id)
+    this.pusher.streamClosed(id)
     if (this.ended && this.streams.size === 0) this.scheduleFlush()
   }
 
@@ -428,7 +362,7 @@ export class SpdyHandler implements Handler {
    * The addresses, read once: net.Socket's getters ask the handle each time they miss their cache. The remote end is
    * the Connection's (the client named by a PROXY protocol header, else the socket's peer).
    */
-  private get connectionInfo (): SpdyConnectionInfo {
+  get connectionInfo (): SpdyConnectionInfo {
     if (this.info === null) {
       const s = this.conn.socket
       this.info = { remoteAddress: this.conn.remoteAddress ?? undefined, remotePort: this.conn.remotePort ?? undefined, localAddress: s.localAddress, localPort: s.localPort, encrypted: this.encrypted }
@@ -436,52 +370,7 @@ export class SpdyHandler implements Handler {
     return this.info
   }
 
-  private streamHead (head: RequestHead, streamId: number, priority: number, fin: boolean): SpdyStreamHead {
-    const c = this.connectionInfo
-    return {
-      head,
-      version: this.version,
-      streamId,
-      priority,
-      remoteAddress: c.remoteAddress,
-      remotePort: c.remotePort,
-      localAddress: c.localAddress,
-      localPort: c.localPort,
-      encrypted: this.encrypted,
-      fin
-    }
-  }
-
-  /**
-   * Pushes `path` with the response of stream `assocId`: runs a GET for it through the app (same routes, hooks
-   * and headers a browser's GET would get) and sends the result on a pushed stream. Resolves true once the pushed
-   * stream is open, false when the push cannot happen.
-   */
-  push (assocId: number, parent: RequestHead, path: string, priority: number): Promise<boolean> {
-    const n = this.pushCount.get(assocId) ?? 0
-    const max = this.conn.listener.options.maxPushesPerRequest
-    const head = pushRequestHead(parent, path, this.encrypted ? 'https' : parent.scheme)
-    if (n >= max || !this.streams.has(assocId) || head === null) return Promise.resolve(false)
-    this.pushCount.set(assocId, n + 1)
-    return new Promise<boolean>((resolve) => {
-      let settled = false
-      const opened = (ok: boolean): void => { if (!settled) { settled = true; resolve(ok) } }
-      const sink = new PushSink(this, assocId, head, opened)
-      const { res } = dispatch(this.conn.listener.fastify, this.streamHead(head, 0, Math.min(7, priority + 1), true), sink)
-      sink.res = res
-      res.once('close', () => {
-        opened(false)
-        if (sink.id !== 0) this.pushes.delete(sink.id)
-      })
-    })
-  }
-
-  /** A pushed stream is open: track it for drain and for the peer's RST (CANCEL when it has the resource). */
-  adoptPush (id: number, sink: PushSink): void {
-    this.pushes.set(id, sink)
-  }
-
-  hasPush (id: number): boolean { return this.pushes.has(id) }
+  isOpen (streamId: number): boolean { return this.streams.has(streamId) }
 
   /**
    * Lingering close: after the session's last frames, give the peer a moment to read them before our FIN.

@@ -5,8 +5,7 @@
  * server over the decrypted stream (Http1Bridge), so browsers and curl reach the same routes on the SPDY port.
  * For the inner handler this layer is the Transport: what it sends is encrypted, many frames per record.
  */
-import type { Connection, Transport } from './connection'
-import type { Handler } from './protocol'
+import type { ConnectionContext, Handler, Transport } from './contracts'
 import type { SpdyVersion } from '../codec/types'
 import { TlsServerConnection, type TlsEvent, type TlsServerOptions } from '../tls/server'
 import { WrittenSlabs } from '../tls/outbuf'
@@ -25,7 +24,7 @@ export class TlsLayer implements Transport {
   /** Pooled record buffers (lib/tls/outbuf.ts) go back to the pool from the socket's write callbacks. */
   private readonly slabs = new WrittenSlabs()
 
-  constructor (private readonly conn: Connection, options: TlsServerOptions) {
+  constructor (private readonly conn: ConnectionContext, options: TlsServerOptions) {
     this.engine = new TlsServerConnection(options, Date.now())
     conn.schedule(this.engine.deadline)
   }

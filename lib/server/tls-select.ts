@@ -14,14 +14,13 @@
  */
 import tls from 'node:tls'
 import { hkdfSync } from 'node:crypto'
-import type { Connection } from './connection'
-import type { StageHandler } from './proxy-stage'
+import type { ConnectionContext as Connection, OpenSslStack, StageHandler } from './contracts'
 import { presentPeer } from './proxy-peer'
 import { Prelude } from './prelude'
 import type { SpdyVersion } from '../codec/types'
 import type { ResolvedOptions, SpdyTlsOptions } from '../options'
 import type { TlsServerOptions } from '../tls/server'
-import { peekClientHello } from '../tls/peek'
+import { HelloReader } from '../tls/peek'
 import { ContentType } from '../tls/constants'
 import { ProtocolHandler } from './protocol'
 import { TlsLayer } from './tls-layer'
@@ -38,13 +37,7 @@ const TLS12_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305'
 ].join(':')
 
-/** The OpenSSL side of a TLS listener: contexts made once, at registration, so a bad PEM fails register(). */
-export interface OpenSslStack {
-  readonly context: tls.SecureContext
-  readonly protocols: string[]
-  readonly sni: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => void
-  readonly keylog: ((line: string) => void) | undefined
-}
+export type { OpenSslStack } from './contracts'
 
 export function buildOpenSslStack (options: ResolvedOptions): OpenSslStack | null {
   const t = options.tls
@@ -86,15 +79,11 @@ function opensslTicketKey (t: SpdyTlsOptions): Buffer | undefined {
 }
 
 /**
- * The stage before either stack: holds the connection's first bytes (bounded by peek's cap) until the ClientHello
- * is complete or handshakeTimeout passes.
+ * The stage before either stack: reads the connection's first bytes until the ClientHello is complete (peek.ts
+ * holds the hello's bytes only, however finely it is cut into records) or handshakeTimeout passes.
  */
 export class TlsSelect extends Prelude implements StageHandler {
-  private chunks: Buffer[] = []
-  private bytes = 0
-  /** Bytes to wait for before looking again (peek's hint): a hello in many small reads is parsed a few times only. */
-  private atLeast = 5
-  private done = false
+  private reader: HelloReader | null = new HelloReader()
   private readonly deadline: number
 
   constructor (private readonly conn: Connection, private readonly engine: TlsServerOptions, private readonly stack: OpenSslStack,
@@ -104,37 +93,34 @@ export class TlsSelect extends Prelude implements StageHandler {
     conn.schedule(this.deadline)
   }
 
+  private get done (): boolean { return this.reader === null }
+
   receive (chunk: Uint8Array): void {
-    if (this.done) return
-    this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-    this.bytes += chunk.length
-    if (this.bytes < this.atLeast) return
-    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.bytes)
-    this.chunks = [all]
-    const p = peekClientHello(all)
+    const reader = this.reader
+    if (reader === null) return
+    const p = reader.push(chunk)
     switch (p.kind) {
-      case 'need-more': this.atLeast = p.atLeast; return
+      case 'need-more': return
       case 'malformed': {
-        this.done = true
-        this.chunks = []
+        this.reader = null
         this.conn.listener.fastify.log.debug({ remoteAddress: this.conn.remoteAddress, alert: p.alert, err: p.reason }, 'fastify-spdy: TLS error')
         // A plaintext fatal alert (RFC 5246 section 7.2), in the record version the hello used, then close.
-        this.conn.send(Buffer.from([ContentType.alert, 3, all[2] <= 3 ? Math.max(1, all[2]) : 3, 0, 2, 2, p.alert]))
+        const minor = reader.recordMinor
+        this.conn.send(Buffer.from([ContentType.alert, 3, minor <= 3 ? Math.max(1, minor) : 3, 0, 2, 2, p.alert]))
         this.conn.end()
         return
       }
       case 'complete': {
-        this.done = true
-        this.chunks = []
+        this.reader = null
         const h = p.hello
         const tls12 = h.version >= 0x0303 || (h.supportedVersions?.some((v) => v >= 0x0303) ?? false)
         if (p.npn || !tls12) {
           const next = new TlsLayer(this.conn, this.engine)
           this.replace(next)
-          next.receive(all)
+          next.receive(p.replay)
           return
         }
-        this.toOpenSsl(all)
+        this.toOpenSsl(p.replay)
       }
     }
   }
@@ -187,19 +173,18 @@ export class TlsSelect extends Prelude implements StageHandler {
 
   tick (now: number): void {
     if (!this.done && now >= this.deadline) {
-      this.done = true
+      this.reader = null
       this.conn.listener.fastify.log.debug({ remoteAddress: this.conn.remoteAddress }, 'fastify-spdy: no complete ClientHello before handshakeTimeout; closing')
       this.conn.destroy()
     }
   }
 
   onEnd (): void {
-    if (!this.done) { this.done = true; this.conn.destroy() }
+    if (!this.done) { this.reader = null; this.conn.destroy() }
   }
 
   onClose (): void {
-    this.done = true
-    this.chunks = []
+    this.reader = null
     this.pending?.destroy()
   }
 
@@ -209,5 +194,5 @@ export class TlsSelect extends Prelude implements StageHandler {
     else this.conn.destroy()
   }
 
-  fail (): void { this.done = true }
+  fail (): void { this.reader = null }
 }

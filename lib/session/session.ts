@@ -848,6 +848,9 @@ export class SpdySession {
    * flow-control windows. `maxBytes` bounds the DATA taken (control frames always go).
    */
   takeOutbound (maxBytes = Infinity): Uint8Array[] {
+    // Nothing queued (a read that completed no frame, a flush with no answer ready yet): no array to make (issue 14:
+    // a client writing each frame in pieces has the server flush after every piece).
+    if (this.control.length === 0 && !this.anyReady()) return NOTHING_OUT
     const out = this.control.splice(0)
     this.controlBytes = 0
     this.answersTaken += this.controlAnswers
@@ -906,6 +909,11 @@ export class SpdySession {
     while (i < b.length && b[i][0] <= written) this.answersUnwritten -= b[i++][1]
     if (i > 0) b.splice(0, i)
     // No verdict here (this is no receive: nobody would take the events): the next answer checks the budget.
+  }
+
+  private anyReady (): boolean {
+    for (let p = 0; p < 8; p++) if (this.ready[p].size > 0) return true
+    return false
   }
 
   /** One DATA frame of stream s into out; returns bytes taken, or -1 when s has nothing sendable now. */
@@ -1099,6 +1107,8 @@ export class SpdySession {
 
 const EMPTY = new Uint8Array(0)
 const EMPTY_EVENTS: SessionEvent[] = []
+/** takeOutbound()'s answer when nothing is queued; frozen, so a caller that would add to it fails loudly. */
+const NOTHING_OUT: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
 
 /** A header list's decoded block size (SPDY/3 section 2.6.10): a count, then each name and value with its length. */
 function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {

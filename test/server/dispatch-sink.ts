@@ -2,8 +2,7 @@
  * A recording StreamSink for the dispatch tests (not a test file: tap runs *.test.ts only). It records every call,
  * and can apply backpressure: with `blocked`, write() returns false until the test calls drain().
  */
-import type { SinkResetStatus, StreamSink } from '../../lib/server/stream-sink'
-import type { SpdyStreamHead } from '../../lib/server/dispatch'
+import type { SinkResetStatus, SpdyConnectionInfo, StreamHead, StreamSink } from '../../lib/server/contracts'
 import { replyHeaders, responseHeaderList } from '../../lib/session/headers'
 
 export type SinkCall =
@@ -91,21 +90,21 @@ export class RecordingSink implements StreamSink {
 }
 
 let nextId = 1
-/** A stream head as the session layer hands it over; `extra.authority` sets the request's authority. */
-export function head (method: string, path: string, headers: Record<string, string | string[]> = {}, extra: Partial<SpdyStreamHead> & { authority?: string } = {}): SpdyStreamHead {
+/**
+ * A stream head as the router hands it over; `extra.authority` sets the request's authority, and the connection
+ * fields (remoteAddress, encrypted...) the connection's.
+ */
+export function head (method: string, path: string, headers: Record<string, string | string[]> = {},
+  extra: Partial<Omit<StreamHead, 'conn'>> & Partial<SpdyConnectionInfo> & { authority?: string } = {}): StreamHead {
   nextId += 2
   // As lib/session/headers.ts requestHead makes it: the host header is the authority.
-  const { authority = 'example.test:8443', ...rest } = extra
+  const { authority = 'example.test:8443', remoteAddress = '10.1.2.3', remotePort = 50123, localAddress = '10.9.9.9', localPort = 8443, encrypted = true, ...rest } = extra
   return {
     head: { method, path, authority, scheme: 'https', httpVersion: 'HTTP/1.1', headers: 'host' in headers ? headers : { ...headers, host: authority } },
     version: 3.1,
     streamId: nextId,
     priority: 3,
-    remoteAddress: '10.1.2.3',
-    remotePort: 50123,
-    localAddress: '10.9.9.9',
-    localPort: 8443,
-    encrypted: true,
+    conn: { remoteAddress, remotePort, localAddress, localPort, encrypted },
     fin: method === 'GET' || method === 'HEAD',
     ...rest
   }

@@ -1,6 +1,6 @@
 /**
- * Socket harness for tests and the CLI: pipes net.Sockets through our sans-IO engines. This is the same loop
- * lib/server will run, kept small: data -> receive -> flush, a timer on `deadline`, close on error.
+ * Socket harness for tests and the CLI: pipes net.Sockets through our sans-IO engines on the same driver lib/server
+ * and lib/client run on: data -> receive -> flush, one timer on `deadline`, end -> linger -> destroy.
  */
 import * as net from 'node:net'
 import { rmSync, writeFileSync } from 'node:fs'
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { TlsServerConnection, TlsServerOptions } from '../../lib/tls/server'
 import type { TlsEvent } from '../../lib/tls/engine'
+import { EngineDriver } from '../../lib/server/engine-driver'
 
 export interface Engine {
   receive: (b: Uint8Array, now: number) => TlsEvent[]
@@ -18,33 +19,25 @@ export interface Engine {
   close: () => void
 }
 
-/** Drive one socket with one engine; `onEvent` may call engine.write/close, the harness flushes after it. */
+/**
+ * Drive one socket with one engine on the shared driver (lib/server/engine-driver.ts); `onEvent` may call
+ * engine.write/close, the driver writes what they queued. A fatal error or close_notify ends the socket (our FIN,
+ * then the driver's linger deadline).
+ */
 export const pipe = (socket: net.Socket, engine: Engine, onEvent: (e: TlsEvent, engine: Engine) => void): { flush: () => void } => {
-  let timer: NodeJS.Timeout | null = null
-  const flush = (): void => {
-    const out = engine.takeOutbound()
-    if (out.length > 0 && !socket.destroyed) socket.write(out)
-  }
-  const handle = (events: TlsEvent[]): void => {
-    for (const e of events) {
-      onEvent(e, engine)
-      if (e.type === 'error') { flush(); socket.end(); setImmediate(() => socket.destroy()); return }
-      if (e.type === 'close') { flush(); socket.end() }
-    }
-    flush()
-    arm()
-  }
-  const arm = (): void => {
-    if (timer !== null) { clearTimeout(timer); timer = null }
-    const d = engine.deadline
-    if (d !== null && !socket.destroyed) timer = setTimeout(() => handle(engine.tick(Date.now())), Math.max(0, d - Date.now()))
-  }
-  socket.on('data', (b) => handle(engine.receive(b, Date.now())))
-  socket.on('error', () => {})
-  socket.on('close', () => { if (timer !== null) clearTimeout(timer) })
-  flush()
-  arm()
-  return { flush }
+  let over = false
+  const driver = new EngineDriver(socket, engine, {
+    events: (events) => {
+      for (const e of events) {
+        if (over) return
+        onEvent(e, engine)
+        if (e.type === 'error' || e.type === 'close') over = true
+      }
+    },
+    done: () => over
+  })
+  driver.wake()
+  return { flush: () => driver.wake() }
 }
 
 export interface EchoServer { port: number, events: TlsEvent[], close: () => Promise<void> }

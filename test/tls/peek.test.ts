@@ -1,9 +1,9 @@
 /**
  * peekClientHello (lib/tls/peek.ts): need-more / complete (with NPN or not) / malformed, from the first bytes of a
- * connection, however the hello is cut into records and reads; it agrees with our engine on every malformed hello.
+ * connection, however the hello is cut into records (down to one byte each) and reads; it agrees with our engine on every malformed hello.
  */
 import t from 'tap'
-import { peekClientHello, HelloPeek, PEEK_MAX_BYTES } from '../../lib/tls/peek'
+import { peekClientHello, HelloPeek, HelloReader } from '../../lib/tls/peek'
 import { TlsClientConnection } from '../../lib/tls/client'
 import { TlsServerConnection } from '../../lib/tls/server'
 import { loadCertificate } from '../../lib/tls/certificates'
@@ -16,26 +16,27 @@ const certs = testCerts()
 const rsa = loadCertificate(certs.rsa)
 const clientHello = (negotiation: 'npn' | 'alpn' | 'both'): Buffer =>
   Buffer.from(new TlsClientConnection({ insecure: true, protocols: ['spdy/3.1'], negotiation }, Date.now()).takeOutbound())
+/** 1-byte handshake records, one per byte. */
+const payloadRecords = (bytes: number[]): Buffer => Buffer.concat(bytes.map((v) => Buffer.from([22, 3, 1, 0, 1, v])))
 const kind = (p: HelloPeek): string => p.kind === 'malformed' ? `malformed ${p.alert}` : p.kind === 'complete' ? `complete npn=${String(p.npn)}` : 'need-more'
 
-/**
- * Feed `bytes` the way a listener would: a read at a time (`read` bytes), calling the peek only once it holds
- * `atLeast`. Returns the answer and how many calls it took.
- */
-const drive = (bytes: Buffer, read: number, limits = {}): { peek: HelloPeek, calls: number, held: number } => {
+/** The handshake bytes of `records` (whole plaintext records), headers dropped. */
+const payload = (records: Buffer): Buffer => {
+  const out: Buffer[] = []
+  for (let p = 0; p < records.length; p += 5 + records.readUInt16BE(p + 3)) out.push(records.subarray(p + 5, p + 5 + records.readUInt16BE(p + 3)))
+  return Buffer.concat(out)
+}
+
+/** Feed `bytes` the way a listener would, a read of `read` bytes at a time, until a verdict. */
+const drive = (bytes: Buffer, read: number, limits = {}): { peek: HelloPeek, held: number } => {
+  const reader = new HelloReader(limits)
   let held = 0
-  let wanted = 0
-  let calls = 0
-  let peek: HelloPeek = { kind: 'need-more', atLeast: 0 }
-  while (held < bytes.length) {
+  let peek: HelloPeek = { kind: 'need-more' }
+  while (held < bytes.length && peek.kind === 'need-more') {
+    peek = reader.push(bytes.subarray(held, held + read))
     held = Math.min(bytes.length, held + read)
-    if (held < wanted) continue
-    calls++
-    peek = peekClientHello(bytes.subarray(0, held), limits)
-    if (peek.kind !== 'need-more') break
-    wanted = peek.atLeast
   }
-  return { peek, calls, held }
+  return { peek, held }
 }
 
 t.test('our client: NPN, ALPN, both', async (t) => {
@@ -44,31 +45,53 @@ t.test('our client: NPN, ALPN, both', async (t) => {
     const p = peekClientHello(ch)
     t.equal(kind(p), `complete npn=${String(npn)}`, neg)
     if (p.kind === 'complete') {
-      t.equal(p.length, ch.length, `${neg}: the hello is all of its records`)
+      t.same(p.replay, ch, `${neg}: a hello in one record is replayed as it came`)
       t.same(p.hello.alpn, neg === 'npn' ? null : ['spdy/3.1'])
     }
   }
-  // with bytes after the hello (a client that did not wait): the hello's length says where they start
+  // with bytes after the hello (a client that did not wait): they follow it in the replay, as they came
   const ch = clientHello('npn')
-  const p = peekClientHello(Buffer.concat([ch, Buffer.from([21, 3, 3, 0, 2, 1, 0])]))
-  t.equal(p.kind === 'complete' && p.length, ch.length, 'length ends at the hello')
+  const after = Buffer.from([21, 3, 1, 0, 2, 1, 0])
+  const p = peekClientHello(Buffer.concat([ch, after]))
+  t.same(p.kind === 'complete' && p.replay, Buffer.concat([ch, after]), 'the bytes after the hello follow it')
 })
 
-t.test('every prefix is need-more with a hint that never overshoots', async (t) => {
+t.test('every cut: need-more until the last byte, then the hello re-framed in 16 KiB records', async (t) => {
   const body = helloBody(withExt(Ext.next_protocol_negotiation, Buffer.alloc(0)))
-  for (const recordSize of [16384, 100, 7, 1]) {
+  for (const recordSize of [16384, 100, 7, 5, 4, 3, 2, 1]) {
     const bytes = helloRecords(body, recordSize)
-    let bad = 0
-    for (let n = 0; n < bytes.length; n++) {
-      const p = peekClientHello(bytes.subarray(0, n))
-      if (p.kind !== 'need-more' || p.atLeast <= n || p.atLeast > bytes.length) bad++
-    }
-    t.equal(bad, 0, `records of ${recordSize}: all ${bytes.length} prefixes need more, hint in (n, total]`)
-    t.equal(kind(peekClientHello(bytes)), 'complete npn=true', `records of ${recordSize}: the whole`)
+    // byte by byte: the worst a socket can do
+    const reader = new HelloReader()
+    let early = 0
+    for (let n = 0; n < bytes.length - 1; n++) if (reader.push(bytes.subarray(n, n + 1)).kind !== 'need-more') early++
+    t.equal(early, 0, `records of ${recordSize}: need-more for each of the first ${bytes.length - 1} bytes`)
+    const p = reader.push(bytes.subarray(bytes.length - 1))
+    t.equal(kind(p), 'complete npn=true', `records of ${recordSize}: complete at the last byte`)
+    t.same(p.kind === 'complete' && p.replay, helloRecords(body), `records of ${recordSize}: replayed as one record`)
   }
 })
 
-t.test('the largest legal hello; over the caps', async (t) => {
+t.test('the rest of the last record and what follows are replayed after the hello', async (t) => {
+  const body = helloBody(baseHello())
+  const msg = payload(helloRecords(body))
+  // the hello's last record carries 3 more handshake bytes (which the stack, not the peek, refuses)
+  const extra = Buffer.from([0x0b, 0, 0])
+  const tail = Buffer.concat([msg.subarray(msg.length - 10), extra])
+  const bytes = Buffer.concat([Buffer.from([22, 3, 1, 0, 50]), msg.subarray(0, 50), Buffer.from([22, 3, 1, 0, msg.length - 60]),
+    msg.subarray(50, msg.length - 10), Buffer.from([22, 3, 1, 0, tail.length]), tail, Buffer.from([21, 3, 1, 0, 2, 1, 0])])
+  for (const cut of [bytes.length, bytes.length - 8, bytes.length - 10]) {
+    const reader = new HelloReader()
+    const p = reader.push(bytes.subarray(0, cut))
+    t.equal(kind(p), 'complete npn=false', `cut at ${cut}`)
+    if (p.kind !== 'complete') continue
+    // what the stack reads: the replay, then the bytes not yet pushed
+    const seen = Buffer.concat([p.replay, bytes.subarray(cut)])
+    t.same(payload(seen.subarray(0, seen.length - 7)), Buffer.concat([msg, extra]), 'the same handshake bytes')
+    t.same(seen.subarray(seen.length - 7), Buffer.from([21, 3, 1, 0, 2, 1, 0]), 'then the alert record')
+  }
+})
+
+t.test('the largest legal hello, in records of any size; over the cap', async (t) => {
   const b = baseHello()
   const used = (b.exts ?? []).reduce((n, [, d]) => n + 4 + d.length, 0)
   const suites = Buffer.alloc(65534, 0x0a)
@@ -81,24 +104,17 @@ t.test('the largest legal hello; over the caps', async (t) => {
     exts: [...(b.exts ?? []), [21, Buffer.alloc(65535 - used - 4)]]
   })
   t.equal(largest.length, MAX_CLIENT_HELLO_SIZE)
-  const full = drive(helloRecords(largest), 1460)
-  t.equal(kind(full.peek), 'complete npn=false', '131,396 bytes in 16 KiB records, read 1,460 bytes at a time')
-  t.ok(full.calls <= 10, `${full.calls} calls with the hint`)
-  const small = drive(helloRecords(largest, 10), 1460)
-  t.equal(kind(small.peek), 'complete npn=false', 'in 10-byte records (197,100 bytes)')
-  t.ok(small.calls <= 12, `${small.calls} calls`)
-  // 1-byte records: 788,400 bytes, more than PEEK_MAX_BYTES
-  const tiny = helloRecords(largest, 1)
-  t.ok(tiny.length > PEEK_MAX_BYTES)
-  const refused = drive(tiny, 65536)
-  t.equal(kind(refused.peek), `malformed ${Alert.illegal_parameter}`, '1-byte records past PEEK_MAX_BYTES are refused')
-  t.ok(refused.held <= PEEK_MAX_BYTES + 65536, `at ${refused.held} bytes held`)
-  const allowed = drive(tiny, 65536, { maxBytes: tiny.length })
-  t.equal(kind(allowed.peek), 'complete npn=false', 'and taken with maxBytes raised')
-  t.ok(allowed.calls <= 40, `${allowed.calls} calls for 131,400 records`)
-  // a header declaring one byte more than the largest legal hello
+  for (const size of [16384, 10, 5, 1]) {
+    const bytes = helloRecords(largest, size)
+    const got = drive(bytes, 65536)
+    t.equal(kind(got.peek), 'complete npn=false', `131,396 bytes in ${size}-byte records (${bytes.length} bytes on the wire), read 64 KiB at a time`)
+    t.same(got.peek.kind === 'complete' && payload(got.peek.replay), payload(helloRecords(largest)), 'the same hello replayed')
+  }
+  // a header declaring one byte more than the largest legal hello: refused before any of it is held
   const len = MAX_CLIENT_HELLO_SIZE + 1
   t.equal(kind(peekClientHello(Buffer.from([22, 3, 1, 0, 4, 1, len >> 16, (len >> 8) & 0xff, len & 0xff]))), `malformed ${Alert.illegal_parameter}`)
+  // the same, with its header cut into 1-byte records
+  t.equal(kind(peekClientHello(payloadRecords([1, len >> 16, (len >> 8) & 0xff, len & 0xff]))), `malformed ${Alert.illegal_parameter}`)
   t.equal(kind(peekClientHello(helloRecords(helloBody(b)), { maxHelloSize: 100 })), `malformed ${Alert.illegal_parameter}`, 'maxHelloSize')
 })
 

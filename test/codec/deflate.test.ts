@@ -1,0 +1,88 @@
+/**
+ * Our fixed-Huffman header deflater (lib/codec/deflate.ts) against an independent inflater: Node's zlib (the C
+ * library), given the stream with the version's dictionary and held to the window our zlib header announces, so
+ * a back-reference past the window or a wrong Adler-32 of the dictionary fails the inflate.
+ */
+import t from 'tap'
+import * as zlib from 'node:zlib'
+import { HeaderDeflater, HeaderCompressor, DICTIONARY_V2, DICTIONARY_V3 } from '../../lib/codec'
+
+/** Node's zlib reading a sync-flushed stream to its current end, with at most a 2^windowBits window. */
+const nodeInflate = (dict: Uint8Array, stream: Buffer, windowBits = 15): Buffer =>
+  zlib.inflateSync(stream, { dictionary: dict, windowBits, finishFlush: zlib.constants.Z_SYNC_FLUSH })
+
+/** Request-like blocks, each a little different (a path, a cookie), as a browser's are. */
+function blocks (n: number): Buffer[] {
+  return Array.from({ length: n }, (_, i) => Buffer.from(
+    `:method GET :path /assets/app-${i % 13}.js?v=${i * 7919} :host example.com:8443 user-agent Mozilla/5.0 (X11; Linux) ` +
+    `accept */* accept-encoding gzip, deflate cookie session=${(i * 2654435761 >>> 0).toString(16)}; theme=dark`, 'latin1'))
+}
+
+/** Bytes no back-reference can shorten much: a deterministic pseudo-random sequence. */
+function noise (n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n)
+  let x = seed
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24 }
+  return b
+}
+
+for (const [v, dict] of [[2, DICTIONARY_V2], [3, DICTIONARY_V3]] as const) {
+  for (const windowBits of [9, 11, 15]) {
+    t.test(`SPDY/${v} window 2^${windowBits}: Node's zlib reads every block, compacted or not, in step`, async (t) => {
+      const d = new HeaderDeflater(v, { windowBits })
+      t.equal(d.live, false, 'nothing allocated before the first block')
+      // Small blocks, a repeat, a 70 KB block (bigger than the working buffer: it must grow), noise, and many
+      // blocks so the window slides and the buffer shifts many times.
+      const input = [...blocks(40), blocks(1)[0], noise(70_000, 7), Buffer.concat(blocks(200)), ...blocks(300), noise(300, 9), ...blocks(5)]
+      const out: Buffer[] = []
+      input.forEach((b, i) => {
+        out.push(d.compress(b))
+        if (i === 0 || i % 11 === 4) { d.compact(); t.equal(d.live, false) }
+      })
+      const stream = Buffer.concat(out)
+      t.same(nodeInflate(dict, stream, windowBits), Buffer.concat(input), 'all blocks read back')
+      // Each block ends at a sync point: the stream so far inflates to exactly the blocks so far.
+      const upTo = 41
+      t.same(nodeInflate(dict, Buffer.concat(out.slice(0, upTo)), windowBits), Buffer.concat(input.slice(0, upTo)))
+      t.equal(out[upTo - 1].subarray(-4).toString('hex'), '0000ffff', 'sync-flush marker')
+    })
+  }
+
+  t.test(`SPDY/${v}: a repeated block is a few bytes, and the first block refers into the dictionary`, async (t) => {
+    const d = new HeaderDeflater(v)
+    const p = new HeaderCompressor(v)
+    const b = blocks(1)[0]
+    const first = d.compress(b)
+    const second = d.compress(b)
+    t.ok(second.length <= 12, `repeat is ${second.length} bytes`)
+    t.ok(first.length <= p.compress(b).length + 16, `first block ${first.length} bytes, near pako's`)
+    // Literals only (level 0) would be larger than the input: matches against the dictionary made it smaller.
+    const lit = new HeaderDeflater(v, { level: 0 }).compress(b)
+    t.ok(first.length < lit.length, `${first.length} < ${lit.length} bytes with literals only`)
+    t.same(nodeInflate(dict, Buffer.concat([lit])), b, 'level 0 is a valid stream too')
+  })
+}
+
+t.test('tables rebased (as after 1 GB of headers on a session) keep the stream in step', async (t) => {
+  // rebaseAt 5000: the working buffer (8 KB at window 2^11) shifts every few blocks, each shift past the mark.
+  const d = new HeaderDeflater(3, { rebaseAt: 5000 })
+  const plain = new HeaderDeflater(3)
+  const input = [...blocks(200), ...blocks(200)]
+  const out = input.map((b) => d.compress(b))
+  t.same(nodeInflate(DICTIONARY_V3, Buffer.concat(out), 11), Buffer.concat(input))
+  // Rebasing moves no match: the stream is byte for byte what an unrebased deflater writes.
+  t.same(Buffer.concat(out), Buffer.concat(input.map((b) => plain.compress(b))))
+})
+
+t.test('headroom: bytes left free in front of the block', async (t) => {
+  const d = new HeaderDeflater(3)
+  const b = blocks(1)[0]
+  const withRoom = d.compress(b, 12)
+  t.same(nodeInflate(DICTIONARY_V3, withRoom.subarray(12)), b)
+})
+
+t.test('options are checked at construction', async (t) => {
+  t.throws(() => new HeaderDeflater(3, { windowBits: 16 }), RangeError)
+  t.throws(() => new HeaderDeflater(3, { windowBits: 8 }), RangeError)
+  t.throws(() => new HeaderDeflater(3, { level: 10 }), RangeError)
+})
