@@ -38,9 +38,12 @@ async function main (): Promise<number> {
     case 'fastify-h2c': return await fastify(Fastify({ http2: true }) as unknown as FastifyInstance)
     case 'fastify-h2': return await fastify(Fastify({ http2: true, https: cert() }) as unknown as FastifyInstance)
     case 'fastify-spdy':
-    case 'fastify-spdy-tls': {
+    case 'fastify-spdy-tls':
+    // Every TLS client on our own engine (ALPN-only clients otherwise get OpenSSL): bench/hostile.ts's TLS attacks.
+    case 'fastify-spdy-tls-engine': {
       const app = Fastify()
-      await app.register(spdy, { tls: kind === 'fastify-spdy' ? false : cert(), port: 0, alternateProtocol: false, maxConcurrentStreams: 1000 })
+      const tls = kind === 'fastify-spdy' ? false : kind === 'fastify-spdy-tls' ? cert() : { ...cert(), openssl: false }
+      await app.register(spdy, { tls, port: 0, alternateProtocol: false, maxConcurrentStreams: 1000 })
       routes(app)
       await app.listen({ port: 0, host: '127.0.0.1' })
       return app.spdy.port!
@@ -61,7 +64,7 @@ async function main (): Promise<number> {
       return (server.address() as { port: number }).port
     }
     default:
-      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, npm-spdy`)
+      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, fastify-spdy-tls-engine, npm-spdy`)
   }
 }
 

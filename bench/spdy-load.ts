@@ -16,6 +16,7 @@ import net from 'node:net'
 import { SpdySession, type SessionEvent } from '../lib/session/session'
 import { requestHeaderList, replyStatus } from '../lib/session/headers'
 import { TlsClientConnection } from '../lib/tls/client'
+import { EngineDriver, type PullEngine } from '../lib/server/engine-driver'
 import type { SpdyVersion } from '../lib/codec/types'
 
 function arg (name: string, dflt: string): string {
@@ -50,52 +51,60 @@ interface Link {
   end: () => void
 }
 
-/** One frame in `fragment` pieces of near-equal size, each its own write (so its own segment with TCP_NODELAY). */
-function writeFragments (socket: net.Socket, frame: Uint8Array): void {
-  const size = Math.max(1, Math.ceil(frame.length / fragment))
-  for (let i = 0; i < frame.length; i += size) socket.write(frame.subarray(i, i + size))
-}
-
 function connect (onEvents: (events: SessionEvent[], link: Link) => void, start: (link: Link) => void, onGone: () => void): void {
   const socket = net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
   // Download: windows large enough that flow control never waits on our WINDOW_UPDATEs (as h2load's 1 GiB default).
   const windows = download ? { initialWindowSize: 1 << 26, sessionWindowSize: 1 << 26 } : { initialWindowSize: 1 << 20 }
   const session = new SpdySession({ role: 'client', version, maxConcurrentStreams: 1000, ...windows }, Date.now())
-  const engine = tls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
-  const writeOut = (chunks: Uint8Array[]): void => {
-    if (chunks.length === 1) socket.write(chunks[0])
-    else if (chunks.length > 1) { socket.cork(); for (const c of chunks) socket.write(c); socket.uncork() }
+  const tlsEngine = tls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
+  let started = false
+  let ending = false
+  const spdyIn = (b: Uint8Array): void => { onEvents(session.receive(b, Date.now()), link) }
+  // The shared driver (lib/server/engine-driver.ts) pumps this engine: TLS (if on), then the session.
+  const engine: PullEngine<never> = {
+    receive: (chunk) => {
+      if (tlsEngine === null) { spdyIn(chunk); return }
+      for (const ev of tlsEngine.receive(chunk, Date.now())) {
+        if (ev.type === 'handshake') {
+          if (ev.protocol !== protocol) { console.error(`server chose ${String(ev.protocol)}, not ${protocol}`); errors++; driver.destroy(); return }
+          started = true
+          start(link)
+        } else if (ev.type === 'data') spdyIn(ev.data)
+        else if (ev.type === 'error') { console.error(`TLS: ${ev.error.message}`); errors++; driver.destroy(); return }
+      }
+    },
+    tick: () => {},
+    deadline: null,
+    takeOutbound: () => {
+      const out = started ? session.takeOutbound() : []
+      if (tlsEngine === null) {
+        if (fragment === 0) return out
+        // Every frame in `fragment` pieces of near-equal size, each its own write (so its own segment with
+        // TCP_NODELAY): sent here one by one, as the driver would coalesce a list into one write.
+        for (const frame of out) {
+          const size = Math.max(1, Math.ceil(frame.length / fragment))
+          for (let i = 0; i < frame.length; i += size) driver.send(frame.subarray(i, i + size))
+        }
+        return []
+      }
+      // One TLS write per flush: the engine cuts records of 2^14 bytes, so small frames share a record.
+      if (out.length > 0) tlsEngine.write(out.length === 1 ? out[0] : Buffer.concat(out))
+      if (ending) tlsEngine.close()
+      return tlsEngine.takeOutboundChunks()
+    }
   }
+  const driver = new EngineDriver(socket, engine, {
+    done: () => ending,
+    closed: onGone,
+    socketError: () => { errors++ }
+  })
   const link: Link = {
     session,
-    flush: () => {
-      const out = session.takeOutbound()
-      if (out.length === 0) return
-      if (engine === null && fragment > 0) { for (const frame of out) writeFragments(socket, frame); return }
-      if (engine === null) { writeOut(out.length === 1 ? out : [Buffer.concat(out)]); return }
-      // One TLS write per flush: the engine cuts records of 2^14 bytes, so small frames share a record.
-      engine.write(out.length === 1 ? out[0] : Buffer.concat(out))
-      writeOut(engine.takeOutboundChunks())
-    },
-    end: () => { if (engine !== null) { engine.close(); writeOut(engine.takeOutboundChunks()) } socket.end() }
+    flush: () => driver.wake(),
+    end: () => { ending = true; driver.wake() }
   }
-  const spdyIn = (b: Uint8Array): void => { onEvents(session.receive(b, Date.now()), link); link.flush() }
-  socket.on('connect', () => { if (engine === null) { start(link); link.flush() } else writeOut(engine.takeOutboundChunks()) })
-  socket.on('data', (chunk: Buffer) => {
-    if (engine === null) { spdyIn(chunk); return }
-    for (const ev of engine.receive(chunk, Date.now())) {
-      if (ev.type === 'handshake') {
-        if (ev.protocol !== protocol) { console.error(`server chose ${String(ev.protocol)}, not ${protocol}`); errors++; socket.destroy(); return }
-        start(link)
-        link.flush()
-      } else if (ev.type === 'data') spdyIn(ev.data)
-      else if (ev.type === 'error') { console.error(`TLS: ${ev.error.message}`); errors++; socket.destroy(); return }
-    }
-    writeOut(engine.takeOutboundChunks())
-  })
-  socket.on('error', () => { errors++; onGone() })
-  socket.on('close', () => onGone())
+  socket.on('connect', () => { if (tlsEngine === null) { started = true; start(link) } driver.wake() })
 }
 
 function runConnection (deadline: number): Promise<void> {

@@ -19,6 +19,8 @@ import { loadCertificate, generateSelfSigned } from '../lib/tls/certificates'
 import { TlsServerConnection, TlsServerOptions } from '../lib/tls/server'
 import { AeadState, Suite, suiteById } from '../lib/tls/crypto'
 import { WrittenSlabs } from '../lib/tls/outbuf'
+import type { TlsEvent } from '../lib/tls/engine'
+import { EngineDriver } from '../lib/server/engine-driver'
 import { machine, median, writeSection } from './results'
 
 const SUITE = 'ECDHE-RSA-AES128-GCM-SHA256'
@@ -56,13 +58,17 @@ const uploadCounter = (done: () => void): ((b: Uint8Array) => boolean) => {
 const chunk = Buffer.alloc(BULK_CHUNK, 0x61)
 
 /** Write `n` bytes through `send`, waiting for the socket to drain so memory stays flat. */
-const pump = (socket: net.Socket, n: number, send: (b: Buffer) => boolean, end: () => void): void => {
+const pump = (socket: { once: (event: 'drain', cb: () => void) => unknown } | EngineDriver<TlsEvent>, n: number, send: (b: Buffer) => boolean, end: () => void): void => {
   let left = n
   const go = (): void => {
     while (left > 0) {
       const len = Math.min(left, BULK_CHUNK)
       left -= len
-      if (!send(len === BULK_CHUNK ? chunk : chunk.subarray(0, len))) { socket.once('drain', go); return }
+      if (!send(len === BULK_CHUNK ? chunk : chunk.subarray(0, len))) {
+        if (socket instanceof EngineDriver) socket.onWritable(go)
+        else socket.once('drain', go)
+        return
+      }
     }
     end()
   }
@@ -86,32 +92,28 @@ const runServer = (kind: string, cert: string, key: string): void => {
   } else {
     const opts: TlsServerOptions = { certificates: [loadCertificate({ cert, key })] }
     server = net.createServer({ noDelay: true }, (socket) => {
-      socket.on('error', () => {})
       const conn = new TlsServerConnection(opts, Date.now())
-      socket.on('close', () => conn.dispose())
-      // zero-copy flush as lib/server/tls-layer.ts does it: the records' own buffers, written as one writev, and
-      // pooled record buffers given back (lib/tls/outbuf.ts) from the write callback, in write order
+      // The shared driver (lib/server/engine-driver.ts), with lib/server/tls-layer.ts's zero-copy flush: the
+      // records' own buffers, written as one writev, and pooled record buffers given back (lib/tls/outbuf.ts) from
+      // the write callback, in write order.
       const slabs = new WrittenSlabs()
-      const flush = (): boolean => {
-        const chunks = conn.takeOutboundChunks()
-        if (chunks.length === 0) return true
-        const written = slabs.track(chunks)
-        socket.cork()
-        let ok = true
-        for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i], i === chunks.length - 1 ? written : undefined)
-        socket.uncork()
-        return ok
-      }
+      let over = false
       const upload = uploadCounter(() => conn.write(Buffer.from('OK\n')))
-      socket.on('data', (b) => {
-        for (const e of conn.receive(b, Date.now())) {
-          if (e.type === 'data') {
-            if (upload(e.data)) continue
-            const r = bulkRequest(e.data)
-            if (r !== null && r.kind === 'BULK') pump(socket, r.n, (c) => { conn.write(c); return flush() }, () => { conn.close(); flush(); socket.end() })
-          } else if (e.type === 'error' || e.type === 'close') { flush(); socket.destroy(); return }
+      const driver: EngineDriver<TlsEvent> = new EngineDriver(socket, { receive: (b, now) => conn.receive(b, now), tick: (now) => conn.tick(now), get deadline () { return conn.deadline }, takeOutbound: () => conn.takeOutboundChunks() }, {
+        written: (chunks) => slabs.track(chunks),
+        closed: () => conn.dispose(),
+        done: () => over,
+        events: (events) => {
+          for (const e of events) {
+            if (e.type === 'data') {
+              if (upload(e.data)) continue
+              const r = bulkRequest(e.data)
+              if (r !== null && r.kind === 'BULK') {
+                pump(driver, r.n, (c) => { conn.write(c); driver.wake(); return !driver.congested }, () => { conn.close(); over = true; driver.wake() })
+              }
+            } else if (e.type === 'error' || e.type === 'close') over = true
+          }
         }
-        flush()
       })
     })
   }

@@ -111,3 +111,47 @@ t.test('header rules are written once, in lib/session/headers.ts (issue 13)', as
   }
   t.same(copies, [])
 })
+
+/**
+ * One socket pump (issue 11): lib/server/driver.ts and its engine adapter are the only connection loop. The
+ * places that used to carry their own copy (and drifted: 200 ms linger in one, 500 ms in another) may create
+ * engines but must run them on the driver: no socket 'data'/'drain'/'end' listeners, no socket writes or ends of
+ * their own, no timer that ends or destroys a socket. The loop in bench/tls.ts is checked in its lib/tls server
+ * section only: the rest of that file drives node:tls sockets, which are not ours.
+ */
+const ROOT = join(LIB, '..')
+const LOOP_FILES: Array<{ file: string, from?: string, to?: string }> = [
+  ...files(join(LIB, 'client')).map((f) => ({ file: relative(ROOT, f) })),
+  { file: 'test/session/socket-loop.ts' },
+  { file: 'test/tls/harness.ts' },
+  { file: 'bench/spdy-load.ts' },
+  { file: 'bench/tls.ts', from: 'new TlsServerConnection(', to: 'server.listen(' }
+]
+const OWN_LOOP: Array<[string, RegExp]> = [
+  ['a socket listener for data, drain or end', /\bsocket\.(on|once)\('(data|drain|end)'/],
+  ['a socket write, end, destroy, pause, resume or cork', /\bsocket\.(write|end|destroy|pause|resume|cork|uncork)\(/],
+  ['a timer that ends or destroys a socket (a linger of its own)', /setTimeout\([^\n]*(destroy|\.end)\(/]
+]
+
+function loopSection (f: { file: string, from?: string, to?: string }): string {
+  const src = readFileSync(join(ROOT, f.file), 'utf8')
+  if (f.from === undefined || f.to === undefined) return src
+  const a = src.indexOf(f.from)
+  const b = src.indexOf(f.to, a)
+  return a < 0 || b < 0 ? '' : src.slice(a, b)
+}
+
+t.test('one connection driver: the old socket loops run on lib/server/driver.ts', async (t) => {
+  for (const f of LOOP_FILES) {
+    const src = loopSection(f)
+    t.ok(src.length > 0, `${f.file}: the checked section is found`)
+    const bad = OWN_LOOP.filter(([, re]) => re.test(src)).map(([what]) => what)
+    t.same(bad, [], `${f.file}: no socket loop of its own`)
+    if (/new (SpdySession|TlsServerConnection|TlsClientConnection)\(/.test(src)) {
+      t.match(readFileSync(join(ROOT, f.file), 'utf8'), /from '[./a-z]*engine-driver'/, `${f.file}: its engines run on the engine driver`)
+    }
+  }
+  // The patterns see a loop where there is one: the driver's own listeners and writes match the first two.
+  const driver = readFileSync(join(LIB, 'server', 'driver.ts'), 'utf8')
+  t.ok(OWN_LOOP.slice(0, 2).every(([, re]) => re.test(driver)), 'the patterns match the driver\'s own loop')
+})

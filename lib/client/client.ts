@@ -16,6 +16,7 @@ import { replyHeaders, replyStatus, requestHeaderList, type HttpHeaders, type Ou
 import { SpdySession, type SessionEvent } from '../session/session'
 import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
+import { EngineDriver, type PullEngine } from '../server/engine-driver'
 import {
   ClientCertificateError,
   ClientClosedError,
@@ -126,9 +127,6 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 const PROTOCOL_OF: Record<string, SpdyVersion> = { 'spdy/3.1': 3.1, 'spdy/3': 3, 'spdy/2': 2 }
 /** Alerts we raise when the server's certificate fails our checks (lib/tls/client.ts verifyChain/onCertificate). */
 const CERTIFICATE_ALERTS = new Set<number>([Alert.bad_certificate, Alert.unsupported_certificate, Alert.certificate_expired, Alert.certificate_unknown, Alert.unknown_ca])
-/** A peer that never closes after our GOAWAY + close_notify is cut off after this long. */
-const CLOSE_GRACE_MS = 2000
-
 interface PushState {
   id: number
   url: string
@@ -186,9 +184,12 @@ export class SpdyClient {
   private readonly tapOut: FrameDecoder | null
   private readonly tapIn: FrameDecoder | null
 
+  /** Our last frames are queued: the driver ends the socket once it has written them (ClientLink.done). */
+  ending = false
+
   /** @internal use connect() */
   constructor (
-    private readonly socket: net.Socket,
+    private readonly link: ClientLink,
     private readonly tlsConn: TlsClientConnection | null,
     handshake: TlsHandshakeEvent | null,
     version: SpdyVersion,
@@ -205,9 +206,7 @@ export class SpdyClient {
     const wire = version === 2 ? 2 : 3
     this.tapOut = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
     this.tapIn = opts.onFrame !== undefined ? new FrameDecoder({ version: wire }) : null
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()))
-    socket.on('close', () => { tlsConn?.dispose(); this.onSocketGone(null) })
-    socket.on('error', (err: NodeJS.ErrnoException) => this.onSocketGone(err))
+    this.closedPromise = new Promise((resolve) => link.socket.once('close', () => resolve()))
     opts.onConnect?.(this)
     this.flush()
   }
@@ -270,16 +269,10 @@ export class SpdyClient {
 
   /** GOAWAY, TLS close_notify, end of the socket; resolves when the socket is closed. */
   async close (): Promise<void> {
-    if (!this.closing && !this.socket.destroyed) {
+    if (!this.closing && !this.link.socket.destroyed) {
       this.closing = true
       this.session.goaway(GoawayStatus.OK)
-      this.flush()
-      if (this.tlsConn !== null) {
-        this.tlsConn.close()
-        this.writeTls()
-      }
-      this.socket.end()
-      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref()
+      this.endSocket()
     }
     await this.closedPromise
   }
@@ -298,24 +291,21 @@ export class SpdyClient {
     }
   }
 
+  /** Write what the session queued: the driver takes it through outbound(). */
   private flush (): void {
-    const out = this.session.takeOutbound()
-    if (out.length === 0 || this.socket.destroyed) return
-    const bytes = out.length === 1 ? out[0] : Buffer.concat(out)
-    if (this.tapOut !== null) this.tap('out', this.tapOut, bytes)
-    if (this.tlsConn !== null) {
-      this.tlsConn.write(bytes)
-      this.writeTls()
-    } else if (this.socket.writable) {
-      this.socket.write(bytes)
-    }
+    this.link.driver.wake()
   }
 
-  /** @internal TLS records (application data, alerts) to the socket. */
-  writeTls (): void {
-    if (this.tlsConn === null) return
-    const b = this.tlsConn.takeOutbound()
-    if (b.length > 0 && this.socket.writable) this.socket.write(b)
+  /** @internal The session's frames, through TLS if on (ClientLink.takeOutbound). */
+  outbound (): Uint8Array[] {
+    const out = this.session.takeOutbound()
+    if (out.length > 0) {
+      const bytes = out.length === 1 ? out[0] : Buffer.concat(out)
+      if (this.tapOut !== null) this.tap('out', this.tapOut, bytes)
+      if (this.tlsConn === null) return [bytes]
+      this.tlsConn.write(bytes)
+    }
+    return this.tlsConn === null ? out : this.tlsConn.takeOutboundChunks()
   }
 
   /** @internal A TLS event after the handshake: data, close_notify, or a fatal alert. */
@@ -437,7 +427,7 @@ export class SpdyClient {
   private goawayStatus: number | null = null
 
   /** True once the server sent GOAWAY (it takes no new request here) or the connection failed or was closed. */
-  get goingAway (): boolean { return this.goawayStatus !== null || this.failure !== null || this.closing || this.socket.destroyed }
+  get goingAway (): boolean { return this.goawayStatus !== null || this.failure !== null || this.closing || this.link.socket.destroyed }
 
   /** Resolves once the socket is closed. */
   get closed (): Promise<void> { return this.closedPromise }
@@ -508,14 +498,17 @@ export class SpdyClient {
     this.endSocket()
   }
 
+  /** GOAWAY (if queued) and close_notify go out, then the driver ends the socket: FIN, linger, destroy. */
   private endSocket (): void {
-    if (this.socket.destroyed) return
-    if (this.tlsConn !== null) { this.tlsConn.close(); this.writeTls() }
-    this.socket.end()
-    setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref()
+    if (this.link.socket.destroyed || this.ending) return
+    this.ending = true
+    this.tlsConn?.close()
+    this.flush()
   }
 
-  private onSocketGone (err: NodeJS.ErrnoException | null): void {
+  /** @internal The socket closed or failed (or the driver's crash barrier caught a throw: `failure`). */
+  onSocketGone (err: NodeJS.ErrnoException | null, failure?: SpdyClientError): void {
+    if (failure !== undefined) { this.fail(failure); return }
     if (this.pending.size === 0 && this.waiting.length === 0) return
     const why = err === null ? 'the server closed the connection' : `connection error: ${err.code ?? err.message}`
     this.fail(new ClientClosedError(`${why} before the response was complete`))
@@ -538,108 +531,146 @@ function offered (version: SpdyVersion | undefined): string[] {
   return [...(version === undefined ? ['spdy/3.1', 'spdy/3', 'spdy/2'] : [`spdy/${version}`]), 'http/1.1']
 }
 
+/**
+ * The client's engine on the shared driver (lib/server/engine-driver.ts): TLS (if on) and then the SpdyClient's
+ * session. Until the connection is ready it runs the connect and handshake phases, whose one deadline
+ * (`timeout`) is the driver's timer; after that the bytes go to the client.
+ */
+class ClientLink implements PullEngine<never> {
+  readonly driver: EngineDriver<never>
+  client: SpdyClient | null = null
+  tlsConn: TlsClientConnection | null = null
+  phase: 'connect' | 'handshake' | 'open' = 'connect'
+  /** The connect and handshake deadline (ms since epoch), null for none. */
+  private readonly until: number | null
+  private settled = false
+
+  constructor (readonly socket: net.Socket, private readonly opts: ConnectOptions, private readonly where: string,
+    private readonly settle: (err: SpdyClientError | null, client?: SpdyClient) => void) {
+    const timeout = opts.timeout ?? DEFAULT_TIMEOUT
+    this.until = timeout > 0 ? Date.now() + timeout : null
+    this.driver = new EngineDriver<never>(socket, this, {
+      done: () => this.client?.ending === true,
+      closed: () => {
+        this.tlsConn?.dispose()
+        if (this.client !== null) this.client.onSocketGone(null)
+        else this.fail(new ClientClosedError(`${where} closed the connection during the ${this.phase === 'connect' ? 'connect' : 'TLS handshake'}`))
+      },
+      socketError: (err) => {
+        if (this.client !== null) this.client.onSocketGone(err)
+        else if (this.phase === 'connect') {
+          const code = err.code ?? 'ERROR'
+          this.fail(new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code))
+        } else this.fail(new ClientClosedError(`connection error during the TLS handshake with ${where}: ${err.code ?? err.message}`))
+      },
+      // The crash barrier: a throw in our engines or event handling ends this connection, and its requests fail.
+      failed: (err) => {
+        const e = new ClientClosedError(`internal error on the connection to ${where}: ${(err as Error)?.message ?? String(err)}`)
+        if (this.client !== null) this.client.onSocketGone(null, e)
+        else this.fail(e)
+      }
+    })
+    this.driver.schedule(this.until)
+    socket.once('connect', () => this.driver.run(() => this.connected()))
+  }
+
+  get deadline (): number | null { return this.phase === 'open' ? null : this.until }
+
+  private connected (): void {
+    if (this.settled) return
+    if (!this.opts.tls) { this.open(null, null, this.opts.version ?? 3.1); return }
+    this.phase = 'handshake'
+    try {
+      this.tlsConn = new TlsClientConnection({
+        servername: this.opts.servername ?? this.opts.host,
+        protocols: offered(this.opts.version),
+        negotiation: this.opts.negotiation ?? 'both',
+        ca: this.opts.ca,
+        insecure: this.opts.insecure,
+        session: this.opts.session ?? null,
+        falseStart: this.opts.falseStart ?? true,
+        // The link's deadline covers connect and handshake together.
+        handshakeTimeout: 0
+      }, Date.now())
+    } catch (err) {
+      this.fail(new ClientTlsError(`TLS setup: ${(err as Error).message}`, 'none', false))
+      return
+    }
+    this.driver.wake()
+  }
+
+  private open (conn: TlsClientConnection | null, handshake: TlsHandshakeEvent | null, version: SpdyVersion): void {
+    this.phase = 'open'
+    this.client = new SpdyClient(this, conn, handshake, version, this.opts)
+    this.settled = true
+    this.settle(null, this.client)
+  }
+
+  private fail (err: SpdyClientError): void {
+    if (this.settled) return
+    this.settled = true
+    // What is queued (an alert, close_notify) goes out; the socket is destroyed at once, as before the driver.
+    this.driver.wake()
+    this.driver.destroy()
+    this.settle(err)
+  }
+
+  receive (bytes: Uint8Array, now: number): void {
+    const conn = this.tlsConn
+    if (conn === null) { this.client?.receive(bytes); return }
+    for (const e of conn.receive(bytes, now)) {
+      if (this.client !== null) { this.client.onTlsEvent(e); continue }
+      if (this.settled) return
+      if (e.type === 'error') { this.fail(tlsFailure(e.error)); return }
+      if (e.type === 'close') { this.fail(new ClientClosedError(`${this.where} closed TLS during the handshake`)); return }
+      if (e.type === 'handshake') this.handshake(conn, e)
+    }
+  }
+
+  private handshake (conn: TlsClientConnection, e: TlsHandshakeEvent): void {
+    const version = e.protocol === null ? undefined : PROTOCOL_OF[e.protocol]
+    const where = this.where
+    // NPN with nothing in common: our pick was our own first choice, which the server never offered (ours
+    // answers such a pick with HTTP/1.1, others may close): report it instead of speaking into the void.
+    if (e.serverProtocols !== undefined && e.protocol !== null && !e.serverProtocols.includes(e.protocol)) {
+      conn.close()
+      this.fail(new ClientNoProtocolError(`no protocol in common: ${where} advertised ${e.serverProtocols.join(', ') || 'nothing'} over NPN (we offered ${offered(this.opts.version).join(', ')})`, null))
+      return
+    }
+    if (version === undefined) {
+      conn.close()
+      this.fail(new ClientNoProtocolError(e.protocol === null
+        ? `no protocol in common: ${where} negotiated no protocol (we offered ${offered(this.opts.version).join(', ')})`
+        : `no protocol in common: ${where} chose ${e.protocol} (we offered ${offered(this.opts.version).join(', ')})`, e.protocol))
+      return
+    }
+    this.open(conn, e, version)
+  }
+
+  tick (now: number): void {
+    if (this.phase === 'open' || this.until === null || now < this.until) return
+    const timeout = this.opts.timeout ?? DEFAULT_TIMEOUT
+    this.fail(new ClientTimeoutError(this.phase === 'connect'
+      ? `timed out connecting to ${this.where} after ${timeout} ms`
+      : `timed out waiting for the TLS handshake with ${this.where} after ${timeout} ms`, this.phase))
+  }
+
+  takeOutbound (): Uint8Array[] {
+    if (this.client !== null) return this.client.outbound()
+    return this.tlsConn !== null ? this.tlsConn.takeOutboundChunks() : []
+  }
+}
+
 /** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
 export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
   checkMaxBytes('maxResponseBytes', opts.maxResponseBytes)
-  const timeout = opts.timeout ?? DEFAULT_TIMEOUT
-  const where = `${opts.host}:${opts.port}`
   return await new Promise<SpdyClient>((resolve, reject) => {
-    let settled = false
-    let phase: 'connect' | 'handshake' = 'connect'
     const socket = net.connect({ host: opts.host, port: opts.port })
     socket.setNoDelay(true)
-    let timer: NodeJS.Timeout | null = null
-    const done = (err: SpdyClientError | null, client?: SpdyClient): void => {
-      if (settled) return
-      settled = true
-      if (timer !== null) clearTimeout(timer)
-      socket.removeListener('error', onError)
-      socket.removeListener('close', onClose)
-      if (err !== null) {
-        socket.removeAllListeners('data')
-        socket.on('error', () => {})
-        socket.destroy()
-        reject(err)
-      } else {
-        resolve(client as SpdyClient)
-      }
-    }
-    if (timeout > 0) {
-      timer = setTimeout(() => done(new ClientTimeoutError(phase === 'connect'
-        ? `timed out connecting to ${where} after ${timeout} ms`
-        : `timed out waiting for the TLS handshake with ${where} after ${timeout} ms`, phase)), timeout)
-    }
-    const onError = (err: NodeJS.ErrnoException): void => {
-      if (phase === 'connect') {
-        const code = err.code ?? 'ERROR'
-        done(new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code))
-      } else {
-        done(new ClientClosedError(`connection error during the TLS handshake with ${where}: ${err.code ?? err.message}`))
-      }
-    }
-    const onClose = (): void => done(new ClientClosedError(`${where} closed the connection during the ${phase === 'connect' ? 'connect' : 'TLS handshake'}`))
-    socket.on('error', onError)
-    socket.on('close', onClose)
-    socket.once('connect', () => {
-      if (!opts.tls) {
-        const client = new SpdyClient(socket, null, null, opts.version ?? 3.1, opts)
-        socket.on('data', (b: Buffer) => client.receive(b))
-        done(null, client)
-        return
-      }
-      phase = 'handshake'
-      let conn: TlsClientConnection
-      try {
-        conn = new TlsClientConnection({
-          servername: opts.servername ?? opts.host,
-          protocols: offered(opts.version),
-          negotiation: opts.negotiation ?? 'both',
-          ca: opts.ca,
-          insecure: opts.insecure,
-          session: opts.session ?? null,
-          falseStart: opts.falseStart ?? true,
-          // Our own timer covers connect and handshake together.
-          handshakeTimeout: 0
-        }, Date.now())
-      } catch (err) {
-        done(new ClientTlsError(`TLS setup: ${(err as Error).message}`, 'none', false))
-        return
-      }
-      let client: SpdyClient | null = null
-      const flushTls = (): void => {
-        const b = conn.takeOutbound()
-        if (b.length > 0 && socket.writable) socket.write(b)
-      }
-      socket.on('data', (b: Buffer) => {
-        for (const e of conn.receive(b, Date.now())) {
-          if (client !== null) { client.onTlsEvent(e); continue }
-          if (e.type === 'error') { flushTls(); done(tlsFailure(e.error)); return }
-          if (e.type === 'close') { done(new ClientClosedError(`${where} closed TLS during the handshake`)); return }
-          if (e.type === 'handshake') {
-            const version = e.protocol === null ? undefined : PROTOCOL_OF[e.protocol]
-            // NPN with nothing in common: our pick was our own first choice, which the server never offered (ours
-            // answers such a pick with HTTP/1.1, others may close): report it instead of speaking into the void.
-            if (e.serverProtocols !== undefined && e.protocol !== null && !e.serverProtocols.includes(e.protocol)) {
-              conn.close()
-              flushTls()
-              done(new ClientNoProtocolError(`no protocol in common: ${where} advertised ${e.serverProtocols.join(', ') || 'nothing'} over NPN (we offered ${offered(opts.version).join(', ')})`, null))
-              return
-            }
-            if (version === undefined) {
-              conn.close()
-              flushTls()
-              done(new ClientNoProtocolError(e.protocol === null
-                ? `no protocol in common: ${where} negotiated no protocol (we offered ${offered(opts.version).join(', ')})`
-                : `no protocol in common: ${where} chose ${e.protocol} (we offered ${offered(opts.version).join(', ')})`, e.protocol))
-              return
-            }
-            client = new SpdyClient(socket, conn, e, version, opts)
-            done(null, client)
-          }
-        }
-        flushTls()
-      })
-      flushTls()
+    // eslint-disable-next-line no-new
+    new ClientLink(socket, opts, `${opts.host}:${opts.port}`, (err, client) => {
+      if (err !== null) reject(err)
+      else resolve(client as SpdyClient)
     })
   })
 }

@@ -35,6 +35,11 @@ export interface EngineDriverOptions<E> extends DriverOptions {
   /** The crash barrier's callback: an engine or event handler threw; the socket is ended next. */
   failed?: (err: unknown) => void
   socketError?: (err: NodeJS.ErrnoException) => void
+  /**
+   * For a list of chunks about to be written: a callback for when the socket wrote them (lib/tls/outbuf.ts
+   * WrittenSlabs.track gives pooled record buffers back from there), or undefined.
+   */
+  written?: (chunks: Uint8Array[]) => ((err?: Error | null) => void) | undefined
 }
 
 export class EngineDriver<E> extends Driver {
@@ -76,7 +81,7 @@ export class EngineDriver<E> extends Driver {
         break
       }
       const out = this.engine.takeOutbound()
-      if (out instanceof Uint8Array) { if (out.length > 0) this.send(out) } else if (out.length > 0) this.sendMany(out)
+      if (out instanceof Uint8Array) { if (out.length > 0) this.send(out) } else if (out.length > 0) this.sendMany(out, this.opts.written?.(out))
       if ((out.length === 0) && (ev === undefined || ev.length === 0)) break
     }
     if (this.ended) return

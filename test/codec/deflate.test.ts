@@ -97,3 +97,55 @@ t.test('options are checked at construction', async (t) => {
   t.throws(() => new HeaderDeflater(3, { windowBits: 8 }), RangeError)
   t.throws(() => new HeaderDeflater(3, { level: 10 }), RangeError)
 })
+
+/**
+ * Random streams built to hit the matcher's edges: a small alphabet (many 3-byte hash collisions), runs longer
+ * than MAX_MATCH (258), copies of earlier bytes from just inside and just outside the window, and blocks from 0
+ * bytes to a few KB. Node's zlib must read every one back in step; a seed that fails is printed to replay it.
+ */
+t.test("random edge-case streams: Node's zlib reads them back (300 seeded streams)", async (t) => {
+  let seed = 0x9e3779b9
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return (seed >>> 8) % n }
+  let failures = 0
+  for (let round = 0; round < 300 && failures < 3; round++) {
+    const startSeed = seed
+    const v = rnd(2) === 0 ? 2 : 3
+    const windowBits = 9 + rnd(7)
+    const d = new HeaderDeflater(v, { windowBits })
+    const history: number[] = []
+    const input: Buffer[] = []
+    const out: Buffer[] = []
+    for (let b = rnd(6) + 1; b > 0; b--) {
+      const block: number[] = []
+      const len = rnd(4) === 0 ? rnd(4000) : rnd(300)
+      while (block.length < len) {
+        const kind = rnd(4)
+        if (kind === 0) { const c = 97 + rnd(3); for (let k = rnd(600); k > 0; k--) block.push(c) } // runs past 258
+        else if (kind === 1 && history.length + block.length > 0) {
+          // A copy from `dist` back, near the window's edge half of the time.
+          const all = history.length + block.length
+          const w = 1 << windowBits
+          // Inside the window near its edge, anywhere inside, or just outside it (only an inflater held to the
+          // announced window catches a deflater that reaches there).
+          const pick = rnd(3)
+          const dist = pick === 0 ? Math.max(1, Math.min(all, w) - rnd(4)) : pick === 1 ? 1 + rnd(Math.min(all, w)) : Math.min(all, w + 1 + rnd(64))
+          for (let k = 3 + rnd(300); k > 0; k--) {
+            const at = history.length + block.length - dist
+            block.push(at >= history.length ? block[at - history.length] : history[at])
+          }
+        } else if (kind === 2) for (let k = rnd(20); k > 0; k--) block.push(97 + rnd(4))
+        else for (let k = rnd(200); k > 0; k--) block.push(rnd(256)) // noise: the only matches are the copies
+      }
+      const buf = Buffer.from(block.slice(0, len))
+      for (const x of buf) history.push(x)
+      input.push(buf)
+      out.push(d.compress(buf))
+      if (rnd(5) === 0) d.compact()
+    }
+    const dict = v === 2 ? DICTIONARY_V2 : DICTIONARY_V3
+    let got: Buffer | null = null
+    try { got = nodeInflate(dict, Buffer.concat(out), windowBits) } catch { got = null }
+    if (got === null || !got.equals(Buffer.concat(input))) { failures++; t.fail(`seed ${startSeed}: SPDY/${v} window 2^${windowBits} did not read back`) }
+  }
+  t.equal(failures, 0, 'every stream read back')
+})
