@@ -74,6 +74,17 @@ t.test('tables rebased (as after 1 GB of headers on a session) keep the stream i
   t.same(Buffer.concat(out), Buffer.concat(input.map((b) => plain.compress(b))))
 })
 
+t.test('a block larger than the working buffer: the stream stays in step after the buffer shrinks back', async (t) => {
+  const d = new HeaderDeflater(3)
+  // 300 KB grows the buffer past the 256 KB it shrinks from; the blocks after it still refer back into the window.
+  const input = [...blocks(3), noise(300_000, 3), ...blocks(30), Buffer.concat([noise(100, 5), blocks(1)[0]]), ...blocks(10), blocks(10)[9]]
+  const out = input.map((b) => d.compress(b))
+  t.same(nodeInflate(DICTIONARY_V3, Buffer.concat(out), 11), Buffer.concat(input))
+  // The repeats after the big block are back-references into the moved window, not literals.
+  t.ok(out[out.length - 1].length < 16, `last repeat ${out[out.length - 1].length} bytes`)
+  t.ok((d as unknown as { buf: Uint8Array }).buf.length <= 64 * 1024, 'buffer back to its small size')
+})
+
 t.test('headroom: bytes left free in front of the block', async (t) => {
   const d = new HeaderDeflater(3)
   const b = blocks(1)[0]
