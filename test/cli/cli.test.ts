@@ -21,6 +21,9 @@ const ROOT = resolve(__dirname, '../..')
 const MAIN = join(ROOT, 'lib/cli/main.ts')
 const EXIT = { ok: 0, usage: 2, connect: 3, certificate: 4, noProtocol: 6, protocol: 7, timeout: 8, tooLarge: 10 }
 
+// About 20 CLI processes through tsx and one tsc build: minutes, not seconds, on a busy 2-core CI machine.
+t.setTimeout(300_000)
+
 interface Run { code: number, stdout: string, stderr: string }
 
 function cli (args: string[], entry: string[] = ['--import', 'tsx', MAIN]): Promise<Run> {
@@ -271,8 +274,10 @@ t.test('bad usage prints the reason and the usage text', async (t) => {
     [['get', '--max-size', '0', 'https://x/'], '--max-size takes a positive number of bytes, not 0'],
     [['get', 'https://x/', 'https://y/'], 'one URL only']
   ]
-  for (const [args, why] of cases) {
-    const r = await cli(args)
+  // Each case is a process start through tsx (about a second of CPU): run them side by side.
+  const runs = await Promise.all(cases.map(async ([args]) => await cli(args)))
+  for (const [i, [args, why]] of cases.entries()) {
+    const r = runs[i]
     t.equal(r.code, EXIT.usage, `${args.join(' ')}: exit status`)
     t.ok(r.stderr.startsWith(`fastify-spdy: ${why}`), `${args.join(' ')}: ${why}`)
     t.match(r.stderr, /Usage: fastify-spdy get \[options\] <url>/)
