@@ -501,7 +501,7 @@ async function main (): Promise<void> {
     const load1 = loadavg()
     process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
-    const section = resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }) + repeatSection(repeatCells, runs)
+    const section = resultsSection({ runs, full, repeat, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }) + repeatSection(repeatCells, runs)
     if (only !== null) process.stdout.write(section)
     else writeSection('pageload', section)
   } finally {
@@ -613,7 +613,7 @@ function skewText (cells: Cell[]): string {
   return `${median(skews).toFixed(1)} ms on median (${Math.min(...skews).toFixed(1)} to ${Math.max(...skews).toFixed(1)} ms)`
 }
 
-function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
+function resultsSection (o: { runs: number, full: boolean, repeat: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
   const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push', 'push13']
   const spread = (c: Cell, m: AnyMode): string => {
     const s = c.samples.get(m)
@@ -664,7 +664,7 @@ ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all

@@ -108,7 +108,8 @@ export async function setPushCookie (request: FastifyRequest, reply: FastifyRepl
   // Unchanged (a repeat visit that skipped everything): no Set-Cookie. Its bytes are most of what such a visit
   // adds to the page, and the lifetime then keeps counting from when the assets were last pushed, as the
   // browser's cached copies' own ages do.
-  if (value === st.received) return  // Path=/: pushes are site-wide. HttpOnly: no script needs it. SameSite=Lax: sent on top-level navigations,
+  if (value === st.received) return
+  // Path=/: pushes are site-wide. HttpOnly: no script needs it. SameSite=Lax: sent on top-level navigations,
   // which is when pages (and their pushes) are requested.
   reply.header('set-cookie', `${s.cookieName}=${value}; Path=/; Max-Age=${s.maxAge}; HttpOnly; SameSite=Lax${s.secure ? '; Secure' : ''}`)
 }

@@ -33,6 +33,8 @@ const MAX_MATCH = 258
  */
 const INSERT_MAX = 32
 const STEP = 4
+/** A working buffer grown past this by a large block is replaced by one of the initial size after it. */
+const SHRINK_ABOVE = 256 * 1024
 /** See HeaderDeflater.rebase(). */
 const REBASE_AT = 2 ** 30
 
@@ -248,6 +250,8 @@ export class HeaderDeflater {
     this.used = end
     // Every position below end - 2 is in the tables now; the last two wait for the next block's bytes.
     this.hashed = Math.max(this.hashed, end - 2)
+    // A large block grew the buffer: give the memory back rather than keep it for the session's life.
+    if (buf.length > SHRINK_ABOVE) this.moveWindow(new Uint8Array(this.initialSize))
     const result = Buffer.allocUnsafe(o)
     // A repeated block is a few bytes: a loop copies them for less than making a subarray view.
     if (o - headroom <= 64) for (let i = headroom; i < o; i++) result[i] = out[i]
@@ -260,8 +264,14 @@ export class HeaderDeflater {
     const buf = this.buf!
     if (this.used + n <= buf.length) return
     const keep = Math.min(this.used, this.wsize)
+    this.moveWindow(keep + n > buf.length ? new Uint8Array(Math.max(keep + n, 2 * buf.length)) : buf)
+  }
+
+  /** Moves the window's bytes to the front of `target` (the buffer itself, or a new one); the tables stay valid. */
+  private moveWindow (target: Uint8Array): void {
+    const buf = this.buf!
+    const keep = Math.min(this.used, this.wsize)
     const shift = this.used - keep
-    const target = keep + n > buf.length ? new Uint8Array(Math.max(keep + n, 2 * buf.length)) : buf
     target.set(buf.subarray(shift, this.used), 0)
     this.buf = target
     this.used = keep
@@ -287,11 +297,14 @@ export class HeaderDeflater {
     this.base = 0
   }
 
+  /** Room for the window and a few ordinary blocks after it before the bytes are moved. */
+  private get initialSize (): number { return Math.max(4 * this.wsize, 4096) }
+
   private open (): void {
     const wsize = this.wsize
     // The dictionary (first context) or the kept window; zlib keeps a dictionary's last window-size bytes.
     const primed = this.history ?? lastBytes(dictionaryFor(this.version), wsize)
-    this.buf = new Uint8Array(Math.max(4 * wsize, 4096))
+    this.buf = new Uint8Array(this.initialSize)
     this.head = new Int32Array(HASH_SIZE)
     this.prev = new Int32Array(wsize)
     this.buf.set(primed, 0)
