@@ -65,6 +65,14 @@ class Attacker {
     return { type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, fin, unidirectional: false, headers: [...requestHeaderList(3, { method: 'GET', path, authority: '127.0.0.1' }), ...extra] }
   }
 
+  /** Streams 1, 3 ... lastId on /hold, each head with a 60 KB value that deflates to ~100 bytes (a zlib bomb). */
+  fatStreams (lastId: number): Frame[] {
+    const pad: HeaderList = [['x-pad', 'p'.repeat(60_000)]]
+    const frames: Frame[] = []
+    for (let id = 1; id <= lastId; id += 2) frames.push(this.syn(id, '/hold', true, pad))
+    return frames
+  }
+
   async until (what: (f: Frame[]) => boolean, ms = 5000): Promise<boolean> {
     for (let waited = 0; waited < ms; waited += 20) { if (what(this.frames)) return true; await sleep(20) }
     return what(this.frames)
@@ -126,10 +134,7 @@ t.test('fat header blocks: streams past maxSessionHeaderBytes are refused before
   const s = await server(t, { maxSessionHeaderBytes: 256 << 10 })
   const a = new Attacker(s.port)
   t.teardown(() => a.destroy())
-  const pad: HeaderList = [['x-pad', 'p'.repeat(60_000)]]
-  const frames: Frame[] = []
-  for (let id = 1; id <= 19; id += 2) frames.push(a.syn(id, '/hold', true, pad))
-  a.send(...frames)
+  a.send(...a.fatStreams(19))
   t.ok(await a.until((fs) => fs.filter((f) => f.type === 'RST_STREAM').length >= 6))
   await sleep(100)
   t.same(a.frames.filter((f) => f.type === 'RST_STREAM').map((f) => [(f as { streamId: number }).streamId, (f as { status: number }).status]),
@@ -141,11 +146,8 @@ t.test('zlib bomb: a peer refused again and again for header memory gets GOAWAY 
   const s = await server(t, { maxSessionHeaderBytes: 256 << 10 })
   const a = new Attacker(s.port)
   t.teardown(() => a.destroy())
-  // 60 KB values that deflate to ~100 bytes each: four fit the budget, then maxHeaderRefusalsPerWindow (10) refusals.
-  const pad: HeaderList = [['x-bomb', 'b'.repeat(60_000)]]
-  const frames: Frame[] = []
-  for (let id = 1; id <= 59; id += 2) frames.push(a.syn(id, '/hold', true, pad))
-  a.send(...frames)
+  // Four fit the budget, then maxHeaderRefusalsPerWindow (10) refusals.
+  a.send(...a.fatStreams(59))
   t.ok(await a.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'GOAWAY')
   t.same(a.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 29, status: 1 }, 'PROTOCOL_ERROR after the 11th refusal (stream 29)')
   t.equal(a.frames.filter((f) => f.type === 'RST_STREAM' && f.status === 3).length, 11, '11 REFUSED_STREAMs, then nothing more is inflated')
