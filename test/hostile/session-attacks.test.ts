@@ -177,6 +177,18 @@ t.test('WINDOW_UPDATE flood: 1-byte session updates past maxWorklessFramesPerWin
   t.equal(await get(agent, s.port, '/small'), 200, 'a normal client is served')
 })
 
+t.test('maxWorklessFramesPerWindow at its minimum (10): spdy-transport downloading 3 x 4 MiB is not cut, its updates are earned', async (t) => {
+  const s = await server(t, { maxWorklessFramesPerWindow: 10 })
+  for (const V of [3, 3.1] as const) {
+    const client = await StClient.connect({ port: s.port, version: V })
+    t.teardown(() => client.close())
+    for (let i = 0; i < 3; i++) {
+      const res = await client.request({ method: 'GET', path: '/big' })
+      t.same([res.status, res.body.length], [200, 4 << 20], `spdy/${V} download ${i + 1}: whole`)
+    }
+  }
+})
+
 t.test('HEADERS flood, on an open stream then on one we reset: GOAWAY past maxInflatedHeaderBytesPerWindow', async (t) => {
   const s = await server(t, { maxInflatedHeaderBytesPerWindow: 1 << 20 })
   const a = new Attacker(s.port)
