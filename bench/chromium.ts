@@ -61,6 +61,8 @@ export interface ChromiumLoad {
   resources: string[]
   /** Body bytes as received (encodedBodySize), page included. */
   bytes: number
+  /** Resources served from the HTTP cache with no request (Resource Timing transferSize 0). */
+  fromCache: number
 }
 
 export class Chromium {
@@ -140,11 +142,29 @@ export class Chromium {
   /**
    * Loads `url` in a fresh browser context and returns its timings once the load event has fired and every path in
    * `expect` has finished loading (a fetch() started by a script may finish after the load event).
+   *
+   * `repeat`: a repeat visit. The page is loaded once, `repeat.between()` runs (the bench closes the link's
+   * connections there, as time between visits would), and the page is loaded again in a new tab of the same
+   * context, whose HTTP cache, cookies and TLS session cache carry over: the second load's timings are returned.
    */
-  async load (url: string, expect: string[], timeoutMs = 60_000): Promise<ChromiumLoad> {
+  async load (url: string, expect: string[], timeoutMs = 60_000, repeat?: { between: () => Promise<void> }): Promise<ChromiumLoad> {
     const { browserContextId } = await this.send('Target.createBrowserContext', { disposeOnDetach: true }) as { browserContextId: string }
     try {
-      const { targetId } = await this.send('Target.createTarget', { url: 'about:blank', browserContextId }) as { targetId: string }
+      if (repeat !== undefined) {
+        await this.visit(browserContextId, url, expect, timeoutMs)
+        await repeat.between()
+      }
+      return await this.visit(browserContextId, url, expect, timeoutMs)
+    } finally {
+      // Disposing the context closes its page and its connections: nothing carries over to the next load.
+      await this.send('Target.disposeBrowserContext', { browserContextId }).catch(() => {})
+    }
+  }
+
+  /** One navigation to `url` in a new tab of the context, timed. The tab is closed after. */
+  private async visit (browserContextId: string, url: string, expect: string[], timeoutMs: number): Promise<ChromiumLoad> {
+    const { targetId } = await this.send('Target.createTarget', { url: 'about:blank', browserContextId }) as { targetId: string }
+    try {
       const { sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string }
       await this.send('Page.enable', {}, sessionId)
       // The tab's renderer answers before the navigation starts: its start-up is not inside the timed load (Chromium
@@ -159,7 +179,7 @@ export class Chromium {
         const want = ${JSON.stringify(expect)}
         const t0 = Date.now()
         const read = () => {
-          const res = performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd, bytes: e.encodedBodySize }))
+          const res = performance.getEntriesByType('resource').map((e) => ({ path: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd, bytes: e.encodedBodySize, transfer: e.transferSize }))
           const done = want.every((p) => res.some((r) => r.path === p && r.end > 0))
           if (!done && Date.now() - t0 < ${timeoutMs}) { setTimeout(read, 20); return }
           const n = performance.getEntriesByType('navigation')[0]
@@ -168,7 +188,7 @@ export class Chromium {
         read()
       })`
       const r = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId, timeoutMs + 10_000) as { result: { value: string } }
-      const v = JSON.parse(r.result.value) as { done: boolean, res: Array<{ path: string, start: number, end: number, bytes: number }>, timeOrigin: number, connectStart: number, requestStart: number, loadEventStart: number, protocol: string, bytes: number }
+      const v = JSON.parse(r.result.value) as { done: boolean, res: Array<{ path: string, start: number, end: number, bytes: number, transfer: number }>, timeOrigin: number, connectStart: number, requestStart: number, loadEventStart: number, protocol: string, bytes: number }
       if (!v.done) throw new Error(`chromium: ${url}: resources missing after ${timeoutMs} ms: ${expect.filter((p) => !v.res.some((x) => x.path === p)).join(', ')}`)
       const lastEnd = Math.max(v.loadEventStart, ...v.res.map((x) => x.end))
       return {
@@ -178,11 +198,12 @@ export class Chromium {
         requestMs: v.requestStart - v.connectStart,
         protocol: v.protocol,
         resources: v.res.sort((a, b) => a.start - b.start).map((x) => x.path),
-        bytes: v.bytes + v.res.reduce((s, x) => s + x.bytes, 0)
+        bytes: v.bytes + v.res.reduce((s, x) => s + x.bytes, 0),
+        // transferSize is 0 for a resource served from the HTTP cache without a request.
+        fromCache: v.res.filter((x) => x.transfer === 0 && x.end > 0).length
       }
     } finally {
-      // Disposing the context closes its page and its connections: nothing carries over to the next load.
-      await this.send('Target.disposeBrowserContext', { browserContextId }).catch(() => {})
+      await this.send('Target.closeTarget', { targetId }).catch(() => {})
     }
   }
 

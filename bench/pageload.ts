@@ -21,8 +21,10 @@
  * responseEnd if that is later); ours is from connect to the last byte of the last asset. Chromium modes are skipped
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
- *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--quick]
+ *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--quick] [--repeat]
  * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
+ * --repeat adds repeat-visit cells on the same grid (Repeat visit below): Chromium h1 and h2 with the HTTP cache,
+ * cookies and TLS sessions of a first visit, lib/client spdy and spdy+push (cache-aware push) with a Visitor.
  * --page PATH measures only that page of PAGES and prints its RESULTS section instead of writing it (a partial
  * re-run must not replace the whole section).
  */
@@ -32,7 +34,7 @@ import type net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { connect } from '../lib/client'
+import { connect, type ConnectOptions } from '../lib/client'
 import type { OutgoingHeaders } from '../lib/session/headers'
 import { generateSelfSigned } from '../lib/tls/certificates'
 import spdy from '../lib/index'
@@ -52,7 +54,7 @@ export const BROWSER_HEADERS: OutgoingHeaders = {
 }
 
 /** Our loaders (Node's https client, lib/client) and the loads headless Chromium makes. */
-export type Mode = 'https' | 'spdy' | 'push'
+export type Mode = 'https' | 'spdy' | 'push' | 'push13'
 type BrowserMode = 'chromium-h1' | 'chromium-h2'
 type AnyMode = Mode | BrowserMode
 const MODES: Mode[] = ['https', 'spdy', 'push']
@@ -60,7 +62,8 @@ const BROWSER_MODES: BrowserMode[] = ['chromium-h1', 'chromium-h2']
 
 /** chromium-h1 loads from the `https` server, chromium-h2 from `h2`. */
 interface Ports { https: number, h2: number, spdy: number, push: number }
-const portOf = (ports: Ports, m: AnyMode): number => m === 'chromium-h1' ? ports.https : m === 'chromium-h2' ? ports.h2 : ports[m]
+/** push13 is the push server reached over OpenSSL (TLS 1.3, ALPN): the listener's TLS split sends it there. */
+const portOf = (ports: Ports, m: AnyMode): number => m === 'chromium-h1' ? ports.https : m === 'chromium-h2' ? ports.h2 : m === 'push13' ? ports.push : ports[m]
 
 /**
  * Asset URLs a browser fetches for the page: every href/src under /static/ in link, script and img tags, once each,
@@ -145,14 +148,86 @@ function httpsGet (agent: https.Agent, port: number, path: string, onSocket: (s:
   })
 }
 
-/** `handshakes`: the https loader's TLS handshakes, full and resumed (Node's client, TLSSocket.isSessionReused()). */
-export interface Load { ms: number, assets: number, paths: string[], pushed: number, bytes: number, handshakes?: { full: number, resumed: number } }
+/**
+ * `handshakes`: the https loader's TLS handshakes, full and resumed (Node's client, TLSSocket.isSessionReused()).
+ * `fromCache`: references a repeat visit took from the Visitor's cache without a request; `bytes` then counts only
+ * bodies that came over the connection.
+ */
+export interface Load { ms: number, assets: number, paths: string[], pushed: number, bytes: number, handshakes?: { full: number, resumed: number }, fromCache?: number, resumed?: boolean }
 
-/** One first-visit load of `page` and its dependency chain; throws unless every response is a 200. */
-export async function loadPage (mode: Mode, port: number, page = PAGE): Promise<Load> {
+/** A cached response: its body, validator, and until when (performance.now() ms) it is fresh. */
+interface CacheEntry { body: Buffer, etag: string | null, freshUntil: number }
+
+/**
+ * What a browser keeps between two visits, for our SPDY loader: cookies (name -> value; the blog's only one is the
+ * cache-aware push cookie, which is set on the page), an HTTP cache that honours what example-app/blog.mts sends
+ * (Cache-Control max-age, ETag: a fresh entry is used with no request, a stale one revalidated with If-None-Match,
+ * RFC 9111 section 4), and the TLS session, resumed on the next connection as Chromium resumes its own.
+ */
+export class Visitor {
+  readonly cookies = new Map<string, string>()
+  readonly cache = new Map<string, CacheEntry>()
+  tlsSession: ConnectOptions['session'] = null
+
+  cookieHeader (): Record<string, string> {
+    return this.cookies.size === 0 ? {} : { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
+  }
+
+  /** Set-Cookie: name=value kept; Max-Age=0 or an empty value deletes (RFC 6265 section 5.3; no expiry clock here). */
+  takeCookies (setCookie: string | string[] | undefined): void {
+    for (const line of setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [setCookie]) {
+      const pair = line.split(';')[0]
+      const eq = pair.indexOf('=')
+      if (eq <= 0) continue
+      const name = pair.slice(0, eq).trim()
+      if (/;\s*max-age=0\b/i.test(line)) this.cookies.delete(name)
+      else this.cookies.set(name, pair.slice(eq + 1).trim())
+    }
+  }
+
+  /** Stores a 200 response that Cache-Control lets a private cache keep (max-age > 0, not no-store). */
+  store (path: string, status: number, headers: Record<string, string | string[]>, body: Buffer): void {
+    const one = (v: string | string[] | undefined): string | undefined => Array.isArray(v) ? v[0] : v
+    const cc = one(headers['cache-control']) ?? ''
+    const maxAge = /\bmax-age=(\d+)/.exec(cc)
+    if (status !== 200 || maxAge === null || /\bno-store\b/.test(cc)) return
+    this.cache.set(path, { body, etag: one(headers.etag) ?? null, freshUntil: performance.now() + Number(maxAge[1]) * 1000 })
+  }
+}
+
+/** How each lib/client mode connects. push13's options are helper D's lib/client `tlsStack` (tls13Skip checks it). */
+function connectOptions (mode: Mode, port: number, session: ConnectOptions['session']): ConnectOptions {
+  const base = { host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, version: 3.1 as const, session }
+  if (mode !== 'push13') return { ...base, negotiation: 'npn', falseStart: true }
+  const o: ConnectOptions & { tlsStack: 'openssl', tlsVersion: 'TLSv1.3' } = { ...base, negotiation: 'alpn', tlsStack: 'openssl', tlsVersion: 'TLSv1.3' }
+  return o
+}
+
+/**
+ * Why the TLS 1.3 mode cannot run (null when it can): one connection to the push server through lib/client with
+ * tlsStack 'openssl' must come out as TLS 1.3. A lib/client without that option ignores it and shakes hands with
+ * its own TLS 1.2 engine, which this catches.
+ */
+async function tls13Skip (port: number): Promise<string | null> {
+  try {
+    const c = await connect(connectOptions('push13', port, null))
+    const version = c.tls?.version ?? 'none'
+    await c.close()
+    return version === 'TLSv1.3' ? null : `lib/client negotiated ${version}, not TLS 1.3 (no tlsStack 'openssl' in this lib/client)`
+  } catch (err) {
+    return `lib/client over OpenSSL failed: ${(err as Error).message}`
+  }
+}
+
+/**
+ * One load of `page` and its dependency chain; throws unless every response is a 200. Without `visitor` it is a
+ * first visit; with one (spdy and push modes), what an earlier load with the same visitor kept is used.
+ */
+export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?: Visitor): Promise<Load> {
   const t0 = performance.now()
   const check = (path: string, b: Body): Body => { if (b.status !== 200) throw new Error(`${mode} ${path}: status ${b.status}`); return b }
   if (mode === 'https') {
+    if (visitor !== undefined) throw new Error('https mode: repeat visits are measured with Chromium and lib/client')
     // A new Agent per load: each load is a first visit (nothing cached from an earlier load), but within the load
     // the Agent keeps the first connection's TLS session and the other five resume it (one round trip instead of
     // two), as a browser does on a first visit. 6 sockets: Chromium's per-host limit for HTTP/1.1.
@@ -172,23 +247,45 @@ export async function loadPage (mode: Mode, port: number, page = PAGE): Promise<
   }
   // lib/client: our TLS client (NPN and False Start, as SPDY-era Chrome) and client session; connect() resolves
   // after our Finished (RFC 7918), so the page's SYN_STREAM leaves one round trip before the server's Finished.
-  const client = await connect({ host: '127.0.0.1', port, tls: true, servername: 'localhost', insecure: true, negotiation: 'npn', version: 3.1, falseStart: true })
+  // push13: Node's TLS (OpenSSL) instead, TLS 1.3 with ALPN, whose handshake takes one round trip without False
+  // Start. A Visitor's TLS session from an earlier visit is offered for resumption.
+  const client = await connect(connectOptions(mode, port, visitor?.tlsSession ?? null))
   try {
     const authority = `localhost:${port}`
+    const headers = (extra: Record<string, string> = {}): OutgoingHeaders => ({ ...BROWSER_HEADERS, ...visitor?.cookieHeader(), ...extra })
     // request() resolves once the page and every stream pushed with it are complete.
-    const res = await client.request({ path: page, headers: BROWSER_HEADERS, priority: priorityOf(page), authority })
+    const res = await client.request({ path: page, headers: headers(), priority: priorityOf(page), authority })
+    visitor?.takeCookies(res.headers['set-cookie'])
     const pushed = new Map(res.pushes.filter((p) => p.reset === null).map((p) => [p.path, p]))
     let used = 0
+    let fromCache = 0
     const get = async (p: string): Promise<Body> => {
       const hit = pushed.get(p)
-      if (hit !== undefined) { used++; return check(p, { status: hit.status, bytes: hit.body.length, text: textOf(p, hit.body, false) }) }
-      const r = await client.request({ path: p, headers: BROWSER_HEADERS, priority: priorityOf(p), authority })
+      if (hit !== undefined) {
+        used++
+        visitor?.store(p, hit.status, hit.headers, hit.body)
+        return check(p, { status: hit.status, bytes: hit.body.length, text: textOf(p, hit.body, false) })
+      }
+      const cached = visitor?.cache.get(p)
+      if (cached !== undefined && cached.freshUntil > performance.now()) {
+        fromCache++
+        return { status: 200, bytes: 0, text: textOf(p, cached.body, false) }
+      }
+      const r = await client.request({ path: p, headers: headers(cached?.etag != null ? { 'if-none-match': cached.etag } : {}), priority: priorityOf(p), authority })
+      if (r.status === 304 && cached !== undefined) {
+        visitor?.store(p, 200, { ...r.headers, etag: cached.etag ?? '' }, cached.body)
+        return { status: 200, bytes: 0, text: textOf(p, cached.body, false) }
+      }
+      visitor?.store(p, r.status, r.headers, r.body)
       return check(p, { status: r.status, bytes: r.body.length, text: textOf(p, r.body, false) })
     }
     const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') }), get)
-    if (mode === 'push' && used === 0) throw new Error('push mode: nothing was pushed')
+    // A repeat visit with cache-aware push may rightly push nothing: the check is for first visits.
+    if ((mode === 'push' || mode === 'push13') && used === 0 && fromCache === 0) throw new Error(`${mode} mode: nothing was pushed`)
     if (mode === 'spdy' && res.pushes.length > 0) throw new Error('spdy mode: the server pushed')
-    return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: used, bytes: w.bytes }
+    const resumed = client.tls?.resumed ?? false
+    if (visitor !== undefined) visitor.tlsSession = client.tlsSession
+    return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: used, bytes: w.bytes, fromCache, resumed }
   } finally { await client.close() }
 }
 
@@ -220,7 +317,9 @@ async function serve (): Promise<void> {
   }
   for (const mode of ['spdy', 'push'] as const) {
     const app = buildBlog({}, { push: mode === 'push' })
-    await app.register(spdy, { port: 0, tls: { cert, key } })
+    // push has cache-aware push on: a first visit sends no cookie and gets every push (plus a Set-Cookie of ~40
+    // characters on the page); a repeat visit gets only what its cookie does not name.
+    await app.register(spdy, { port: 0, tls: { cert, key }, cacheAwarePush: mode === 'push' })
     await app.listen({ port: 0, host: '127.0.0.1' })
     ports[mode] = app.spdy.port ?? 0
     apps.push(app)
@@ -261,7 +360,7 @@ async function startServers (pin: boolean): Promise<Servers> {
 }
 
 const fmtMs = (ms: number): string => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`
-const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push' }
+const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'chromium-h2': 'Chromium HTTP/2', https: 'Node https', spdy: 'spdy', push: 'spdy+push', push13: 'spdy+push TLS 1.3' }
 
 /** One measured load, whoever made it. */
 /** `connectStartAt`: Chromium's connectStart as an epoch time (ms); `skewMs` is it less the shaper's first accept. */
@@ -279,6 +378,7 @@ interface PageInfo { path: string, what: string, size: Load, unshaped: Map<AnyMo
 
 async function main (): Promise<void> {
   const quick = process.argv.includes('--quick')
+  const repeat = process.argv.includes('--repeat')
   const runsAt = process.argv.indexOf('--runs')
   const runs = quick ? 1 : runsAt >= 0 ? Number(process.argv[runsAt + 1]) : 5
   const full = process.argv.includes('--grid') && process.argv[process.argv.indexOf('--grid') + 1] === 'full'
@@ -292,9 +392,13 @@ async function main (): Promise<void> {
   if (pin) execFileSync('taskset', ['-a', '-pc', '1', String(process.pid)], { stdio: 'ignore' })
   const chromiumPath = findChromium()
   if (chromiumPath === null) process.stdout.write('# skip chromium-h1, chromium-h2: no chromium on PATH (apt-get install chromium)\n')
-  const modes: AnyMode[] = [...(chromiumPath === null ? [] : BROWSER_MODES), ...MODES]
   const servers = await startServers(pin)
   const { ports } = servers
+  // SPDY/3.1 + push over TLS 1.3 (ALPN, OpenSSL on both sides), when lib/client can.
+  const skip13 = await tls13Skip(ports.push)
+  if (skip13 !== null) process.stdout.write(`# skip push13 (spdy+push over TLS 1.3): ${skip13}\n`)
+  const ours: Mode[] = skip13 === null ? [...MODES, 'push13'] : MODES
+  const modes: AnyMode[] = [...(chromiumPath === null ? [] : BROWSER_MODES), ...ours]
   let browser: Chromium | null = null
   try {
     if (chromiumPath !== null) browser = await Chromium.launch(chromiumPath, servers.cert)
@@ -316,10 +420,10 @@ async function main (): Promise<void> {
     // finish, and how long each client takes with no link at all (its own CPU and the machine's load).
     const pages: PageInfo[] = []
     for (const { path, what } of PAGES.filter((p) => only === null || p.path === only)) {
-      const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [] }
-      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of MODES) direct[m].push(await loadPage(m, ports[m], path))
+      const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [], push13: [] }
+      for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of ours) direct[m].push(await loadPage(m, portOf(ports, m), path))
       const size = direct.https[0]
-      const unshaped = new Map<AnyMode, number[]>(MODES.map((m) => [m, direct[m].map((l) => l.ms)]))
+      const unshaped = new Map<AnyMode, number[]>(ours.map((m) => [m, direct[m].map((l) => l.ms)]))
       // The smoke run drives Chromium on the first page only (the slow part of it); our loaders walk every page.
       if (browser !== null && !(quick && pages.length > 0)) {
         for (const m of BROWSER_MODES) unshaped.set(m, [])
@@ -339,36 +443,65 @@ async function main (): Promise<void> {
     let lateSum = 0
     let segments = 0
     // The smoke run shapes only the first page; its warm-up above has already loaded the others once each way.
-    for (const page of quick ? pages.slice(0, 1) : pages) {
-      for (const rtt of rtts) {
-        for (const mbps of bws) {
-          const samples = new Map<AnyMode, Sample[]>(modes.map((m) => [m, []]))
-          for (let r = 0; r < runs; r++) {
-            // Rotate the order each run so drift on a shared machine does not favour one mode.
-            for (let k = 0; k < modes.length; k++) {
-              const mode = modes[(k + r) % modes.length]
-              const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
-              const l = await load(mode, shaper.port, page.path, page.size.paths)
-              const st = shaper.stats()
-              await shaper.close()
-              const skewMs = l.connectStartAt === undefined ? undefined : l.connectStartAt - st.firstConnectAt
-              samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections, skewMs })
-              worstLate = Math.max(worstLate, st.lateMaxMs)
-              lateSum += st.lateMeanMs * st.segments
-              segments += st.segments
-            }
+    const grid = (quick ? pages.slice(0, 1) : pages).flatMap((page) => rtts.flatMap((rtt) => bws.map((mbps) => ({ page, rtt, mbps }))))
+    for (const { page, rtt, mbps } of grid) {
+      const samples = new Map<AnyMode, Sample[]>(modes.map((m) => [m, []]))
+      for (const mode of rotated(modes, runs)) {
+        const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
+        const l = await load(mode, shaper.port, page.path, page.size.paths)
+        const st = shaper.stats()
+        await shaper.close()
+        const skewMs = l.connectStartAt === undefined ? undefined : l.connectStartAt - st.firstConnectAt
+        samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections, skewMs })
+        worstLate = Math.max(worstLate, st.lateMaxMs)
+        lateSum += st.lateMeanMs * st.segments
+        segments += st.segments
+      }
+      const cell: Cell = { page, rtt, mbps, samples }
+      cells.push(cell)
+      process.stdout.write(cellLine(cell) + '\n')
+      if (cell.samples.has('push13')) process.stdout.write(tls13Line(cell) + '\n')
+    }
+    // Repeat visits (--repeat): per cell and mode, one shaper; a first visit, then every connection through the
+    // link is closed (time passing between visits), then the measured second visit with what the first left
+    // behind: Chromium's HTTP cache, cookies and TLS sessions (same browser context), our Visitor for lib/client.
+    const repeatCells: RepeatCell[] = []
+    if (repeat) {
+      const rmodes = modes.filter((m): m is RepeatMode => (REPEAT_MODES as AnyMode[]).includes(m))
+      for (const { page, rtt, mbps } of grid) {
+        const samples = new Map<RepeatMode, RepeatSample[]>(rmodes.map((m) => [m, []]))
+        for (const mode of rotated(rmodes, runs)) {
+          const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
+          let base = shaper.stats()
+          const between = async (): Promise<void> => { await shaper.dropConnections(); base = shaper.stats() }
+          let sample: Omit<RepeatSample, 'bytesDown' | 'connections'>
+          if (mode === 'chromium-h1' || mode === 'chromium-h2') {
+            const l = await browser!.load(`https://127.0.0.1:${shaper.port}${page.path}`, page.size.paths, 60_000, { between })
+            const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
+            if (l.protocol !== want) throw new Error(`${mode} repeat: Chromium spoke ${l.protocol}, not ${want}`)
+            sample = { ms: l.ms, fromCache: l.fromCache, pushed: 0 }
+          } else {
+            const visitor = new Visitor()
+            await loadPage(mode, shaper.port, page.path, visitor)
+            await between()
+            const l = await loadPage(mode, shaper.port, page.path, visitor)
+            if (!(l.resumed ?? false)) throw new Error(`${mode} repeat: the TLS session was not resumed`)
+            sample = { ms: l.ms, fromCache: l.fromCache ?? 0, pushed: l.pushed }
           }
-          const cell: Cell = { page, rtt, mbps, samples }
-          cells.push(cell)
-          process.stdout.write(cellLine(cell) + '\n')
+          const st = shaper.stats()
+          await shaper.close()
+          samples.get(mode)!.push({ ...sample, bytesDown: st.bytesDown - base.bytesDown, connections: st.connections - base.connections })
         }
+        const cell: RepeatCell = { page, rtt, mbps, samples }
+        repeatCells.push(cell)
+        process.stdout.write(repeatLine(cell) + '\n')
       }
     }
     const lateMean = segments === 0 ? 0 : lateSum / segments
     const load1 = loadavg()
     process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
-    const section = resultsSection({ runs, full, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin })
+    const section = resultsSection({ runs, full, repeat, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }) + repeatSection(repeatCells, runs)
     if (only !== null) process.stdout.write(section)
     else writeSection('pageload', section)
   } finally {
@@ -380,6 +513,67 @@ async function main (): Promise<void> {
 
 interface Cell { page: PageInfo, rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
 
+/** `runs` rounds over `modes`, the order rotated each run so drift on a shared machine does not favour one mode. */
+function * rotated<M> (modes: M[], runs: number): Generator<M> {
+  for (let r = 0; r < runs; r++) for (let k = 0; k < modes.length; k++) yield modes[(k + r) % modes.length]
+}
+
+/** The repeat-visit modes: Chromium over HTTP/1.1 and HTTP/2 with its cache, lib/client with its Visitor. */
+type RepeatMode = 'chromium-h1' | 'chromium-h2' | 'spdy' | 'push' | 'push13'
+const REPEAT_MODES: RepeatMode[] = ['chromium-h1', 'chromium-h2', 'spdy', 'push', 'push13']
+/** A repeat visit: its time, the bytes and connections the link carried for it, what came from cache or push. */
+interface RepeatSample { ms: number, bytesDown: number, connections: number, fromCache: number, pushed: number }
+interface RepeatCell { page: PageInfo, rtt: number, mbps: number, samples: Map<RepeatMode, RepeatSample[]> }
+
+const repeatMed = (c: RepeatCell, m: RepeatMode, f: (s: RepeatSample) => number): number | null => {
+  const s = c.samples.get(m)
+  return s === undefined || s.length === 0 ? null : median(s.map(f))
+}
+const kibText = (b: number | null): string => b === null ? 'n/a' : `${(b / 1024).toFixed(1)} KiB`
+
+/** The repeat visit's line: each mode's time and bytes down, and push's bytes against Chromium HTTP/2's (the goal). */
+function repeatLine (c: RepeatCell): string {
+  const one = (m: RepeatMode): string => {
+    const ms = repeatMed(c, m, (x) => x.ms)
+    if (ms === null) return `${LABEL[m]} n/a`
+    const last = c.samples.get(m)!.at(-1)!
+    return `${LABEL[m]} ${fmtMs(ms)} ${kibText(repeatMed(c, m, (x) => x.bytesDown))} down (${last.fromCache} from cache, ${last.pushed} pushed)`
+  }
+  const p = repeatMed(c, 'push', (x) => x.bytesDown)
+  const h2 = repeatMed(c, 'chromium-h2', (x) => x.bytesDown)
+  return `pageload repeat: ${c.page.path} at RTT ${c.rtt} ms, ${c.mbps} Mbit/s: ${REPEAT_MODES.map(one).join(', ')}; spdy+push bytes down / chromium-h2 ${ratio(p, h2)}`
+}
+
+function repeatSection (cells: RepeatCell[], runs: number): string {
+  if (cells.length === 0) return ''
+  const cell = (c: RepeatCell, m: RepeatMode): string => {
+    const ms = repeatMed(c, m, (x) => x.ms)
+    return ms === null ? 'n/a' : `${fmtMs(ms)}, ${kibText(repeatMed(c, m, (x) => x.bytesDown))}`
+  }
+  const goal = (c: RepeatCell): string => {
+    const p = repeatMed(c, 'push', (x) => x.bytesDown)
+    const h2 = repeatMed(c, 'chromium-h2', (x) => x.bytesDown)
+    if (p === null || h2 === null) return 'no Chromium'
+    return p <= h2 ? 'met' : `**not met** (${((p - h2) / 1024).toFixed(1)} KiB more)`
+  }
+  const rows = cells.map((c) => `| \`${c.page.path}\` | ${c.rtt} ms | ${c.mbps} Mbit/s | ${REPEAT_MODES.map((m) => cell(c, m)).join(' | ')} | ${ratio(repeatMed(c, 'push', (x) => x.bytesDown), repeatMed(c, 'chromium-h2', (x) => x.bytesDown))} | ${goal(c)} |`)
+  return `
+### Repeat visit (\`--repeat\`)
+
+Each sample: a first visit, then every connection through the link closed, then the measured second visit with what
+the first left: Chromium's HTTP cache, cookies and TLS session cache (the same browser context, a new tab); for
+lib/client a Visitor with a cookie jar, an HTTP cache honouring the blog's \`Cache-Control: public, max-age=3600\`
+and ETags, and the TLS session (resumed, checked). spdy+push has cache-aware push on (\`cacheAwarePush: true\`):
+the page carries the cookie of what was pushed, and the second visit is pushed only what the cookie does not name
+(the chain page's \`/api/posts\`, sent without a validator, is always pushed; Chromium and spdy fetch it again too).
+Time and bytes down the link (TLS records and all, from the shaper), median of ${runs} runs.
+
+| page | RTT | bandwidth | Chromium HTTPS/1.1 | Chromium HTTP/2 | spdy | spdy+push (cache-aware) | spdy+push TLS 1.3 (cache-aware) | push / Chromium h2 bytes | goal: bytes <= Chromium h2 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+`
+}
+
 const med = (c: Cell, m: AnyMode): number | null => { const s = c.samples.get(m); return s === undefined || s.length === 0 ? null : median(s.map((x) => x.ms)) }
 const ratio = (a: number | null, b: number | null): string => a === null || b === null ? 'n/a' : `${(a / b).toFixed(2)}x`
 
@@ -390,13 +584,20 @@ function cellLine (c: Cell): string {
     `spdy ${t('spdy')}, spdy+push ${t('push')}; spdy+push / chromium-h1 ${ratio(med(c, 'push'), med(c, 'chromium-h1'))}, / chromium-h2 ${ratio(med(c, 'push'), med(c, 'chromium-h2'))}`
 }
 
+/** The TLS 1.3 column's line, apart from cellLine (whose shape test/bench/smoke.test.ts checks). */
+function tls13Line (c: Cell): string {
+  const v = med(c, 'push13')
+  return `pageload tls13: ${c.page.path} at RTT ${c.rtt} ms, ${c.mbps} Mbit/s: spdy+push over TLS 1.3 ${v === null ? 'n/a' : fmtMs(v)}; / spdy+push over TLS 1.2 ${ratio(v, med(c, 'push'))}, / chromium-h1 ${ratio(v, med(c, 'chromium-h1'))}, / chromium-h2 ${ratio(v, med(c, 'chromium-h2'))}`
+}
+
 /** Round trips each mode needs before the demo post's last byte, from how each protocol opens (no loss). */
 const MODEL_RTTS: Record<AnyMode, string> = {
   'chromium-h1': 'TCP 1 + TLS 1 (False Start) + page 1, then five more connections (TCP 1 + resumed TLS 1 + request 1) and the rest of 19 assets in rounds over six: about 8',
   'chromium-h2': 'TCP 1 + TLS 1 (False Start) + page 1 + every asset at once 1: about 4',
   https: 'TCP 1 + TLS 2 (no False Start in Node\'s client) + page 1, then as chromium-h1: about 9',
   spdy: 'TCP 1 + TLS 1 (False Start in lib/client) + page 1 + every asset at once 1: about 4',
-  push: 'TCP 1 + TLS 1 (False Start in lib/client) + page with every asset pushed 1: about 3'
+  push: 'TCP 1 + TLS 1 (False Start in lib/client) + page with every asset pushed 1: about 3',
+  push13: 'TCP 1 + TLS 1.3 1 (no False Start needed) + page with every asset pushed 1: about 3'
 }
 
 /** The same for the other pages: how the chain and the large object change the count. */
@@ -412,8 +613,8 @@ function skewText (cells: Cell[]): string {
   return `${median(skews).toFixed(1)} ms on median (${Math.min(...skews).toFixed(1)} to ${Math.max(...skews).toFixed(1)} ms)`
 }
 
-function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
-  const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push']
+function resultsSection (o: { runs: number, full: boolean, repeat: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
+  const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push', 'push13']
   const spread = (c: Cell, m: AnyMode): string => {
     const s = c.samples.get(m)
     if (s === undefined || s.length === 0) return 'n/a'
@@ -455,28 +656,29 @@ function resultsSection (o: { runs: number, full: boolean, pages: PageInfo[], sh
 
 ${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}.
 
-| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | spdy+push TLS 1.3 | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push / push TLS 1.3) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   }
   const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
 five in the same run.
 
-What each side has on or off (TLS 1.2 everywhere: SPDY's TLS; NPN does not exist in TLS 1.3):
+What each side has on or off (TLS 1.2 everywhere but the TLS 1.3 column: SPDY's TLS; NPN does not exist in TLS 1.3):
 | mode | client | server | connections | TLS resumption within the load | False Start | push |
 | --- | --- | --- | --- | --- | --- | --- |
 | Chromium HTTPS/1.1 (anchor) | headless Chromium (Debian \`chromium\`), a new browser context per load | Node https (\`Fastify({ https })\`), ALPN http/1.1 | Chromium's pool (6 per host) | yes (Chromium's; counted on the server) | yes (Chromium, RFC 7918) | no |
 | Chromium HTTP/2 | the same | Node http2 (\`Fastify({ http2: true, https })\`) | 1 | n/a (1 connection) | yes | no |
 | Node https | Node's https client, new Agent per load, maxSockets 6, maxCachedSessions 100 | the Chromium HTTPS/1.1 server | 6 | yes | **no** (Node's client cannot) | no |
 | spdy | lib/client (our TLS 1.2 client, NPN, SPDY/3.1), each reference requested once known, Chrome-like priorities | fastify-spdy, \`buildBlog({}, { push: false })\` | 1 | n/a | yes (lib/client, RFC 7918: ECDHE + AEAD + NPN) | no |
-| spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches) | 1 | n/a | yes | yes |
+| spdy+push | the same; requests only what was not pushed | fastify-spdy, each page's assets pushed with it (\`config.spdy.push\`; the post page also pushes its favicon, which no client here fetches), \`cacheAwarePush: true\` (a first visit has no cookie: everything is pushed, the page sets one) | 1 | n/a | yes | yes |
+| spdy+push TLS 1.3 | lib/client on Node's TLS (\`tlsStack: 'openssl'\`, TLS 1.3, ALPN spdy/3.1; n/a when this lib/client cannot) | the same server; its TLS split gives ALPN-only clients OpenSSL | 1 | n/a | not needed (TLS 1.3: one round trip) | yes |
 
 Timing: Chromium's Navigation Timing from the page's connectStart to loadEventStart, or to the last resource's
 responseEnd when later (a script's fetch() can end after the load event); read in the page over the DevTools

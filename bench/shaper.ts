@@ -50,6 +50,8 @@ export interface ShaperStats {
 export interface Shaper {
   port: number
   stats: () => ShaperStats
+  /** Closes every connection through the link (both sides), keeping the listener: the gap between two visits. */
+  dropConnections: () => Promise<void>
   close: () => Promise<void>
 }
 
@@ -261,6 +263,11 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
         bytesDown: down.bytes,
         firstConnectAt
       }
+    },
+    dropConnections: async () => {
+      const closing = [...sockets].map((s) => new Promise<void>((resolve) => { if (s.destroyed) resolve(); else s.once('close', () => resolve()) }))
+      for (const s of sockets) s.destroy()
+      await Promise.all(closing)
     },
     close: async () => {
       for (const s of sockets) s.destroy()

@@ -7,7 +7,7 @@
  * produced the pushed response's status and headers (and nothing is sent yet) the push is skipped when the
  * (path, version) pair is in the set. The page's response then carries a Set-Cookie naming what the browser now
  * has: what was pushed on this visit, what was skipped because present, then what the cookie held before (other
- * pages' assets) while it fits `maxPushCookieBytes`.
+ * pages' assets) while it fits `maxPushCookieBytes`; none when that is the cookie the request came with.
  *
  * An asset's version is its ETag, or its Last-Modified without one. A response with neither, a status other than
  * 200, or `Cache-Control: no-store` is never skipped and never recorded: the server could not tell a changed asset
@@ -34,6 +34,8 @@ export interface CacheAwarePushSettings {
 interface PageState {
   /** The decoded cookie (sorted), empty when absent or invalid. */
   have: number[]
+  /** The cookie's value as it came, when it decoded. */
+  received: string | null
   /** What the browser has after this visit: pushed now, or skipped because present. */
   now: Set<number>
   /** Pushes started from the handler (reply.push), awaited before the cookie is written. */
@@ -70,7 +72,7 @@ function stateOf (request: FastifyRequest, s: CacheAwarePushSettings): PageState
     const value = readCookie(request.headers.cookie, s.cookieName)
     // An absent, oversized or malformed cookie is an empty set: the browser gets every push and a fresh cookie.
     const dec = value === null ? null : decodeCasperCookie(value, s.hashBits, s.maxCookieBytes)
-    st = { have: dec?.ok === true ? dec.values : [], now: new Set(), pending: [] }
+    st = dec?.ok === true ? { have: dec.values, received: value, now: new Set(), pending: [] } : { have: [], received: null, now: new Set(), pending: [] }
     states.set(request.raw, st)
   }
   return st
@@ -103,6 +105,10 @@ export async function setPushCookie (request: FastifyRequest, reply: FastifyRepl
   if (st === undefined) return
   await Promise.all(st.pending)
   const { value } = encodeCasperCookie(st.now, st.have, s.hashBits, s.maxCookieBytes)
+  // Unchanged (a repeat visit that skipped everything): no Set-Cookie. Its bytes are most of what such a visit
+  // adds to the page, and the lifetime then keeps counting from when the assets were last pushed, as the
+  // browser's cached copies' own ages do.
+  if (value === st.received) return
   // Path=/: pushes are site-wide. HttpOnly: no script needs it. SameSite=Lax: sent on top-level navigations,
   // which is when pages (and their pushes) are requested.
   reply.header('set-cookie', `${s.cookieName}=${value}; Path=/; Max-Age=${s.maxAge}; HttpOnly; SameSite=Lax${s.secure ? '; Secure' : ''}`)

@@ -75,7 +75,10 @@ const MAX_31 = 0x7fffffff
  *   enough that a storm of new connections does not hold 60 KB each: measured with bench/memory.ts, 1,000 idle
  *   plain connections cost 80.5 KB each in RSS at 1 s and 46.6 KB at 200 ms (the burst's freed memory stays mapped).
  * - maxQueuedControlFrames 1000: control frames the peer's own frames made us queue (PING replies, RST_STREAMs,
- *   WINDOW_UPDATEs) waiting for it to read them; past this it is flooding without reading: GOAWAY. nghttp2's
+ *   WINDOW_UPDATEs) waiting for it to read them, in the session's queue or in the socket's unwritten output (the
+ *   driver reports that backlog, SpdySession.transportBacklog); past this it is flooding without reading: GOAWAY,
+ *   and the connection closes at once if the socket is backed up. Kept well under maxUnreadOutputBytes in replies
+ *   (1000 PING replies are 12 KB), so the budget trips before reading pauses and unreadOutputTimeout is needed. nghttp2's
  *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
  *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
  * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
@@ -140,7 +143,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   gracefulTimeout: { default: 5_000, min: 0, max: 600_000, unit: 'ms' },
   maxPushesPerRequest: { default: 32, min: 0, max: 1000, unit: 'pushed streams per request' },
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
-  maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued unread' },
+  maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued or unwritten, unread' },
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
   maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' },
   maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },

@@ -5,9 +5,9 @@
  */
 import { ControlType, Flag, type Frame, type HeaderList, type WireVersion } from './types'
 import { tableFor, type VersionTable } from './versions'
-import { HeaderCompressor, type CompressorOptions } from './zlib'
+import { HeaderDeflater, type DeflaterOptions } from './deflate'
 
-export interface EncoderOptions extends CompressorOptions {
+export interface EncoderOptions extends DeflaterOptions {
   version: WireVersion
 }
 
@@ -16,18 +16,19 @@ const MASK_31 = 0x7fffffff
 export class FrameEncoder {
   readonly version: WireVersion
   private readonly table: VersionTable
-  private readonly deflater: HeaderCompressor
+  /** Our fixed-Huffman deflater (lib/codec/deflate.ts says why not pako's). */
+  private readonly deflater: HeaderDeflater
 
   constructor (opts: EncoderOptions) {
     this.version = opts.version
     this.table = tableFor(opts.version)
-    this.deflater = new HeaderCompressor(opts.version, opts)
+    this.deflater = new HeaderDeflater(opts.version, opts)
   }
 
-  /** True while the header compressor holds a zlib context (see compact()). */
+  /** True while the header compressor holds its tables (see compact()). */
   get zlibLive (): boolean { return this.deflater.live }
 
-  /** Frees the header compressor's zlib context (~21 KB) while idle; the next header block rebuilds it. */
+  /** Frees the header compressor's tables (~20 KB) while idle, keeping its window; the next header block rebuilds them. */
   compact (): void {
     this.deflater.compact()
   }

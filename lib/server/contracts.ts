@@ -31,6 +31,8 @@ export interface Transport {
   sendMany (chunks: Uint8Array[], written?: (err?: Error | null) => void): void
   /** True while the socket's buffer is over its high-water mark: producers should pause. */
   readonly congested: boolean
+  /** Bytes sent that the socket has not yet written (the session's answer budget counts them: transportBacklog). */
+  readonly unwrittenBytes: number
   /** Ask to be called on socket drain. */
   onWritable (cb: () => void): void
   /** Flush what was sent, then end the socket. */

@@ -131,6 +131,10 @@ export class Driver {
     return this.socket.writableNeedDrain
   }
 
+  /** Bytes sent that the socket has not yet written (the session's answer budget: SpdySession.transportBacklog). */
+  get unwrittenBytes (): number { return this.socket.writableLength }
+
+
   send (chunk: Uint8Array): void {
     if (this.ended || this.socket.destroyed) return
     this.socket.write(chunk)

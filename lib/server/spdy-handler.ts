@@ -120,7 +120,7 @@ export class SpdyHandler implements Handler, PushHost {
   private ended = false
   streamsServed = 0
   rttMs: number | null = null
-  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (ServerStream.prepare). */
+  /** Fastify's connectionTimeout and requestTimeout (0 = none), applied per stream (wire). */
   readonly connectionTimeout: number
   readonly requestTimeout: number
   get compressionContextsLive (): boolean { return this.session.zlibLive }
@@ -195,6 +195,8 @@ export class SpdyHandler implements Handler, PushHost {
   }
 
   receive (chunk: Uint8Array): void {
+    // What the peer has not read of our answers counts against its answer budget (maxQueuedControlFrames).
+    this.session.transportBacklog(this.transport.unwrittenBytes)
     this.handle(this.session.receive(chunk, Date.now()))
     this.flush()
   }
@@ -400,8 +402,15 @@ export class SpdyHandler implements Handler, PushHost {
       // Control frames (PING and SETTINGS answers, RST_STREAM, WINDOW_UPDATE) still go to the socket, so that all
       // we owe the peer sits in one place the connection measures: past maxUnreadOutputBytes it stops reading the
       // peer, and a peer that reads none of it is closed (Connection.watchOutput). DATA waits for the drain.
+      // The session keeps counting those answers until the socket has written them (transportBacklog), so a peer
+      // that floods without reading meets maxQueuedControlFrames and GOAWAY long before unreadOutputTimeout.
       const control = this.session.takeOutbound(0)
       if (control.length > 0) this.transport.sendMany(control)
+      this.session.transportBacklog(this.transport.unwrittenBytes)
+      // Closed (a flood verdict, say) while the peer reads none of what we sent: our GOAWAY waits behind what it has
+      // not read, and lingering only lets it send more (a PING flooder kept flooding 100 MB/s for the 2 s). End now:
+      // the connection drops at most LINGER_DISCARD_BYTES more of its input, then destroys the socket.
+      if (this.ended) { this.transport.end(); return }
       this.waitWritable()
       return
     }
@@ -409,6 +418,7 @@ export class SpdyHandler implements Handler, PushHost {
     let sent = 0
     for (let i = 0; i < out.length; i++) sent += out[i].length
     if (out.length > 0) this.transport.sendMany(out)
+    this.session.transportBacklog(this.transport.unwrittenBytes)
     // Taking DATA can free queue room ('drain') and finish streams.
     this.handle(this.session.takeEvents())
     if (this.ended) {

@@ -122,6 +122,8 @@ export class TlsLayer implements Transport {
   // ---- Transport for the inner handler ----
 
   get congested (): boolean { return this.conn.congested }
+  /** Records, not frames: the session takes their overhead for its own bytes, which only makes it cautious. */
+  get unwrittenBytes (): number { return this.conn.unwrittenBytes }
 
   send (chunk: Uint8Array): void {
     this.engine.write(chunk)

@@ -94,6 +94,14 @@ t.test('success', async (t) => {
     })
   }
 
+  t.test('--openssl -v: TLS 1.3 from OpenSSL on both ends, ALPN spdy/3.1, pushes', async (t) => {
+    const r = await cli(['get', '--openssl', '-v', '--cacert', caFile, `https://localhost:${port}/`])
+    t.equal(r.code, EXIT.ok, r.stderr)
+    t.equal(r.stdout, 'hello over SPDY/3.1\n')
+    t.match(r.stderr, /^\* TLSv1\.3 TLS_\S+, ALPN chose spdy\/3\.1\n/m)
+    t.match(r.stderr, `* pushed https://localhost:${port}/style.css 200 20 bytes`)
+  })
+
   t.test('--no-false-start -v', async (t) => {
     const r = await cli(['get', '--no-false-start', '-v', '--cacert', caFile, `https://127.0.0.1:${port}/`])
     t.equal(r.code, EXIT.ok, r.stderr)
@@ -255,7 +263,9 @@ t.test('bad usage prints the reason and the usage text', async (t) => {
     [['get', '--bogus', 'https://x/'], 'unknown option --bogus'],
     [['get', 'ftp://x/'], 'URL scheme must be https, spdy or http, not ftp'],
     [['get', '-H', 'novalue', 'https://x/'], `-H takes 'name: value', not "novalue"`],
-    [['get', '--npn', 'spdy://x/'], '--npn and --alpn need TLS'],
+    [['get', '--npn', 'spdy://x/'], '--npn, --alpn and --openssl need TLS'],
+    [['get', '--openssl', 'spdy://x/'], '--npn, --alpn and --openssl need TLS'],
+    [['get', '--openssl', '--npn', 'https://x/'], "--openssl offers ALPN only: Node's TLS has no NPN"],
     [['get', '--no-false-start', 'spdy://x/'], '--insecure, --cacert and --no-false-start need TLS'],
     [['get', '--timeout', 'soon', 'https://x/'], '--timeout takes a positive number of milliseconds, not soon'],
     [['get', '--max-size', '0', 'https://x/'], '--max-size takes a positive number of bytes, not 0'],

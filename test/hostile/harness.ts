@@ -240,9 +240,11 @@ export async function spawnServer (opts: { tls?: boolean | 'engine', spdy?: Part
 /**
  * Floods PINGs (SPDY/3, odd ids as a client's) on a socket that never reads, for up to `ms` or `maxBytes`; returns
  * the bytes written and whether the server closed the connection meanwhile. Our own writes wait for the drain, so
- * the attacker's memory stays small whatever the server does.
+ * the attacker's memory stays small whatever the server does. `perWrite` (default 4096) PINGs go in each write;
+ * below 4096 the flooder waits a millisecond between writes, so the server tends to read fewer PINGs at a time
+ * than its per-read answer budget (a paced flood).
  */
-export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number }): Promise<{ sent: number, cut: boolean }> {
+export async function pingFlood (port: number, opts: { tls?: boolean, ms: number, maxBytes: number, perWrite?: number }): Promise<{ sent: number, cut: boolean }> {
   const sock = await rawSocket(port, opts.tls)
   let cut = false
   let onCut: () => void = () => {}
@@ -257,13 +259,15 @@ export async function pingFlood (port: number, opts: { tls?: boolean, ms: number
     batch.set([0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04], i * 12)
     batch.writeUInt32BE((i * 2 + 1) >>> 0, i * 12 + 8)
   }
+  const perWrite = Math.min(4096, opts.perWrite ?? 4096)
+  const unit = batch.subarray(0, perWrite * 12)
   const end = Date.now() + opts.ms
   let sent = 0
   while (!cut && Date.now() < end && sent < opts.maxBytes) {
-    sent += batch.length
-    if (!sock.write(batch)) {
+    sent += unit.length
+    if (!sock.write(unit)) {
       await Promise.race([new Promise((resolve) => sock.once('drain', resolve)), cutP, bound(Math.max(0, end - Date.now()))])
-    }
+    } else if (perWrite < 4096) await sleep(1)
   }
   sock.destroy()
   return { sent, cut }
@@ -350,6 +354,36 @@ export async function openSockets (port: number, n: number, start: (s: net.Socke
     }
   }
   return out
+}
+
+/**
+ * `total` idle TCP connections (sending nothing) spread over child processes of at most `perChild` each
+ * (test/hostile/idle-child.ts), so no process needs more descriptors than the machine's per-process limit. Resolves
+ * once every child has seen all its sockets closed by the server, or `boundMs` ran out; `opened` tells the parent
+ * when every child has finished connecting. Connections that failed to open count as neither answered nor cut.
+ */
+export function idleInChildren (port: number, total: number, opts: { perChild: number, boundMs: number, opened?: () => void }): Promise<AttackOutcome & { failed: number }> {
+  const children = Math.ceil(total / opts.perChild)
+  let opening = children
+  const runs = Array.from({ length: children }, (_, i) => new Promise<{ opened: number, failed: number, closed: number }>((resolve) => {
+    const n = Math.min(opts.perChild, total - i * opts.perChild)
+    const child = fork(join(__dirname, 'idle-child.ts'), [JSON.stringify({ port, n, boundMs: opts.boundMs })],
+      { cwd: join(__dirname, '..', '..'), execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    let last = { opened: 0, failed: n, closed: 0 }
+    child.on('message', (m) => {
+      const r = m as { phase: string, opened: number, failed: number, closed?: number }
+      last = { opened: r.opened, failed: r.failed, closed: r.closed ?? 0 }
+      if (r.phase === 'opened' && --opening === 0) opts.opened?.()
+    })
+    child.once('exit', () => resolve(last))
+    // Bound: the child gives up at boundMs; this is for a child that hangs on the way.
+    setTimeout(() => child.kill('SIGKILL'), opts.boundMs + 30_000).unref()
+  }))
+  return Promise.all(runs).then((rs) => {
+    const opened = rs.reduce((a, r) => a + r.opened, 0)
+    const cut = rs.reduce((a, r) => a + r.closed, 0)
+    return { connections: opened, answered: 0, cut, settled: cut, failed: rs.reduce((a, r) => a + r.failed, 0) }
+  })
 }
 
 /** A SPDY answer (RST_STREAM or GOAWAY) among the frames received. */

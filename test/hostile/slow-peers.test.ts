@@ -6,9 +6,8 @@
  * deadlines are short so each case settles in seconds, and the waits are bounds, not expectations.
  */
 import t from 'tap'
-import net from 'node:net'
-import tls from 'node:tls'
 import { runAttack, settle, sleep, openSockets, spdyAnswer, anyBytes } from './harness'
+import { clientHello } from './attack-bytes'
 
 t.test('a frame header announcing 60,000 bytes, then silence, on 300 connections', async (t) => {
   const header = Buffer.from([0x80, 0x03, 0x00, 0x01, 0x00, 0x00, 0xea, 0x60]) // SYN_STREAM, length 60000
@@ -18,20 +17,6 @@ t.test('a frame header announcing 60,000 bytes, then silence, on 300 connections
     attack: async (port) => settle(await openSockets(port, 300, (s) => s.write(header)), 15_000, spdyAnswer)
   })
 })
-
-/** The ClientHello Node's TLS client sends (ALPN spdy/3.1), captured on a local socket. */
-async function clientHello (): Promise<Buffer> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as net.AddressInfo).port
-  const got = new Promise<Buffer>((resolve) => srv.once('connection', (c) => c.once('data', (b: Buffer) => { resolve(b); c.destroy() })))
-  const cl = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ALPNProtocols: ['spdy/3.1'], rejectUnauthorized: false })
-  cl.on('error', () => {})
-  const hello = await got
-  cl.destroy()
-  srv.close()
-  return hello
-}
 
 t.test('a ClientHello sent a byte every 50 ms, 20 connections', async (t) => {
   const hello = await clientHello()

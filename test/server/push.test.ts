@@ -56,6 +56,35 @@ for (const protocol of ['spdy/2', 'spdy/3', 'spdy/3.1'] as const) {
   })
 }
 
+t.test('a route that runs inside routing() (sync hook and handler) can push: the stream is wired before the app runs', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0 })
+  app.get('/asset/:n', async (req) => `asset ${(req.params as { n: string }).n}`)
+  let ranInside = false
+  let inRouting = false
+  app.addHook('onRequest', (_req, _reply, done) => { done() })
+  // Fastify runs callback hooks and a sync handler of a body-less GET before routing() returns: push is called
+  // from inside the bridge's route() call, so the push function must already be on the request.
+  app.get('/sync', (_req, reply) => {
+    ranInside = inRouting
+    void reply.push('/asset/7').then((ok) => { reply.send(`sync pushed=${ok}`) })
+  })
+  app.addHook('onReady', async () => {
+    const routing = app.routing
+    ;(app as unknown as { routing: typeof routing }).routing = function (this: unknown, ...args: Parameters<typeof routing>) {
+      inRouting = true
+      try { return routing.apply(this, args) } finally { inRouting = false }
+    }
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const client = await StClient.connect({ port: app.spdy.port!, version: 3.1 })
+  t.teardown(async () => { await client.close(); await app.close() })
+  const page = await get(client, '/sync')
+  t.ok(ranInside, 'the handler ran inside routing()')
+  t.equal(page.body, 'sync pushed=true')
+  t.same(page.pushes.map((p) => p.body), ['asset 7'])
+})
+
 t.test('nothing is pushed over plain HTTP; maxPushesPerRequest caps pushes', async (t) => {
   const app = await build(2)
   t.teardown(() => app.close())

@@ -114,3 +114,64 @@ t.test('our own frames (SYN_REPLYs of many streams) are not answers: no flood ve
   t.ok(s.wantRead)
   t.equal(decode(s.takeOutbound()).filter((f) => f.type === 'SYN_REPLY').length, 100)
 })
+
+/** Bytes of `chunks`. */
+const size = (chunks: Uint8Array[]): number => chunks.reduce((n, c) => n + c.length, 0)
+
+t.test('answers the transport has not written still count: a driver that writes every reply into a socket the peer never reads', async (t) => {
+  // The driver takes the replies after every read (so the session's own queue never holds more than 10) and writes
+  // them into a socket that writes nothing: it reports the whole output as unwritten.
+  const s = new SpdySession({ role: 'server', version: V, maxQueuedControlFrames: 100 }, 0)
+  const p = peer()
+  let unwritten = size(s.takeOutbound())
+  s.transportBacklog(unwritten)
+  let answered = 0
+  let closedAt = -1
+  for (let read = 0; read < 100 && closedAt < 0; read++) {
+    s.transportBacklog(unwritten)
+    const pings = Buffer.concat(Array.from({ length: 10 }, (_, i) => p.encode({ type: 'PING', id: 2 * (read * 10 + i) + 1 })))
+    if (closedIn(s.receive(pings, read))) closedAt = read
+    const out = s.takeOutbound()
+    answered += decode(out).filter((f) => f.type === 'PING').length
+    unwritten += size(out)
+    s.transportBacklog(unwritten)
+  }
+  t.equal(closedAt, 10, 'the read that brings the 101st reply behind the unwritten ones ends the session')
+  t.equal(answered, 101, '101 replies handed out in all, the last batch with the GOAWAY')
+})
+
+t.test('answers the transport wrote stop counting, also behind DATA it writes slowly', async (t) => {
+  const s = new SpdySession({ role: 'server', version: V, maxQueuedControlFrames: 100 }, 0)
+  const p = peer()
+  s.takeOutbound()
+  s.receive(p.encode({ type: 'SYN_STREAM', streamId: 1, associatedStreamId: 0, priority: 0, slot: 0, fin: true, unidirectional: false, headers: req }), 0)
+  s.respond(1, responseHeaderList(V, 200, {}))
+  // A slow reader downloading: the socket always holds some of our output, and the peer pings now and then.
+  let handed = size(s.takeOutbound())
+  let written = handed
+  let closed = false
+  for (let i = 0; i < 2000 && !closed; i++) {
+    s.write(1, Buffer.alloc(1000))
+    s.transportBacklog(handed - written)
+    // It reads, so it re-opens the windows for what it got (SPDY/3.1 sections 2.6.8, 2.6.9).
+    const grants = [p.encode({ type: 'WINDOW_UPDATE', streamId: 1, deltaWindowSize: 1000 }), p.encode({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: 1000 })]
+    closed = closedIn(s.receive(Buffer.concat([...grants, p.encode({ type: 'PING', id: 2 * i + 1 })]), i))
+    handed += size(s.takeOutbound())
+    // The socket writes all but the last 3,000 bytes: the latest replies are unwritten, the older ones went out.
+    written = Math.max(written, handed - 3000)
+    s.transportBacklog(handed - written)
+  }
+  t.notOk(closed, '2,000 pings answered while the socket never emptied: no flood verdict')
+  t.notOk(s.closed)
+  // The same reader stops reading: what it does not take keeps counting, and the cap ends the session.
+  let i = 2000
+  for (; i < 4000 && !closed; i++) {
+    s.transportBacklog(handed - written)
+    closed = closedIn(s.receive(p.encode({ type: 'PING', id: 2 * i + 1 }), i))
+    handed += size(s.takeOutbound())
+    s.transportBacklog(handed - written)
+  }
+  t.ok(closed, 'closed once it stopped reading')
+  // 1 to 3 replies still within the last 3,000 unwritten bytes when it stopped, then 100 more.
+  t.ok(i - 2000 >= 98 && i - 2000 <= 101, `after ${i - 2000} unread replies (cap 100)`)
+})
