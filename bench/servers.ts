@@ -3,9 +3,13 @@
  *   tsx bench/servers.ts <kind>     prints `READY <port>` when listening, exits on SIGTERM.
  * Every kind serves the same routes so only the protocol stack differs:
  *   GET /small -> 11-byte text body;  GET /big -> 100 MiB (one preallocated buffer, no per-request copy); GET /big8 -> its first 8 MiB.
- * TLS kinds use one self-signed RSA-2048 certificate made at start (clients do not verify it).
+ * TLS kinds use one self-signed RSA-2048 certificate made at start (clients do not verify it). The HTTPS/1.1 kinds
+ * count the TLS versions their connections negotiated and print them on SIGTERM (`TLS {"TLSv1.3":50}`), so the
+ * bench can show which version a load generator it cannot configure (wrk) used; fastify-https1-tls12 is the same
+ * server held to TLS 1.2 (maxVersion), since wrk cannot pin a version.
  */
 import http from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../lib/index'
 import { generateSelfSigned } from '../lib/tls/certificates'
@@ -24,8 +28,15 @@ function routes (app: FastifyInstance): void {
 
 const cert = (): { cert: string, key: string } => generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], keyType: 'rsa' })
 
+/** TLS versions negotiated, per version name: printed at exit. */
+const tlsVersions: Record<string, number> = {}
+
 async function fastify (app: FastifyInstance): Promise<number> {
   routes(app)
+  app.server.on('secureConnection', (s: TLSSocket) => {
+    const v = s.getProtocol() ?? 'unknown'
+    tlsVersions[v] = (tlsVersions[v] ?? 0) + 1
+  })
   await app.listen({ port: 0, host: '127.0.0.1' })
   return (app.server.address() as { port: number }).port
 }
@@ -34,6 +45,7 @@ async function main (): Promise<number> {
   switch (kind) {
     case 'fastify-http1': return await fastify(Fastify())
     case 'fastify-https1': return await fastify(Fastify({ https: cert() }))
+    case 'fastify-https1-tls12': return await fastify(Fastify({ https: { ...cert(), maxVersion: 'TLSv1.2' } }))
     // The HTTP/2 instances differ from the HTTP/1 one only in their raw server types; the routes use none of them.
     case 'fastify-h2c': return await fastify(Fastify({ http2: true }) as unknown as FastifyInstance)
     case 'fastify-h2': return await fastify(Fastify({ http2: true, https: cert() }) as unknown as FastifyInstance)
@@ -64,11 +76,14 @@ async function main (): Promise<number> {
       return (server.address() as { port: number }).port
     }
     default:
-      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, fastify-spdy-tls-engine, npm-spdy`)
+      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-https1-tls12, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, fastify-spdy-tls-engine, npm-spdy`)
   }
 }
 
 main().then((port) => {
   process.stdout.write(`READY ${port}\n`)
-  process.on('SIGTERM', () => process.exit(0))
+  process.on('SIGTERM', () => {
+    if (Object.keys(tlsVersions).length > 0) process.stdout.write(`TLS ${JSON.stringify(tlsVersions)}\n`)
+    process.exit(0)
+  })
 }, (err) => { console.error(err); process.exit(1) })

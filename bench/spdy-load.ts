@@ -5,6 +5,8 @@
  *                          [--seconds 5] [--warmup 1] [--path /small]
  *     keeps `streams` requests in flight on each connection; prints one JSON line { requests, all, seconds, rps,
  *     clientCpu, errors }: `all` counts warm-up requests too, clientCpu is this process's CPU seconds per second.
+ *   --tls-stack openssl [--tls-version TLSv1.3|TLSv1.2]: TLS by Node's tls.connect (OpenSSL) instead of our client,
+ *     ALPN only, the version pinned (default TLSv1.3) and checked, as is the protocol, on each connection.
  *   --fragment N (plain only): every frame is written in N pieces, one socket write each (TCP_NODELAY), as some
  *     clients we did not write do (spdystream writes a SYN_STREAM in about 8): the server pays a read per piece
  *     whenever it keeps up with the client.
@@ -13,6 +15,7 @@
  *     prints { bytes, seconds, mbps }.
  */
 import net from 'node:net'
+import { connect as tlsConnect, type SecureVersion, type TLSSocket } from 'node:tls'
 import { SpdySession, type SessionEvent } from '../lib/session/session'
 import { requestHeaderList, replyStatus } from '../lib/session/headers'
 import { TlsClientConnection } from '../lib/tls/client'
@@ -36,6 +39,8 @@ const tls = process.argv.includes('--tls')
 const negotiation = arg('negotiation', 'alpn') as 'alpn' | 'npn'
 const protocol = `spdy/${version}`
 const fragment = Number(arg('fragment', '0'))
+const nodeTls = tls && arg('tls-stack', 'engine') === 'openssl'
+const tlsVersion = arg('tls-version', 'TLSv1.3') as SecureVersion
 if (fragment > 0 && tls) throw new Error('--fragment is for plain SPDY only')
 
 let done = 0
@@ -52,12 +57,14 @@ interface Link {
 }
 
 function connect (onEvents: (events: SessionEvent[], link: Link) => void, start: (link: Link) => void, onGone: () => void): void {
-  const socket = net.connect(port, '127.0.0.1')
+  const socket = nodeTls
+    ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: [protocol], minVersion: tlsVersion, maxVersion: tlsVersion })
+    : net.connect(port, '127.0.0.1')
   socket.setNoDelay(true)
   // Download: windows large enough that flow control never waits on our WINDOW_UPDATEs (as h2load's 1 GiB default).
   const windows = download ? { initialWindowSize: 1 << 26, sessionWindowSize: 1 << 26 } : { initialWindowSize: 1 << 20 }
   const session = new SpdySession({ role: 'client', version, maxConcurrentStreams: 1000, ...windows }, Date.now())
-  const tlsEngine = tls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
+  const tlsEngine = tls && !nodeTls ? new TlsClientConnection({ servername: '127.0.0.1', insecure: true, protocols: [protocol], negotiation }, Date.now()) : null
   let started = false
   let ending = false
   const spdyIn = (b: Uint8Array): void => { onEvents(session.receive(b, Date.now()), link) }
@@ -104,7 +111,15 @@ function connect (onEvents: (events: SessionEvent[], link: Link) => void, start:
     flush: () => driver.wake(),
     end: () => { ending = true; driver.wake() }
   }
-  socket.on('connect', () => { if (tlsEngine === null) { started = true; start(link) } driver.wake() })
+  // With --tls-stack openssl the socket is Node's TLSSocket: the session starts once its handshake is done.
+  socket.on(nodeTls ? 'secureConnect' : 'connect', () => {
+    if (nodeTls) {
+      const s = socket as TLSSocket
+      if (s.alpnProtocol !== protocol || s.getProtocol() !== tlsVersion) { console.error(`got ${String(s.getProtocol())} ${String(s.alpnProtocol)}, not ${tlsVersion} ${protocol}`); errors++; driver.destroy(); return }
+    }
+    if (tlsEngine === null) { started = true; start(link) }
+    driver.wake()
+  })
 }
 
 function runConnection (deadline: number): Promise<void> {

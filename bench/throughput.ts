@@ -45,7 +45,7 @@ function have (tool: string, args: string[]): boolean {
  * here, after apt-get installs Go and spdystream if they are missing (not in --quick: the smoke run must stay
  * short, so it skips these rows instead). Not needed for --only rows it has none of.
  */
-const goLoad = only === null || only.has('fastify-http1') || only.has('fastify-spdy') ? ensureGoLoad(join(__dirname, '.out'), { install: !quick }) : { skip: 'not needed for --only' }
+const goLoad = only === null || ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-spdy', 'fastify-spdy-tls'].some((kind) => only.has(kind)) ? ensureGoLoad(join(__dirname, '.out'), { install: !quick }) : { skip: 'not needed for --only' }
 if ('skip' in goLoad) process.stdout.write(`skip go-load rows: ${goLoad.skip}\n`)
 /** npm spdy 4 loads http-deceiver, which calls process.binding('http_parser'): removed in Node 24, so no npm-spdy rows there. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -53,7 +53,8 @@ const npmSpdyLoads = ((): boolean => { try { require('spdy'); return true } catc
 const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']), goload: 'binary' in goLoad, spdy: npmSpdyLoads }
 const missing = (need: keyof typeof tools): string => need === 'spdy' ? `npm spdy does not load on Node ${process.version}` : `${need} is not installed`
 
-interface Server { port: number, proc: ChildProcess }
+/** `tlsVersions()`: the versions its HTTPS connections negotiated, once it has exited (servers.ts prints them). */
+interface Server { port: number, proc: ChildProcess, tlsVersions: () => Record<string, number> | null }
 
 function startServer (kind: string): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -62,7 +63,13 @@ function startServer (kind: string): Promise<Server> {
     proc.stdout!.on('data', (c: Buffer) => {
       out += c.toString()
       const m = /READY (\d+)/.exec(out)
-      if (m !== null) resolve({ port: Number(m[1]), proc })
+      if (m !== null) {
+        resolve({
+          port: Number(m[1]),
+          proc,
+          tlsVersions: () => { const v = /TLS (\{.*\})/.exec(out); return v === null ? null : JSON.parse(v[1]) as Record<string, number> }
+        })
+      }
     })
     proc.on('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
   })
@@ -100,8 +107,8 @@ const h2load = (scheme: 'http' | 'https', c: number, m: number): Load => (port, 
   return { requests: Number(done[2]), seconds: Number(t[1]) / (t[2] === 'ms' ? 1000 : 1) }
 }
 
-const spdyLoad = (tls: boolean, connections: number, streams: number, fragment = 0): Load => (port, secs) => {
-  const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []), ...(fragment > 0 ? ['--fragment', String(fragment)] : []),
+const spdyLoad = (tls: boolean, connections: number, streams: number, fragment = 0, extra: string[] = []): Load => (port, secs) => {
+  const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []), ...(fragment > 0 ? ['--fragment', String(fragment)] : []), ...extra,
     '--connections', String(connections), '--streams', String(streams), '--seconds', String(secs), '--warmup', quick ? '0' : '1', '--version', '3.1'])
   const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
   if (r.errors > 0) throw new Error(`${r.errors} errors in SPDY load`)
@@ -110,9 +117,9 @@ const spdyLoad = (tls: boolean, connections: number, streams: number, fragment =
 }
 
 /** bench/go-load: `-proto spdy` (spdystream, SPDY/3) or `-proto http1` (net/http); same JSON as spdy-load's. */
-const goLoadRun = (proto: 'spdy' | 'http1', connections: number, streams: number): Load => (port, secs) => {
+const goLoadRun = (proto: 'spdy' | 'http1', connections: number, streams: number, tlsVersion?: '1.2' | '1.3'): Load => (port, secs) => {
   if (!('binary' in goLoad)) throw new Error('go-load is not built')
-  const out = onCore1(goLoad.binary, ['-proto', proto, '-port', String(port), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
+  const out = onCore1(goLoad.binary, ['-proto', proto, '-port', String(port), ...(tlsVersion !== undefined ? ['-tls', tlsVersion] : []), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
   const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
   if (r.errors > 0) throw new Error(`${r.errors} errors in go-load ${proto}`)
   return { requests: r.requests, seconds: r.seconds, served: r.all, clientCpu: r.clientCpu }
@@ -158,7 +165,12 @@ function addDl (need: keyof typeof tools | null, kind: string, label: string, cl
 
 add('wrk', 'fastify-http1', 'Fastify HTTP/1.1', 'wrk, 50 keep-alive connections', wrk('http'))
 add('goload', 'fastify-http1', 'Fastify HTTP/1.1', 'go-load net/http, 50 keep-alive connections', goLoadRun('http1', 50, 1))
-add('wrk', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
+// Issue 12's comparison: small GETs over TLS at one version, HTTPS/1.1 against SPDY on the plugin's OpenSSL side.
+// wrk cannot pin a TLS version: the server kind does (fastify-https1-tls12), and servers.ts reports what was used.
+add('wrk', 'fastify-https1', 'Fastify HTTPS/1.1 TLS 1.3 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
+add('goload', 'fastify-https1', 'Fastify HTTPS/1.1 TLS 1.3 (Node TLS)', 'go-load net/http -tls 1.3, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.3'))
+add('wrk', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
+add('goload', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', 'go-load net/http -tls 1.2, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.2'))
 add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 1 connection x 100 streams', h2load('http', 1, 100))
 add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 10 connections x 10 streams', h2load('http', 10, 10))
 add('h2load', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'h2load, 1 connection x 100 streams', h2load('https', 1, 100))
@@ -169,15 +181,25 @@ add('goload', 'fastify-spdy', 'fastify-spdy SPDY/3 plain', 'go-load spdystream, 
 add('goload', 'fastify-spdy', 'fastify-spdy SPDY/3 plain', 'go-load spdystream, 10 connections x 10 streams', goLoadRun('spdy', 10, 10))
 add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --fragment 8 (every frame in 8 writes), 1 connection x 100 streams', spdyLoad(false, 1, 100, 8))
 add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --fragment 8 (every frame in 8 writes), 10 connections x 10 streams', spdyLoad(false, 10, 10, 8))
-add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 1 connection x 100 streams', spdyLoad(true, 1, 100))
-add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load (ALPN), 10 connections x 10 streams', spdyLoad(true, 10, 10))
+const OSSL13 = 'fastify-spdy SPDY/3.1 TLS 1.3 (server: OpenSSL)'
+const OSSL12 = 'fastify-spdy SPDY/3.1 TLS 1.2 (server: OpenSSL)'
+const NODE13 = ['--tls-stack', 'openssl', '--tls-version', 'TLSv1.3']
+add(null, 'fastify-spdy-tls', OSSL13, 'spdy-load --tls-stack openssl (Node TLS 1.3, ALPN), 1 connection x 100 streams', spdyLoad(true, 1, 100, 0, NODE13))
+add(null, 'fastify-spdy-tls', OSSL13, 'spdy-load --tls-stack openssl (Node TLS 1.3, ALPN), 10 connections x 10 streams', spdyLoad(true, 10, 10, 0, NODE13))
+add('goload', 'fastify-spdy-tls', 'fastify-spdy SPDY/3 TLS 1.3 (server: OpenSSL)', 'go-load spdystream -tls 1.3 (crypto/tls, ALPN), 10 connections x 10 streams', goLoadRun('spdy', 10, 10, '1.3'))
+// Our TLS 1.2 client offering ALPN only: the plugin gives it OpenSSL too.
+add(null, 'fastify-spdy-tls', OSSL12, 'spdy-load (our lib/tls client, ALPN), 1 connection x 100 streams', spdyLoad(true, 1, 100))
+add(null, 'fastify-spdy-tls', OSSL12, 'spdy-load (our lib/tls client, ALPN), 10 connections x 10 streams', spdyLoad(true, 10, 10))
+add('goload', 'fastify-spdy-tls', 'fastify-spdy SPDY/3 TLS 1.2 (server: OpenSSL)', 'go-load spdystream -tls 1.2 (crypto/tls, ALPN), 10 connections x 10 streams', goLoadRun('spdy', 10, 10, '1.2'))
+// NPN: the plugin's own TLS 1.2 engine (lib/tls) serves it.
+add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls (NPN, server: our engine)', 'spdy-load --negotiation npn, 1 connection x 100 streams', spdyLoad(true, 1, 100, 0, ['--negotiation', 'npn']))
 add('spdy', 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
 addDl('curl', 'fastify-http1', 'Fastify HTTP/1.1', 'curl', curl('http', false))
 addDl('curl', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'curl', curl('https', false))
 addDl('curl', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'curl --http2-prior-knowledge', curl('http', true))
 addDl('curl', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'curl --http2', curl('https', true))
 addDl(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
-addDl(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls', 'spdy-load --download (ALPN)', spdyDownload(true))
+addDl(null, 'fastify-spdy-tls', OSSL12, 'spdy-load --download (our lib/tls client, ALPN)', spdyDownload(true))
 addDl('spdy', 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load --download', spdyDownload(false))
 
 /** What separate measurements (2026-11-25) found; kept with the section because every run rewrites it. */
@@ -264,6 +286,8 @@ async function main (): Promise<void> {
   for (const s of skipped) process.stdout.write(`skip ${s}\n`)
   const kinds = [...new Set([...cases.map((c) => c.kind), ...downloads.map((d) => d.kind)])]
   const servers = new Map<string, Server>()
+  /** "kind TLSvX" -> connections the HTTPS/1.1 servers saw at that version (wrk's cannot be set). */
+  const tlsSeen = new Map<string, number>()
   const measure = (c: Case, srv: Server, i: number): void => {
     const cpu0 = cpuSeconds(srv.proc.pid!)
     const r = c.run(srv.port, seconds)
@@ -305,6 +329,7 @@ async function main (): Promise<void> {
           for (const c of mine) measure(c, srv, i)
           for (const d of downloads) if (d.kind === kind) download(d, srv, i)
           await stop(srv)
+          for (const [v, n] of Object.entries(srv.tlsVersions() ?? {})) tlsSeen.set(`${kind} ${v}`, (tlsSeen.get(`${kind} ${v}`) ?? 0) + n)
           servers.delete(kind)
         }
       }
@@ -344,7 +369,20 @@ async function main (): Promise<void> {
   })
   const verdict = spdyRows.length === 0 ? '' : `\nIssue 14 goal (server CPU per small GET over plain SPDY <= 0.8x Fastify HTTP/1.1's, every client): ${goal.join('; ')}.\n` +
     `Issue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1 with wrk, same run): ${spdyRows.map((c) => `${c.load} ${(median(c.rps) / anchor).toFixed(2)}x`).join(', ')}.\n`
-  process.stdout.write(verdict)
+  // Issue 12's goal: SPDY over the plugin's OpenSSL side at least 1.0x Fastify HTTPS/1.1's small-GET req/s, at the
+  // same TLS version, in the same run (the HTTPS anchor is wrk, the row the issue names; go-load's is shown too).
+  const tlsGoal = (['1.3', '1.2'] as const).map((v) => {
+    const kind = v === '1.3' ? 'fastify-https1' : 'fastify-https1-tls12'
+    const httpsWrk = cases.find((c) => c.kind === kind && c.load.startsWith('wrk'))
+    const rows = cases.filter((c) => c.label.includes(`TLS ${v} (server: OpenSSL)`))
+    if (httpsWrk === undefined || rows.length === 0) return ''
+    const base = median(httpsWrk.rps)
+    return `TLS ${v} (HTTPS/1.1 wrk ${k(base)} req/s): ${rows.map((c) => `${c.load} ${(median(c.rps) / base).toFixed(2)}x${median(c.rps) >= base ? ' met' : ' **not met**'}`).join('; ')}`
+  }).filter((x) => x !== '')
+  const seen = [...tlsSeen].map(([key, n]) => `${key}: ${n}`).join(', ')
+  const tlsVerdict = tlsGoal.length === 0 ? '' : `Issue 12 goal (SPDY over the OpenSSL side, small-GET req/s >= Fastify HTTPS/1.1 at the same TLS version, same run): ${tlsGoal.join('. ')}.\n` +
+    (seen !== '' ? `TLS versions the HTTPS/1.1 servers negotiated (connections, warm-up included): ${seen}.\n` : '')
+  process.stdout.write(verdict + tlsVerdict)
   if (quick || only !== null || together) return
   const load = loadavg()
   const busy = [loadStart, load].some((l) => l.split(' ').some((x) => Number(x) > 2.5))
@@ -370,7 +408,7 @@ there. SPDY CPU per request divides the server's CPU by every request answered d
 warm-up included (the generator reports both counts).
 ${skipped.length > 0 ? `\nSkipped (missing tools or packages): ${skipped.join('; ')}.\n` : ''}
 ${table}
-${verdict}
+${verdict}${tlsVerdict}
 One download of 100 MiB on a fresh connection (TLS rows include the handshake):
 
 ${dlTable}

@@ -26,6 +26,7 @@ export interface SpdyLimits {
   compressionIdleTimeout?: number
   maxQueuedControlFrames?: number
   maxInflatedHeaderBytesPerWindow?: number
+  maxHeadersFramesPerStream?: number
   maxProxyHeaderBytes?: number
   maxUnreadOutputBytes?: number
   unreadOutputTimeout?: number
@@ -81,6 +82,12 @@ const MAX_31 = 0x7fffffff
  *   (1000 PING replies are 12 KB), so the budget trips before reading pauses and unreadOutputTimeout is needed. nghttp2's
  *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
  *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
+ * - maxHeadersFramesPerStream 16: HEADERS frames the peer may send on one stream after its SYN_STREAM (SPDY/3
+ *   section 2.6.7), and per 10 s on streams we reset (dropped, SPDY/3 section 2.4.2, yet inflated); past it GOAWAY. A request uses none, or one for trailers, and the server reads only their FIN;
+ *   16 leaves room for a peer that splits its trailers. Without it, HEADERS on one open stream cost only the
+ *   inflation budget above: 10 peers each sending 16 KB blocks kept the server inflating with a normal GET's p99
+ *   5x to 200x its value before (bench/hostile.ts, loaded machine), where Node's http2 cuts the CONTINUATION flood
+ *   that is its equivalent; with the cap all 10 were cut and the p99 did not move.
  * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
  *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
  *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
@@ -145,6 +152,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   compressionIdleTimeout: { default: 250, min: 0, max: 600_000, unit: 'ms (0 = never free)' },
   maxQueuedControlFrames: { default: 1000, min: 16, max: 1e6, unit: 'control frames queued or unwritten, unread' },
   maxInflatedHeaderBytesPerWindow: { default: 256 << 20, min: 1 << 20, max: 2 ** 40, unit: 'header-block bytes inflated per 10 s' },
+  maxHeadersFramesPerStream: { default: 16, min: 1, max: 1e6, unit: 'HEADERS frames per stream, and per 10 s on reset streams' },
   maxProxyHeaderBytes: { default: 2048, min: 232, max: 16 + 65535, unit: 'bytes' },
   maxUnreadOutputBytes: { default: 256 << 10, min: 16 << 10, max: 1 << 30, unit: 'bytes' },
   unreadOutputTimeout: { default: 10_000, min: 100, max: 600_000, unit: 'ms' },

@@ -8,6 +8,9 @@
 // the body to its FIN). spdystream writes each frame straight to the socket in pieces (no buffering, TCP_NODELAY
 // as Go sets it), so the server sees a SYN_STREAM as several small segments, as from a real client we did not write.
 // http1: Go's net/http client, c keep-alive connections, one request in flight on each (HTTP/1.1 has no more).
+// -tls 1.2|1.3: over Go's crypto/tls at that version (certificate not verified), ALPN spdy/3 or http/1.1 (RFC
+// 7301); the negotiated version and protocol are checked on each connection, so a row cannot silently measure
+// another TLS version or stack.
 //
 // Every response body must be the server's 11-byte "hello world" (spdystream does not expose SYN_REPLY headers, so
 // the body is what is checked). Prints one JSON line: requests (after warm-up), all (warm-up included: the server's
@@ -16,6 +19,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -32,6 +36,28 @@ import (
 )
 
 var want = []byte("hello world")
+
+// tlsConf is nil for plain TCP; with -tls, crypto/tls pinned to one version.
+var tlsConf *tls.Config
+
+// dial opens one connection: TCP, or TLS with `alpn` checked to be what the server chose.
+func dial(addr, alpn string) (net.Conn, error) {
+	if tlsConf == nil {
+		return net.Dial("tcp", addr)
+	}
+	conf := tlsConf.Clone()
+	conf.NextProtos = []string{alpn}
+	conn, err := tls.Dial("tcp", addr, conf)
+	if err != nil {
+		return nil, err
+	}
+	st := conn.ConnectionState()
+	if st.NegotiatedProtocol != alpn || st.Version != conf.MinVersion {
+		conn.Close()
+		return nil, fmt.Errorf("TLS: got version 0x%x ALPN %q, wanted 0x%x %q", st.Version, st.NegotiatedProtocol, conf.MinVersion, alpn)
+	}
+	return conn, nil
+}
 
 type counters struct {
 	measuring atomic.Bool
@@ -62,7 +88,7 @@ func cpuSeconds() float64 {
 // spdyConn runs m request loops on one SPDY/3 connection until the deadline.
 func spdyConn(addr, path string, m int, deadline time.Time, c *counters, wg *sync.WaitGroup) {
 	defer wg.Done()
-	tcp, err := net.Dial("tcp", addr)
+	tcp, err := dial(addr, "spdy/3")
 	if err != nil {
 		c.fail(err)
 		return
@@ -75,8 +101,12 @@ func spdyConn(addr, path string, m int, deadline time.Time, c *counters, wg *syn
 	go conn.Serve(spdystream.NoOpStreamHandler)
 	defer conn.Close()
 	// SPDY/3 section 3.2.1: request headers are lower-case and carry :method, :path, :version, :host, :scheme.
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
 	headers := http.Header{
-		":method": {"GET"}, ":path": {path}, ":version": {"HTTP/1.1"}, ":host": {addr}, ":scheme": {"http"},
+		":method": {"GET"}, ":path": {path}, ":version": {"HTTP/1.1"}, ":host": {addr}, ":scheme": {scheme},
 		"user-agent": {"go-load (spdystream)"},
 	}
 	var loops sync.WaitGroup
@@ -133,7 +163,18 @@ func main() {
 	seconds := flag.Float64("seconds", 5, "measured seconds")
 	warmup := flag.Float64("warmup", 1, "seconds before counting")
 	path := flag.String("path", "/small", "path to GET")
+	tlsVersion := flag.String("tls", "", "1.2 or 1.3: over crypto/tls at that version, ALPN (default: plain TCP)")
 	flag.Parse()
+	switch *tlsVersion {
+	case "":
+	case "1.2":
+		tlsConf = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12}
+	case "1.3":
+		tlsConf = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, MaxVersion: tls.VersionTLS13}
+	default:
+		fmt.Fprintln(os.Stderr, "go-load: -tls 1.2 or 1.3")
+		os.Exit(2)
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", *port)
 	var c counters
 	start := time.Now()
@@ -153,10 +194,16 @@ func main() {
 			go spdyConn(addr, *path, *streams, deadline, &c, &wg)
 		}
 	case "http1":
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}}
+		transport := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}
+		scheme := "http://"
+		if tlsConf != nil {
+			scheme = "https://"
+			transport.DialTLS = func(_, a string) (net.Conn, error) { return dial(a, "http/1.1") }
+		}
+		client := &http.Client{Transport: transport}
 		for i := 0; i < *conns; i++ {
 			wg.Add(1)
-			go http1Conn(client, "http://"+addr+*path, deadline, &c, &wg)
+			go http1Conn(client, scheme+addr+*path, deadline, &c, &wg)
 		}
 	default:
 		fmt.Fprintln(os.Stderr, "go-load: -proto spdy or http1")

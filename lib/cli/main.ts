@@ -33,6 +33,7 @@ Fetches <url> over SPDY and prints the response body; pushed streams are listed 
 Options:
   --spdy 2|3|3.1      version: over TLS the only one offered (default: 3.1, 3, 2); plain: the one spoken (3.1)
   --npn, --alpn       negotiate with NPN only, or ALPN only (default: offer both)
+  --openssl           TLS by Node's OpenSSL (TLS 1.3, ALPN only) instead of the package's TLS 1.2 engine
   --plain             SPDY without TLS
   --insecure          do not verify the server's certificate
   --no-false-start    wait for the server's Finished before sending the request (TLS False Start is on by default)
@@ -60,6 +61,7 @@ export interface GetOptions {
   port: number
   version: SpdyVersion | undefined
   negotiation: 'npn' | 'alpn' | 'both'
+  tlsStack: 'engine' | 'openssl'
   insecure: boolean
   falseStart: boolean
   cacert: string | null
@@ -84,6 +86,7 @@ export function parseGetArgs (args: string[]): GetOptions {
   let version: SpdyVersion | undefined
   let npn = false
   let alpn = false
+  let openssl = false
   let plain = false
   let insecure = false
   let falseStart = true
@@ -111,6 +114,7 @@ export function parseGetArgs (args: string[]): GetOptions {
       }
       case '--npn': npn = true; break
       case '--alpn': alpn = true; break
+      case '--openssl': openssl = true; break
       case '--plain': plain = true; break
       case '--insecure': case '-k': insecure = true; break
       case '--no-false-start': falseStart = false; break
@@ -152,7 +156,8 @@ export function parseGetArgs (args: string[]): GetOptions {
   try { u = new URL(url) } catch { throw new UsageError(`not a URL: ${url}`) }
   if (!['https:', 'http:', 'spdy:'].includes(u.protocol)) throw new UsageError(`URL scheme must be https, spdy or http, not ${u.protocol.slice(0, -1)}`)
   const tls = !plain && u.protocol === 'https:'
-  if (!tls && (npn || alpn)) throw new UsageError('--npn and --alpn need TLS (an https:// URL without --plain)')
+  if (!tls && (npn || alpn || openssl)) throw new UsageError('--npn, --alpn and --openssl need TLS (an https:// URL without --plain)')
+  if (openssl && npn) throw new UsageError("--openssl offers ALPN only: Node's TLS has no NPN")
   if (!tls && (insecure || cacert !== null || !falseStart)) throw new UsageError('--insecure, --cacert and --no-false-start need TLS (an https:// URL without --plain)')
   return {
     url: u,
@@ -161,6 +166,7 @@ export function parseGetArgs (args: string[]): GetOptions {
     port: u.port !== '' ? Number(u.port) : tls ? 443 : 80,
     version,
     negotiation: npn && !alpn ? 'npn' : alpn && !npn ? 'alpn' : 'both',
+    tlsStack: openssl ? 'openssl' : 'engine',
     insecure,
     falseStart,
     cacert,
@@ -214,6 +220,7 @@ async function get (o: GetOptions, io: Io): Promise<number> {
     insecure: o.insecure,
     falseStart: o.falseStart,
     negotiation: o.negotiation,
+    tlsStack: o.tlsStack,
     version: o.version,
     timeout: o.timeout,
     maxResponseBytes: o.maxSize,

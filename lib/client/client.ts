@@ -1,14 +1,15 @@
 /**
  * A small promise-based SPDY client on our own engines: a net.Socket, optionally our TLS 1.2 client (NPN and/or
- * ALPN), and the session engine in the client role. It buffers whole responses (and the streams the server pushes
- * with them) in memory, up to maxResponseBytes: it is for the CLI, tests and page-load benchmarks, not for
- * streaming large bodies. Published as `fastify-spdy/client`.
+ * ALPN) or Node's TLS (`tlsStack: 'openssl'`, openssl.ts), and the session engine in the client role. It buffers
+ * whole responses (and the streams the server pushes with them) in memory, up to maxResponseBytes: it is for the
+ * CLI, tests and page-load benchmarks, not for streaming large bodies. Published as `fastify-spdy/client`.
  *
  *   const client = await connect({ host: '127.0.0.1', port: 8443, tls: true, ca })
  *   const res = await client.request({ path: '/' })   // { status, headers, body, pushes }
  *   await client.close()
  */
 import * as net from 'node:net'
+import { TLSSocket } from 'node:tls'
 import { FrameDecoder } from '../codec/decoder'
 import type { Frame, HeaderList, SpdyVersion } from '../codec/types'
 import { GoawayStatus, goawayStatusName, RstStatus, rstStatusName, type TlsError } from '../errors'
@@ -17,6 +18,7 @@ import { SpdySession, type SessionEvent } from '../session/session'
 import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
 import { EngineDriver, type PullEngine } from '../server/engine-driver'
+import { openSslFailure, openSslHandshake, openSslSocket, type OpenSslTlsVersion } from './openssl'
 import {
   ClientCertificateError,
   ClientClosedError,
@@ -30,7 +32,7 @@ import {
 } from './errors'
 
 export * from './errors'
-export type { TlsClientSession }
+export type { TlsClientSession, OpenSslTlsVersion }
 
 export type FrameDirection = 'in' | 'out'
 
@@ -39,6 +41,14 @@ export interface ConnectOptions {
   port: number
   /** true: SPDY over TLS with NPN/ALPN; false: plain SPDY on TCP (the version then comes from `version`). */
   tls: boolean
+  /**
+   * Which TLS implementation: 'engine' (default), the package's own TLS 1.2 client (NPN and/or ALPN, False Start,
+   * `legacy`-era servers); or 'openssl', Node's `tls.connect`: TLS 1.3 (or 1.2), ALPN only (Node has no NPN, so
+   * `negotiation` must not be 'npn'), no False Start. The SPDY session above it is the same.
+   */
+  tlsStack?: 'engine' | 'openssl'
+  /** tlsStack 'openssl': pin the TLS version (default: the best both sides have, TLS 1.3 against OpenSSL). */
+  tlsVersion?: OpenSslTlsVersion
   /** Name sent as SNI and checked against the certificate; defaults to `host`. */
   servername?: string
   /** PEM trust anchors for the server's certificate; required with TLS unless `insecure`. */
@@ -65,9 +75,10 @@ export interface ConnectOptions {
   onConnect?: (client: SpdyClient) => void
   /**
    * TLS: resume this session (an earlier client's `tlsSession`): an RFC 5077 ticket if the server issued one, else
-   * the session id. `client.tls.resumed` tells whether the server took it.
+   * the session id. `client.tls.resumed` tells whether the server took it. With tlsStack 'openssl' it is Node's
+   * session (a Buffer, RFC 8446 section 4.6.1 ticket or TLS 1.2 session); each stack takes only its own kind.
    */
-  session?: TlsClientSession | null
+  session?: TlsClientSession | Buffer | null
   /**
    * TLS False Start (RFC 7918), default true: with ECDHE, an AEAD suite and a protocol agreed by NPN/ALPN, connect()
    * resolves after our Finished, so SETTINGS and the first SYN_STREAM leave one round trip before the server's
@@ -213,8 +224,16 @@ export class SpdyClient {
 
   get authority (): string { return `${this.opts.servername ?? this.opts.host}:${this.opts.port}` }
 
-  /** The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. */
-  get tlsSession (): TlsClientSession | null { return this.tlsConn?.session ?? null }
+  /**
+   * The TLS session to resume with on a later connection (`connect({ session })`); null for plain SPDY. tlsStack
+   * 'openssl': Node's session Buffer, once the server sent one (TLS 1.3 tickets come after the handshake).
+   */
+  get tlsSession (): TlsClientSession | Buffer | null { return this.tlsConn?.session ?? this.nodeSession }
+
+  private nodeSession: Buffer | null = null
+
+  /** @internal tlsStack 'openssl': the latest session Node gave (its 'session' event). */
+  setNodeSession (session: Buffer): void { this.nodeSession = session }
 
   /** Sends one request; resolves when its response and every stream pushed with it are complete. */
   async request (r: RequestOptions): Promise<SpdyResponse> {
@@ -531,6 +550,14 @@ function offered (version: SpdyVersion | undefined): string[] {
   return [...(version === undefined ? ['spdy/3.1', 'spdy/3', 'spdy/2'] : [`spdy/${version}`]), 'http/1.1']
 }
 
+/** NPN/ALPN agreed on no SPDY version (`chosen`: what the server picked, if anything). */
+function noProtocol (where: string, chosen: string | null, version: SpdyVersion | undefined): ClientNoProtocolError {
+  const ours = offered(version).join(', ')
+  return new ClientNoProtocolError(chosen === null
+    ? `no protocol in common: ${where} negotiated no protocol (we offered ${ours})`
+    : `no protocol in common: ${where} chose ${chosen} (we offered ${ours})`, chosen)
+}
+
 /**
  * The client's engine on the shared driver (lib/server/engine-driver.ts): TLS (if on) and then the SpdyClient's
  * session. Until the connection is ready it runs the connect and handshake phases, whose one deadline
@@ -545,8 +572,12 @@ class ClientLink implements PullEngine<never> {
   private readonly until: number | null
   private settled = false
 
+  /** tlsStack 'openssl': `socket` is Node's TLSSocket, which does the handshake; we wait for its 'secureConnect'. */
+  private readonly openssl: boolean
+
   constructor (readonly socket: net.Socket, private readonly opts: ConnectOptions, private readonly where: string,
     private readonly settle: (err: SpdyClientError | null, client?: SpdyClient) => void) {
+    this.openssl = socket instanceof TLSSocket
     const timeout = opts.timeout ?? DEFAULT_TIMEOUT
     this.until = timeout > 0 ? Date.now() + timeout : null
     this.driver = new EngineDriver<never>(socket, this, {
@@ -558,6 +589,7 @@ class ClientLink implements PullEngine<never> {
       },
       socketError: (err) => {
         if (this.client !== null) this.client.onSocketGone(err)
+        else if (this.openssl) this.fail(openSslFailure(err, where, this.phase === 'handshake'))
         else if (this.phase === 'connect') {
           const code = err.code ?? 'ERROR'
           this.fail(new ClientConnectError(code === 'ECONNREFUSED' ? `connection refused by ${where}` : `cannot connect to ${where}: ${err.message}`, code))
@@ -571,7 +603,12 @@ class ClientLink implements PullEngine<never> {
       }
     })
     this.driver.schedule(this.until)
-    socket.once('connect', () => this.driver.run(() => this.connected()))
+    if (socket instanceof TLSSocket) {
+      socket.once('connect', () => { this.phase = 'handshake' })
+      socket.once('secureConnect', () => this.driver.run(() => this.secured(socket)))
+    } else {
+      socket.once('connect', () => this.driver.run(() => this.connected()))
+    }
   }
 
   get deadline (): number | null { return this.phase === 'open' ? null : this.until }
@@ -587,7 +624,7 @@ class ClientLink implements PullEngine<never> {
         negotiation: this.opts.negotiation ?? 'both',
         ca: this.opts.ca,
         insecure: this.opts.insecure,
-        session: this.opts.session ?? null,
+        session: Buffer.isBuffer(this.opts.session) ? null : this.opts.session ?? null,
         falseStart: this.opts.falseStart ?? true,
         // The link's deadline covers connect and handshake together.
         handshakeTimeout: 0
@@ -597,6 +634,15 @@ class ClientLink implements PullEngine<never> {
       return
     }
     this.driver.wake()
+  }
+
+  /** tlsStack 'openssl': Node's handshake is done; the session runs over the TLSSocket as over a plain socket. */
+  private secured (socket: TLSSocket): void {
+    if (this.settled) return
+    const handshake = openSslHandshake(socket, this.opts.servername ?? this.opts.host)
+    const version = handshake.protocol === null ? undefined : PROTOCOL_OF[handshake.protocol]
+    if (version === undefined) { this.fail(noProtocol(this.where, handshake.protocol, this.opts.version)); return }
+    this.open(null, handshake, version)
   }
 
   private open (conn: TlsClientConnection | null, handshake: TlsHandshakeEvent | null, version: SpdyVersion): void {
@@ -639,9 +685,7 @@ class ClientLink implements PullEngine<never> {
     }
     if (version === undefined) {
       conn.close()
-      this.fail(new ClientNoProtocolError(e.protocol === null
-        ? `no protocol in common: ${where} negotiated no protocol (we offered ${offered(this.opts.version).join(', ')})`
-        : `no protocol in common: ${where} chose ${e.protocol} (we offered ${offered(this.opts.version).join(', ')})`, e.protocol))
+      this.fail(noProtocol(where, e.protocol, this.opts.version))
       return
     }
     this.open(conn, e, version)
@@ -664,13 +708,33 @@ class ClientLink implements PullEngine<never> {
 /** Opens a connection and, over TLS, finishes the handshake and checks that a SPDY version was agreed. */
 export async function connect (opts: ConnectOptions): Promise<SpdyClient> {
   checkMaxBytes('maxResponseBytes', opts.maxResponseBytes)
+  const openssl = opts.tls && opts.tlsStack === 'openssl'
+  if (openssl && opts.negotiation === 'npn') throw new TypeError("negotiation 'npn' needs tlsStack 'engine': Node's TLS has no NPN")
+  if (openssl && opts.session != null && !Buffer.isBuffer(opts.session)) throw new TypeError("session: tlsStack 'openssl' resumes a Node session (a Buffer from its client.tlsSession)")
+  if (!openssl && Buffer.isBuffer(opts.session)) throw new TypeError("session: a Node session (Buffer) resumes with tlsStack 'openssl' only")
+  let made: SpdyClient | null = null
+  let nodeSession: Buffer | null = null
+  const socket = openssl
+    ? openSslSocket({
+      host: opts.host,
+      port: opts.port,
+      servername: opts.servername ?? opts.host,
+      protocols: offered(opts.version),
+      ca: opts.ca,
+      insecure: opts.insecure,
+      session: opts.session as Buffer | null | undefined,
+      tlsVersion: opts.tlsVersion,
+      // TLS 1.2 gives its session at the handshake, TLS 1.3 its tickets after it (RFC 8446 section 4.6.1).
+      onSession: (s) => { nodeSession = s; made?.setNodeSession(s) }
+    })
+    : net.connect({ host: opts.host, port: opts.port }).setNoDelay(true)
   return await new Promise<SpdyClient>((resolve, reject) => {
-    const socket = net.connect({ host: opts.host, port: opts.port })
-    socket.setNoDelay(true)
     // eslint-disable-next-line no-new
     new ClientLink(socket, opts, `${opts.host}:${opts.port}`, (err, client) => {
-      if (err !== null) reject(err)
-      else resolve(client as SpdyClient)
+      if (err !== null) { reject(err); return }
+      made = client as SpdyClient
+      if (nodeSession !== null) made.setNodeSession(nodeSession)
+      resolve(made)
     })
   })
 }

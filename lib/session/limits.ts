@@ -18,6 +18,7 @@ export interface SessionLimits {
   maxSessionBufferedBytes: number
   maxQueuedControlFrames: number
   maxInflatedHeaderBytesPerWindow: number
+  maxHeadersFramesPerStream: number
   maxSessionHeaderBytes: number
   /** Checked against SessionOptions.shared, when given. */
   maxProcessHeaderBytes: number
@@ -58,6 +59,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxSessionBufferedBytes: LIMITS.maxSessionBufferedBytes.default,
   maxQueuedControlFrames: LIMITS.maxQueuedControlFrames.default,
   maxInflatedHeaderBytesPerWindow: LIMITS.maxInflatedHeaderBytesPerWindow.default,
+  maxHeadersFramesPerStream: LIMITS.maxHeadersFramesPerStream.default,
   maxSessionHeaderBytes: LIMITS.maxSessionHeaderBytes.default,
   maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
   maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
@@ -69,7 +71,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 }
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
-const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
+const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxHeadersFramesPerStream', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
   'streamWindowTimeout', 'requestBodyTimeout'] as const
 
 /** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */

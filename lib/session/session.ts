@@ -91,6 +91,8 @@ interface Stream {
   /** Server: its 'request' event is in the batch receive() is building, not handed to the application yet. */
   undelivered: boolean
   /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
+  /** HEADERS frames received on it after it opened (maxHeadersFramesPerStream). */
+  headersFrames: number
   headerBytes: number
   /**
    * Since when its queued DATA waits on a send window of zero or less (streamWindowTimeout): null when not,
@@ -196,6 +198,8 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
+  /** HEADERS frames this rate window for streams we had reset, dropped unanswered (maxHeadersFramesPerStream). */
+  private droppedHeadersInWindow = 0
   /** decoder.inflatedBytes when the rate window started: the window's inflated bytes are the difference. */
   private inflatedAtWindowStart = 0
   private lastActivity: number
@@ -466,8 +470,19 @@ export class SpdySession {
         return
       }
       case 'HEADERS': {
+        const cap = this.limits.maxHeadersFramesPerStream
+        // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated: a
+        // peer that keeps sending HEADERS for a stream we reset is flooding, not catching up.
+        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId) && ++this.droppedHeadersInWindow > cap) {
+          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+        }
         const s = this.lookup(f.streamId, f.fin ? 'recv_fin' : 'recv_headers')
         if (s === null) return
+        // One or two are a stream's trailers; a peer that keeps sending them only makes us inflate (a HEADERS flood,
+        // HTTP/2's CONTINUATION flood, CVE-2024-27316, in SPDY's clothes).
+        if (++s.headersFrames > cap) {
+          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames on stream ${s.id} (flood)`)
+        }
         if (!this.step(s, f.fin ? 'recv_fin' : 'recv_headers')) return
         this.events.push({ type: 'headers', streamId: s.id, headers: f.headers, fin: f.fin })
         return
@@ -988,6 +1003,7 @@ export class SpdySession {
       local,
       undelivered: false,
       headerBytes: 0,
+      headersFrames: 0,
       stallAt: null,
       lastRecvAt: this.now
     }
@@ -1100,6 +1116,7 @@ export class SpdySession {
       this.rateWindowStart = now
       this.settingsInWindow = 0
       this.resetsInWindow = 0
+      this.droppedHeadersInWindow = 0
       this.inflatedAtWindowStart = this.decoder.inflatedBytes
     }
   }

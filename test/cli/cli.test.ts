@@ -21,6 +21,9 @@ const ROOT = resolve(__dirname, '../..')
 const MAIN = join(ROOT, 'lib/cli/main.ts')
 const EXIT = { ok: 0, usage: 2, connect: 3, certificate: 4, noProtocol: 6, protocol: 7, timeout: 8, tooLarge: 10 }
 
+// About 20 CLI processes through tsx and one tsc build: minutes, not seconds, on a busy 2-core CI machine.
+t.setTimeout(300_000)
+
 interface Run { code: number, stdout: string, stderr: string }
 
 function cli (args: string[], entry: string[] = ['--import', 'tsx', MAIN]): Promise<Run> {
@@ -93,6 +96,14 @@ t.test('success', async (t) => {
       t.match(r.stderr, /^> GOAWAY last-good-stream=\d+ status=OK$/m)
     })
   }
+
+  t.test('--openssl -v: TLS 1.3 from OpenSSL on both ends, ALPN spdy/3.1, pushes', async (t) => {
+    const r = await cli(['get', '--openssl', '-v', '--cacert', caFile, `https://localhost:${port}/`])
+    t.equal(r.code, EXIT.ok, r.stderr)
+    t.equal(r.stdout, 'hello over SPDY/3.1\n')
+    t.match(r.stderr, /^\* TLSv1\.3 TLS_\S+, ALPN chose spdy\/3\.1\n/m)
+    t.match(r.stderr, `* pushed https://localhost:${port}/style.css 200 20 bytes`)
+  })
 
   t.test('--no-false-start -v', async (t) => {
     const r = await cli(['get', '--no-false-start', '-v', '--cacert', caFile, `https://127.0.0.1:${port}/`])
@@ -255,14 +266,18 @@ t.test('bad usage prints the reason and the usage text', async (t) => {
     [['get', '--bogus', 'https://x/'], 'unknown option --bogus'],
     [['get', 'ftp://x/'], 'URL scheme must be https, spdy or http, not ftp'],
     [['get', '-H', 'novalue', 'https://x/'], `-H takes 'name: value', not "novalue"`],
-    [['get', '--npn', 'spdy://x/'], '--npn and --alpn need TLS'],
+    [['get', '--npn', 'spdy://x/'], '--npn, --alpn and --openssl need TLS'],
+    [['get', '--openssl', 'spdy://x/'], '--npn, --alpn and --openssl need TLS'],
+    [['get', '--openssl', '--npn', 'https://x/'], "--openssl offers ALPN only: Node's TLS has no NPN"],
     [['get', '--no-false-start', 'spdy://x/'], '--insecure, --cacert and --no-false-start need TLS'],
     [['get', '--timeout', 'soon', 'https://x/'], '--timeout takes a positive number of milliseconds, not soon'],
     [['get', '--max-size', '0', 'https://x/'], '--max-size takes a positive number of bytes, not 0'],
     [['get', 'https://x/', 'https://y/'], 'one URL only']
   ]
-  for (const [args, why] of cases) {
-    const r = await cli(args)
+  // Each case is a process start through tsx (about a second of CPU): run them side by side.
+  const runs = await Promise.all(cases.map(async ([args]) => await cli(args)))
+  for (const [i, [args, why]] of cases.entries()) {
+    const r = runs[i]
     t.equal(r.code, EXIT.usage, `${args.join(' ')}: exit status`)
     t.ok(r.stderr.startsWith(`fastify-spdy: ${why}`), `${args.join(' ')}: ${why}`)
     t.match(r.stderr, /Usage: fastify-spdy get \[options\] <url>/)

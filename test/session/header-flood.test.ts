@@ -15,7 +15,8 @@ const big: HeaderList = [['x-pad', 'a'.repeat(60_000)]]
 const BUDGET = 1 << 20
 
 function setup (): { s: SpdySession, p: FrameEncoder, send: (f: Frame, now?: number) => SessionEvent[], out: () => Frame[] } {
-  const s = new SpdySession({ role: 'server', version: V, maxInflatedHeaderBytesPerWindow: BUDGET }, 0)
+  // The frame cap per stream (maxHeadersFramesPerStream, last test) is lifted: these cases are about the bytes.
+  const s = new SpdySession({ role: 'server', version: V, maxInflatedHeaderBytesPerWindow: BUDGET, maxHeadersFramesPerStream: 1e6 }, 0)
   const p = new FrameEncoder({ version: 3 })
   const d = new FrameDecoder({ version: 3 })
   const out = (): Frame[] => {
@@ -74,4 +75,37 @@ t.test('the same header bytes spread over windows are fine', async (t) => {
   send(syn(1))
   t.equal(flood(send, 1, (i) => i * 1000), -1, '100 blocks of 60 KB at one a second: 10 per window')
   t.notOk(s.closed)
+})
+
+t.test('maxHeadersFramesPerStream: small HEADERS frames on one open stream get GOAWAY past the cap, whatever their bytes', async (t) => {
+  const s = new SpdySession({ role: 'server', version: V, maxHeadersFramesPerStream: 4 }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  const d = new FrameDecoder({ version: 3 })
+  s.takeOutbound()
+  s.receive(p.encode(syn(1)), 0)
+  s.receive(p.encode(syn(3)), 0)
+  const small = (id: number): Frame => ({ type: 'HEADERS', streamId: id, fin: false, headers: [['x-t', 'v']] })
+  // Four on each stream are trailers enough: the session goes on.
+  for (let i = 0; i < 4; i++) {
+    t.notOk(closed(s.receive(p.encode(small(1)), 0)))
+    t.notOk(closed(s.receive(p.encode(small(3)), 0)))
+  }
+  const evs = s.receive(p.encode(small(1)), 0)
+  t.ok(closed(evs), 'the fifth on stream 1 ends the session')
+  const frames: Frame[] = []
+  for (const c of s.takeOutbound()) for (const e of d.push(c)) if (e.type !== 'STREAM_ERROR' && e.type !== 'SESSION_ERROR') frames.push(e)
+  t.same(frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 3, status: 1 }, 'GOAWAY PROTOCOL_ERROR')
+})
+
+t.test('maxHeadersFramesPerStream: HEADERS kept coming for a stream we reset get GOAWAY past the cap per 10 s', async (t) => {
+  const s = new SpdySession({ role: 'server', version: V, maxHeadersFramesPerStream: 4 }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  s.takeOutbound()
+  s.receive(p.encode(syn(1)), 0)
+  s.reset(1, 5) // we cancel it: what the peer had in flight for it is dropped
+  const small: Frame = { type: 'HEADERS', streamId: 1, fin: false, headers: [['x-t', 'v']] }
+  for (let i = 0; i < 4; i++) t.notOk(closed(s.receive(p.encode(small), 1000)), `dropped HEADERS ${i + 1} of 4`)
+  // A new window starts the count again: four more are still in-flight stragglers as far as we can tell.
+  for (let i = 0; i < 4; i++) t.notOk(closed(s.receive(p.encode(small), 11_000)))
+  t.ok(closed(s.receive(p.encode(small), 11_000)), 'the fifth in one window ends the session')
 })
