@@ -24,6 +24,8 @@ export interface SessionLimits {
   maxProcessHeaderBytes: number
   /** Checked against SessionOptions.shared, when given. */
   maxProcessResetsPerSecond: number
+  maxWorklessFramesPerWindow: number
+  maxHeaderRefusalsPerWindow: number
   idleTimeout: number
   streamWindowTimeout: number
   requestBodyTimeout: number
@@ -63,6 +65,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxSessionHeaderBytes: LIMITS.maxSessionHeaderBytes.default,
   maxProcessHeaderBytes: LIMITS.maxProcessHeaderBytes.default,
   maxProcessResetsPerSecond: LIMITS.maxProcessResetsPerSecond.default,
+  maxWorklessFramesPerWindow: LIMITS.maxWorklessFramesPerWindow.default,
+  maxHeaderRefusalsPerWindow: LIMITS.maxHeaderRefusalsPerWindow.default,
   idleTimeout: LIMITS.idleTimeout.default,
   streamWindowTimeout: LIMITS.streamWindowTimeout.default,
   requestBodyTimeout: LIMITS.requestBodyTimeout.default,
@@ -72,7 +76,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 
 /** The session limits added for issue 11, picked from the plugin's resolved options (lib/server/spdy-handler.ts). */
 const GUARDS = ['maxQueuedControlFrames', 'maxInflatedHeaderBytesPerWindow', 'maxHeadersFramesPerStream', 'maxSessionHeaderBytes', 'maxProcessHeaderBytes', 'maxProcessResetsPerSecond',
-  'streamWindowTimeout', 'requestBodyTimeout'] as const
+  'streamWindowTimeout', 'requestBodyTimeout', 'maxWorklessFramesPerWindow', 'maxHeaderRefusalsPerWindow'] as const
 
 /** The issue-11 session limits out of the plugin's options, and the process's shared budget, for SpdySession. */
 export function sessionGuards (o: Required<SpdyLimits>): Pick<SessionLimits, typeof GUARDS[number]> & { shared: SharedBudget } {

@@ -200,6 +200,11 @@ export class SpdySession {
   private resetsInWindow = 0
   /** HEADERS frames this rate window for streams we had reset, dropped unanswered (maxHeadersFramesPerStream). */
   private droppedHeadersInWindow = 0
+  /** Frames this rate window that did no work (maxWorklessFramesPerWindow), and our DATA frames that earn more. */
+  private worklessInWindow = 0
+  private dataSentInWindow = 0
+  /** Streams refused this rate window for header memory (maxHeaderRefusalsPerWindow). */
+  private headerRefusalsInWindow = 0
   /** decoder.inflatedBytes when the rate window started: the window's inflated bytes are the difference. */
   private inflatedAtWindowStart = 0
   private lastActivity: number
@@ -458,6 +463,7 @@ export class SpdySession {
   }
 
   private onFrame (f: Frame, now: number): void {
+    if (isWorkless(f) && this.workless()) return
     switch (f.type) {
       case 'SYN_STREAM': return this.onSynStream(f)
       case 'SYN_REPLY': {
@@ -537,6 +543,16 @@ export class SpdySession {
     }
   }
 
+  /**
+   * Counts a frame that does no work (maxWorklessFramesPerWindow); true when that ended the session. Our DATA
+   * frames raise the allowance: each may be answered by a stream and a session WINDOW_UPDATE.
+   */
+  private workless (): boolean {
+    if (++this.worklessInWindow <= this.limits.maxWorklessFramesPerWindow + 2 * this.dataSentInWindow) return false
+    this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxWorklessFramesPerWindow} frames doing no work in ${RATE_WINDOW_MS / 1000} s beyond what our DATA earns (WINDOW_UPDATE, PING, SETTINGS or empty DATA flood)`)
+    return true
+  }
+
   private onSynStream (f: Extract<Frame, { type: 'SYN_STREAM' }>): void {
     const id = f.streamId
     const peerParity = this.role === 'server' ? 1 : 0
@@ -599,14 +615,27 @@ export class SpdySession {
     const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
     if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
+      this.headerRefused(true)
       return -1
     }
     if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
+      // The process is full: this session is to blame only if it holds a large share itself (at least half its
+      // own budget); a small client refused because others filled the process is not cut for it.
+      this.headerRefused(this.headerBytesHeld * 2 >= this.limits.maxSessionHeaderBytes)
       return -1
     }
     this.headerBytesHeld += n
     return n
+  }
+
+  /**
+   * A stream refused for header memory (holdHeaders): its block was inflated all the same. Past
+   * maxHeaderRefusalsPerWindow such refusals the peer keeps sending blocks over the budget (a zlib bomb): GOAWAY.
+   */
+  private headerRefused (counts: boolean): void {
+    if (!counts || this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
+    this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxHeaderRefusalsPerWindow} streams refused for header memory in ${RATE_WINDOW_MS / 1000} s (header compression bomb)`)
   }
 
   private onData (streamId: number, data: Uint8Array, fin: boolean): void {
@@ -675,8 +704,11 @@ export class SpdySession {
       // Only a 3.1 peer sends this (SPDY/3.1 section 2.6.8): it settles auto mode.
       this.sessionFlow = 'on'
       this.sessionProbePing = null
+      const wasBlocked = this.sessionSendWindow <= 0
       this.sessionSendWindow += delta
-      this.rearm()
+      // Only a window that was shut held streams back (takeOutbound dropped them from `ready`): an update to an
+      // open window changes nothing sendable, and costs no walk over the streams (a WINDOW_UPDATE flood).
+      if (wasBlocked) this.rearm()
       return
     }
     const s = this.streams.get(streamId)
@@ -970,6 +1002,7 @@ export class SpdySession {
     this.dataBytes -= allowed
     if (this.version !== 2) s.sendWindow -= allowed
     if (this.version === 3.1) this.sessionSendWindow -= allowed
+    this.dataSentInWindow++
     out.push(this.encoder.encodeDataHeader(s.id, finNow, allowed))
     if (allowed > 0) out.push(payload)
     if (s.needDrain && s.queuedBytes < this.limits.streamHighWaterMark && this.queuedCost < this.limits.maxSessionBufferedBytes) {
@@ -1117,6 +1150,9 @@ export class SpdySession {
       this.settingsInWindow = 0
       this.resetsInWindow = 0
       this.droppedHeadersInWindow = 0
+      this.worklessInWindow = 0
+      this.dataSentInWindow = 0
+      this.headerRefusalsInWindow = 0
       this.inflatedAtWindowStart = this.decoder.inflatedBytes
     }
   }
@@ -1132,6 +1168,15 @@ function headerBlockBytes (headers: HeaderList, lengthBytes: 2 | 4): number {
   let n = lengthBytes
   for (let i = 0; i < headers.length; i++) n += 2 * lengthBytes + headers[i][0].length + headers[i][1].length
   return n
+}
+
+/** Frames that cost a decode and move nothing forward (maxWorklessFramesPerWindow). */
+function isWorkless (f: Frame): boolean {
+  switch (f.type) {
+    case 'WINDOW_UPDATE': case 'PING': case 'SETTINGS': case 'NOOP': case 'CREDENTIAL': case 'UNKNOWN': return true
+    case 'DATA': return f.data.length === 0 && !f.fin
+    default: return false
+  }
 }
 
 function minOf (a: number | null, b: number | null): number | null {

@@ -6,6 +6,9 @@
  * - a client that never sends WINDOW_UPDATE: RST_STREAM CANCEL after streamWindowTimeout, GOAWAY when that was its
  *   only stream;
  * - fat header blocks: streams past maxSessionHeaderBytes get REFUSED_STREAM;
+ * - a zlib bomb (60 KB heads in ~100 bytes) refused again and again: GOAWAY past maxHeaderRefusalsPerWindow, while a
+ *   client with 16 KB cookies is served;
+ * - a WINDOW_UPDATE flood: GOAWAY past maxWorklessFramesPerWindow;
  * - a HEADERS flood, on a stream the server reset too: GOAWAY past maxInflatedHeaderBytesPerWindow;
  * - a POST whose body stops coming: reset after requestBodyTimeout, the app's request aborted.
  */
@@ -60,6 +63,14 @@ class Attacker {
   send (...frames: Frame[]): void { this.socket.write(Buffer.concat(frames.map((f) => this.enc.encode(f)))) }
   syn (id: number, path: string, fin = true, extra: HeaderList = []): Frame {
     return { type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, fin, unidirectional: false, headers: [...requestHeaderList(3, { method: 'GET', path, authority: '127.0.0.1' }), ...extra] }
+  }
+
+  /** Streams 1, 3 ... lastId on /hold, each head with a 60 KB value that deflates to ~100 bytes (a zlib bomb). */
+  fatStreams (lastId: number): Frame[] {
+    const pad: HeaderList = [['x-pad', 'p'.repeat(60_000)]]
+    const frames: Frame[] = []
+    for (let id = 1; id <= lastId; id += 2) frames.push(this.syn(id, '/hold', true, pad))
+    return frames
   }
 
   async until (what: (f: Frame[]) => boolean, ms = 5000): Promise<boolean> {
@@ -123,15 +134,47 @@ t.test('fat header blocks: streams past maxSessionHeaderBytes are refused before
   const s = await server(t, { maxSessionHeaderBytes: 256 << 10 })
   const a = new Attacker(s.port)
   t.teardown(() => a.destroy())
-  const pad: HeaderList = [['x-pad', 'p'.repeat(60_000)]]
-  const frames: Frame[] = []
-  for (let id = 1; id <= 19; id += 2) frames.push(a.syn(id, '/hold', true, pad))
-  a.send(...frames)
+  a.send(...a.fatStreams(19))
   t.ok(await a.until((fs) => fs.filter((f) => f.type === 'RST_STREAM').length >= 6))
   await sleep(100)
   t.same(a.frames.filter((f) => f.type === 'RST_STREAM').map((f) => [(f as { streamId: number }).streamId, (f as { status: number }).status]),
     [[9, 3], [11, 3], [13, 3], [15, 3], [17, 3], [19, 3]], 'four 60 KB heads fit in 256 KiB; the rest get REFUSED_STREAM')
   t.equal(s.handled(), 4, 'the app saw only the four admitted')
+})
+
+t.test('zlib bomb: a peer refused again and again for header memory gets GOAWAY and is cut; big cookies are not', async (t) => {
+  const s = await server(t, { maxSessionHeaderBytes: 256 << 10 })
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  // Four fit the budget, then maxHeaderRefusalsPerWindow (10) refusals.
+  a.send(...a.fatStreams(59))
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'GOAWAY')
+  t.same(a.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 29, status: 1 }, 'PROTOCOL_ERROR after the 11th refusal (stream 29)')
+  t.equal(a.frames.filter((f) => f.type === 'RST_STREAM' && f.status === 3).length, 11, '11 REFUSED_STREAMs, then nothing more is inflated')
+  s.release()
+  for (let waited = 0; waited < 5000 && !a.closed; waited += 20) await sleep(20)
+  t.ok(a.closed, 'the connection is closed')
+  // A browser with a 16 KB cookie jar, 20 requests at once, five times: inside the budget, never refused.
+  const agent = await wellBehaved(t, s.port)
+  for (let round = 0; round < 5; round++) {
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => agent.request({ method: 'GET', path: '/small', headers: { cookie: 'c'.repeat(16_000) } }).then((r) => r.status)))
+    t.same(new Set(statuses), new Set([200]), `round ${round}: 20 requests with 16 KB cookies served`)
+  }
+})
+
+t.test('WINDOW_UPDATE flood: 1-byte session updates past maxWorklessFramesPerWindow get GOAWAY and are cut', async (t) => {
+  const s = await server(t)
+  const a = new Attacker(s.port)
+  t.teardown(() => a.destroy())
+  const unit: Frame[] = Array.from({ length: 512 }, () => ({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: 1 }))
+  let writes = 0
+  for (; writes < 20 && !a.closed; writes++) { a.send(...unit); await sleep(10) }
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'GOAWAY')
+  t.same(a.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 0, status: 1 }, 'PROTOCOL_ERROR')
+  for (let waited = 0; waited < 5000 && !a.closed; waited += 20) await sleep(20)
+  t.ok(a.closed, `cut (after ${writes} writes of 512 updates; the default allows 1000 per 10 s)`)
+  const agent = await wellBehaved(t, s.port)
+  t.equal(await get(agent, s.port, '/small'), 200, 'a normal client is served')
 })
 
 t.test('HEADERS flood, on an open stream then on one we reset: GOAWAY past maxInflatedHeaderBytesPerWindow', async (t) => {
