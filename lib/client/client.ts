@@ -148,6 +148,8 @@ interface PushState {
   reset: string | null
 }
 
+interface RequestTimeout { until: number, fire: () => void }
+
 interface Pending {
   id: number
   version: SpdyVersion
@@ -157,7 +159,8 @@ interface Pending {
   chunks: Buffer[]
   done: boolean
   pushes: PushState[]
-  timer: NodeJS.Timeout | null
+  /** Its `timeout`, a deadline of the connection's driver (SpdyClient.deadline/tick); null for none. */
+  timeout: RequestTimeout | null
   /** Why our own session reset this stream (a protocolError event precedes the streamReset). */
   ownError: string | null
   /** Body bytes held for this request, pushed streams included, and the most allowed. */
@@ -187,6 +190,8 @@ export class SpdyClient {
   private readonly session: SpdySession
   private readonly pending = new Map<number, Pending>()
   private readonly pushes = new Map<number, { push: PushState, owner: Pending }>()
+  /** Requests' timeouts: the driver's one timer is armed at the earliest (deadline), none has a timer of its own. */
+  private readonly timeouts = new Set<RequestTimeout>()
   /** Requests waiting for a stream slot (peer's MAX_CONCURRENT_STREAMS). */
   private readonly waiting: Array<() => void> = []
   private failure: SpdyClientError | null = null
@@ -248,42 +253,63 @@ export class SpdyClient {
     checkMaxBytes('request maxResponseBytes', r.maxResponseBytes)
     const maxBytes = r.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     return await new Promise<SpdyResponse>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null
+      let timer: RequestTimeout | null = null
       let p: Pending | null = null
       let gaveUp = false
       if (timeout > 0) {
-        timer = setTimeout(() => {
-          if (p !== null) this.finishRequest(p, new ClientTimeoutError(`timed out after ${timeout} ms waiting for the response to ${head.method} ${head.path}`, 'response'))
-          else { gaveUp = true; reject(new ClientTimeoutError(`timed out after ${timeout} ms waiting for a stream slot for ${head.method} ${head.path}`, 'response')) }
-        }, timeout)
+        timer = {
+          until: Date.now() + timeout,
+          fire: () => {
+            if (p !== null) this.finishRequest(p, new ClientTimeoutError(`timed out after ${timeout} ms waiting for the response to ${head.method} ${head.path}`, 'response'))
+            else { gaveUp = true; reject(new ClientTimeoutError(`timed out after ${timeout} ms waiting for a stream slot for ${head.method} ${head.path}`, 'response')) }
+          }
+        }
+        this.timeouts.add(timer)
       }
       const open = (): void => {
         if (gaveUp) return
-        if (this.failure !== null) { if (timer !== null) clearTimeout(timer); reject(this.failure); return }
+        if (this.failure !== null) { if (timer !== null) this.timeouts.delete(timer); reject(this.failure); return }
         const hasBody = body !== undefined && body.length > 0
         if (this.goawayStatus !== null) {
           // The server said GOAWAY: it takes no new stream on this connection, so this request was never sent.
-          if (timer !== null) clearTimeout(timer)
+          if (timer !== null) this.timeouts.delete(timer)
           reject(this.unprocessed(`the server sent GOAWAY ${goawayStatusName(this.goawayStatus)} before ${head.method} ${head.path} could be sent`))
           return
         }
         const id = this.session.request(list, { fin: !hasBody, priority: this.version === 2 ? Math.min(3, r.priority ?? 3) : r.priority })
         if (id === 0) {
           if (this.session.closed || this.closing) {
-            if (timer !== null) clearTimeout(timer)
+            if (timer !== null) this.timeouts.delete(timer)
             reject(this.failure ?? new ClientClosedError('the session is closed: the server sent GOAWAY'))
             return
           }
           this.waiting.push(open)
           return
         }
-        p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timer, ownError: null, bytes: 0, maxBytes }
+        p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timeout: timer, ownError: null, bytes: 0, maxBytes }
         this.pending.set(id, p)
         if (hasBody) this.session.write(id, body, true)
         this.flush()
       }
       open()
+      this.flush() // re-arms the driver's timer at this request's deadline too
     })
+  }
+
+  /** @internal The earliest request deadline (ms since epoch), or null: the driver's timer is armed at it. */
+  get deadline (): number | null {
+    let at: number | null = null
+    for (const x of this.timeouts) if (at === null || x.until < at) at = x.until
+    return at
+  }
+
+  /** @internal A deadline passed: requests past their timeout fail. */
+  tick (now: number): void {
+    for (const x of [...this.timeouts]) {
+      if (x.until > now) continue
+      this.timeouts.delete(x)
+      x.fire()
+    }
   }
 
   /** GOAWAY, TLS close_notify, end of the socket; resolves when the socket is closed. */
@@ -493,7 +519,7 @@ export class SpdyClient {
   private finishRequest (p: Pending, result: SpdyResponse | Error): void {
     if (this.pending.get(p.id) !== p) return
     this.pending.delete(p.id)
-    if (p.timer !== null) clearTimeout(p.timer)
+    if (p.timeout !== null) this.timeouts.delete(p.timeout)
     for (const q of p.pushes) {
       if (!q.done) { this.pushes.delete(q.id); this.session.reset(q.id, RstStatus.CANCEL) }
     }
@@ -611,7 +637,7 @@ class ClientLink implements PullEngine<never> {
     }
   }
 
-  get deadline (): number | null { return this.phase === 'open' ? null : this.until }
+  get deadline (): number | null { return this.client !== null ? this.client.deadline : this.until }
 
   private connected (): void {
     if (this.settled) return
@@ -692,11 +718,13 @@ class ClientLink implements PullEngine<never> {
   }
 
   tick (now: number): void {
-    if (this.phase === 'open' || this.until === null || now < this.until) return
+    if (this.client !== null) { this.client.tick(now); return }
+    if (this.until === null || now < this.until) return
     const timeout = this.opts.timeout ?? DEFAULT_TIMEOUT
-    this.fail(new ClientTimeoutError(this.phase === 'connect'
+    const phase = this.phase === 'connect' ? 'connect' : 'handshake'
+    this.fail(new ClientTimeoutError(phase === 'connect'
       ? `timed out connecting to ${this.where} after ${timeout} ms`
-      : `timed out waiting for the TLS handshake with ${this.where} after ${timeout} ms`, this.phase))
+      : `timed out waiting for the TLS handshake with ${this.where} after ${timeout} ms`, phase))
   }
 
   takeOutbound (): Uint8Array[] {

@@ -134,7 +134,6 @@ export class Driver {
   /** Bytes sent that the socket has not yet written (the session's answer budget: SpdySession.transportBacklog). */
   get unwrittenBytes (): number { return this.socket.writableLength }
 
-
   send (chunk: Uint8Array): void {
     if (this.ended || this.socket.destroyed) return
     this.socket.write(chunk)

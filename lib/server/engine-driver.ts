@@ -70,8 +70,9 @@ export class EngineDriver<E> extends Driver {
 
   private readonly pump = (): void => {
     // Events and output feed each other (an event handler queues a reply; taking the output closes a drained
-    // session): go round until both are quiet, a bounded number of times.
-    for (let round = 0; round < 16; round++) {
+    // session): go round until both are quiet, a bounded number of times, then yield to the event loop.
+    let round = 0
+    for (; round < 16; round++) {
       if (this.ended) return
       const ev = this.engine.takeEvents?.()
       if (ev !== undefined && ev.length > 0) this.opts.events?.(ev)
@@ -85,9 +86,12 @@ export class EngineDriver<E> extends Driver {
       if ((out.length === 0) && (ev === undefined || ev.length === 0)) break
     }
     if (this.ended) return
+    if (round === 16) setImmediate(this.wakeUp)
     if (this.opts.done?.() === true) { this.end(); return }
     this.schedule(this.engine.deadline)
   }
+
+  private readonly wakeUp = (): void => this.wake()
 
   private readonly afterDrain = (): void => { this.waiting = false; this.pump() }
 }

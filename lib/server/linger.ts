@@ -1,5 +1,6 @@
 /**
- * How a closing connection lingers (a leaf module: connection.ts and spdy-handler.ts both need it).
+ * How a closing connection lingers (a leaf module: driver.ts and spdy-handler.ts both need it). One value for every
+ * socket loop: the server, the client, the test harnesses and the load generators all close through the driver.
  *
  * After our FIN, how long the peer has to read what is left and close its side before the socket is destroyed.
  * Long enough for a peer on a slow link to take a final GOAWAY and a few frames; short enough that a peer that

@@ -149,3 +149,19 @@ t.test('a throw in one connection\'s engine ends that connection only; the other
   const [echo] = await once(b, 'data') as [Buffer]
   t.equal(echo.toString(), 'ping', 'the other connection still answers')
 })
+
+t.test('events that keep raising events are all handled: the pump yields after 16 rounds and goes on', async (t) => {
+  let left = 40
+  let seen = 0
+  const { port, next } = await server(t, () => {
+    const e = new Echo()
+    ;(e as unknown as { takeEvents: () => string[] }).takeEvents = () => left > 0 ? [`event ${left--}`] : []
+    return e
+  }, () => ({ events: (ev) => { seen += ev.length } }))
+  await dial(t, port)
+  const s = await next()
+  s.driver.wake()
+  t.ok(seen <= 16, `one pump handles at most 16 rounds (${seen})`)
+  while (seen < 40) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(seen, 40, 'every event handled')
+})
