@@ -11,8 +11,15 @@
 import http from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import Fastify, { type FastifyInstance } from 'fastify'
-import spdy from '../lib/index'
+import type srcPlugin from '../lib/index'
 import { generateSelfSigned } from '../lib/tls/certificates'
+
+/**
+ * `--dist`: the plugin as it ships (tsc's dist/cjs, what `require('fastify-spdy')` loads) instead of lib/ through
+ * tsx's loader; bench/throughput.ts builds and uses it, so CPU per request is that of the code users run.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const spdy = (process.argv.includes('--dist') ? require('../dist/cjs/index.js') : require('../lib/index').default) as typeof srcPlugin
 
 const BODY = 'hello world'
 const BIG = Buffer.alloc(100 * 2 ** 20, 0x61)

@@ -39,10 +39,12 @@ const transport = require('spdy-transport')
  */
 async function settle (count: () => number): Promise<void> {
   const start = count()
-  for (let waited = 0; count() === start && waited < 2000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let waited = 0; count() === start && waited < 10_000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5))
   let last = -1
   let stable = 0
-  while (stable < 10) {
+  // Quiet for 40 checks (~200 ms): spdy-transport's zlib runs on the thread pool, and on a loaded machine (the whole
+  // suite on 2 cores) 50 ms between two of its chunks happened, cutting a take() short.
+  while (stable < 40) {
     await new Promise((resolve) => setTimeout(resolve, 5))
     const now = count()
     stable = now === last ? stable + 1 : 0
