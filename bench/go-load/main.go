@@ -1,7 +1,7 @@
 // go-load: a small-GET load generator for bench/throughput.ts that none of fastify-spdy's code is in.
 //
 //	go-load -proto spdy  -port P [-c 1] [-m 100] [-seconds 5] [-warmup 1] [-path /small]
-//	go-load -proto http1 -port P [-c 50]         [-seconds 5] [-warmup 1] [-path /small]
+//	go-load -proto http1 -port P [-c 50]         [-seconds 5] [-warmup 1] [-path /small] [-fragment N]
 //
 // spdy: github.com/moby/spdystream (Debian's golang-github-docker-spdystream-dev), SPDY/3 over plain TCP, c
 // connections with m streams in flight on each (m goroutines, each: SYN_STREAM with FIN, wait for SYN_REPLY, read
@@ -11,6 +11,9 @@
 // -tls 1.2|1.3: over Go's crypto/tls at that version (certificate not verified), ALPN spdy/3 or http/1.1 (RFC
 // 7301); the negotiated version and protocol are checked on each connection, so a row cannot silently measure
 // another TLS version or stack.
+// -fragment N (plain TCP only): every write this process makes goes out as N writes (N segments, TCP_NODELAY),
+// so an HTTP/1.1 request arrives in pieces as spdystream's frames do: the like-for-like anchor for the server's
+// cost per read (bench/throughput.ts "fragmented" rows).
 //
 // Every response body must be the server's 11-byte "hello world" (spdystream does not expose SYN_REPLY headers, so
 // the body is what is checked). Prints one JSON line: requests (after warm-up), all (warm-up included: the server's
@@ -40,10 +43,43 @@ var want = []byte("hello world")
 // tlsConf is nil for plain TCP; with -tls, crypto/tls pinned to one version.
 var tlsConf *tls.Config
 
+// fragment > 1: every write is split into that many writes (see -fragment).
+var fragment = 1
+
+// fragConn writes each buffer as `n` smaller writes, in order; Go sets TCP_NODELAY, so each is its own segment.
+type fragConn struct {
+	net.Conn
+	n int
+}
+
+func (f fragConn) Write(b []byte) (int, error) {
+	size := (len(b) + f.n - 1) / f.n
+	if size == 0 {
+		return f.Conn.Write(b)
+	}
+	written := 0
+	for written < len(b) {
+		end := written + size
+		if end > len(b) {
+			end = len(b)
+		}
+		k, err := f.Conn.Write(b[written:end])
+		written += k
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
 // dial opens one connection: TCP, or TLS with `alpn` checked to be what the server chose.
 func dial(addr, alpn string) (net.Conn, error) {
 	if tlsConf == nil {
-		return net.Dial("tcp", addr)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil || fragment <= 1 {
+			return conn, err
+		}
+		return fragConn{conn, fragment}, nil
 	}
 	conf := tlsConf.Clone()
 	conf.NextProtos = []string{alpn}
@@ -164,7 +200,12 @@ func main() {
 	warmup := flag.Float64("warmup", 1, "seconds before counting")
 	path := flag.String("path", "/small", "path to GET")
 	tlsVersion := flag.String("tls", "", "1.2 or 1.3: over crypto/tls at that version, ALPN (default: plain TCP)")
+	flag.IntVar(&fragment, "fragment", 1, "plain TCP: write every buffer as this many writes")
 	flag.Parse()
+	if fragment > 1 && *tlsVersion != "" {
+		fmt.Fprintln(os.Stderr, "go-load: -fragment is for plain TCP")
+		os.Exit(2)
+	}
 	switch *tlsVersion {
 	case "":
 	case "1.2":
@@ -196,6 +237,9 @@ func main() {
 	case "http1":
 		transport := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}
 		scheme := "http://"
+		if fragment > 1 {
+			transport.Dial = func(_, a string) (net.Conn, error) { return dial(a, "") }
+		}
 		if tlsConf != nil {
 			scheme = "https://"
 			transport.DialTLS = func(_, a string) (net.Conn, error) { return dial(a, "http/1.1") }
