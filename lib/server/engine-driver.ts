@@ -72,6 +72,9 @@ export class EngineDriver<E> extends Driver {
     // Events and output feed each other (an event handler queues a reply; taking the output closes a drained
     // session): go round until both are quiet, a bounded number of times, then yield to the event loop.
     let round = 0
+    // Only an engine with nothing left to write may end the socket: a congested socket or a pump cut at 16 rounds
+    // still holds its last frames (GOAWAY, close_notify), and ending would drop them. Drain or the next turn pumps again.
+    let quiet = false
     for (; round < 16; round++) {
       if (this.ended) return
       const ev = this.engine.takeEvents?.()
@@ -83,11 +86,11 @@ export class EngineDriver<E> extends Driver {
       }
       const out = this.engine.takeOutbound()
       if (out instanceof Uint8Array) { if (out.length > 0) this.send(out) } else if (out.length > 0) this.sendMany(out, this.opts.written?.(out))
-      if ((out.length === 0) && (ev === undefined || ev.length === 0)) break
+      if ((out.length === 0) && (ev === undefined || ev.length === 0)) { quiet = true; break }
     }
     if (this.ended) return
     if (round === 16) setImmediate(this.wakeUp)
-    if (this.opts.done?.() === true) { this.end(); return }
+    if (quiet && this.opts.done?.() === true) { this.end(); return }
     this.schedule(this.engine.deadline)
   }
 
