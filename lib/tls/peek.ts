@@ -49,9 +49,11 @@ export class HelloReader {
   private left = 0
   /** The first record's version (RFC 5246 section 6.2.1, any 3.x), or -1 before it is known. */
   private version = -1
-  /** The handshake header (type + 24-bit length) while it arrives; then the whole message, allocated once. */
+  /** The handshake header (type + 24-bit length) while it arrives; then the message, in a buffer that grows. */
   private readonly msgHead = Buffer.alloc(4)
   private msg: Buffer | null = null
+  /** The whole message's size (header included), as the header announced it. */
+  private msgLen = 0
   private hs = 0
   private verdict: HelloPeek | null = null
 
@@ -82,7 +84,7 @@ export class HelloReader {
       }
       const end = Math.min(buf.length, pos + this.left)
       const start = pos
-      while (pos < end && (this.msg === null || this.hs < this.msg.length)) {
+      while (pos < end && (this.msg === null || this.hs < this.msgLen)) {
         if (this.msg === null) {
           this.msgHead[this.hs++] = buf[pos++]
           if (this.hs === 4) {
@@ -91,12 +93,14 @@ export class HelloReader {
           }
           continue
         }
-        const n = buf.copy(this.msg, this.hs, pos, Math.min(end, pos + this.msg.length - this.hs))
+        const take = Math.min(end - pos, this.msgLen - this.hs)
+        if (this.hs + take > this.msg.length) this.grow(this.hs + take)
+        const n = buf.copy(this.msg as Buffer, this.hs, pos, pos + take)
         this.hs += n
         pos += n
       }
       this.left -= pos - start
-      if (this.msg !== null && this.hs === this.msg.length) return (this.verdict = this.finish(buf.subarray(pos)))
+      if (this.msg !== null && this.hs === this.msgLen) return (this.verdict = this.finish(buf.subarray(pos)))
     }
     return NEED_MORE
   }
@@ -122,9 +126,19 @@ export class HelloReader {
     const body = this.msgHead.readUIntBE(1, 3)
     // OpenSSL answers its CLIENT_HELLO_MAX_LENGTH the same way ("excessive message size").
     if (body > this.maxHello) return malformed(Alert.illegal_parameter, `ClientHello of ${body} bytes`)
-    this.msg = Buffer.allocUnsafe(4 + body)
+    // Room grows with the bytes that arrive, not with the length announced: 9 bytes claiming a 128 KiB hello, then
+    // silence, must not hold 128 KiB until handshakeTimeout (issue 11: buffers grow with what actually arrives).
+    this.msgLen = 4 + body
+    this.msg = Buffer.allocUnsafe(Math.min(this.msgLen, 4 + MAX_PLAINTEXT))
     this.msgHead.copy(this.msg, 0)
     return null
+  }
+
+  /** At least `need` bytes of room (doubling, never past the announced size), the bytes so far kept. */
+  private grow (need: number): void {
+    const next = Buffer.allocUnsafe(Math.min(this.msgLen, Math.max(need, 2 * (this.msg as Buffer).length)))
+    ;(this.msg as Buffer).copy(next, 0, 0, this.hs)
+    this.msg = next
   }
 
   private finish (after: Buffer): HelloPeek {

@@ -175,3 +175,19 @@ t.test('seeded corruptions of real hellos: the peek and our engine give one verd
   t.equal(disagree, 0, 'no disagreement')
   t.ok((tally[`malformed ${Alert.decode_error}`] ?? 0) > 100, `verdicts: ${JSON.stringify(tally)}`)
 })
+
+t.test('room for the hello grows with the bytes that arrive, not with the length a header announces', async (t) => {
+  const held = (r: HelloReader): number => ((r as unknown as { msg: Buffer | null }).msg?.length ?? 0)
+  // A record header, then a ClientHello header claiming the largest hello we take, then silence.
+  const r = new HelloReader()
+  const body = MAX_CLIENT_HELLO_SIZE
+  const head = Buffer.from([22, 3, 1, 0x40, 0x00, 1, (body >> 16) & 0xff, (body >> 8) & 0xff, body & 0xff])
+  t.equal(r.push(head).kind, 'need-more')
+  t.ok(held(r) <= 4 + 16384, `9 bytes claiming ${body} bytes hold ${held(r)} bytes of room`)
+  // A real hello, fed in 1-byte pieces, still comes out whole and parsed.
+  const rec = helloRecords(helloBody(baseHello()))
+  const r2 = new HelloReader()
+  let v: HelloPeek = { kind: 'need-more' } as HelloPeek
+  for (let i = 0; i < rec.length; i++) v = r2.push(rec.subarray(i, i + 1))
+  t.equal(v.kind, 'complete')
+})
