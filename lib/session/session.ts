@@ -90,9 +90,9 @@ interface Stream {
   local: boolean
   /** Server: its 'request' event is in the batch receive() is building, not handed to the application yet. */
   undelivered: boolean
-  /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
   /** HEADERS frames received on it after it opened (maxHeadersFramesPerStream). */
   headersFrames: number
+  /** Decoded bytes of the header block that opened it (peer streams), held until it closes. */
   headerBytes: number
   /**
    * Since when its queued DATA waits on a send window of zero or less (streamWindowTimeout): null when not,
