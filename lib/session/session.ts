@@ -151,8 +151,15 @@ export class SpdySession {
   private answersTaken = 0
   /** Bytes takeOutbound() has handed out, ever: the position in our output stream the transport is measured against. */
   private handedOut = 0
-  /** Batches of answers not yet known written: [end position in the output stream, count], oldest first. */
-  private readonly unwrittenBatches: Array<[number, number]> = []
+  /**
+   * Batches of answers not yet known written, oldest first from `batchHead`: where each ends in the output stream
+   * and how many answers it holds. Parallel arrays read from a head index: no tuple per batch, no splice per report.
+   */
+  private readonly batchEnds: number[] = []
+  private readonly batchCounts: number[] = []
+  private batchHead = 0
+  /** Frames (and frame errors) decoded, ever: a receive() that leaves it unchanged completed nothing. */
+  private decoded = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
   /** Streams whose opening event the current receive() queued (see Stream.undelivered). */
@@ -243,6 +250,12 @@ export class SpdySession {
   }
 
   get closed (): boolean { return this.closedFlag }
+  /**
+   * Frames decoded so far (malformed ones included). A receive() that leaves it unchanged only buffered part of a
+   * frame: it queued nothing, changed no state a flush or deadline depends on (only moved the idle deadline later),
+   * so the driver may skip its flush (issue 14).
+   */
+  get framesDecoded (): number { return this.decoded }
   get openStreams (): number { return this.streams.size }
   /** Highest peer-initiated stream id processed: the last-good-stream-id of our GOAWAY. */
   get lastGoodStreamId (): number { return this.lastPeerStreamId }
@@ -324,13 +337,21 @@ export class SpdySession {
   // ---- input ----
 
   receive (bytes: Uint8Array, now: number): SessionEvent[] {
-    if (this.closedFlag) return []
+    if (this.closedFlag) return EMPTY_EVENTS
     this.now = now
     this.lastActivity = now
     this.rollRateWindow(now)
     // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
     this.decoder.inflateAllowance = this.limits.maxInflatedHeaderBytesPerWindow - (this.decoder.inflatedBytes - this.inflatedAtWindowStart)
-    for (const ev of this.decoder.push(bytes)) {
+    const decoded = this.decoder.push(bytes)
+    if (decoded.length === 0) {
+      // A piece of a frame (issue 14: clients that write each frame in several segments): only the clock moved, and
+      // with it the idle and compaction deadlines, later. Events raised by commands meanwhile still go out.
+      if (this.compactAfter > 0 && this.zlibLive) this.compactAt = now + this.compactAfter
+      return this.takeEvents()
+    }
+    this.decoded += decoded.length
+    for (const ev of decoded) {
       if (this.closedFlag) break
       switch (ev.type) {
         case 'STREAM_ERROR': this.streamError(ev.error.streamId, ev.error.status, ev.error.message); break
@@ -945,16 +966,30 @@ export class SpdySession {
    * the budget to what waits in the session, as before.
    */
   transportBacklog (unwrittenBytes: number): void {
+    const ends = this.batchEnds
     if (this.answersTaken > 0) {
-      this.unwrittenBatches.push([this.handedOut, this.answersTaken])
+      ends.push(this.handedOut)
+      this.batchCounts.push(this.answersTaken)
       this.answersUnwritten += this.answersTaken
       this.answersTaken = 0
     }
+    let i = this.batchHead
+    // Nothing handed out waits to be written (the usual case: a read that completed no frame, a flush of DATA only).
+    if (i === ends.length) return
     const written = this.handedOut - Math.max(0, unwrittenBytes)
-    const b = this.unwrittenBatches
-    let i = 0
-    while (i < b.length && b[i][0] <= written) this.answersUnwritten -= b[i++][1]
-    if (i > 0) b.splice(0, i)
+    while (i < ends.length && ends[i] <= written) this.answersUnwritten -= this.batchCounts[i++]
+    if (i === ends.length) {
+      ends.length = 0
+      this.batchCounts.length = 0
+      this.batchHead = 0
+    } else if (i >= 64 && 2 * i >= ends.length) {
+      // Drop the written half at once: each batch is moved at most once per halving, so reports stay O(1) amortised.
+      ends.splice(0, i)
+      this.batchCounts.splice(0, i)
+      this.batchHead = 0
+    } else {
+      this.batchHead = i
+    }
     // No verdict here (this is no receive: nobody would take the events): the next answer checks the budget.
   }
 
