@@ -182,6 +182,8 @@ export class SpdySession {
   private sessionSendWindow = 65536
   private sessionRecvWindow = 65536
   private sessionUnacked = 0
+  /** Server: session window not granted yet, until the peer opens a stream with a body (openSessionWindow). */
+  private sessionWindowOwed = 0
   /**
    * Whether the session window is in force: 'on' for 3.1, 'off' for 2 and 3, 'unknown' in auto mode until the
    * peer proves 3.1 (a stream-0 WINDOW_UPDATE) or 3 (see probeSessionWindow).
@@ -230,16 +232,29 @@ export class SpdySession {
     this.shared = opts.shared ?? null
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
-    if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
+    // A stream window of 64 KB is what the peer assumes without the setting (SPDY/3 section 2.6.8): sent only
+    // when it differs, 8 bytes less on every connection (a repeat visit's page is ~700 bytes down in all).
+    if (this.version !== 2 && this.limits.initialWindowSize !== 65536) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
     this.queueControl({ type: 'SETTINGS', clearSettings: false, entries })
     const sessionWindow = Math.max(this.limits.sessionWindowSize, this.limits.initialWindowSize)
     this.sessionUpdateThreshold = Math.max(32768, sessionWindow >> 2)
     if (this.version === 3.1 && sessionWindow > 65536) {
-      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8): open it at once.
-      const delta = sessionWindow - 65536
-      this.sessionRecvWindow += delta
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
+      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8). A client opens it at
+      // once (responses flow to it). A server's window only paces uploads: it is opened when the first stream
+      // with a body arrives, in the same round trip as that SYN_STREAM's answer, and a session of GETs (a page
+      // load) never spends the 16-byte WINDOW_UPDATE.
+      this.sessionWindowOwed = sessionWindow - 65536
+      if (this.role === 'client') this.openSessionWindow()
     }
+  }
+
+  /** Grants the rest of the session receive window (sessionWindowSize), once. */
+  private openSessionWindow (): void {
+    const delta = this.sessionWindowOwed
+    if (delta <= 0) return
+    this.sessionWindowOwed = 0
+    this.sessionRecvWindow += delta
+    this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
   }
 
   get closed (): boolean { return this.closedFlag }
@@ -583,6 +598,7 @@ export class SpdySession {
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
       s.headerBytes = held
       if (!f.fin && this.limits.requestBodyTimeout > 0 && this.bodyCheckAt === null) this.bodyCheckAt = this.now + this.limits.requestBodyTimeout
+      if (!f.fin) this.openSessionWindow()
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
       s.undelivered = true
       this.undelivered.push(s)
