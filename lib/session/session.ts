@@ -615,14 +615,12 @@ export class SpdySession {
     const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
     if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
-      this.headerRefused(true)
+      this.headerRefused('session budget')
       return -1
     }
     if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
-      // The process is full: this session is to blame only if it holds a large share itself (at least half its
-      // own budget); a small client refused because others filled the process is not cut for it.
-      this.headerRefused(this.headerBytesHeld * 2 >= this.limits.maxSessionHeaderBytes)
+      this.headerRefused('process budget')
       return -1
     }
     this.headerBytesHeld += n
@@ -632,9 +630,12 @@ export class SpdySession {
   /**
    * A stream refused for header memory (holdHeaders): its block was inflated all the same. Past
    * maxHeaderRefusalsPerWindow such refusals the peer keeps sending blocks over the budget (a zlib bomb): GOAWAY.
+   * Over its own session's budget, the peer is to blame. Over the process's, only if it holds a large share itself
+   * (at least half its own budget): a small client refused because others filled the process is not cut for it.
    */
-  private headerRefused (counts: boolean): void {
-    if (!counts || this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
+  private headerRefused (over: 'session budget' | 'process budget'): void {
+    if (over === 'process budget' && this.headerBytesHeld * 2 < this.limits.maxSessionHeaderBytes) return
+    if (this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
     this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxHeaderRefusalsPerWindow} streams refused for header memory in ${RATE_WINDOW_MS / 1000} s (header compression bomb)`)
   }
 
