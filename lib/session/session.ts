@@ -171,6 +171,11 @@ export class SpdySession {
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
+  /**
+   * Of those, the ones reset by reset() (the application cancelled, or a stall timeout), not for a peer's error: the
+   * frames it had in flight for them are the normal race of SPDY/3 section 2.4.2, no fault of its.
+   */
+  private readonly recentlyCancelled = new RecentIds(RECENT_CLOSED)
 
   private nextLocalId: number
   private nextPingId: number
@@ -198,7 +203,7 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
-  /** HEADERS frames this rate window for streams we had reset, dropped unanswered (maxHeadersFramesPerStream). */
+  /** HEADERS this rate window for streams we reset for a peer's error, dropped unanswered (maxHeadersFramesPerStream). */
   private droppedHeadersInWindow = 0
   /** Frames this rate window that did no work (maxWorklessFramesPerWindow), and our DATA frames that earn more. */
   private worklessInWindow = 0
@@ -477,10 +482,16 @@ export class SpdySession {
       }
       case 'HEADERS': {
         const cap = this.limits.maxHeadersFramesPerStream
-        // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated: a
-        // peer that keeps sending HEADERS for a stream we reset is flooding, not catching up.
-        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId) && ++this.droppedHeadersInWindow > cap) {
-          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId)) {
+          // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated. After
+          // our cancel they are the race's leftovers, however many streams the app cancels: they cost the workless
+          // budget, as any frame doing no work. After our answer to the peer's error (a bad head, a frame on a stream
+          // it had closed), a peer that keeps sending HEADERS for the stream is flooding, not catching up.
+          if (this.recentlyCancelled.has(f.streamId)) { this.workless(); return }
+          if (++this.droppedHeadersInWindow > cap) {
+            return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+          }
+          return
         }
         const s = this.lookup(f.streamId, f.fin ? 'recv_fin' : 'recv_headers')
         if (s === null) return
@@ -789,6 +800,7 @@ export class SpdySession {
     if (s === undefined || this.closedFlag) return
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
+    this.recentlyCancelled.add(streamId)
     this.finish(s, status, false)
   }
 
