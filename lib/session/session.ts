@@ -173,9 +173,10 @@ export class SpdySession {
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
   /**
    * Of those, the ones reset by reset() (the application cancelled, or a stall timeout), not for a peer's error: the
-   * frames it had in flight for them are the normal race of SPDY/3 section 2.4.2, no fault of its.
+   * frames it had in flight for them are the normal race of SPDY/3 section 2.4.2, no fault of its. Made on the first
+   * cancel: an idle session that never cancelled holds nothing more.
    */
-  private readonly recentlyCancelled = new RecentIds(RECENT_CLOSED)
+  private recentlyCancelled: RecentIds | null = null
 
   private nextLocalId: number
   private nextPingId: number
@@ -487,7 +488,7 @@ export class SpdySession {
           // our cancel they are the race's leftovers, however many streams the app cancels: they cost the workless
           // budget, as any frame doing no work. After our answer to the peer's error (a bad head, a frame on a stream
           // it had closed), a peer that keeps sending HEADERS for the stream is flooding, not catching up.
-          if (this.recentlyCancelled.has(f.streamId)) { this.workless(); return }
+          if (this.recentlyCancelled?.has(f.streamId) === true) { this.workless(); return }
           if (++this.droppedHeadersInWindow > cap) {
             return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
           }
@@ -800,7 +801,7 @@ export class SpdySession {
     if (s === undefined || this.closedFlag) return
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
-    this.recentlyCancelled.add(streamId)
+    ;(this.recentlyCancelled ??= new RecentIds(RECENT_CLOSED)).add(streamId)
     this.finish(s, status, false)
   }
 
