@@ -119,3 +119,17 @@ t.test('TLS listener, OpenSSL, ALPN http/1.1: served by the app, released from t
   t.equal(app.spdy.sessions().length, 0, 'the SPDY listener counts no connection: the app server owns it')
   t.same(lines.filter((l) => l.msg === 'fastify-spdy: socket error'), [])
 })
+
+t.test('TLS listener, OpenSSL: a handshake that fails after the handoff leaves the listener counting nothing', async (t) => {
+  const lines: Array<{ msg?: string }> = []
+  const { app } = await build(true, lines)
+  t.teardown(() => app.close())
+  for (let i = 0; i < 5; i++) {
+    // No trust anchor: our client refuses the certificate and closes mid-handshake (alert, FIN).
+    const c = tls.connect({ host: '127.0.0.1', port: app.spdy.port!, servername: 'localhost', ALPNProtocols: ['http/1.1'] })
+    await new Promise<void>((resolve) => { c.once('error', () => resolve()); c.once('close', () => resolve()) })
+    c.destroy()
+  }
+  for (let i = 0; i < 200 && app.spdy.sessions().length > 0; i++) await sleep(10)
+  t.equal(app.spdy.sessions().length, 0, "every connection released: the listener's own 'close' listener on the socket OpenSSL wrapped")
+})
