@@ -171,6 +171,11 @@ export class SpdySession {
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
+  /**
+   * Of those, the ones reset by reset() (the application cancelled, or a stall timeout), not for a peer's error: the
+   * frames it had in flight for them are the normal race of SPDY/3 section 2.4.2, no fault of its.
+   */
+  private readonly recentlyCancelled = new RecentIds(RECENT_CLOSED)
 
   private nextLocalId: number
   private nextPingId: number
@@ -198,7 +203,7 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
-  /** HEADERS frames this rate window for streams we had reset, dropped unanswered (maxHeadersFramesPerStream). */
+  /** HEADERS this rate window for streams we reset for a peer's error, dropped unanswered (maxHeadersFramesPerStream). */
   private droppedHeadersInWindow = 0
   /** Frames this rate window that did no work (maxWorklessFramesPerWindow), and our DATA frames that earn more. */
   private worklessInWindow = 0
@@ -477,10 +482,16 @@ export class SpdySession {
       }
       case 'HEADERS': {
         const cap = this.limits.maxHeadersFramesPerStream
-        // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated: a
-        // peer that keeps sending HEADERS for a stream we reset is flooding, not catching up.
-        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId) && ++this.droppedHeadersInWindow > cap) {
-          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId)) {
+          // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated. After
+          // our cancel they are the race's leftovers, however many streams the app cancels: they cost the workless
+          // budget, as any frame doing no work. After our answer to the peer's error (a bad head, a frame on a stream
+          // it had closed), a peer that keeps sending HEADERS for the stream is flooding, not catching up.
+          if (this.recentlyCancelled.has(f.streamId)) { this.workless(); return }
+          if (++this.droppedHeadersInWindow > cap) {
+            return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+          }
+          return
         }
         const s = this.lookup(f.streamId, f.fin ? 'recv_fin' : 'recv_headers')
         if (s === null) return
@@ -615,14 +626,12 @@ export class SpdySession {
     const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
     if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
-      this.headerRefused(true)
+      this.headerRefused('session budget')
       return -1
     }
     if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
-      // The process is full: this session is to blame only if it holds a large share itself (at least half its
-      // own budget); a small client refused because others filled the process is not cut for it.
-      this.headerRefused(this.headerBytesHeld * 2 >= this.limits.maxSessionHeaderBytes)
+      this.headerRefused('process budget')
       return -1
     }
     this.headerBytesHeld += n
@@ -632,9 +641,12 @@ export class SpdySession {
   /**
    * A stream refused for header memory (holdHeaders): its block was inflated all the same. Past
    * maxHeaderRefusalsPerWindow such refusals the peer keeps sending blocks over the budget (a zlib bomb): GOAWAY.
+   * Over its own session's budget, the peer is to blame. Over the process's, only if it holds a large share itself
+   * (at least half its own budget): a small client refused because others filled the process is not cut for it.
    */
-  private headerRefused (counts: boolean): void {
-    if (!counts || this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
+  private headerRefused (over: 'session budget' | 'process budget'): void {
+    if (over === 'process budget' && this.headerBytesHeld * 2 < this.limits.maxSessionHeaderBytes) return
+    if (this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
     this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxHeaderRefusalsPerWindow} streams refused for header memory in ${RATE_WINDOW_MS / 1000} s (header compression bomb)`)
   }
 
@@ -788,6 +800,7 @@ export class SpdySession {
     if (s === undefined || this.closedFlag) return
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
+    this.recentlyCancelled.add(streamId)
     this.finish(s, status, false)
   }
 
