@@ -99,6 +99,11 @@ export function pushUnlessCached (request: FastifyRequest, fn: PushFunction, pat
   return p
 }
 
+/** Whether a push was started for this request (`config.spdy.push`, `reply.push()`): only then is a cookie due. */
+export function pushesStarted (request: FastifyRequest): boolean {
+  return states.has(request.raw)
+}
+
 /** After the page's pushes: the Set-Cookie naming what the browser now has. Nothing when no push was attempted. */
 export async function setPushCookie (request: FastifyRequest, reply: FastifyReply, s: CacheAwarePushSettings): Promise<void> {
   const st = states.get(request.raw)

@@ -48,6 +48,13 @@ export interface LimitSpec { default: number; min: number; max: number; unit: st
 const MAX_31 = 0x7fffffff
 
 /**
+ * The least maxPushCookieBytes can be: the cache-aware push cookie's value for the empty set, its 4-byte header
+ * (lib/server/casper.ts: version and hash bits, Rice parameter, count) in base64url without padding, 6 characters.
+ * lib/server/casper.ts takes it from here (a test checks it against the encoder), so the bound and the format agree.
+ */
+export const MIN_COOKIE_BYTES = 6
+
+/**
  * The numbers, with why:
  * - maxConcurrentStreams 100: what Chrome and Node's http2 use; enough to fetch a page's assets at once, while
  *   bounding per-session state to 100 streams (each holds a request and response object).
@@ -134,16 +141,16 @@ const MAX_31 = 0x7fffffff
  *   written. A longer cookie is not decoded at all (treated as empty), so a hostile one costs at most this much
  *   work; the one we write drops the oldest pages' entries to fit. At ~11 bits an entry (hashBits 13) 512
  *   characters name ~280 assets, ten pages' worth of the demo blog, and add ~400 bytes to each request's Cookie
- *   header before SPDY's header compression. Minimum 6: the empty set. Maximum 4096: what RFC 6265 section 6.1
- *   asks browsers to keep of one cookie.
- * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a decode
- *   and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA with no
- *   bytes and no FIN, HEADERS on streams the app cancelled); past it GOAWAY. Each DATA frame we send earns the peer a
- *   stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of ours, at most
- *   128k updates of its). A browser sends a handful of the others a minute. Without it a peer could make us decode
- *   frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte session WINDOW_UPDATEs
- *   took a normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884 ms); Envoy bounds the same
- *   thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
+ *   header before SPDY's header compression. Minimum MIN_COOKIE_BYTES (6): the empty set. Maximum 4096: what
+ *   RFC 6265 section 6.1 asks browsers to keep of one cookie.
+ * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a
+ *   decode and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA
+ *   with no bytes and no FIN, HEADERS on streams the app cancelled); past it GOAWAY. Each DATA frame we send earns
+ *   the peer a stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of
+ *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. Without it a peer could
+ *   make us decode frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte
+ *   session WINDOW_UPDATEs took a normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884
+ *   ms); Envoy bounds the same thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
  * - maxHeaderRefusalsPerWindow 10 per 10 s: peer streams refused because their header block would take the
  *   session over maxSessionHeaderBytes (or the process over maxProcessHeaderBytes while this session holds at least
  *   half its own budget); past it GOAWAY. Each refused stream still cost a full inflate, and the budgets bound memory,
@@ -181,7 +188,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' },
   maxLogLinesPerConnection: { default: 10, min: 0, max: 1e6, unit: 'warn/error lines per connection' },
   maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' },
-  maxPushCookieBytes: { default: 512, min: 6, max: 4096, unit: 'characters of the cache-aware push cookie value' },
+  maxPushCookieBytes: { default: 512, min: MIN_COOKIE_BYTES, max: 4096, unit: 'characters of the cache-aware push cookie value' },
   maxWorklessFramesPerWindow: { default: 1000, min: 10, max: 1e9, unit: 'frames doing no work per 10 s, plus 2 per DATA frame sent' },
   maxHeaderRefusalsPerWindow: { default: 10, min: 1, max: 1e6, unit: 'streams refused for header memory per 10 s' }
 }
