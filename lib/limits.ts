@@ -91,12 +91,14 @@ export const MIN_COOKIE_BYTES = 6
  *   (1000 PING replies are 12 KB), so the budget trips before reading pauses and unreadOutputTimeout is needed. nghttp2's
  *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
  *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
- * - maxHeadersFramesPerStream 16: HEADERS frames the peer may send on one stream after its SYN_STREAM (SPDY/3
- *   section 2.6.7), and per 10 s on streams we reset (dropped, SPDY/3 section 2.4.2, yet inflated); past it GOAWAY. A request uses none, or one for trailers, and the server reads only their FIN;
- *   16 leaves room for a peer that splits its trailers. Without it, HEADERS on one open stream cost only the
- *   inflation budget above: 10 peers each sending 16 KB blocks kept the server inflating with a normal GET's p99
- *   5x to 200x its value before (bench/hostile.ts, loaded machine), where Node's http2 cuts the CONTINUATION flood
- *   that is its equivalent; with the cap all 10 were cut and the p99 did not move.
+ * - maxHeadersFramesPerStream 16: HEADERS frames the peer may send on one stream after its SYN_STREAM (SPDY/3 section
+ *   2.6.7), and per 10 s on streams we reset for the peer's error (dropped, SPDY/3 section 2.4.2, yet inflated); past
+ *   it GOAWAY. HEADERS on streams the app cancelled are the race's leftovers, not an error: they cost
+ *   maxWorklessFramesPerWindow instead, so many cancels never add up to a false GOAWAY. A request uses none, or one for
+ *   trailers, and the server reads only their FIN; 16 leaves room for a peer that splits its trailers. Without it,
+ *   HEADERS on one open stream cost only the inflation budget above: 10 peers each sending 16 KB blocks kept the server
+ *   inflating with a normal GET's p99 5x to 200x its value before (bench/hostile.ts, loaded machine), where Node's
+ *   http2 cuts the CONTINUATION flood that is its equivalent; with the cap all 10 were cut and the p99 did not move.
  * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
  *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
  *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
@@ -143,12 +145,12 @@ export const MIN_COOKIE_BYTES = 6
  *   RFC 6265 section 6.1 asks browsers to keep of one cookie.
  * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a
  *   decode and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA
- *   with no bytes and no FIN); past it GOAWAY. Each DATA frame we send earns the peer a stream and a session
- *   WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of ours, at most 128k updates of
- *   its). A browser sends a handful of the others a minute. Without it a peer could make us decode frames as fast
- *   as it writes them, reading our answers or not: 10 connections sending 1-byte session WINDOW_UPDATEs took a
- *   normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884 ms); Envoy bounds the same
- *   thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
+ *   with no bytes and no FIN, HEADERS on streams the app cancelled); past it GOAWAY. Each DATA frame we send earns
+ *   the peer a stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of
+ *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. Without it a peer could
+ *   make us decode frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte
+ *   session WINDOW_UPDATEs took a normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884
+ *   ms); Envoy bounds the same thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
  * - maxHeaderRefusalsPerWindow 10 per 10 s: peer streams refused because their header block would take the
  *   session over maxSessionHeaderBytes (or the process over maxProcessHeaderBytes while this session holds at least
  *   half its own budget); past it GOAWAY. Each refused stream still cost a full inflate, and the budgets bound memory,
