@@ -1,29 +1,50 @@
 /**
  * A SPDY stream seen as an http.ServerResponse, for Fastify (the subset lib/reply.js, the hooks and the error
- * handler use): the header API, writeHead, and a real stream.Writable whose writes become DATA frames with the
- * session's backpressure, so reply.send(stream) pipes into it and pauses its source while the stream is full.
+ * handler use) and the code apps pipe into it: the header API, writeHead, and write/end/cork/uncork/destroy whose
+ * bytes become DATA frames with the session's backpressure, so reply.send(stream) pipes into it and pauses its
+ * source while the stream is full.
+ *
+ * Like Node's own ServerResponse (an OutgoingMessage), it is a legacy `Stream` (an EventEmitter with pipe), not a
+ * stream.Writable: the Writable machinery (its state object, a process.nextTick per end, finish, destroy and close)
+ * was the largest allocation per small GET (bench/RESULTS.md, issue 14 method notes). What code relies on is kept:
+ * write() returns false while the stream is full and 'drain' follows; end(cb) calls cb, then 'finish', then 'close'
+ * (one tick after end(), never inside it, so a listener added right after end() still hears them); writableEnded,
+ * writableFinished, writableLength, writableHighWaterMark, writableNeedDrain, headersSent, finished, destroyed,
+ * closed; destroy() before the end resets the stream; stream.finished()/pipeline() treat it as they treat Node's
+ * ServerResponse ('finish' then 'close' is success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
  * `res.end(payload)` (Fastify's usual path) is SYN_REPLY + one DATA with FIN. As in Node, headersSent turns true at
  * writeHead(), and setHeader() after it throws ERR_HTTP_HEADERS_SENT.
  *
- * Closing, as Node's ServerResponse does it: no 'error' is ever emitted (destroy(err) records the error for
- * finished()/eos, then 'close'); a peer reset makes the response emit 'close' and drop further writes; the app
- * destroying it before its end resets the stream with INTERNAL_ERROR.
+ * Closing: no 'error' is ever emitted (an unhandled one would crash the server; a write after end() or destroy()
+ * gets its error through its callback only); destroy(err) keeps err as `errored`; a peer reset makes the response
+ * emit 'close' and drop further writes; the app destroying it before its end resets the stream with INTERNAL_ERROR.
  *
  * Not carried: the reason phrase (the session writes the standard one: SPDY's status is "<code> <phrase>"),
  * 1xx responses (SPDY has one SYN_REPLY per stream: writeEarlyHints/writeContinue only call back), trailers
  * (addTrailers is a no-op; a trailing HEADERS frame could carry them later).
  */
-import { Writable } from 'node:stream'
+import { Stream } from 'node:stream'
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http'
 import type { StreamSink } from './contracts'
 import type { SpdyIncomingMessage, SpdySocket } from './request'
 
 export type OutgoingHeaderValue = string | number | readonly string[]
 export type OutgoingHeaderMap = Record<string, OutgoingHeaderValue | undefined>
+type WriteCallback = (err?: Error | null) => void
 
-const headersSentError = (): Error => Object.assign(new Error('Cannot set headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' })
+const codeError = (message: string, code: string): Error => Object.assign(new Error(message), { code })
+const headersSentError = (): Error => codeError('Cannot set headers after they are sent to the client', 'ERR_HTTP_HEADERS_SENT')
+const writeAfterEnd = (): Error => codeError('write after end', 'ERR_STREAM_WRITE_AFTER_END')
+const destroyedError = (op: string): Error => codeError(`Cannot call ${op} after a stream was destroyed`, 'ERR_STREAM_DESTROYED')
+
+/**
+ * What write() holds back while the session's queue for the stream is over its mark (or while corked) before it
+ * answers false: the session's per-stream queue is the real buffer, ours only holds what arrives while we wait
+ * for its drain, so one DATA frame's worth.
+ */
+const HIGH_WATER_MARK = 16 * 1024
 
 // The Date header, formatted once per second like Node's http does (toUTCString costs ~1 us).
 let dateSecond = -1
@@ -35,29 +56,61 @@ function utcDate (): string {
   return dateValue
 }
 
-export class SpdyServerResponse extends Writable {
+function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
+  if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8')
+  if (chunk instanceof Uint8Array) return chunk
+  if (chunk === null) throw Object.assign(new TypeError('May not write null values to stream'), { code: 'ERR_STREAM_NULL_VALUES' })
+  throw Object.assign(new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array'), { code: 'ERR_INVALID_ARG_TYPE' })
+}
+
+/** finish then close, or close alone: run a tick after the fact (see the class comment). */
+function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
+
+export class SpdyServerResponse extends Stream {
   statusCode = 200
   statusMessage = ''
   /** Like Node: a Date header is added unless the app set one or turns this off. */
   sendDate = true
   readonly req: SpdyIncomingMessage
+  /** As Node's OutgoingMessage: always true (stream.finished() reads a false one as "finished" on 'close'). */
+  readonly writable = true
+  readonly writableObjectMode = false
+  /** end() was called (Node's `finished`, deprecated but still read by middleware). */
+  finished = false
+  destroyed = false
+  /** 'close' was emitted. */
+  closed = false
+  /** What destroy(err) was given. */
+  errored: Error | null = null
   private readonly sink: StreamSink
   private fields: Record<string, OutgoingHeaderValue> = Object.create(null) as Record<string, OutgoingHeaderValue>
   /** Headers frozen by writeHead/first write: what respond() gets. */
   private out: Record<string, string | string[]> | null = null
   private responded = false
+  /** FIN (or RST) went to the sink: nothing more goes. */
   private finSent = false
-  /** end(chunk) is writing its last chunk: send it with FIN. */
-  private finNext = false
   /** The stream is gone (peer reset, or we reset/cancelled it): nothing more goes to the sink. */
   private gone = false
-  private pendingCb: ((err?: Error | null) => void) | null = null
+  /** The sink's queue is over its mark: waiting for its onDrain. */
+  private waitingDrain = false
+  /** write() answered false: 'drain' is owed once everything held is in the sink. */
+  private needDrain = false
+  private corked = 0
+  /** Chunks held while waiting for the sink's drain or while corked, and their bytes. */
+  private held: Array<Buffer | Uint8Array> | null = null
+  private heldBytes = 0
+  /** Callbacks of held writes (rare: Fastify passes none), called once their chunk is in the sink. */
+  private heldCbs: WriteCallback[] | null = null
+  private endCbs: WriteCallback[] | null = null
+  /** The close tick is scheduled: it emits 'finish' (if the response completed) and 'close'. */
+  private ending = false
+  private finishEmitted = false
+  /** FIN is in the session's queue and it took it (no drain owed): the response is complete. */
+  private complete = false
   private drainFn: (() => void) | null = null
 
   constructor (req: SpdyIncomingMessage, sink: StreamSink) {
-    // The session's per-stream queue is the real buffer (its high-water mark answers write()); ours only holds what
-    // arrives while we wait for its drain, so keep it to one DATA frame's worth.
-    super({ highWaterMark: 16 * 1024, decodeStrings: true })
+    super()
     this.req = req
     this.sink = sink
     req.res = this
@@ -66,10 +119,15 @@ export class SpdyServerResponse extends Writable {
   get headersSent (): boolean { return this.out !== null }
   get socket (): SpdySocket { return this.req.socket }
   get connection (): SpdySocket { return this.req.socket }
-  /** Deprecated in Node, still read by some middleware. */
-  get finished (): boolean { return this.writableEnded }
+  get writableEnded (): boolean { return this.finished }
+  /** Everything is in the session's queue, FIN included (Node: all of it handed to the socket). */
+  get writableFinished (): boolean { return this.complete }
+  get writableLength (): number { return this.heldBytes }
+  get writableHighWaterMark (): number { return HIGH_WATER_MARK }
+  get writableCorked (): number { return this.corked }
+  get writableNeedDrain (): boolean { return this.needDrain && !this.destroyed && !this.finished }
 
-  // ---- header API ----
+// ---- header API ----
 
   setHeader (name: string, value: OutgoingHeaderValue): this {
     if (this.out !== null) throw headersSentError()
@@ -142,9 +200,8 @@ export class SpdyServerResponse extends Writable {
   peerReset (): void {
     if (this.gone) return
     this.gone = true
-    this.pendingCb = null
     this.req.abort()
-    if (!this.destroyed) this.destroy()
+    this.destroy()
   }
 
   /**
@@ -154,10 +211,9 @@ export class SpdyServerResponse extends Writable {
   malformedBody (): void {
     if (this.gone) return
     this.gone = true
-    this.pendingCb = null
     this.sink.reset('PROTOCOL_ERROR')
     this.req.abort()
-    if (!this.destroyed) this.destroy()
+    this.destroy()
   }
 
   // ---- called by the request ----
@@ -169,72 +225,203 @@ export class SpdyServerResponse extends Writable {
     this.sink.reset('CANCEL')
   }
 
-  // ---- Writable ----
+  // ---- the writing side, as OutgoingMessage has it ----
 
-  override end (chunk?: unknown, encoding?: unknown, cb?: unknown): this {
-    // Only when nothing is queued does super.end() hand this chunk to _write synchronously: then it is the last.
-    if (chunk != null && typeof chunk !== 'function' && this.writableLength === 0 && this.writableCorked === 0 && !this.writableEnded && !this.destroyed) this.finNext = true
-    ;(Writable.prototype.end as (c: unknown, e: unknown, f: unknown) => unknown).call(this, chunk, encoding, cb)
-    this.finNext = false
+  write (chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    if (typeof encoding === 'function') { cb = encoding; encoding = undefined }
+    const done = typeof cb === 'function' ? cb as WriteCallback : null
+    const buf = toBuffer(chunk, encoding)
+    if (this.finished || this.destroyed) {
+      if (done !== null) process.nextTick(done, this.finished ? writeAfterEnd() : destroyedError('write'))
+      return false
+    }
+    if (this.out === null) this.freeze()
+    if (this.noBody()) {
+      // As Node: a body on HEAD, 204 or 304 is dropped; the headers still go.
+      if (!this.responded) this.respond(false)
+      if (done !== null) process.nextTick(done)
+      return true
+    }
+    if (this.waitingDrain || this.corked > 0 || this.held !== null) {
+      this.hold(buf, done)
+      if (this.waitingDrain || this.heldBytes >= HIGH_WATER_MARK) { this.needDrain = true; return false }
+      return true
+    }
+    if (!this.responded) this.respond(false)
+    if (buf.length > 0 && !this.sink.write(buf, false)) {
+      // The chunk is in the session's queue, over its mark: its callback and 'drain' wait for the sink's drain.
+      if (done !== null) (this.heldCbs ??= []).push(done)
+      this.needDrain = true
+      this.waitDrain()
+      return false
+    }
+    if (done !== null) process.nextTick(done)
+    return true
+  }
+
+  end (chunk?: unknown, encoding?: unknown, cb?: unknown): this {
+    if (typeof chunk === 'function') { cb = chunk; chunk = null } else if (typeof encoding === 'function') { cb = encoding; encoding = undefined }
+    const done = typeof cb === 'function' ? cb as WriteCallback : null
+    if (this.finished) {
+      if (done !== null) {
+        if (chunk != null) process.nextTick(done, writeAfterEnd())
+        else if (this.finishEmitted) process.nextTick(done, codeError('Cannot call end after a stream was finished', 'ERR_STREAM_ALREADY_FINISHED'))
+        else if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
+        else (this.endCbs ??= []).push(done)
+      }
+      return this
+    }
+    const buf = chunk != null ? toBuffer(chunk, encoding) : null
+    this.finished = true
+    if (this.destroyed) {
+      if (done !== null) {
+        if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
+        else (this.endCbs ??= []).push(done)
+      }
+      return this
+    }
+    if (done !== null) (this.endCbs ??= []).push(done)
+    if (this.out === null) this.freeze()
+    // As Node's end(): whatever cork() held goes now.
+    this.corked = 0
+    if (this.waitingDrain || this.held !== null) {
+      if (buf !== null && !this.noBody()) this.hold(buf, null)
+      this.flushHeld()
+      return this
+    }
+    this.sendLast(buf)
     return this
   }
 
-  override _write (chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const fin = this.finNext
-    this.finNext = false
-    if (this.gone) { cb(); return }
-    if (this.out === null) this.freeze()
-    if (this.noBody()) {
-      if (fin) { this.finSent = true; this.respond(true) } else if (!this.responded) this.respond(false)
-      cb()
-      return
-    }
-    if (chunk.length === 0) {
-      if (fin) { this.finSent = true; if (!this.responded) this.respond(true); else this.sink.end() }
-      cb()
-      return
-    }
-    if (!this.responded) this.respond(false)
-    if (fin) this.finSent = true
-    if (this.sink.write(chunk, fin)) { cb(); return }
-    this.pendingCb = cb
-    if (this.drainFn === null) this.drainFn = this.drained.bind(this)
-    this.sink.onDrain(this.drainFn)
+  cork (): void { this.corked++ }
+
+  uncork (): void {
+    if (this.corked > 0 && --this.corked === 0) this.flushHeld()
   }
 
-  override _final (cb: (err?: Error | null) => void): void {
-    if (!this.gone && !this.finSent) {
-      this.finSent = true
-      if (this.out === null) this.freeze()
-      if (!this.responded) this.respond(true)
-      else this.sink.end()
-    }
-    cb()
-    this.req.responseFinished()
-  }
-
-  override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
-    const waiting = this.pendingCb !== null
-    this.pendingCb = null
-    if (!this.writableFinished) {
-      // Destroyed before its end (the app failed mid-response, stream.destroy(), a timeout): a truncated body must
-      // not look complete, so reset the stream; and the request dies with it, as it would with an HTTP socket.
-      if (!this.gone && (!this.finSent || waiting)) { this.gone = true; this.sink.reset('INTERNAL_ERROR') }
+  /**
+   * As Node's ServerResponse: before the end, the stream is reset (INTERNAL_ERROR: a truncated body must not look
+   * complete) and the request dies with it, as it would with an HTTP socket; after it, nothing is lost. 'close'
+   * follows a tick later.
+   */
+  destroy (err?: Error | null): this {
+    if (this.destroyed) return this
+    this.destroyed = true
+    if (err != null) this.errored = err
+    this.held = null
+    this.heldBytes = 0
+    if (!this.complete) {
+      if (!this.gone) { this.gone = true; this.sink.reset('INTERNAL_ERROR') }
       this.req.abort()
     }
-    this.req.socketClosed()
-    this.sink.closed?.()
-    // Like Node's ServerResponse: the error stays readable through finished()/eos (destroy() stored it as
-    // `errored`), but no 'error' event: an unhandled one would crash the server.
-    cb(null)
+    this.scheduleEnd()
+    return this
   }
 
   // ---- internals ----
 
+  private hold (buf: Buffer | Uint8Array, done: WriteCallback | null): void {
+    if (buf.length > 0) {
+      (this.held ??= []).push(buf)
+      this.heldBytes += buf.length
+    } else this.held ??= []
+    if (done !== null) (this.heldCbs ??= []).push(done)
+  }
+
+  /** The last bytes, with FIN. */
+  private sendLast (buf: Buffer | Uint8Array | null): void {
+    if (this.gone) return
+    this.finSent = true
+    if (buf === null || buf.length === 0 || this.noBody()) {
+      if (this.responded) this.sink.end()
+      else this.respond(true)
+      this.completed()
+      return
+    }
+    if (!this.responded) this.respond(false)
+    if (this.sink.write(buf, true)) this.completed()
+    else this.waitDrain()
+  }
+
+  /** Everything, FIN included, is in the session's queue: 'finish' and 'close' a tick from now. */
+  private completed (): void {
+    if (this.complete) return
+    this.complete = true
+    this.req.responseFinished()
+    this.scheduleEnd()
+  }
+
+  private waitDrain (): void {
+    this.waitingDrain = true
+    // Bound once per response, and only by one that meets backpressure.
+    if (this.drainFn === null) this.drainFn = this.drained.bind(this)
+    this.sink.onDrain(this.drainFn)
+  }
+
   private drained (): void {
-    const cb = this.pendingCb
-    this.pendingCb = null
-    if (cb !== null) cb()
+    this.waitingDrain = false
+    // A drain the session had registered before a reset must not revive the response.
+    if (this.destroyed || this.gone) return
+    this.flushHeld()
+  }
+
+  /** Sends what was held, in order, while the sink takes it; then FIN if end() came, else the write callbacks and 'drain'. */
+  private flushHeld (): void {
+    if (this.corked > 0 || this.waitingDrain || this.gone) return
+    const held = this.held
+    if (held !== null) {
+      while (held.length > 0) {
+        const c = held.shift() as Buffer | Uint8Array
+        this.heldBytes -= c.length
+        const fin = this.finished && held.length === 0
+        if (!this.responded) this.respond(false)
+        if (fin) this.finSent = true
+        if (!this.sink.write(c, fin)) { this.waitDrain(); return }
+      }
+      this.held = null
+    }
+    const cbs = this.heldCbs
+    this.heldCbs = null
+    if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+    if (this.finished) {
+      if (!this.finSent) this.sendLast(null)
+      else this.completed()
+      return
+    }
+    if (this.needDrain) {
+      this.needDrain = false
+      this.emit('drain')
+    }
+  }
+
+  private scheduleEnd (): void {
+    if (this.ending) return
+    this.ending = true
+    process.nextTick(emitEnd, this)
+  }
+
+  /** The tick after completion or destruction: 'finish' if the response completed, then 'close'. */
+  private afterEnd (): void {
+    if (this.complete && !this.finishEmitted) {
+      this.finishEmitted = true
+      const cbs = this.endCbs
+      this.endCbs = null
+      // As a Writable (and the tests' expectations): end()'s callbacks run before 'finish' listeners.
+      if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+      this.emit('finish')
+    }
+    // As Node's emitCloseNT: a closed response is destroyed.
+    this.destroyed = true
+    this.closed = true
+    const endCbs = this.endCbs
+    const heldCbs = this.heldCbs
+    this.endCbs = null
+    this.heldCbs = null
+    if (endCbs !== null) for (let i = 0; i < endCbs.length; i++) endCbs[i](this.errored ?? destroyedError('end'))
+    if (heldCbs !== null) for (let i = 0; i < heldCbs.length; i++) heldCbs[i](destroyedError('write'))
+    this.req.socketClosed()
+    this.sink.closed?.()
+    this.emit('close')
   }
 
   /** HEAD and the statuses that never have a body (RFC 7230 section 3.3.3): headers only. */

@@ -2,6 +2,7 @@
  * A recording StreamSink for the dispatch tests (not a test file: tap runs *.test.ts only). It records every call,
  * and can apply backpressure: with `blocked`, write() returns false until the test calls drain().
  */
+import { Readable } from 'node:stream'
 import type { SinkResetStatus, SpdyConnectionInfo, StreamHead, StreamSink } from '../../lib/server/contracts'
 import { replyHeaders, responseHeaderList } from '../../lib/session/headers'
 
@@ -108,4 +109,20 @@ export function head (method: string, path: string, headers: Record<string, stri
     fin: method === 'GET' || method === 'HEAD',
     ...rest
   }
+}
+
+/** A source that counts what was pulled from it, so a test can see the route's producer pause. */
+export function counted (total: number, chunk = 16 * 1024): Readable & { produced: number } {
+  const block = Buffer.alloc(chunk, 0x61)
+  const r = new Readable({
+    highWaterMark: chunk,
+    read () {
+      if (r.produced >= total) { this.push(null); return }
+      const n = Math.min(chunk, total - r.produced)
+      r.produced += n
+      this.push(n === chunk ? block : block.subarray(0, n))
+    }
+  }) as Readable & { produced: number }
+  r.produced = 0
+  return r
 }

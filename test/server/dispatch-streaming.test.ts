@@ -5,26 +5,10 @@ import t from 'tap'
 import { Readable } from 'node:stream'
 import Fastify from 'fastify'
 import { dispatch } from '../../lib/server/dispatch'
-import { RecordingSink, head } from './dispatch-sink'
+import { RecordingSink, counted, head } from './dispatch-sink'
 
 const MB = 1024 * 1024
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
-
-/** A source that counts what was pulled from it, so a test can see the route's producer pause. */
-function counted (total: number, chunk = 16 * 1024): Readable & { produced: number } {
-  const block = Buffer.alloc(chunk, 0x61)
-  const r = new Readable({
-    highWaterMark: chunk,
-    read () {
-      if (r.produced >= total) { this.push(null); return }
-      const n = Math.min(chunk, total - r.produced)
-      r.produced += n
-      this.push(n === chunk ? block : block.subarray(0, n))
-    }
-  }) as Readable & { produced: number }
-  r.produced = 0
-  return r
-}
 
 t.test('reply.send(stream) of 5 MB honours the sink: writes pause while it says false, memory bounded', async (t) => {
   const app = Fastify()
