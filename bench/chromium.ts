@@ -146,15 +146,18 @@ export class Chromium {
    * `repeat`: a repeat visit. The page is loaded once, `repeat.between()` runs (the bench closes the link's
    * connections there, as time between visits would), and the page is loaded again in a new tab of the same
    * context, whose HTTP cache, cookies and TLS session cache carry over: the second load's timings are returned.
+   * `atEnd` runs once the (measured) load is over, before its context is disposed and its connections closed.
    */
-  async load (url: string, expect: string[], timeoutMs = 60_000, repeat?: { between: () => Promise<void> }): Promise<ChromiumLoad> {
+  async load (url: string, expect: string[], timeoutMs = 60_000, repeat?: { between: () => Promise<void> }, atEnd?: () => void): Promise<ChromiumLoad> {
     const { browserContextId } = await this.send('Target.createBrowserContext', { disposeOnDetach: true }) as { browserContextId: string }
     try {
       if (repeat !== undefined) {
         await this.visit(browserContextId, url, expect, timeoutMs)
         await repeat.between()
       }
-      return await this.visit(browserContextId, url, expect, timeoutMs)
+      const l = await this.visit(browserContextId, url, expect, timeoutMs)
+      atEnd?.()
+      return l
     } finally {
       // Disposing the context closes its page and its connections: nothing carries over to the next load.
       await this.send('Target.disposeBrowserContext', { browserContextId }).catch(() => {})

@@ -21,8 +21,10 @@
  * responseEnd if that is later); ours is from connect to the last byte of the last asset. Chromium modes are skipped
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
- *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--quick] [--repeat]
+ *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--rtt 100,200] [--mbps 1,5] [--quick] [--repeat]
  * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
+ * --rtt and --mbps pick the grid's cells (ms, Mbit/s, comma-separated); a run with either prints its section
+ * instead of writing it, as --page does.
  * --repeat adds repeat-visit cells on the same grid (Repeat visit below): Chromium h1 and h2 with the HTTP cache,
  * cookies and TLS sessions of a first visit, lib/client spdy and spdy+push (cache-aware push) with a Visitor.
  * --page PATH measures only that page of PAGES and prints its RESULTS section instead of writing it (a partial
@@ -39,7 +41,7 @@ import type { OutgoingHeaders } from '../lib/session/headers'
 import { generateSelfSigned } from '../lib/tls/certificates'
 import spdy from '../lib/index'
 import { Chromium, findChromium, type ChromiumLoad } from './chromium'
-import { describeSelfTest, selfTest, startShaper } from './shaper'
+import { describeSelfTest, selfTest, startShaper, tallyLess, type RecordTally, type ShaperStats } from './shaper'
 import { loadavg, machine, median, writeSection } from './results'
 
 /** A blog post page: the issue's "demo blog page"; its HTML references every asset in pageAssets(). */
@@ -221,9 +223,11 @@ async function tls13Skip (port: number): Promise<string | null> {
 
 /**
  * One load of `page` and its dependency chain; throws unless every response is a 200. Without `visitor` it is a
- * first visit; with one (spdy and push modes), what an earlier load with the same visitor kept is used.
+ * first visit; with one (spdy and push modes), what an earlier load with the same visitor kept is used. `atEnd` runs
+ * once the last asset is in, before the connections close: the bench reads the link's bytes there, so a client's
+ * teardown (GOAWAY, close_notify) is counted for no mode, as Chromium's, which comes after its load, is not.
  */
-export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?: Visitor): Promise<Load> {
+export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?: Visitor, atEnd?: () => void): Promise<Load> {
   const t0 = performance.now()
   const check = (path: string, b: Body): Body => { if (b.status !== 200) throw new Error(`${mode} ${path}: status ${b.status}`); return b }
   if (mode === 'https') {
@@ -242,7 +246,9 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
     try {
       const get = async (p: string): Promise<Body> => check(p, await httpsGet(agent, port, p, onSocket))
       const w = await walk(page, await get(page), get)
-      return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: 0, bytes: w.bytes, handshakes }
+      const ms = performance.now() - t0
+      atEnd?.()
+      return { ms, assets: w.paths.length, paths: w.paths, pushed: 0, bytes: w.bytes, handshakes }
     } finally { agent.destroy() }
   }
   // lib/client: our TLS client (NPN and False Start, as SPDY-era Chrome) and client session; connect() resolves
@@ -280,12 +286,14 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
       return check(p, { status: r.status, bytes: r.body.length, text: textOf(p, r.body, false) })
     }
     const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') }), get)
+    const ms = performance.now() - t0
+    atEnd?.()
     // A repeat visit with cache-aware push may rightly push nothing: the check is for first visits.
     if ((mode === 'push' || mode === 'push13') && used === 0 && fromCache === 0) throw new Error(`${mode} mode: nothing was pushed`)
     if (mode === 'spdy' && res.pushes.length > 0) throw new Error('spdy mode: the server pushed')
     const resumed = client.tls?.resumed ?? false
     if (visitor !== undefined) visitor.tlsSession = client.tlsSession
-    return { ms: performance.now() - t0, assets: w.paths.length, paths: w.paths, pushed: used, bytes: w.bytes, fromCache, resumed }
+    return { ms, assets: w.paths.length, paths: w.paths, pushed: used, bytes: w.bytes, fromCache, resumed }
   } finally { await client.close() }
 }
 
@@ -385,8 +393,17 @@ async function main (): Promise<void> {
   const pageAt = process.argv.indexOf('--page')
   const only = pageAt >= 0 ? process.argv[pageAt + 1] : null
   if (only !== null && !PAGES.some((p) => p.path === only)) throw new Error(`--page: not one of ${PAGES.map((p) => p.path).join(', ')}`)
-  const rtts = quick ? [20] : full ? [20, 100, 200] : [100, 200]
-  const bws = quick ? [50] : full ? [1, 5, 50] : [1, 5]
+  const listArg = (name: string): number[] | null => {
+    const at = process.argv.indexOf(name)
+    if (at < 0) return null
+    const v = (process.argv[at + 1] ?? '').split(',').map(Number)
+    if (v.length === 0 || v.some((x) => !Number.isFinite(x) || x <= 0)) throw new Error(`${name}: a comma-separated list of positive numbers, not ${process.argv[at + 1]}`)
+    return v
+  }
+  const rtts = listArg('--rtt') ?? (quick ? [20] : full ? [20, 100, 200] : [100, 200])
+  const bws = listArg('--mbps') ?? (quick ? [50] : full ? [1, 5, 50] : [1, 5])
+  // A reduced grid is a check, not the published table: printed like a --page run.
+  const partial = only !== null || listArg('--rtt') !== null || listArg('--mbps') !== null
   const pin = hasTaskset()
   // Chromium, the shaper and our clients share core 1 (children inherit the affinity); the servers have core 0.
   if (pin) execFileSync('taskset', ['-a', '-pc', '1', String(process.pid)], { stdio: 'ignore' })
@@ -402,10 +419,10 @@ async function main (): Promise<void> {
   let browser: Chromium | null = null
   try {
     if (chromiumPath !== null) browser = await Chromium.launch(chromiumPath, servers.cert)
-    const load = async (mode: AnyMode, port: number, page: string, expect: string[]): Promise<Omit<Sample, 'bytesDown' | 'connections'>> => {
+    const load = async (mode: AnyMode, port: number, page: string, expect: string[], atEnd?: () => void): Promise<Omit<Sample, 'bytesDown' | 'connections'>> => {
       if (mode === 'chromium-h1' || mode === 'chromium-h2') {
         await servers.stats()
-        const l: ChromiumLoad = await browser!.load(`https://127.0.0.1:${port}${page}`, expect)
+        const l: ChromiumLoad = await browser!.load(`https://127.0.0.1:${port}${page}`, expect, undefined, undefined, atEnd)
         const missing = expect.filter((p) => !l.resources.includes(p))
         if (missing.length > 0) throw new Error(`${mode} ${page}: Chromium did not load ${missing.join(', ')}`)
         const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
@@ -413,7 +430,7 @@ async function main (): Promise<void> {
         const hs = (await servers.stats())[mode === 'chromium-h1' ? 'https' : 'h2']
         return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol, connectStartAt: l.connectStartAt }
       }
-      const l = await loadPage(mode, port, page)
+      const l = await loadPage(mode, port, page, undefined, atEnd)
       return { ms: l.ms, handshakes: l.handshakes ?? null, requestMs: null, protocol: null }
     }
     // Unshaped loads first, every page: JIT warm-up for every process, each page's size, the paths Chromium must
@@ -448,11 +465,13 @@ async function main (): Promise<void> {
       const samples = new Map<AnyMode, Sample[]>(modes.map((m) => [m, []]))
       for (const mode of rotated(modes, runs)) {
         const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
-        const l = await load(mode, shaper.port, page.path, page.size.paths)
+        // Bytes down as the load ends (see loadPage's atEnd); the rest of the link's figures once it is over.
+        let end: ShaperStats | null = null
+        const l = await load(mode, shaper.port, page.path, page.size.paths, () => { end = shaper.stats() })
         const st = shaper.stats()
         await shaper.close()
         const skewMs = l.connectStartAt === undefined ? undefined : l.connectStartAt - st.firstConnectAt
-        samples.get(mode)!.push({ ...l, bytesDown: st.bytesDown, connections: st.connections, skewMs })
+        samples.get(mode)!.push({ ...l, bytesDown: (end ?? st).bytesDown, connections: st.connections, skewMs })
         worstLate = Math.max(worstLate, st.lateMaxMs)
         lateSum += st.lateMeanMs * st.segments
         segments += st.segments
@@ -474,9 +493,11 @@ async function main (): Promise<void> {
           const shaper = await startShaper({ targetPort: portOf(ports, mode), rttMs: rtt, mbps })
           let base = shaper.stats()
           const between = async (): Promise<void> => { await shaper.dropConnections(); base = shaper.stats() }
-          let sample: Omit<RepeatSample, 'bytesDown' | 'connections'>
+          let sample: Omit<RepeatSample, 'bytesDown' | 'connections' | 'records'>
+          let end: ShaperStats | null = null
+          const atEnd = (): void => { end = shaper.stats() }
           if (mode === 'chromium-h1' || mode === 'chromium-h2') {
-            const l = await browser!.load(`https://127.0.0.1:${shaper.port}${page.path}`, page.size.paths, 60_000, { between })
+            const l = await browser!.load(`https://127.0.0.1:${shaper.port}${page.path}`, page.size.paths, 60_000, { between }, atEnd)
             const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
             if (l.protocol !== want) throw new Error(`${mode} repeat: Chromium spoke ${l.protocol}, not ${want}`)
             sample = { ms: l.ms, fromCache: l.fromCache, pushed: 0 }
@@ -484,13 +505,13 @@ async function main (): Promise<void> {
             const visitor = new Visitor()
             await loadPage(mode, shaper.port, page.path, visitor)
             await between()
-            const l = await loadPage(mode, shaper.port, page.path, visitor)
+            const l = await loadPage(mode, shaper.port, page.path, visitor, atEnd)
             if (!(l.resumed ?? false)) throw new Error(`${mode} repeat: the TLS session was not resumed`)
             sample = { ms: l.ms, fromCache: l.fromCache ?? 0, pushed: l.pushed }
           }
-          const st = shaper.stats()
+          const st = end ?? shaper.stats()
           await shaper.close()
-          samples.get(mode)!.push({ ...sample, bytesDown: st.bytesDown - base.bytesDown, connections: st.connections - base.connections })
+          samples.get(mode)!.push({ ...sample, bytesDown: st.bytesDown - base.bytesDown, connections: st.connections - base.connections, records: tallyLess(st.recordsDown, base.recordsDown) })
         }
         const cell: RepeatCell = { page, rtt, mbps, samples }
         repeatCells.push(cell)
@@ -501,8 +522,10 @@ async function main (): Promise<void> {
     const load1 = loadavg()
     process.stdout.write(`# shaper: segments late by ${lateMean.toFixed(2)} ms mean, ${worstLate.toFixed(1)} ms at most over the grid; Chromium's connectStart less the shaper's first accept: ${skewText(cells)}; load average ${load1}\n`)
     if (quick) return
-    const section = resultsSection({ runs, full, repeat, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }) + repeatSection(repeatCells, runs)
-    if (only !== null) process.stdout.write(section)
+    // The reduced grid's own arguments, so a printed section says what it measured.
+    const args = ['--page', '--rtt', '--mbps'].flatMap((n) => { const at = process.argv.indexOf(n); return at < 0 ? [] : [` ${n} ${process.argv[at + 1]}`] }).join('')
+    const section = resultsSection({ runs, full, repeat, args, pages, shaperNote, lateMean, worstLate, cells, load: load1, pin }) + repeatSection(repeatCells, runs)
+    if (partial) process.stdout.write(section)
     else writeSection('pageload', section)
   } finally {
     await browser?.close()
@@ -522,7 +545,7 @@ function * rotated<M> (modes: M[], runs: number): Generator<M> {
 type RepeatMode = 'chromium-h1' | 'chromium-h2' | 'spdy' | 'push' | 'push13'
 const REPEAT_MODES: RepeatMode[] = ['chromium-h1', 'chromium-h2', 'spdy', 'push', 'push13']
 /** A repeat visit: its time, the bytes and connections the link carried for it, what came from cache or push. */
-interface RepeatSample { ms: number, bytesDown: number, connections: number, fromCache: number, pushed: number }
+interface RepeatSample { ms: number, bytesDown: number, connections: number, fromCache: number, pushed: number, records: RecordTally }
 interface RepeatCell { page: PageInfo, rtt: number, mbps: number, samples: Map<RepeatMode, RepeatSample[]> }
 
 const repeatMed = (c: RepeatCell, m: RepeatMode, f: (s: RepeatSample) => number): number | null => {
@@ -557,6 +580,7 @@ function repeatSection (cells: RepeatCell[], runs: number): string {
     return p <= h2 ? 'met' : `**not met** (${((p - h2) / 1024).toFixed(1)} KiB more)`
   }
   const rows = cells.map((c) => `| \`${c.page.path}\` | ${c.rtt} ms | ${c.mbps} Mbit/s | ${REPEAT_MODES.map((m) => cell(c, m)).join(' | ')} | ${ratio(repeatMed(c, 'push', (x) => x.bytesDown), repeatMed(c, 'chromium-h2', (x) => x.bytesDown))} | ${goal(c)} |`)
+  const misses = cells.map(repeatWhy).filter((x): x is string => x !== null)
   return `
 ### Repeat visit (\`--repeat\`)
 
@@ -566,12 +590,42 @@ lib/client a Visitor with a cookie jar, an HTTP cache honouring the blog's \`Cac
 and ETags, and the TLS session (resumed, checked). spdy+push has cache-aware push on (\`cacheAwarePush: true\`):
 the page carries the cookie of what was pushed, and the second visit is pushed only what the cookie does not name
 (the chain page's \`/api/posts\`, sent without a validator, is always pushed; Chromium and spdy fetch it again too).
-Time and bytes down the link (TLS records and all, from the shaper), median of ${runs} runs.
+Time and bytes down the link (TLS records and all, from the shaper, read as the load's last byte is in: a connection's
+teardown, GOAWAY or close_notify, comes after it for every mode), median of ${runs} runs.
 
 | page | RTT | bandwidth | Chromium HTTPS/1.1 | Chromium HTTP/2 | spdy | spdy+push (cache-aware) | spdy+push TLS 1.3 (cache-aware) | push / Chromium h2 bytes | goal: bytes <= Chromium h2 |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+Bytes down by kind, from the TLS record headers the link carried (the median sample of each mode): the resumed
+handshake (ServerHello, ChangeCipherSpec, Finished) and the application-data records, each record adding its 5-byte
+header and its AEAD's nonce and tag (29 bytes with AES-GCM) to the frames inside. ${misses.length === 0 ? 'Every cell met the goal.' : 'Where the goal is not met:'}
+${misses.join('\n')}
 `
+}
+
+/** The sample with the median bytes down (the lower middle one for an even count). */
+function medianSample (c: RepeatCell, m: RepeatMode): RepeatSample | null {
+  const s = c.samples.get(m)
+  if (s === undefined || s.length === 0) return null
+  return [...s].sort((a, b) => a.bytesDown - b.bytesDown)[(s.length - 1) >> 1]
+}
+
+/**
+ * Why a repeat-visit cell misses the bytes goal, from its own record tallies: spdy+push against Chromium HTTP/2 in
+ * handshake bytes, application-data records and their bytes. Null where the goal is met (or not measured).
+ */
+function repeatWhy (c: RepeatCell): string | null {
+  const p = medianSample(c, 'push')
+  const h = medianSample(c, 'chromium-h2')
+  if (p === null || h === null || p.bytesDown <= h.bytesDown) return null
+  const hs = (s: RepeatSample): number => s.records.handshake.bytes + s.records.ccs.bytes
+  const d = (a: number, b: number): string => `${a - b >= 0 ? '+' : ''}${a - b}`
+  return `- \`${c.page.path}\`, RTT ${c.rtt} ms, ${c.mbps} Mbit/s: spdy+push ${p.bytesDown} B against Chromium h2 ${h.bytesDown} B (${d(p.bytesDown, h.bytesDown)}): ` +
+    `handshake ${hs(p)} against ${hs(h)} B (${d(hs(p), hs(h))}: the resumed ServerHello carries NPN's list of the server's protocols, which lib/client negotiates by as SPDY-era Chrome did, where ALPN's names the one chosen); ` +
+    `application data ${p.records.data.records} records, ${p.records.data.bytes} B, against ${h.records.data.records} records, ${h.records.data.bytes} B (${d(p.records.data.bytes, h.records.data.bytes)}: ${d(p.records.data.records, h.records.data.records)} records; SPDY's SETTINGS and zlib header block, with its dictionary id and sync flush, against h2's SETTINGS, its ACK and HPACK); ` +
+    `${p.pushed} pushed, ${p.fromCache} from cache` +
+    (p.records.alert.bytes + h.records.alert.bytes > 0 ? `; alerts ${p.records.alert.bytes} against ${h.records.alert.bytes} B` : '') + '.'
 }
 
 const med = (c: Cell, m: AnyMode): number | null => { const s = c.samples.get(m); return s === undefined || s.length === 0 ? null : median(s.map((x) => x.ms)) }
@@ -606,6 +660,61 @@ const PAGE_NOTES: Record<string, string> = {
   '/demo/photo': 'About 500 KB on the link: at 1 Mbit/s that is ~4 s of serialisation, which no protocol saves; the round trips (connect, TLS, page, image, slow start) matter at 5 Mbit/s. Push saves the image request\'s round trip; HTTP/1.1\'s second connection buys nothing here.'
 }
 
+/** Bytes a connection may send before its first ACK: IW10 (RFC 6928) of 1460-byte segments, as bench/shaper.ts models. */
+const IW10 = 10 * 1460
+
+/**
+ * Round trips to deliver `bytes` once the first of them leaves, over `conns` connections sharing the link, each
+ * starting at IW10 and doubling per round trip (slow start without loss, as bench/shaper.ts models it); a round
+ * lasts at least its serialisation, and the last one only that. `windows`: the rounds it takes; `serial`: the bytes'
+ * serialisation alone, in RTTs (no protocol saves that).
+ */
+export function deliveryRtts (bytes: number, conns: number, rttMs: number, mbps: number): { windows: number, rtts: number, serial: number } {
+  const perRtt = mbps * 1e6 / 8 * rttMs / 1000
+  let left = bytes
+  let cwnd = IW10 * Math.max(1, conns)
+  let rtts = 0
+  let windows = 0
+  while (left > 0) {
+    const send = Math.min(cwnd, left)
+    left -= send
+    windows++
+    rtts += left > 0 ? Math.max(1, send / perRtt) : send / perRtt
+    cwnd *= 2
+  }
+  return { windows, rtts, serial: bytes / perRtt }
+}
+
+/**
+ * Why push misses a first-visit goal (push at most `goal` x the anchor's time), in round trips, from the cell's own
+ * medians: push's floor (TCP 1, TLS 1 with False Start, the page with every asset pushed 1, then delivering its bytes
+ * down on one connection from IW10) against what the goal allows, and how the anchor spread the same bytes.
+ */
+function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: number, pushUnshaped: number | null): string {
+  const medOf = (m: AnyMode, f: (s: Sample) => number): number => median(c.samples.get(m)!.map(f))
+  const p = medOf('push', (x) => x.ms) / c.rtt
+  const a = medOf(anchor, (x) => x.ms) / c.rtt
+  const allowed = goal * a
+  const pBytes = medOf('push', (x) => x.bytesDown)
+  const aBytes = medOf(anchor, (x) => x.bytesDown)
+  const aConns = Math.round(medOf(anchor, (x) => x.connections))
+  const dp = deliveryRtts(pBytes, 1, c.rtt, c.mbps)
+  const da = deliveryRtts(aBytes, aConns, c.rtt, c.mbps)
+  const floor = 3 + dp.rtts
+  const cpu = pushUnshaped === null ? 0 : pushUnshaped / c.rtt
+  const f1 = (x: number): string => x.toFixed(1)
+  const verdict = floor > allowed
+    ? `above what the goal allows before any CPU: the bytes on this link, not a round trip push could save, decide it`
+    : floor + cpu > allowed
+      ? `under what the goal allows, but push's own CPU (${f1(cpu)} RTTs unshaped on this machine) takes it over`
+      : `under what the goal allows with push's own CPU (${f1(cpu)} RTTs unshaped); the other ${f1(p - floor - cpu)} RTTs are neither the model's round trips nor its CPU (the machine's scheduling)`
+  return `why, against ${LABEL[anchor]} in round trips: the goal allows ${goal} x ${f1(a)} = ${f1(allowed)} RTTs. Push's floor is 3 (TCP, TLS with ` +
+    `False Start, the page with its pushes) + ${f1(dp.rtts)} to deliver its ${(pBytes / 1024).toFixed(1)} KiB down on one connection ` +
+    `(${dp.windows} slow-start window${dp.windows === 1 ? '' : 's'} from IW10 = ${(IW10 / 1000).toFixed(1)} KB; serialised alone at ${c.mbps} Mbit/s ${f1(dp.serial)} RTTs) = ` +
+    `${f1(floor)} RTTs, measured ${f1(p)}: ${verdict}. ${LABEL[anchor]} carried ${(aBytes / 1024).toFixed(1)} KiB over ${aConns} connection${aConns === 1 ? '' : 's'} ` +
+    `(${da.windows} window${da.windows === 1 ? '' : 's'} from ${aConns} x IW10, ${f1(da.rtts)} RTTs of delivery, against push's ${dp.windows} from one).`
+}
+
 /** Median and range of Chromium's connectStart less the shaper's first accept, over every Chromium load. */
 function skewText (cells: Cell[]): string {
   const skews = cells.flatMap((c) => BROWSER_MODES.flatMap((m) => (c.samples.get(m) ?? []).map((x) => x.skewMs).filter((x): x is number => x !== undefined)))
@@ -613,7 +722,7 @@ function skewText (cells: Cell[]): string {
   return `${median(skews).toFixed(1)} ms on median (${Math.min(...skews).toFixed(1)} to ${Math.max(...skews).toFixed(1)} ms)`
 }
 
-function resultsSection (o: { runs: number, full: boolean, repeat: boolean, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
+function resultsSection (o: { runs: number, full: boolean, repeat: boolean, args: string, pages: PageInfo[], shaperNote: string, lateMean: number, worstLate: number, cells: Cell[], load: string, pin: boolean }): string {
   const modes: AnyMode[] = ['chromium-h1', 'chromium-h2', 'https', 'spdy', 'push', 'push13']
   const spread = (c: Cell, m: AnyMode): string => {
     const s = c.samples.get(m)
@@ -646,9 +755,10 @@ function resultsSection (o: { runs: number, full: boolean, repeat: boolean, page
     const ratios = `push / Chromium h1 ${(p / h1).toFixed(2)}x, / Chromium h2 ${(p / h2).toFixed(2)}x`
     const serial = (m: AnyMode): string => { const s = c.samples.get(m)!; return (median(s.map((x) => x.bytesDown)) * 8 / (c.mbps * 1e6) * 1000 / c.rtt).toFixed(1) }
     const rtts = `push ${(p / c.rtt).toFixed(1)} RTTs (${serial('push')} of them its bytes on the link), Chromium h1 ${(h1 / c.rtt).toFixed(1)}, Chromium h2 ${(h2 / c.rtt).toFixed(1)} (${serial('chromium-h2')} on the link)`
-    if (slowest > c.rtt / 4) return `${at}: **not judged** (the slowest client takes ${fmtMs(slowest)} unshaped, ${(slowest / c.rtt).toFixed(1)} RTTs: its shaped figure is mostly its own CPU on this machine); measured ${ratios}; ${rtts}.`
+    const why = [p / h1 > 0.45 ? roundTripWhy(c, 'chromium-h1', 0.45, unshapedOf(c.page, 'push')) : null, p / h2 > 0.9 ? roundTripWhy(c, 'chromium-h2', 0.9, unshapedOf(c.page, 'push')) : null].filter((x) => x !== null).map((x) => `\n  ${x}`).join('')
+    if (slowest > c.rtt / 4) return `${at}: **not judged** (the slowest client takes ${fmtMs(slowest)} unshaped, ${(slowest / c.rtt).toFixed(1)} RTTs: its shaped figure is mostly its own CPU on this machine); measured ${ratios}; ${rtts}.${why}`
     const miss = [p / h1 > 0.45 ? `push / Chromium h1 ${(p / h1).toFixed(2)}x > 0.45x` : null, p / h2 > 0.9 ? `push / Chromium h2 ${(p / h2).toFixed(2)}x > 0.9x` : null].filter((x) => x !== null)
-    return `${at}: ${miss.length === 0 ? 'both goals met' : `**not met**: ${miss.join('; ')}`}; ${rtts}.`
+    return `${at}: ${miss.length === 0 ? 'both goals met' : `**not met**: ${miss.join('; ')}`}; ${rtts}.${why}`
   }
   const table = (pg: PageInfo): string => {
     const rows = o.cells.filter((c) => c.page === pg).map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} |`)
@@ -664,7 +774,7 @@ ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}${o.args}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
@@ -702,8 +812,8 @@ Round trips each mode needs on the post page (no loss): ${(Object.keys(MODEL_RTT
 Push against the goals, in round trips: against Chromium HTTP/2 it spends the same exchanges (connect, TLS, page)
 but not the one Chromium spends on the assets, and since lib/client False-Starts both pay one round trip for TLS:
 about 3 RTTs against 4 (0.75x, goal 0.9x). Against Chromium HTTPS/1.1 (about 8 RTTs) push's 3 are 0.38x (goal
-0.45x). Where a cell misses, the difference is not in round trips: see each client's unshaped time (its own CPU on
-this machine) and the bytes on the link. The Node https loader is the HTTPS/1.1 client without False Start; it
+0.45x). Where a cell misses, its "why" line gives push's floor in round trips from the cell's own bytes and
+connections, against what the goal allows, and each client's unshaped time is its own CPU. The Node https loader is the HTTPS/1.1 client without False Start; it
 needs one round trip more than Chromium HTTPS/1.1.
 `
 }

@@ -7,9 +7,11 @@
  * count the TLS versions their connections negotiated and print them on SIGTERM (`TLS {"TLSv1.3":50}`), so the
  * bench can show which version a load generator it cannot configure (wrk) used; fastify-https1-tls12 is the same
  * server held to TLS 1.2 (maxVersion), since wrk cannot pin a version.
+ * js-floor and js-floor-tls are not Fastify and serve only GET /small's answer: see jsFloor().
  */
 import http from 'node:http'
-import type { TLSSocket } from 'node:tls'
+import net from 'node:net'
+import tls, { type TLSSocket } from 'node:tls'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type srcPlugin from '../lib/index'
 import { generateSelfSigned } from '../lib/tls/certificates'
@@ -48,6 +50,48 @@ async function fastify (app: FastifyInstance): Promise<number> {
   return (app.server.address() as { port: number }).port
 }
 
+/** The end of an HTTP/1.1 request head (RFC 9112 section 2.1: the empty line after the header fields). */
+const HEAD_END = Buffer.from('\r\n\r\n')
+/** /small's answer as one canned keep-alive response: the same 11-byte body, the headers Fastify's carry that matter. */
+const CANNED = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${BODY.length}\r\nconnection: keep-alive\r\n\r\n${BODY}`)
+
+/**
+ * The floor of any JavaScript protocol on a Node socket (issue 14): the least a 'data' consumer can do per request.
+ * Each read arrives through Node's JS socket path (onStreamRead -> Readable push -> 'data'); the handler only counts
+ * request heads ("\r\n\r\n", also when split across reads) and writes one canned 200 per head, in one write per
+ * read. No parser, no Fastify, no request object: what it costs per request under a client that writes in pieces is
+ * per-read cost no JS protocol implementation avoids (Node's own HTTP/1.1 server avoids most of it: its C++ parser
+ * consumes the socket). Requests are assumed to be bodiless GETs, as every load in bench/throughput.ts sends.
+ */
+function jsFloor (socket: net.Socket): void {
+  /** How many bytes of HEAD_END the previous reads ended with (0-3). */
+  let carry = 0
+  socket.setNoDelay(true)
+  socket.on('error', () => socket.destroy())
+  socket.on('data', (chunk: Buffer) => {
+    let heads = 0
+    let from = 0
+    if (carry > 0) {
+      // A head end split across reads: continue the match where the previous read left it.
+      let i = 0
+      while (carry < 4 && i < chunk.length && chunk[i] === HEAD_END[carry]) { carry++; i++ }
+      if (carry === 4) { heads++; from = i; carry = 0 } else if (i === chunk.length) { return } else { carry = 0 }
+    }
+    for (let at = chunk.indexOf(HEAD_END, from); at >= 0; at = chunk.indexOf(HEAD_END, from)) { heads++; from = at + 4 }
+    // Keep the longest tail of this read that begins HEAD_END ("\r", "\r\n", "\r\n\r").
+    for (let n = Math.min(3, chunk.length - from); n > 0; n--) {
+      if (HEAD_END.compare(chunk, chunk.length - n, chunk.length, 0, n) === 0) { carry = n; break }
+    }
+    if (heads === 1) socket.write(CANNED)
+    else if (heads > 1) socket.write(Buffer.concat(new Array<Buffer>(heads).fill(CANNED)))
+  })
+}
+
+async function listenFloor (server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as { port: number }).port
+}
+
 async function main (): Promise<number> {
   switch (kind) {
     case 'fastify-http1': return await fastify(Fastify())
@@ -67,6 +111,16 @@ async function main (): Promise<number> {
       await app.listen({ port: 0, host: '127.0.0.1' })
       return app.spdy.port!
     }
+    case 'js-floor': return await listenFloor(net.createServer(jsFloor))
+    case 'js-floor-tls': {
+      // node:tls (OpenSSL, TLS 1.2 and 1.3) with ALPN http/1.1, which go-load checks; counted like the HTTPS kinds.
+      const server = tls.createServer({ ...cert(), ALPNProtocols: ['http/1.1'] }, (s) => {
+        const v = s.getProtocol() ?? 'unknown'
+        tlsVersions[v] = (tlsVersions[v] ?? 0) + 1
+        jsFloor(s)
+      })
+      return await listenFloor(server)
+    }
     case 'npm-spdy': {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const npmSpdy = require('spdy') as { createServer (o: unknown, h: http.RequestListener): http.Server }
@@ -83,7 +137,7 @@ async function main (): Promise<number> {
       return (server.address() as { port: number }).port
     }
     default:
-      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-https1-tls12, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, fastify-spdy-tls-engine, npm-spdy`)
+      throw new Error(`unknown server kind ${kind}; one of fastify-http1, fastify-https1, fastify-https1-tls12, fastify-h2c, fastify-h2, fastify-spdy, fastify-spdy-tls, fastify-spdy-tls-engine, js-floor, js-floor-tls, npm-spdy`)
   }
 }
 

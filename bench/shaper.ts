@@ -45,6 +45,55 @@ export interface ShaperStats {
   /** When the first connection was accepted, as an epoch time in ms (performance.timeOrigin + now): lets a client
    * with its own clock (a browser's Navigation Timing) be checked against the link's. */
   firstConnectAt: number
+  /** The down direction read as TLS records (their 5-byte headers are in the clear), every connection summed. */
+  recordsDown: RecordTally
+}
+
+/**
+ * TLS records by content type (RFC 5246 section 6.2.1): handshake (22, the encrypted Finished included), change
+ * cipher spec (20), alert (21), application data (23); `bytes` count record headers too. Lets a bench say what a
+ * connection's bytes were made of without decrypting them.
+ */
+export interface RecordTally { handshake: TypeTally, ccs: TypeTally, alert: TypeTally, data: TypeTally, other: TypeTally }
+export interface TypeTally { records: number, bytes: number }
+
+export const emptyTally = (): RecordTally => ({ handshake: { records: 0, bytes: 0 }, ccs: { records: 0, bytes: 0 }, alert: { records: 0, bytes: 0 }, data: { records: 0, bytes: 0 }, other: { records: 0, bytes: 0 } })
+
+/** a - b, per type (a later stats() less an earlier one). */
+export function tallyLess (a: RecordTally, b: RecordTally): RecordTally {
+  const out = emptyTally()
+  for (const k of Object.keys(out) as Array<keyof RecordTally>) out[k] = { records: a[k].records - b[k].records, bytes: a[k].bytes - b[k].bytes }
+  return out
+}
+
+/** Reads one direction of one connection as a TLS record stream, into a shared tally. */
+class RecordReader {
+  private head = Buffer.alloc(0)
+  private skip = 0
+  constructor (private readonly tally: RecordTally) {}
+
+  push (chunk: Buffer): void {
+    let off = 0
+    while (off < chunk.length) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - off)
+        this.skip -= n
+        off += n
+        continue
+      }
+      const take = Math.min(5 - this.head.length, chunk.length - off)
+      this.head = Buffer.concat([this.head, chunk.subarray(off, off + take)])
+      off += take
+      if (this.head.length < 5) return
+      const len = this.head.readUInt16BE(3)
+      const type = this.head[0]
+      const t = type === 22 ? this.tally.handshake : type === 20 ? this.tally.ccs : type === 21 ? this.tally.alert : type === 23 ? this.tally.data : this.tally.other
+      t.records++
+      t.bytes += 5 + len
+      this.head = Buffer.alloc(0)
+      this.skip = len
+    }
+  }
 }
 
 export interface Shaper {
@@ -213,9 +262,11 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
   let connections = 0
   let firstConnectAt = 0
 
-  const flow = (src: net.Socket, dst: net.Socket, link: Link, readyAt: number, dstReady: boolean): Flow => {
+  const recordsDown = emptyTally()
+  const flow = (src: net.Socket, dst: net.Socket, link: Link, readyAt: number, dstReady: boolean, records?: RecordReader): Flow => {
     const f: Flow = { dst, src, pending: [], pendingBytes: 0, undelivered: 0, inflight: 0, cwnd: initialCwnd, readyAt, readyTimer: null, srcEnded: false, ended: false, dstReady }
     src.on('data', (chunk: Buffer) => {
+      records?.push(chunk)
       f.pending.push(chunk)
       f.pendingBytes += chunk.length
       if (f.pendingBytes > PENDING_HIGH) src.pause()
@@ -239,7 +290,7 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
     }
     // Client -> server: nothing leaves before the SYN-ACK came back (one RTT after connect).
     const upFlow = flow(client, upstream, up, now + opts.rttMs, false)
-    flow(upstream, client, down, 0, true)
+    flow(upstream, client, down, 0, true, new RecordReader(recordsDown))
     upstream.on('connect', () => { upFlow.dstReady = true; up.pump(upFlow) })
     const kill = (): void => { client.destroy(); upstream.destroy() }
     client.on('error', kill)
@@ -261,7 +312,8 @@ export async function startShaper (opts: ShaperOptions): Promise<Shaper> {
         lateMaxMs: Math.max(up.lateMax, down.lateMax),
         bytesUp: up.bytes,
         bytesDown: down.bytes,
-        firstConnectAt
+        firstConnectAt,
+        recordsDown: tallyLess(recordsDown, emptyTally())
       }
     },
     dropConnections: async () => {

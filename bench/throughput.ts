@@ -11,7 +11,9 @@
  * a shared machine hits all of them; ratios are against Fastify HTTP/1.1 (wrk) in the same run. Besides req/s, the server process's CPU time per
  * request (utime+stime from /proc) is reported: it is what the protocol stack costs, independent of how well the
  * load generator keeps it busy.
- *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only kind,kind] [--together]
+ *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only term,term] [--together]
+ * --only: the rows whose server kind is one of the terms, or whose server or load description contains one (e.g.
+ * `--only fastify-http1,js-floor,fragment`); nothing is written then.
  * Needs wrk (apt-get install wrk); h2load (apt-get install nghttp2-client) and curl are optional: rows needing a
  * missing tool are skipped with a message. Rewrites its section of bench/RESULTS.md (not in --quick).
  */
@@ -30,9 +32,15 @@ const seconds = argN('seconds', quick ? 1 : 5)
 /** Quick mode downloads 8 MiB instead of 100 so the smoke run stays short. */
 const bigPath = quick ? '/big8' : '/big'
 const bigMiB = quick ? 8 : 100
-/** --only kind,kind: just those servers' rows (e.g. a before/after of one change); nothing is written then. */
+/**
+ * --only term,term: just the rows a term selects (e.g. a before/after of one change); nothing is written then. A term
+ * that is a server kind selects that kind's rows (`fastify-spdy` is not `fastify-spdy-tls`); any other term selects
+ * the rows whose server label or load description contains it (`fragment`, `spdystream`, `TLS 1.2`).
+ */
 const onlyArg = process.argv.indexOf('--only')
-const only = onlyArg >= 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null
+const only = onlyArg >= 0 ? process.argv[onlyArg + 1].split(',').filter((x) => x !== '') : null
+const KINDS = ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-h2c', 'fastify-h2', 'fastify-spdy', 'fastify-spdy-tls', 'js-floor', 'js-floor-tls', 'npm-spdy']
+const selected = (kind: string, ...text: string[]): boolean => only === null || only.some((term) => KINDS.includes(term) ? term === kind : text.some((x) => x.includes(term)))
 /** --together: all servers alive for the whole run (the earlier method), nothing written. */
 const together = process.argv.includes('--together')
 
@@ -45,14 +53,21 @@ function have (tool: string, args: string[]): boolean {
 /**
  * bench/go-load (Go: spdystream for SPDY, net/http for HTTP/1.1), a load generator none of our code is in; built
  * here, after apt-get installs Go and spdystream if they are missing (not in --quick: the smoke run must stay
- * short, so it skips these rows instead). Not needed for --only rows it has none of.
+ * short, so it skips these rows instead). Built when the first selected row needs it (see add()), so an --only run
+ * without go-load rows does not build it.
  */
-const goLoad = only === null || ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-spdy', 'fastify-spdy-tls'].some((kind) => only.has(kind)) ? ensureGoLoad(join(__dirname, '.out'), { install: !quick }) : { skip: 'not needed for --only' }
-if ('skip' in goLoad) process.stdout.write(`skip go-load rows: ${goLoad.skip}\n`)
+let goLoadBuilt: ReturnType<typeof ensureGoLoad> | null = null
+const goLoad = (): ReturnType<typeof ensureGoLoad> => {
+  if (goLoadBuilt === null) {
+    goLoadBuilt = ensureGoLoad(join(__dirname, '.out'), { install: !quick })
+    if ('skip' in goLoadBuilt) process.stdout.write(`skip go-load rows: ${goLoadBuilt.skip}\n`)
+  }
+  return goLoadBuilt
+}
 /** npm spdy 4 loads http-deceiver, which calls process.binding('http_parser'): removed in Node 24, so no npm-spdy rows there. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const npmSpdyLoads = ((): boolean => { try { require('spdy'); return true } catch { return false } })()
-const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']), goload: 'binary' in goLoad, spdy: npmSpdyLoads }
+const tools = { wrk: have('wrk', ['--version']), h2load: have('h2load', ['--version']), curl: have('curl', ['--version']), get goload () { return 'binary' in goLoad() }, spdy: npmSpdyLoads }
 const missing = (need: keyof typeof tools): string => need === 'spdy' ? `npm spdy does not load on Node ${process.version}` : `${need} is not installed`
 
 /** `tlsVersions()`: the versions its HTTPS connections negotiated, once it has exited (servers.ts prints them). */
@@ -75,6 +90,12 @@ function startServer (kind: string): Promise<Server> {
     })
     proc.on('exit', (code) => reject(new Error(`${kind} exited with ${code}`)))
   })
+}
+
+/** read(2)-family system calls a process has made (/proc/PID/io syscr): one per socket read libuv does. */
+function readCalls (pid: number): number {
+  const m = /^syscr: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
+  return m === null ? NaN : Number(m[1])
 }
 
 /** utime+stime of a process in seconds (taskset execs node, so the pid is the server's). */
@@ -120,8 +141,9 @@ const spdyLoad = (tls: boolean, connections: number, streams: number, fragment =
 
 /** bench/go-load: `-proto spdy` (spdystream, SPDY/3) or `-proto http1` (net/http); same JSON as spdy-load's. */
 const goLoadRun = (proto: 'spdy' | 'http1', connections: number, streams: number, tlsVersion?: '1.2' | '1.3', fragment = 1): Load => (port, secs) => {
-  if (!('binary' in goLoad)) throw new Error('go-load is not built')
-  const out = onCore1(goLoad.binary, ['-proto', proto, '-port', String(port), ...(tlsVersion !== undefined ? ['-tls', tlsVersion] : []), ...(fragment > 1 ? ['-fragment', String(fragment)] : []), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
+  const built = goLoad()
+  if (!('binary' in built)) throw new Error('go-load is not built')
+  const out = onCore1(built.binary, ['-proto', proto, '-port', String(port), ...(tlsVersion !== undefined ? ['-tls', tlsVersion] : []), ...(fragment > 1 ? ['-fragment', String(fragment)] : []), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
   const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
   if (r.errors > 0) throw new Error(`${r.errors} errors in go-load ${proto}`)
   return { requests: r.requests, seconds: r.seconds, served: r.all, clientCpu: r.clientCpu }
@@ -145,7 +167,8 @@ const spdyDownload = (tls: boolean): Download => (port) => {
   return r.mbps
 }
 
-interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], clientCpu: number[] }
+/** `reads`: the server's read system calls per request served (/proc/PID/io), per run. */
+interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], clientCpu: number[], reads: number[] }
 interface DlCase { kind: string, label: string, client: string, run: Download, mbps: number[] }
 
 const cases: Case[] = []
@@ -153,31 +176,45 @@ const downloads: DlCase[] = []
 const skipped: string[] = []
 /** The HTTP/1.1 load whose requests arrive in 8 writes each, like spdy-load --fragment 8's frames. */
 const FRAGMENTED_HTTP1 = 'go-load net/http -fragment 8 (every write in 8 writes)'
+/** The same over TLS: go-load splits the plaintext above crypto/tls, so each piece is its own TLS record. */
+const fragmentedHttps = (v: '1.2' | '1.3'): string => `go-load net/http -tls ${v} -fragment 8 (every write in 8 TLS records)`
+const GO_HTTP1 = 'go-load net/http, 50 keep-alive connections'
+const JS_FLOOR = 'js-floor (a bare JS \'data\' handler: finds each request head, writes a canned 200)'
+const JS_FLOOR_TLS = 'js-floor TLS (the same on node:tls)'
 
 function add (need: keyof typeof tools | null, kind: string, label: string, load: string, run: Load): void {
-  if (only !== null && !only.has(kind)) return
+  if (!selected(kind, label, load)) return
   // The smoke run exercises each stack once: the 10 x 10 rows add no code path, nor do go-load's HTTP/1.1 and the
   // fragmented rows (go-load is exercised by its SPDY row, --fragment is one write loop).
   if (quick && (load.includes('10 connections') || load.startsWith('go-load net/http') || load.includes('--fragment'))) return
   if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${missing(need)}`); return }
-  cases.push({ kind, label, load, run, rps: [], cpuUs: [], clientCpu: [] })
+  cases.push({ kind, label, load, run, rps: [], cpuUs: [], clientCpu: [], reads: [] })
 }
 function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
-  if (only !== null && !only.has(kind)) return
+  if (!selected(kind, label, client)) return
   if (need !== null && !tools[need]) { skipped.push(`${label} download: ${missing(need)}`); return }
   downloads.push({ kind, label, client, run, mbps: [] })
 }
 
 add('wrk', 'fastify-http1', 'Fastify HTTP/1.1', 'wrk, 50 keep-alive connections', wrk('http'))
-add('goload', 'fastify-http1', 'Fastify HTTP/1.1', 'go-load net/http, 50 keep-alive connections', goLoadRun('http1', 50, 1))
+add('goload', 'fastify-http1', 'Fastify HTTP/1.1', GO_HTTP1, goLoadRun('http1', 50, 1))
 // The like-for-like anchor of the fragmented SPDY rows: the same HTTP/1.1 server when each request arrives in pieces.
 add('goload', 'fastify-http1', 'Fastify HTTP/1.1', `${FRAGMENTED_HTTP1}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, undefined, 8))
 // Issue 12's comparison: small GETs over TLS at one version, HTTPS/1.1 against SPDY on the plugin's OpenSSL side.
 // wrk cannot pin a TLS version: the server kind does (fastify-https1-tls12), and servers.ts reports what was used.
 add('wrk', 'fastify-https1', 'Fastify HTTPS/1.1 TLS 1.3 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
 add('goload', 'fastify-https1', 'Fastify HTTPS/1.1 TLS 1.3 (Node TLS)', 'go-load net/http -tls 1.3, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.3'))
+// The like-for-like anchor of the spdystream TLS rows: HTTPS/1.1 when each request arrives as 8 records.
+add('goload', 'fastify-https1', 'Fastify HTTPS/1.1 TLS 1.3 (Node TLS)', `${fragmentedHttps('1.3')}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, '1.3', 8))
 add('wrk', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', 'wrk, 50 keep-alive connections', wrk('https'))
 add('goload', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', 'go-load net/http -tls 1.2, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.2'))
+add('goload', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', `${fragmentedHttps('1.2')}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, '1.2', 8))
+// The floor: what a JavaScript socket consumer pays per request with no protocol work at all, whole and in pieces,
+// against which the fragmented rows above and below are read (the paragraph after the table).
+add('goload', 'js-floor', JS_FLOOR, GO_HTTP1, goLoadRun('http1', 50, 1))
+add('goload', 'js-floor', JS_FLOOR, `${FRAGMENTED_HTTP1}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, undefined, 8))
+add('goload', 'js-floor-tls', JS_FLOOR_TLS, 'go-load net/http -tls 1.2, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.2'))
+add('goload', 'js-floor-tls', JS_FLOOR_TLS, `${fragmentedHttps('1.2')}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, '1.2', 8))
 add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 1 connection x 100 streams', h2load('http', 1, 100))
 add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 10 connections x 10 streams', h2load('http', 10, 10))
 add('h2load', 'fastify-h2', 'Fastify HTTP/2 TLS (Node TLS)', 'h2load, 1 connection x 100 streams', h2load('https', 1, 100))
@@ -286,6 +323,57 @@ over 0.30-0.38 s; /proc/PID/stat), so the one Node process that decrypts, decode
 not the server.`
 
 const k = (n: number): string => n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n.toFixed(0)
+/** a / b as "1.23x", or n/a when the row b comes from was not run. */
+const ratio = (a: number, b: number | null): string => b === null ? 'n/a' : `${(a / b).toFixed(2)}x`
+
+/**
+ * Which part of a fragmenting client's cost is the per-read cost any JavaScript socket consumer pays (issue 14), from
+ * this run's figures: the js-floor server, whole and in pieces, against Fastify HTTP/1.1 (Node's C++ parser consumes
+ * the socket: per read it runs one small JS callback, onParserExecute, and no Readable machinery) and SPDY.
+ * Node v20's paths, read in its sources: a 'data' consumer pays, per read, lib/internal/stream_base_commons.js
+ * onStreamRead (a FastBuffer over the read) -> Readable push/readableAddChunk -> addChunk -> emit('data') ->
+ * maybeReadMore (a process.nextTick); _http_server.js connectionListenerInternal calls parser.consume(socket._handle)
+ * for TCP and TLS sockets alike, so HTTP/1.1 reads go to the C++ parser (node_http_parser.cc OnStreamRead: Execute,
+ * then one MakeCallback to kOnExecute). Over TLS, TLSWrap::ClearOut emits one read per SSL_read, and SSL_read returns
+ * at most one record: a request in 8 records is 8 reads for either consumer.
+ */
+function floorText (row: (kind: string, load: string) => Case | undefined, spdyRows: Case[]): string {
+  const us = (c: Case): number => median(c.cpuUs)
+  const reads = (c: Case): number => median(c.reads)
+  /** Extra CPU per extra read between a row whole and the same row fragmented. */
+  const perRead = (whole: Case, frag: Case): number => (us(frag) - us(whole)) / (reads(frag) - reads(whole))
+  const pair = (name: string, whole: Case, frag: Case): string => `${name} ${us(whole).toFixed(1)} us per request whole (${reads(whole).toFixed(2)} reads) and ` +
+    `${us(frag).toFixed(1)} us in pieces (${reads(frag).toFixed(2)} reads): +${(us(frag) - us(whole)).toFixed(1)} us, ${perRead(whole, frag).toFixed(2)} us per extra read`
+  const out: string[] = []
+  const floorWhole = row('js-floor', GO_HTTP1)
+  const floorFrag = row('js-floor', FRAGMENTED_HTTP1)
+  const h1Whole = row('fastify-http1', GO_HTTP1)
+  const h1Frag = row('fastify-http1', FRAGMENTED_HTTP1)
+  if (floorWhole !== undefined && floorFrag !== undefined) {
+    const p = perRead(floorWhole, floorFrag)
+    const spdy = spdyRows.filter((c) => c.load.includes('fragment') || c.load.includes('spdystream')).map((c) =>
+      `${c.load} ${us(c).toFixed(1)} us at ${reads(c).toFixed(2)} reads per request, of which the floor's reads account for ~${(p * reads(c)).toFixed(1)} us (${(p * reads(c) / us(c) * 100).toFixed(0)}%)`)
+    const whole = spdyRows.find((c) => !c.load.includes('fragment') && !c.load.includes('spdystream'))
+    out.push(`Per-read floor, plain TCP (the same go-load net/http client, 50 keep-alive connections, each request whole, then in 8 writes; reads are the server's read system calls per request served): ` +
+      pair('js-floor (JS \'data\' handler, no protocol)', floorWhole, floorFrag) +
+      (h1Whole !== undefined && h1Frag !== undefined ? `; ${pair('Fastify HTTP/1.1 (C++ parser consumes the socket)', h1Whole, h1Frag)}` : '') +
+      (spdy.length > 0 ? `. SPDY/3(.1) plain${whole !== undefined ? ` (${us(whole).toFixed(1)} us at ${reads(whole).toFixed(2)} reads per request under ${whole.load})` : ''}: ${spdy.join('; ')}` : '') +
+      `. The floor's cost per read is what any JavaScript protocol on a Node socket pays before doing any work of its own; what a row costs above it is the protocol's.\n`)
+  }
+  const tlsWhole = row('js-floor-tls', 'go-load net/http -tls 1.2,')
+  const tlsFrag = row('js-floor-tls', fragmentedHttps('1.2'))
+  const hsWhole = row('fastify-https1-tls12', 'go-load net/http -tls 1.2,')
+  const hsFrag = row('fastify-https1-tls12', fragmentedHttps('1.2'))
+  if (tlsWhole !== undefined && tlsFrag !== undefined) {
+    // Over TLS the server's read system calls do not count what a consumer sees: TLSWrap hands up one read per record.
+    const rec = (whole: Case, frag: Case): string => `${us(whole).toFixed(1)} us whole (1 record per request) and ${us(frag).toFixed(1)} us in 8 records: +${(us(frag) - us(whole)).toFixed(1)} us, ${((us(frag) - us(whole)) / 7).toFixed(2)} us per extra record`
+    const pieces = row('fastify-spdy-tls', 'go-load spdystream -tls 1.2')
+    out.push(`Per-record floor, TLS 1.2 (go-load net/http -tls 1.2, 50 keep-alive connections): js-floor TLS ${rec(tlsWhole, tlsFrag)}` +
+      (hsWhole !== undefined && hsFrag !== undefined ? `; Fastify HTTPS/1.1 TLS 1.2 ${rec(hsWhole, hsFrag)}` : '') +
+      (pieces !== undefined ? `; fastify-spdy SPDY/3 TLS 1.2 under ${pieces.load}: ${us(pieces).toFixed(1)} us per request, ${ratio(us(pieces), us(tlsFrag))} the fragmented floor's` : '') + '.\n')
+  }
+  return out.join('')
+}
 
 async function main (): Promise<void> {
   const loadStart = loadavg()
@@ -299,13 +387,16 @@ async function main (): Promise<void> {
   const tlsSeen = new Map<string, number>()
   const measure = (c: Case, srv: Server, i: number): void => {
     const cpu0 = cpuSeconds(srv.proc.pid!)
+    const reads0 = readCalls(srv.proc.pid!)
     const r = c.run(srv.port, seconds)
     const cpu = cpuSeconds(srv.proc.pid!) - cpu0
+    const reads = (readCalls(srv.proc.pid!) - reads0) / (r.served ?? r.requests)
     const perReq = cpu / (r.served ?? r.requests) * 1e6
     c.rps.push(r.requests / r.seconds)
     c.cpuUs.push(perReq)
+    c.reads.push(reads)
     if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
-    process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req` +
+    process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req, ${reads.toFixed(2)} reads/req` +
       ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
   }
   const download = (d: DlCase, srv: Server, i: number): void => {
@@ -349,12 +440,16 @@ async function main (): Promise<void> {
   } finally {
     for (const s of servers.values()) s.proc.kill('SIGTERM')
   }
-  const anchor = median(cases[0].rps)
-  const anchorCpu = median(cases[0].cpuUs)
+  /** The row of `kind` whose load description starts with `load`. */
+  const row = (kind: string, load: string): Case | undefined => cases.find((c) => c.kind === kind && c.load.startsWith(load))
+  // The anchor: Fastify HTTP/1.1 under wrk (absent from an --only run that leaves it out: its ratios read n/a).
+  const wrkHttp1 = row('fastify-http1', 'wrk')
+  const anchor = wrkHttp1 === undefined ? null : median(wrkHttp1.rps)
+  const anchorCpu = wrkHttp1 === undefined ? null : median(wrkHttp1.cpuUs)
   // The same HTTP/1.1 server driven by go-load's net/http: the anchor for rows whose client is go-load too.
-  const goHttp1 = cases.find((c) => c.kind === 'fastify-http1' && c.load.startsWith('go-load'))
+  const goHttp1 = row('fastify-http1', GO_HTTP1)
   const goAnchorCpu = goHttp1 === undefined ? null : median(goHttp1.cpuUs)
-  const vsGo = (cpu: number): string => goAnchorCpu === null ? 'n/a' : `${(cpu / goAnchorCpu).toFixed(2)}x`
+  const vsGo = (cpu: number): string => ratio(cpu, goAnchorCpu)
   // Server CPU per request leads: it is the stack's cost whatever the client; req/s also measures the client.
   const table = ['| server | load generator | **server CPU per request** (median) | spread | CPU vs Fastify HTTP/1.1 (wrk) | CPU vs Fastify HTTP/1.1 (go-load net/http) | req/s (median) | spread | req/s vs Fastify HTTP/1.1 (wrk) | server core busy | load generator core busy |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -362,7 +457,7 @@ async function main (): Promise<void> {
       const m = median(c.rps)
       const cpu = median(c.cpuUs)
       const client = c.clientCpu.length > 0 ? median(c.clientCpu).toFixed(2) : 'n/a (C)'
-      return `| ${c.label} | ${c.load} | **${cpu.toFixed(1)} us** | ${Math.min(...c.cpuUs).toFixed(1)}-${Math.max(...c.cpuUs).toFixed(1)} | ${(cpu / anchorCpu).toFixed(2)}x | ${vsGo(cpu)} | ${k(m)} | ${k(Math.min(...c.rps))}-${k(Math.max(...c.rps))} | ${(m / anchor).toFixed(2)}x | ${(m * cpu / 1e6).toFixed(2)} | ${client} |`
+      return `| ${c.label} | ${c.load} | **${cpu.toFixed(1)} us** | ${Math.min(...c.cpuUs).toFixed(1)}-${Math.max(...c.cpuUs).toFixed(1)} | ${ratio(cpu, anchorCpu)} | ${vsGo(cpu)} | ${k(m)} | ${k(Math.min(...c.rps))}-${k(Math.max(...c.rps))} | ${ratio(m, anchor)} | ${(m * cpu / 1e6).toFixed(2)} | ${client} |`
     })].join('\n')
   const dlAnchor = downloads.length > 0 ? median(downloads[0].mbps) : 1
   const dlTable = ['| server | client | MiB/s (median) | spread | vs first row |', '| --- | --- | --- | --- | --- |',
@@ -376,31 +471,37 @@ async function main (): Promise<void> {
   const spdyRows = cases.filter((c) => c.kind === 'fastify-spdy')
   const goal = spdyRows.map((c) => {
     const cpu = median(c.cpuUs)
-    const worst = Math.max(cpu / anchorCpu, goAnchorCpu === null ? 0 : cpu / goAnchorCpu)
-    return `${c.load}: ${(cpu / anchorCpu).toFixed(2)}x (wrk) / ${vsGo(cpu)} (net/http)${worst > 0.8 ? ' **not met**' : ' met'}`
+    const worst = Math.max(anchorCpu === null ? 0 : cpu / anchorCpu, goAnchorCpu === null ? 0 : cpu / goAnchorCpu)
+    return `${c.load}: ${ratio(cpu, anchorCpu)} (wrk) / ${vsGo(cpu)} (net/http)${worst > 0.8 ? ' **not met**' : ' met'}`
   })
   // Like for like: a client that writes in pieces makes any Node server pay a read per piece (libuv read, a Buffer,
   // a 'data' event), whatever the protocol; so the fragmented SPDY rows are also set against HTTP/1.1 fragmented.
-  const fragHttp1 = cases.find((c) => c.kind === 'fastify-http1' && c.load.startsWith(FRAGMENTED_HTTP1))
+  const fragHttp1 = row('fastify-http1', FRAGMENTED_HTTP1)
   const fragRows = spdyRows.filter((c) => c.load.includes('fragment') || c.load.includes('spdystream'))
   const likeForLike = fragHttp1 === undefined || fragRows.length === 0 ? '' : `Like for like, the fragmenting SPDY clients against Fastify HTTP/1.1 under ${FRAGMENTED_HTTP1} (${median(fragHttp1.cpuUs).toFixed(1)} us): ` +
     fragRows.map((c) => `${c.load} ${(median(c.cpuUs) / median(fragHttp1.cpuUs)).toFixed(2)}x`).join('; ') + '.\n'
   const verdict = spdyRows.length === 0 ? '' : `\nIssue 14 goal (server CPU per small GET over plain SPDY <= 0.8x Fastify HTTP/1.1's, every client): ${goal.join('; ')}.\n` + likeForLike +
-    `Issue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1 with wrk, same run): ${spdyRows.map((c) => `${c.load} ${(median(c.rps) / anchor).toFixed(2)}x`).join(', ')}.\n`
+    `Issue 4 target (SPDY plain small-GET req/s >= Fastify HTTP/1.1 with wrk, same run): ${spdyRows.map((c) => `${c.load} ${ratio(median(c.rps), anchor)}`).join(', ')}.\n`
   // Issue 12's goal: SPDY over the plugin's OpenSSL side at least 1.0x Fastify HTTPS/1.1's small-GET req/s, at the
   // same TLS version, in the same run (the HTTPS anchor is wrk, the row the issue names; go-load's is shown too).
   const tlsGoal = (['1.3', '1.2'] as const).map((v) => {
     const kind = v === '1.3' ? 'fastify-https1' : 'fastify-https1-tls12'
-    const httpsWrk = cases.find((c) => c.kind === kind && c.load.startsWith('wrk'))
+    const httpsWrk = row(kind, 'wrk')
     const rows = cases.filter((c) => c.label.includes(`TLS ${v} (server: OpenSSL)`))
-    if (httpsWrk === undefined || rows.length === 0) return ''
-    const base = median(httpsWrk.rps)
-    return `TLS ${v} (HTTPS/1.1 wrk ${k(base)} req/s): ${rows.map((c) => `${c.load} ${(median(c.rps) / base).toFixed(2)}x${median(c.rps) >= base ? ' met' : ' **not met**'}`).join('; ')}`
+    // Like for like: spdystream writes each frame in pieces, each its own TLS record; so does this HTTPS/1.1 load.
+    const httpsFrag = row(kind, fragmentedHttps(v))
+    const pieces = rows.filter((c) => c.load.includes('spdystream'))
+    const fair = httpsFrag === undefined || pieces.length === 0 ? '' : `; like for like, against Fastify HTTPS/1.1 under ${fragmentedHttps(v)} (${k(median(httpsFrag.rps))} req/s, ${median(httpsFrag.cpuUs).toFixed(1)} us per request): ` +
+      pieces.map((c) => `${c.load} req/s ${ratio(median(c.rps), median(httpsFrag.rps))}, server CPU per request ${ratio(median(c.cpuUs), median(httpsFrag.cpuUs))}`).join('; ')
+    if (rows.length === 0) return ''
+    const base = httpsWrk === undefined ? null : median(httpsWrk.rps)
+    return `TLS ${v} (HTTPS/1.1 wrk ${base === null ? 'not run' : `${k(base)} req/s`}): ${rows.map((c) => `${c.load} ${ratio(median(c.rps), base)}${base === null ? '' : median(c.rps) >= base ? ' met' : ' **not met**'}`).join('; ')}${fair}`
   }).filter((x) => x !== '')
   const seen = [...tlsSeen].map(([key, n]) => `${key}: ${n}`).join(', ')
   const tlsVerdict = tlsGoal.length === 0 ? '' : `Issue 12 goal (SPDY over the OpenSSL side, small-GET req/s >= Fastify HTTPS/1.1 at the same TLS version, same run): ${tlsGoal.join('. ')}.\n` +
     (seen !== '' ? `TLS versions the HTTPS/1.1 servers negotiated (connections, warm-up included): ${seen}.\n` : '')
-  process.stdout.write(verdict + tlsVerdict)
+  const floor = floorText(row, spdyRows)
+  process.stdout.write(verdict + tlsVerdict + floor)
   if (quick || only !== null || together) return
   const load = loadavg()
   // The 1-minute averages only: the 5- and 15-minute ones still carry whatever ran before the bench started, and the
@@ -428,7 +529,7 @@ there. SPDY CPU per request divides the server's CPU by every request answered d
 warm-up included (the generator reports both counts).
 ${skipped.length > 0 ? `\nSkipped (missing tools or packages): ${skipped.join('; ')}.\n` : ''}
 ${table}
-${verdict}${tlsVerdict}
+${verdict}${tlsVerdict}${floor}
 One download of 100 MiB on a fresh connection (TLS rows include the handshake):
 
 ${dlTable}

@@ -99,15 +99,21 @@ export function pushUnlessCached (request: FastifyRequest, fn: PushFunction, pat
   return p
 }
 
+/** Whether a push was started for this request (`config.spdy.push`, `reply.push()`): only then is a cookie due. */
+export function pushesStarted (request: FastifyRequest): boolean {
+  return states.has(request.raw)
+}
+
 /** After the page's pushes: the Set-Cookie naming what the browser now has. Nothing when no push was attempted. */
 export async function setPushCookie (request: FastifyRequest, reply: FastifyReply, s: CacheAwarePushSettings): Promise<void> {
   const st = states.get(request.raw)
   if (st === undefined) return
   await Promise.all(st.pending)
+  // Unchanged (a repeat visit that skipped everything, or another page whose assets the cookie already names):
+  // no Set-Cookie, and nothing to encode. Its bytes are most of what such a visit adds to the page, and the
+  // lifetime then keeps counting from when the assets were last pushed, as the browser's cached copies' own ages do.
+  if (st.received !== null && [...st.now].every((k) => hasValue(st.have, k))) return
   const { value } = encodeCasperCookie(st.now, st.have, s.hashBits, s.maxCookieBytes)
-  // Unchanged (a repeat visit that skipped everything): no Set-Cookie. Its bytes are most of what such a visit
-  // adds to the page, and the lifetime then keeps counting from when the assets were last pushed, as the
-  // browser's cached copies' own ages do.
   if (value === st.received) return
   // Path=/: pushes are site-wide. HttpOnly: no script needs it. SameSite=Lax: sent on top-level navigations,
   // which is when pages (and their pushes) are requested.

@@ -5,7 +5,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyListenOptions, FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import { kPush, type PushFunction } from './server/push'
-import { pushUnlessCached, setPushCookie, type CacheAwarePushSettings } from './cache-aware-push'
+import { pushesStarted, pushUnlessCached, setPushCookie, type CacheAwarePushSettings } from './cache-aware-push'
 import { resolveOptions, splitRegisterOptions, type FastifySpdyOptions } from './options'
 import { SpdyAlreadyRegisteredError } from './errors'
 import { alternateProtocolHook } from './alternate-protocol'
@@ -150,6 +150,9 @@ function pushOnSend (casper: CacheAwarePushSettings | null): onSendHookHandler {
       return
     }
     for (const path of list) void pushUnlessCached(request, fn, path, casper)
+    // A response that pushed nothing (most of them: assets, API calls) goes on at once; only a page that pushes
+    // waits, for its pushes' skip decisions, to write the cookie.
+    if (!pushesStarted(request)) { done(null, payload); return }
     setPushCookie(request, reply, casper).then(() => done(null, payload), (err: Error) => done(err))
   }
 }

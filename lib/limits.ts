@@ -48,6 +48,13 @@ export interface LimitSpec { default: number; min: number; max: number; unit: st
 const MAX_31 = 0x7fffffff
 
 /**
+ * The least maxPushCookieBytes can be: the cache-aware push cookie's value for the empty set, its 4-byte header
+ * (lib/server/casper.ts: version and hash bits, Rice parameter, count) in base64url without padding, 6 characters.
+ * lib/server/casper.ts takes it from here (a test checks it against the encoder), so the bound and the format agree.
+ */
+export const MIN_COOKIE_BYTES = 6
+
+/**
  * The numbers, with why:
  * - maxConcurrentStreams 100: what Chrome and Node's http2 use; enough to fetch a page's assets at once, while
  *   bounding per-session state to 100 streams (each holds a request and response object).
@@ -84,12 +91,14 @@ const MAX_31 = 0x7fffffff
  *   (1000 PING replies are 12 KB), so the budget trips before reading pauses and unreadOutputTimeout is needed. nghttp2's
  *   max_outbound_ack and Envoy's max_outbound_control_frames default (the CVE-2019-9512/9515 fixes); a browser
  *   has a handful queued at most. About 150 bytes each in memory, so 150 KB per session at worst.
- * - maxHeadersFramesPerStream 16: HEADERS frames the peer may send on one stream after its SYN_STREAM (SPDY/3
- *   section 2.6.7), and per 10 s on streams we reset (dropped, SPDY/3 section 2.4.2, yet inflated); past it GOAWAY. A request uses none, or one for trailers, and the server reads only their FIN;
- *   16 leaves room for a peer that splits its trailers. Without it, HEADERS on one open stream cost only the
- *   inflation budget above: 10 peers each sending 16 KB blocks kept the server inflating with a normal GET's p99
- *   5x to 200x its value before (bench/hostile.ts, loaded machine), where Node's http2 cuts the CONTINUATION flood
- *   that is its equivalent; with the cap all 10 were cut and the p99 did not move.
+ * - maxHeadersFramesPerStream 16: HEADERS frames the peer may send on one stream after its SYN_STREAM (SPDY/3 section
+ *   2.6.7), and per 10 s on streams we reset for the peer's error (dropped, SPDY/3 section 2.4.2, yet inflated); past
+ *   it GOAWAY. HEADERS on streams the app cancelled are the race's leftovers, not an error: they cost
+ *   maxWorklessFramesPerWindow instead, so many cancels never add up to a false GOAWAY. A request uses none, or one for
+ *   trailers, and the server reads only their FIN; 16 leaves room for a peer that splits its trailers. Without it,
+ *   HEADERS on one open stream cost only the inflation budget above: 10 peers each sending 16 KB blocks kept the server
+ *   inflating with a normal GET's p99 5x to 200x its value before (bench/hostile.ts, loaded machine), where Node's
+ *   http2 cuts the CONTINUATION flood that is its equivalent; with the cap all 10 were cut and the p99 did not move.
  * - maxInflatedHeaderBytesPerWindow 256 MiB per 10 s: header-block bytes one session may make us inflate, every
  *   block counted (HEADERS on streams already reset, blocks that fail their checks); past it GOAWAY. It bounds the
  *   CPU a compression bomb buys: ~1000:1 deflate let one connection make us inflate 2.6 GB in 20 s (issue 11), 5x
@@ -132,16 +141,16 @@ const MAX_31 = 0x7fffffff
  *   written. A longer cookie is not decoded at all (treated as empty), so a hostile one costs at most this much
  *   work; the one we write drops the oldest pages' entries to fit. At ~11 bits an entry (hashBits 13) 512
  *   characters name ~280 assets, ten pages' worth of the demo blog, and add ~400 bytes to each request's Cookie
- *   header before SPDY's header compression. Minimum 6: the empty set. Maximum 4096: what RFC 6265 section 6.1
- *   asks browsers to keep of one cookie.
+ *   header before SPDY's header compression. Minimum MIN_COOKIE_BYTES (6): the empty set. Maximum 4096: what
+ *   RFC 6265 section 6.1 asks browsers to keep of one cookie.
  * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a
  *   decode and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA
- *   with no bytes and no FIN); past it GOAWAY. Each DATA frame we send earns the peer a stream and a session
- *   WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of ours, at most 128k updates of
- *   its). A browser sends a handful of the others a minute. Without it a peer could make us decode frames as fast
- *   as it writes them, reading our answers or not: 10 connections sending 1-byte session WINDOW_UPDATEs took a
- *   normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884 ms); Envoy bounds the same
- *   thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
+ *   with no bytes and no FIN, HEADERS on streams the app cancelled); past it GOAWAY. Each DATA frame we send earns
+ *   the peer a stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of
+ *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. Without it a peer could
+ *   make us decode frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte
+ *   session WINDOW_UPDATEs took a normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884
+ *   ms); Envoy bounds the same thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.
  * - maxHeaderRefusalsPerWindow 10 per 10 s: peer streams refused because their header block would take the
  *   session over maxSessionHeaderBytes (or the process over maxProcessHeaderBytes while this session holds at least
  *   half its own budget); past it GOAWAY. Each refused stream still cost a full inflate, and the budgets bound memory,
@@ -179,7 +188,7 @@ export const LIMITS: Record<keyof SpdyLimits, LimitSpec> = {
   requestBodyTimeout: { default: 60_000, min: 0, max: 86_400_000, unit: 'ms without request DATA (0 = none)' },
   maxLogLinesPerConnection: { default: 10, min: 0, max: 1e6, unit: 'warn/error lines per connection' },
   maxLogLinesPerSecond: { default: 100, min: 0, max: 1e6, unit: 'warn/error lines per second per listener' },
-  maxPushCookieBytes: { default: 512, min: 6, max: 4096, unit: 'characters of the cache-aware push cookie value' },
+  maxPushCookieBytes: { default: 512, min: MIN_COOKIE_BYTES, max: 4096, unit: 'characters of the cache-aware push cookie value' },
   maxWorklessFramesPerWindow: { default: 1000, min: 10, max: 1e9, unit: 'frames doing no work per 10 s, plus 2 per DATA frame sent' },
   maxHeaderRefusalsPerWindow: { default: 10, min: 1, max: 1e6, unit: 'streams refused for header memory per 10 s' }
 }

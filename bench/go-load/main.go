@@ -1,7 +1,7 @@
 // go-load: a small-GET load generator for bench/throughput.ts that none of fastify-spdy's code is in.
 //
 //	go-load -proto spdy  -port P [-c 1] [-m 100] [-seconds 5] [-warmup 1] [-path /small]
-//	go-load -proto http1 -port P [-c 50]         [-seconds 5] [-warmup 1] [-path /small] [-fragment N]
+//	go-load -proto http1 -port P [-c 50]         [-seconds 5] [-warmup 1] [-path /small] [-fragment N] [-tls 1.2|1.3]
 //
 // spdy: github.com/moby/spdystream (Debian's golang-github-docker-spdystream-dev), SPDY/3 over plain TCP, c
 // connections with m streams in flight on each (m goroutines, each: SYN_STREAM with FIN, wait for SYN_REPLY, read
@@ -11,9 +11,11 @@
 // -tls 1.2|1.3: over Go's crypto/tls at that version (certificate not verified), ALPN spdy/3 or http/1.1 (RFC
 // 7301); the negotiated version and protocol are checked on each connection, so a row cannot silently measure
 // another TLS version or stack.
-// -fragment N (plain TCP only): every write this process makes goes out as N writes (N segments, TCP_NODELAY),
-// so an HTTP/1.1 request arrives in pieces as spdystream's frames do: the like-for-like anchor for the server's
-// cost per read (bench/throughput.ts "fragmented" rows).
+// -fragment N: every write this process makes goes out as N writes, so a request arrives in pieces as spdystream's
+// frames do: the like-for-like anchor for the server's cost per read (bench/throughput.ts "fragmented" rows). Over
+// plain TCP each piece is its own segment (TCP_NODELAY). With -tls the plaintext is split above crypto/tls, whose
+// every Write seals and sends its own record (RFC 8446 section 5.1 / RFC 5246 section 6.2: records are the unit
+// the server decrypts and hands up), so each piece is its own TLS record: what spdystream over crypto/tls does.
 //
 // Every response body must be the server's 11-byte "hello world" (spdystream does not expose SYN_REPLY headers, so
 // the body is what is checked). Prints one JSON line: requests (after warm-up), all (warm-up included: the server's
@@ -91,6 +93,10 @@ func dial(addr, alpn string) (net.Conn, error) {
 	if st.NegotiatedProtocol != alpn || st.Version != conf.MinVersion {
 		conn.Close()
 		return nil, fmt.Errorf("TLS: got version 0x%x ALPN %q, wanted 0x%x %q", st.Version, st.NegotiatedProtocol, conf.MinVersion, alpn)
+	}
+	if fragment > 1 {
+		// Split above TLS, after the handshake: each piece of plaintext becomes its own record.
+		return fragConn{conn, fragment}, nil
 	}
 	return conn, nil
 }
@@ -200,12 +206,8 @@ func main() {
 	warmup := flag.Float64("warmup", 1, "seconds before counting")
 	path := flag.String("path", "/small", "path to GET")
 	tlsVersion := flag.String("tls", "", "1.2 or 1.3: over crypto/tls at that version, ALPN (default: plain TCP)")
-	flag.IntVar(&fragment, "fragment", 1, "plain TCP: write every buffer as this many writes")
+	flag.IntVar(&fragment, "fragment", 1, "write every buffer as this many writes (TCP segments; with -tls, TLS records)")
 	flag.Parse()
-	if fragment > 1 && *tlsVersion != "" {
-		fmt.Fprintln(os.Stderr, "go-load: -fragment is for plain TCP")
-		os.Exit(2)
-	}
 	switch *tlsVersion {
 	case "":
 	case "1.2":

@@ -18,6 +18,7 @@ import { SpdySession, type SessionEvent } from '../session/session'
 import { TlsClientConnection, type TlsClientSession, type TlsEvent, type TlsHandshakeEvent } from '../tls/client'
 import { Alert, alertName } from '../tls/constants'
 import { EngineDriver, type PullEngine } from '../server/engine-driver'
+import { DeadlineHeap, type Deadline } from './deadlines'
 import { openSslFailure, openSslHandshake, openSslSocket, type OpenSslTlsVersion } from './openssl'
 import {
   ClientCertificateError,
@@ -148,8 +149,6 @@ interface PushState {
   reset: string | null
 }
 
-interface RequestTimeout { until: number, fire: () => void }
-
 interface Pending {
   id: number
   version: SpdyVersion
@@ -160,7 +159,7 @@ interface Pending {
   done: boolean
   pushes: PushState[]
   /** Its `timeout`, a deadline of the connection's driver (SpdyClient.deadline/tick); null for none. */
-  timeout: RequestTimeout | null
+  timeout: Deadline | null
   /** Why our own session reset this stream (a protocolError event precedes the streamReset). */
   ownError: string | null
   /** Body bytes held for this request, pushed streams included, and the most allowed. */
@@ -191,7 +190,9 @@ export class SpdyClient {
   private readonly pending = new Map<number, Pending>()
   private readonly pushes = new Map<number, { push: PushState, owner: Pending }>()
   /** Requests' timeouts: the driver's one timer is armed at the earliest (deadline), none has a timer of its own. */
-  private readonly timeouts = new Set<RequestTimeout>()
+  private readonly timeouts = new DeadlineHeap()
+  /** Inside receive() or tick(): the driver pumps once they return, so flush() leaves it to the driver. */
+  private inDriver = false
   /** Requests waiting for a stream slot (peer's MAX_CONCURRENT_STREAMS). */
   private readonly waiting: Array<() => void> = []
   private failure: SpdyClientError | null = null
@@ -253,12 +254,14 @@ export class SpdyClient {
     checkMaxBytes('request maxResponseBytes', r.maxResponseBytes)
     const maxBytes = r.maxResponseBytes ?? this.opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
     return await new Promise<SpdyResponse>((resolve, reject) => {
-      let timer: RequestTimeout | null = null
+      let timer: Deadline | null = null
       let p: Pending | null = null
       let gaveUp = false
+      let queued = false
       if (timeout > 0) {
         timer = {
           until: Date.now() + timeout,
+          slot: -1,
           fire: () => {
             if (p !== null) this.finishRequest(p, new ClientTimeoutError(`timed out after ${timeout} ms waiting for the response to ${head.method} ${head.path}`, 'response'))
             else { gaveUp = true; reject(new ClientTimeoutError(`timed out after ${timeout} ms waiting for a stream slot for ${head.method} ${head.path}`, 'response')) }
@@ -268,22 +271,25 @@ export class SpdyClient {
       }
       const open = (): void => {
         if (gaveUp) return
-        if (this.failure !== null) { if (timer !== null) this.timeouts.delete(timer); reject(this.failure); return }
+        if (this.failure !== null) { if (timer !== null) this.timeouts.remove(timer); reject(this.failure); return }
         const hasBody = body !== undefined && body.length > 0
         if (this.goawayStatus !== null) {
           // The server said GOAWAY: it takes no new stream on this connection, so this request was never sent.
-          if (timer !== null) this.timeouts.delete(timer)
+          if (timer !== null) this.timeouts.remove(timer)
           reject(this.unprocessed(`the server sent GOAWAY ${goawayStatusName(this.goawayStatus)} before ${head.method} ${head.path} could be sent`))
           return
         }
         const id = this.session.request(list, { fin: !hasBody, priority: this.version === 2 ? Math.min(3, r.priority ?? 3) : r.priority })
         if (id === 0) {
           if (this.session.closed || this.closing) {
-            if (timer !== null) this.timeouts.delete(timer)
+            if (timer !== null) this.timeouts.remove(timer)
             reject(this.failure ?? new ClientClosedError('the session is closed: the server sent GOAWAY'))
             return
           }
           this.waiting.push(open)
+          // Nothing to send yet, but the driver's timer must cover this request's deadline (once: a request sent
+          // back to wait when a slot went to another keeps the deadline it had).
+          if (timer !== null && !queued) { queued = true; this.flush() }
           return
         }
         p = { id, version: this.version, resolve, reject, headers: null, chunks: [], done: false, pushes: [], timeout: timer, ownError: null, bytes: 0, maxBytes }
@@ -291,25 +297,20 @@ export class SpdyClient {
         if (hasBody) this.session.write(id, body, true)
         this.flush()
       }
+      // open() pumps the driver once (flush): the SYN_STREAM goes out and the timer is re-armed at this deadline.
       open()
-      this.flush() // re-arms the driver's timer at this request's deadline too
     })
   }
 
   /** @internal The earliest request deadline (ms since epoch), or null: the driver's timer is armed at it. */
-  get deadline (): number | null {
-    let at: number | null = null
-    for (const x of this.timeouts) if (at === null || x.until < at) at = x.until
-    return at
-  }
+  get deadline (): number | null { return this.timeouts.earliest }
 
   /** @internal A deadline passed: requests past their timeout fail. */
   tick (now: number): void {
-    for (const x of [...this.timeouts]) {
-      if (x.until > now) continue
-      this.timeouts.delete(x)
-      x.fire()
-    }
+    this.inDriver = true
+    try {
+      for (let x = this.timeouts.takeDue(now); x !== null; x = this.timeouts.takeDue(now)) x.fire()
+    } finally { this.inDriver = false }
   }
 
   /** GOAWAY, TLS close_notify, end of the socket; resolves when the socket is closed. */
@@ -325,8 +326,9 @@ export class SpdyClient {
   /** @internal Bytes from the socket (or decrypted by TLS). */
   receive (bytes: Uint8Array): void {
     if (this.tapIn !== null) this.tap('in', this.tapIn, bytes)
-    this.handle(this.session.receive(bytes, Date.now()))
-    this.flush()
+    // Called from the driver's read (ClientLink.receive), which pumps once this returns.
+    this.inDriver = true
+    try { this.handle(this.session.receive(bytes, Date.now())) } finally { this.inDriver = false }
   }
 
   private tap (direction: FrameDirection, decoder: FrameDecoder, bytes: Uint8Array): void {
@@ -338,7 +340,7 @@ export class SpdyClient {
 
   /** Write what the session queued: the driver takes it through outbound(). */
   private flush (): void {
-    this.link.driver.wake()
+    if (!this.inDriver) this.link.driver.wake()
   }
 
   /** @internal The session's frames, through TLS if on (ClientLink.takeOutbound). */
@@ -519,7 +521,7 @@ export class SpdyClient {
   private finishRequest (p: Pending, result: SpdyResponse | Error): void {
     if (this.pending.get(p.id) !== p) return
     this.pending.delete(p.id)
-    if (p.timeout !== null) this.timeouts.delete(p.timeout)
+    if (p.timeout !== null) this.timeouts.remove(p.timeout)
     for (const q of p.pushes) {
       if (!q.done) { this.pushes.delete(q.id); this.session.reset(q.id, RstStatus.CANCEL) }
     }

@@ -33,9 +33,8 @@ export interface DecoderOptions {
 }
 
 const MASK_31 = 0x7fffffff
-/** Read once: the per-frame paths compare against plain numbers, not a property of another module's object. */
-const WINDOW_UPDATE = ControlType.WINDOW_UPDATE
-const RST_STREAM = ControlType.RST_STREAM
+/** push()'s answer when nothing completed; frozen, so a caller that would add to it fails loudly. */
+const NO_EVENTS: DecodeEvent[] = Object.freeze([]) as unknown as DecodeEvent[]
 
 export class FrameDecoder {
   readonly version: WireVersion
@@ -100,81 +99,90 @@ export class FrameDecoder {
   /**
    * Decodes what `chunk` completes. A DATA frame wholly inside `chunk` is returned as a view of it (no copy):
    * consume or copy DATA payloads before reusing `chunk`'s memory. Nothing else refers to `chunk` after return.
+   * A push that completes no frame returns a shared empty array (frozen) and allocates nothing beyond the bytes it
+   * keeps: a peer that writes each frame in pieces costs a read per piece, and that read must cost next to nothing
+   * (issue 14).
    */
   push (chunk: Uint8Array): DecodeEvent[] {
-    const out: DecodeEvent[] = []
-    if (this.dead) return out
-    let buf = chunk
+    if (this.dead) return NO_EVENTS
+    let out: DecodeEvent[] = NO_EVENTS
+    let pos = 0
+    const end = chunk.length
     for (;;) {
       if (this.skip > 0) {
-        const n = Math.min(this.skip, buf.length)
+        const n = Math.min(this.skip, end - pos)
         this.skip -= n
-        buf = buf.subarray(n)
+        pos += n
         if (this.skip > 0) return out
       }
       if (this.fill === 0) break
       if (this.want === 0) {
         // Completing the header.
-        const take = Math.min(8 - this.fill, buf.length)
-        this.head.set(buf.subarray(0, take), this.fill)
+        const take = Math.min(8 - this.fill, end - pos)
+        for (let i = 0; i < take; i++) this.head[this.fill + i] = chunk[pos + i]
         this.fill += take
-        buf = buf.subarray(take)
+        pos += take
         if (this.fill < 8) return out
         const length = frameLength(this.head, 0)
         if (length === 0 || length > this.maxFrameLength) {
           // Nothing to gather: an empty frame decodes from its header, an oversized one is refused from it.
           this.fill = 0
-          this.frames(this.head, out)
+          if (out === NO_EVENTS) out = []
+          this.frames(this.head, 0, out)
           if (this.dead) return out
           continue
         }
         this.want = 8 + length
-        if (buf.length === 0) return out // the payload's memory comes with the payload
+        if (pos === end) return out // the payload's memory comes with the payload
       }
-      const take = Math.min(this.want - this.fill, buf.length)
+      const take = Math.min(this.want - this.fill, end - pos)
       if (this.fill + take > this.partial.length) {
         // `head` is shared scratch: never doubled in place, replaced by a buffer of what is here.
         const grown = this.partial === this.head ? this.fill + take : Math.max(this.partial.length * 2, this.fill + take)
         const bigger = new Uint8Array(Math.min(this.want, grown))
-        bigger.set(this.partial.subarray(0, this.fill))
+        // All of it, unused room included (overwritten from `fill` next): a view of the used part would cost an object.
+        bigger.set(this.partial)
         this.partial = bigger
       }
-      this.partial.set(buf.subarray(0, take), this.fill)
+      this.partial.set(take === end - pos && pos === 0 ? chunk : chunk.subarray(pos, pos + take), this.fill)
       this.fill += take
-      buf = buf.subarray(take)
+      pos += take
       if (this.fill < this.want) return out
-      // A frame of its own buffer: its DATA payload view stays valid for the caller.
+      // A frame of its own buffer (grown at most to the frame's size): its DATA payload view stays valid for the caller.
       const frame = this.partial
       this.partial = this.head
       this.fill = 0
       this.want = 0
-      this.frames(frame, out)
+      if (out === NO_EVENTS) out = []
+      this.frames(frame, 0, out)
       if (this.dead) return out
     }
-    const off = this.frames(buf, out)
-    if (this.dead || off >= buf.length) return out
+    if (end - pos >= 8) {
+      if (out === NO_EVENTS) out = []
+      pos = this.frames(chunk, pos, out)
+      if (this.dead || pos >= end) return out
+    } else if (pos === end) return out
     // Keep the incomplete tail (a copy: the caller may reuse `chunk`).
-    const rest = buf.subarray(off)
-    if (rest.length <= 8) {
-      this.head.set(rest)
+    const n = end - pos
+    if (n <= 8) {
+      for (let i = 0; i < n; i++) this.head[i] = chunk[pos + i]
       // A whole header: frames() has refused an oversized one and decoded an empty one, so this one waits for payload.
-      if (rest.length === 8) this.want = 8 + frameLength(rest, 0)
+      if (n === 8) this.want = 8 + frameLength(chunk, pos)
     } else {
-      this.want = 8 + frameLength(rest, 0)
-      // Only what arrived (see `partial`); rest.length < want here, the frame being incomplete.
-      this.partial = new Uint8Array(rest.length)
-      this.partial.set(rest)
+      this.want = 8 + frameLength(chunk, pos)
+      // Only what arrived (see `partial`); n < want here, the frame being incomplete.
+      this.partial = new Uint8Array(n)
+      this.partial.set(chunk.subarray(pos, end))
     }
-    this.fill = rest.length
+    this.fill = n
     return out
   }
 
   /**
-   * Decodes the complete frames at the start of `buf`; returns where the first incomplete one starts (buf.length
+   * Decodes the complete frames of `buf` from `off`; returns where the first incomplete one starts (buf.length
    * when everything was used, including an oversized DATA frame whose remainder is then skipped).
    */
-  private frames (buf: Uint8Array, out: DecodeEvent[]): number {
-    let off = 0
+  private frames (buf: Uint8Array, off: number, out: DecodeEvent[]): number {
     while (buf.length - off >= 8) {
       const b0 = buf[off]
       const length = frameLength(buf, off)
@@ -196,22 +204,6 @@ export class FrameDecoder {
       if (buf.length - off - 8 < length) break
       const start = off
       const flags = buf[start + 4]
-      if ((b0 & 0x80) !== 0 && length === 8 && (((b0 & 0x7f) << 8) | buf[start + 1]) === this.version) {
-        // The 8-byte control frames a flood is made of (WINDOW_UPDATE, RST_STREAM, SPDY/3 GOAWAY) read in place: no
-        // payload view per frame (issue 11's WINDOW_UPDATE flood spent most of its decode time making those).
-        const type = (buf[start + 2] << 8) | buf[start + 3]
-        if (type === WINDOW_UPDATE && this.table.hasWindowUpdate) {
-          off += 16
-          out.push({ type: 'WINDOW_UPDATE', streamId: readU31(buf, start + 8), deltaWindowSize: readU31(buf, start + 12) })
-          continue
-        }
-        if (type === RST_STREAM) {
-          off += 16
-          out.push({ type: 'RST_STREAM', streamId: readU31(buf, start + 8), status: readU32(buf, start + 12) })
-          continue
-        }
-      }
-      const payload = buf.subarray(start + 8, start + 8 + length)
       off += 8 + length
       if ((b0 & 0x80) === 0) {
         const streamId = readU31(buf, start)
@@ -221,7 +213,7 @@ export class FrameDecoder {
           out.push(streamError(new ProtocolError(streamId, 'compressed DATA (SPDY/2 FLAG_COMPRESS) is not supported'), this.table))
           continue
         }
-        out.push({ type: 'DATA', streamId, fin: (flags & Flag.FIN) !== 0, data: payload })
+        out.push({ type: 'DATA', streamId, fin: (flags & Flag.FIN) !== 0, data: buf.subarray(start + 8, off) })
         continue
       }
       const version = ((b0 & 0x7f) << 8) | buf[start + 1]
@@ -231,12 +223,12 @@ export class FrameDecoder {
           // SPDY/3 section 2.4.1: a stream of a version we do not speak is refused with UNSUPPORTED_VERSION. Its
           // header block went through the peer's compressor for another version, so nothing more can be trusted:
           // the stream error is followed by the end of the session.
-          out.push(streamError(new UnsupportedVersionError(readU31(payload, 0), `SYN_STREAM of SPDY version ${version} on a SPDY/${this.version} session`), this.table))
+          out.push(streamError(new UnsupportedVersionError(readU31(buf, start + 8), `SYN_STREAM of SPDY version ${version} on a SPDY/${this.version} session`), this.table))
         }
         this.fail(out, new SessionProtocolError(`control frame of SPDY version ${version} on a SPDY/${this.version} session`))
         return buf.length
       }
-      if (!this.control(type, flags, payload, out)) return buf.length
+      if (!this.control(type, flags, buf, start + 8, length, out)) return buf.length
     }
     return off
   }
@@ -255,18 +247,21 @@ export class FrameDecoder {
     return out
   }
 
-  /** Returns false when the session is over. */
-  private control (type: number, flags: number, p: Uint8Array, out: DecodeEvent[]): boolean {
+  /**
+   * The control frame whose payload is `p[o, o + len)`, read in place: only a header block gets a view of its own,
+   * so the 8-byte frames a flood is made of (WINDOW_UPDATE, RST_STREAM, PING) cost no allocation but their event.
+   * Returns false when the session is over.
+   */
+  private control (type: number, flags: number, p: Uint8Array, o: number, len: number, out: DecodeEvent[]): boolean {
     const t = this.table
-    const len = p.length
     switch (type) {
       case ControlType.SYN_STREAM: {
         if (len < 10) return this.bad(out, `SYN_STREAM of ${len} bytes, at least 10 expected`)
-        const streamId = readU31(p, 0)
-        const associatedStreamId = readU31(p, 4)
-        const priority = t.priorityBits === 2 ? p[8] >> 6 : p[8] >> 5
-        const slot = t.version === 3 ? p[9] : 0
-        const headers = this.headerBlock(p.subarray(10), streamId, out)
+        const streamId = readU31(p, o)
+        const associatedStreamId = readU31(p, o + 4)
+        const priority = t.priorityBits === 2 ? p[o + 8] >> 6 : p[o + 8] >> 5
+        const slot = t.version === 3 ? p[o + 9] : 0
+        const headers = this.headerBlock(p.subarray(o + 10, o + len), streamId, out)
         if (headers === false) return false
         if (headers === null) return true
         out.push({ type: 'SYN_STREAM', streamId, associatedStreamId, priority, slot, fin: (flags & Flag.FIN) !== 0, unidirectional: (flags & Flag.UNIDIRECTIONAL) !== 0, headers })
@@ -277,8 +272,8 @@ export class FrameDecoder {
         const min = 4 + t.replyPadding
         const name = type === ControlType.SYN_REPLY ? 'SYN_REPLY' : 'HEADERS'
         if (len < min) return this.bad(out, `${name} of ${len} bytes, at least ${min} expected`)
-        const streamId = readU31(p, 0)
-        const headers = this.headerBlock(p.subarray(min), streamId, out)
+        const streamId = readU31(p, o)
+        const headers = this.headerBlock(p.subarray(o + min, o + len), streamId, out)
         if (headers === false) return false
         if (headers === null) return true
         out.push({ type: name, streamId, fin: (flags & Flag.FIN) !== 0, headers })
@@ -286,19 +281,19 @@ export class FrameDecoder {
       }
       case ControlType.RST_STREAM:
         if (len !== 8) return this.bad(out, `RST_STREAM of ${len} bytes, 8 expected`)
-        out.push({ type: 'RST_STREAM', streamId: readU31(p, 0), status: readU32(p, 4) })
+        out.push({ type: 'RST_STREAM', streamId: readU31(p, o), status: readU32(p, o + 4) })
         return true
       case ControlType.SETTINGS: {
         if (len < 4) return this.bad(out, `SETTINGS of ${len} bytes, at least 4 expected`)
-        const count = readU32(p, 0)
+        const count = readU32(p, o)
         if (len !== 4 + count * 8) return this.bad(out, `SETTINGS with ${count} entries in ${len} bytes`)
         const entries = []
-        for (let i = 0, o = 4; i < count; i++, o += 8) {
+        for (let i = 0, e = o + 4; i < count; i++, e += 8) {
           const id = t.settingsIdLittleEndian
-            ? p[o] | (p[o + 1] << 8) | (p[o + 2] << 16)
-            : (p[o + 1] << 16) | (p[o + 2] << 8) | p[o + 3]
-          const f = t.settingsIdLittleEndian ? p[o + 3] : p[o]
-          entries.push({ id, flags: f, value: readU32(p, o + 4) })
+            ? p[e] | (p[e + 1] << 8) | (p[e + 2] << 16)
+            : (p[e + 1] << 16) | (p[e + 2] << 8) | p[e + 3]
+          const f = t.settingsIdLittleEndian ? p[e + 3] : p[e]
+          entries.push({ id, flags: f, value: readU32(p, e + 4) })
         }
         out.push({ type: 'SETTINGS', clearSettings: (flags & Flag.CLEAR_SETTINGS) !== 0, entries })
         return true
@@ -310,23 +305,23 @@ export class FrameDecoder {
         return true
       case ControlType.PING:
         if (len !== 4) return this.bad(out, `PING of ${len} bytes, 4 expected`)
-        out.push({ type: 'PING', id: readU32(p, 0) })
+        out.push({ type: 'PING', id: readU32(p, o) })
         return true
       case ControlType.GOAWAY:
         // SPDY/2 GOAWAY is 4 bytes by the draft, but spdy-transport (and with it node-spdy clients) sends the v3
         // layout with a status; both are accepted, the v2 status is ignored.
         if (len !== t.goawayLength && !(t.version === 2 && len === 8)) return this.bad(out, `GOAWAY of ${len} bytes, ${t.goawayLength} expected`)
-        out.push({ type: 'GOAWAY', lastGoodStreamId: readU31(p, 0), status: t.goawayHasStatus ? readU32(p, 4) : 0 })
+        out.push({ type: 'GOAWAY', lastGoodStreamId: readU31(p, o), status: t.goawayHasStatus ? readU32(p, o + 4) : 0 })
         return true
       case ControlType.WINDOW_UPDATE:
         if (!t.hasWindowUpdate) break
         if (len !== 8) return this.bad(out, `WINDOW_UPDATE of ${len} bytes, 8 expected`)
-        out.push({ type: 'WINDOW_UPDATE', streamId: readU31(p, 0), deltaWindowSize: readU31(p, 4) })
+        out.push({ type: 'WINDOW_UPDATE', streamId: readU31(p, o), deltaWindowSize: readU31(p, o + 4) })
         return true
       case ControlType.CREDENTIAL:
         if (!t.hasCredential) break
         // SPDY/3 section 2.6.9: client certificates per origin. We never ask for them; parse the slot and ignore.
-        out.push({ type: 'CREDENTIAL', slot: len >= 2 ? (p[0] << 8) | p[1] : 0 })
+        out.push({ type: 'CREDENTIAL', slot: len >= 2 ? (p[o] << 8) | p[o + 1] : 0 })
         return true
       default:
         break

@@ -16,7 +16,7 @@
  * Memory: the window's bytes plus the block being compressed, a hash head table (2^11 entries) and a chain table
  * (one entry per window position): ~20 KB at the default 2^11 window. compact() keeps only the window's bytes.
  */
-import { dictionaryFor } from './zlib'
+import { DEFAULT_COMPRESSOR, dictionaryFor, scratchOf } from './zlib'
 import type { WireVersion } from './types'
 
 const HASH_BITS = 11
@@ -97,8 +97,6 @@ function adler32 (b: Uint8Array): number {
 /** Level 1-9 -> hash-chain candidates tried per position (0: literals only). */
 const CHAIN = [0, 4, 8, 8, 16, 16, 32, 64, 128, 256]
 
-let scratch = new Uint8Array(4096)
-
 export interface DeflaterOptions {
   /** 0-9: how many earlier occurrences are tried per position (0: no back-references at all). */
   level?: number
@@ -126,8 +124,8 @@ export class HeaderDeflater {
   private readonly rebaseAt: number
 
   constructor (private readonly version: WireVersion, readonly opts: DeflaterOptions = {}) {
-    const level = opts.level ?? 6
-    const windowBits = opts.windowBits ?? 11
+    const level = opts.level ?? DEFAULT_COMPRESSOR.level
+    const windowBits = opts.windowBits ?? DEFAULT_COMPRESSOR.windowBits
     if (!(Number.isInteger(level) && level >= 0 && level <= 9)) throw new RangeError(`zlib level ${level} is not 0-9`)
     if (!(Number.isInteger(windowBits) && windowBits >= 9 && windowBits <= 15)) throw new RangeError(`zlib windowBits ${windowBits} is not 9-15`)
     this.wsize = 1 << windowBits
@@ -173,8 +171,8 @@ export class HeaderDeflater {
     }
     // Worst case: 9 bits per literal, the zlib header (6 bytes), block header, end code and the sync marker.
     const bound = headroom + 6 + n + (n >> 3) + 16
-    if (scratch.length < bound) scratch = new Uint8Array(Math.max(bound, scratch.length * 2))
-    const out = scratch
+    // The scratch lib/codec/zlib.ts shares with the inflaters: the block is copied out before this returns.
+    const out = scratchOf(bound)
     let o = headroom
     let bb = 0
     let bc = 0

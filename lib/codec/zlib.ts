@@ -53,8 +53,13 @@ const INFLATE_TYPE = 16191
 interface DeflateInternals { window: Uint8Array, w_size: number, strstart: number, lookahead: number, pending: number }
 interface InflateInternals { window: Uint8Array | null, wsize: number, whave: number, wnext: number, mode: number, bits: number, last: number }
 
+/**
+ * The process's one output scratch for header blocks, shared by every session's inflaters and deflaters (pako's
+ * here, ours in lib/codec/deflate.ts): each call is synchronous and what it returns is copied out (compressors) or
+ * parsed (the decoder) before the next call, so one buffer serves all. Grows to the largest block seen.
+ */
 let scratch = new Uint8Array(64 * 1024)
-function scratchOf (size: number): Uint8Array {
+export function scratchOf (size: number): Uint8Array {
   if (scratch.length < size) scratch = new Uint8Array(size)
   return scratch
 }
@@ -167,7 +172,7 @@ export class HeaderDecompressor {
 
   /**
    * Inflates one header block into the shared scratch; the returned view is valid until the next call on any
-   * decompressor. More than `limit` bytes of output is an error, detected after at most limit + 1 bytes.
+   * decompressor or compressor (scratchOf). More than `limit` bytes of output is an error, detected after at most limit + 1 bytes.
    */
   decompress (input: Uint8Array, limit: number): InflateResult {
     const strm = this.strm ?? this.open()

@@ -20,6 +20,10 @@
  * The first difference may be 0; every later one is at least 1 (one encoding per set).
  */
 import { createHash } from 'node:crypto'
+import { MIN_COOKIE_BYTES } from '../limits'
+
+/** The empty set's value length, the least maxPushCookieBytes allows: one constant, kept in lib/limits.ts. */
+export { MIN_COOKIE_BYTES }
 
 const VERSION = 1
 const HEADER_BYTES = 4
@@ -121,9 +125,6 @@ export function decodeSetBytes (b: Uint8Array, bits: number): CasperDecodeResult
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/
 
-/** Base64url characters needed for `bytes` bytes without padding. */
-const base64Length = (bytes: number): number => Math.ceil(bytes * 4 / 3)
-
 /**
  * A cookie value to a set. `maxBytes` bounds the value's characters (checked first, before any decoding), so a
  * hostile cookie costs at most that much work.
@@ -167,9 +168,6 @@ export function encodeCasperCookie (first: Iterable<number>, rest: Iterable<numb
   }
   return { value, dropped: extra.length - lo }
 }
-
-/** Characters of the empty set's cookie value: the least a cookie size limit can allow. */
-export const MIN_COOKIE_BYTES = base64Length(HEADER_BYTES)
 
 /** Membership in a decoded (sorted) set. */
 export function hasValue (sorted: number[], v: number): boolean {

@@ -156,6 +156,9 @@ export class Connection extends Driver implements Transport {
     }
   }
 
+  /** Handed off (HTTP/1.1, OpenSSL): the socket's close is no longer ours to hear, so this peer's log ends here. */
+  protected override detached (): void { this.log?.close() }
+
   protected override closed (): void {
     const h = this.handler
     this.handler = null

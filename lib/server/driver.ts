@@ -67,9 +67,9 @@ export class Driver {
     this.lingerDiscard = options.lingerDiscardBytes ?? LINGER_DISCARD_BYTES
     socket.on('data', this.onSocketData)
     socket.on('drain', this.onSocketDrain)
-    socket.on('error', (err: NodeJS.ErrnoException) => this.socketError(err))
+    socket.on('error', this.onSocketError)
     socket.on('end', this.onSocketEnd)
-    socket.on('close', () => this.onClose())
+    socket.on('close', this.onSocketClose)
   }
 
   // ---- hooks for subclasses ----
@@ -91,11 +91,15 @@ export class Driver {
   protected socketError (_err: NodeJS.ErrnoException): void {}
   /** The peer took none of our output within unreadOutputTimeout; the socket is destroyed next. */
   protected unreadOutput (_unread: number): void {}
+  /** detach() gave the socket to another layer: nothing more of it reaches this connection (closed() never comes). */
+  protected detached (): void {}
 
   // ---- entry points ----
 
   private readonly onSocketDrain = (): void => this.run(this.onDrain)
   private readonly onSocketEnd = (): void => this.run(() => this.peerEnded())
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void => this.socketError(err)
+  private readonly onSocketClose = (): void => this.onClose()
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.ended) {
       // We sent our FIN: nothing the peer says now can be answered. Dropped, up to lingerDiscardBytes.
@@ -232,16 +236,22 @@ export class Driver {
   }
 
   /**
-   * Our listeners come off the socket (another layer takes its bytes: the app's HTTP server, OpenSSL) and reading
-   * pauses; nothing of ours runs for it any more.
+   * Our listeners come off the socket (another layer takes it: the app's HTTP server, OpenSSL) and reading pauses;
+   * nothing of ours runs for it any more. Its errors and its close are the new owner's: http.Server and
+   * tls.TLSSocket each listen for the socket's 'error' as they take it (synchronously, after this returns), and a
+   * listener that still counts the connection (an OpenSSL handshake in progress) hears 'close' on its own.
    */
   detach (): net.Socket {
     this.stopTimer()
-    this.socket.off('data', this.onSocketData)
-    this.socket.off('drain', this.onSocketDrain)
-    this.socket.off('end', this.onSocketEnd)
-    this.socket.pause()
-    return this.socket
+    const socket = this.socket
+    socket.off('data', this.onSocketData)
+    socket.off('drain', this.onSocketDrain)
+    socket.off('end', this.onSocketEnd)
+    socket.off('error', this.onSocketError)
+    socket.off('close', this.onSocketClose)
+    socket.pause()
+    this.detached()
+    return socket
   }
 
   private onClose (): void {

@@ -20,8 +20,9 @@ export const kPush = Symbol('fastify-spdy.push')
 export interface PushOptions {
   /**
    * Called once with the pushed response's status and headers, before anything of the pushed stream is sent:
-   * true abandons the push (no SYN_STREAM; the response runs to its end and is dropped) and the push resolves
-   * false. Cache-aware push (lib/cache-aware-push.ts) skips what the browser already has by its ETag.
+   * true abandons the push (no SYN_STREAM; the pushed response is then closed as on a peer's reset, so a route
+   * still producing its body stops) and the push resolves false. Cache-aware push (lib/cache-aware-push.ts) skips
+   * what the browser already has by its ETag.
    */
   skip?: (status: number, headers: Readonly<Record<string, string | string[]>>) => boolean
 }
@@ -59,9 +60,12 @@ class PushSink implements StreamSink {
 
   respond (status: number, headers: OutgoingHeaders, fin: boolean): void {
     if (this.opts?.skip?.(status, headers as Readonly<Record<string, string | string[]>>) === true) {
-      // Abandoned with nothing sent: write() and end() drop what the response still produces.
+      // Abandoned with nothing sent: write() and end() drop what the response still produces, and the response is
+      // closed as on a peer's reset, so a route still producing its body (a stream piped into it) stops instead of
+      // running to its end for nothing. Closed on the next tick: this runs inside the response's own write.
       this.refused = true
       this.opened(false)
+      process.nextTick(() => { this.abandon() })
       return
     }
     const h = this.p.host
@@ -94,6 +98,12 @@ class PushSink implements StreamSink {
     const h = this.p.host
     if (this.id !== 0) h.run(() => { h.session.reset(this.id, RstStatus[status]); h.scheduleFlush() })
     else this.opened(false)
+  }
+
+  /** A skipped push's response, unless the route has already ended it: closed, nothing sent (peerReset). */
+  abandon (): void {
+    const res = this.res
+    if (res !== null && !res.writableEnded) res.peerReset()
   }
 
   onDrain (cb: () => void): void {

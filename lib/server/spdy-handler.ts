@@ -195,9 +195,16 @@ export class SpdyHandler implements Handler, PushHost {
   }
 
   receive (chunk: Uint8Array): void {
+    const session = this.session
     // What the peer has not read of our answers counts against its answer budget (maxQueuedControlFrames).
-    this.session.transportBacklog(this.transport.unwrittenBytes)
-    this.handle(this.session.receive(chunk, Date.now()))
+    session.transportBacklog(this.transport.unwrittenBytes)
+    const before = session.framesDecoded
+    const events = session.receive(chunk, Date.now())
+    // Part of a frame (issue 14: a client that writes each frame in pieces costs a read per piece): nothing was
+    // queued and no deadline came earlier (the idle one moved later; the timer re-arms for it when it fires), so
+    // there is nothing to route, write or re-arm.
+    if (events.length === 0 && session.framesDecoded === before && !this.ended) return
+    this.handle(events)
     this.flush()
   }
 

@@ -151,8 +151,15 @@ export class SpdySession {
   private answersTaken = 0
   /** Bytes takeOutbound() has handed out, ever: the position in our output stream the transport is measured against. */
   private handedOut = 0
-  /** Batches of answers not yet known written: [end position in the output stream, count], oldest first. */
-  private readonly unwrittenBatches: Array<[number, number]> = []
+  /**
+   * Batches of answers not yet known written, oldest first from `batchHead`: where each ends in the output stream
+   * and how many answers it holds. Parallel arrays read from a head index: no tuple per batch, no splice per report.
+   */
+  private readonly batchEnds: number[] = []
+  private readonly batchCounts: number[] = []
+  private batchHead = 0
+  /** Frames (and frame errors) decoded, ever: a receive() that leaves it unchanged completed nothing. */
+  private decoded = 0
   private dataBytes = 0
   private events: SessionEvent[] = []
   /** Streams whose opening event the current receive() queued (see Stream.undelivered). */
@@ -171,6 +178,12 @@ export class SpdySession {
   private readonly recentlyClosed = new RecentIds(RECENT_CLOSED)
   /** Streams we reset: the peer's frames already in flight for them are ignored (SPDY/3 section 2.4.2). */
   private readonly recentlyReset = new RecentIds(RECENT_CLOSED)
+  /**
+   * Of those, the ones reset by reset() (the application cancelled, or a stall timeout), not for a peer's error: the
+   * frames it had in flight for them are the normal race of SPDY/3 section 2.4.2, no fault of its. Made on the first
+   * cancel: an idle session that never cancelled holds nothing more.
+   */
+  private recentlyCancelled: RecentIds | null = null
 
   private nextLocalId: number
   private nextPingId: number
@@ -182,6 +195,8 @@ export class SpdySession {
   private sessionSendWindow = 65536
   private sessionRecvWindow = 65536
   private sessionUnacked = 0
+  /** Server: session window not granted yet, until the peer opens a stream with a body (openSessionWindow). */
+  private sessionWindowOwed = 0
   /**
    * Whether the session window is in force: 'on' for 3.1, 'off' for 2 and 3, 'unknown' in auto mode until the
    * peer proves 3.1 (a stream-0 WINDOW_UPDATE) or 3 (see probeSessionWindow).
@@ -198,7 +213,7 @@ export class SpdySession {
   private rateWindowStart: number
   private settingsInWindow = 0
   private resetsInWindow = 0
-  /** HEADERS frames this rate window for streams we had reset, dropped unanswered (maxHeadersFramesPerStream). */
+  /** HEADERS this rate window for streams we reset for a peer's error, dropped unanswered (maxHeadersFramesPerStream). */
   private droppedHeadersInWindow = 0
   /** Frames this rate window that did no work (maxWorklessFramesPerWindow), and our DATA frames that earn more. */
   private worklessInWindow = 0
@@ -230,19 +245,38 @@ export class SpdySession {
     this.shared = opts.shared ?? null
     // Both ends send SETTINGS first (SPDY/3 section 2.6.4: "SETTINGS ... SHOULD be the first frame").
     const entries: Array<{ id: number, flags: number, value: number }> = [{ id: SettingId.MAX_CONCURRENT_STREAMS, flags: 0, value: this.limits.maxConcurrentStreams }]
-    if (this.version !== 2) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
+    // A stream window of 64 KB is what the peer assumes without the setting (SPDY/3 section 2.6.8): sent only
+    // when it differs, 8 bytes less on every connection (a repeat visit's page is ~700 bytes down in all).
+    if (this.version !== 2 && this.limits.initialWindowSize !== 65536) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
     this.queueControl({ type: 'SETTINGS', clearSettings: false, entries })
     const sessionWindow = Math.max(this.limits.sessionWindowSize, this.limits.initialWindowSize)
     this.sessionUpdateThreshold = Math.max(32768, sessionWindow >> 2)
     if (this.version === 3.1 && sessionWindow > 65536) {
-      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8): open it at once.
-      const delta = sessionWindow - 65536
-      this.sessionRecvWindow += delta
-      this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
+      // The session window starts at 64 KB whatever SETTINGS say (SPDY/3.1 section 2.6.8). A client opens it at
+      // once (responses flow to it). A server's window only paces uploads: it is opened when the first stream
+      // with a body arrives, in the same round trip as that SYN_STREAM's answer, and a session of GETs (a page
+      // load) never spends the 16-byte WINDOW_UPDATE.
+      this.sessionWindowOwed = sessionWindow - 65536
+      if (this.role === 'client') this.openSessionWindow()
     }
   }
 
+  /** Grants the rest of the session receive window (sessionWindowSize), once. */
+  private openSessionWindow (): void {
+    const delta = this.sessionWindowOwed
+    if (delta <= 0) return
+    this.sessionWindowOwed = 0
+    this.sessionRecvWindow += delta
+    this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
+  }
+
   get closed (): boolean { return this.closedFlag }
+  /**
+   * Frames decoded so far (malformed ones included). A receive() that leaves it unchanged only buffered part of a
+   * frame: it queued nothing, changed no state a flush or deadline depends on (only moved the idle deadline later),
+   * so the driver may skip its flush (issue 14).
+   */
+  get framesDecoded (): number { return this.decoded }
   get openStreams (): number { return this.streams.size }
   /** Highest peer-initiated stream id processed: the last-good-stream-id of our GOAWAY. */
   get lastGoodStreamId (): number { return this.lastPeerStreamId }
@@ -324,13 +358,21 @@ export class SpdySession {
   // ---- input ----
 
   receive (bytes: Uint8Array, now: number): SessionEvent[] {
-    if (this.closedFlag) return []
+    if (this.closedFlag) return EMPTY_EVENTS
     this.now = now
     this.lastActivity = now
     this.rollRateWindow(now)
     // Every header block the decoder inflates counts, whatever then becomes of its frame (maxInflatedHeaderBytesPerWindow).
     this.decoder.inflateAllowance = this.limits.maxInflatedHeaderBytesPerWindow - (this.decoder.inflatedBytes - this.inflatedAtWindowStart)
-    for (const ev of this.decoder.push(bytes)) {
+    const decoded = this.decoder.push(bytes)
+    if (decoded.length === 0) {
+      // A piece of a frame (issue 14: clients that write each frame in several segments): only the clock moved, and
+      // with it the idle and compaction deadlines, later. Events raised by commands meanwhile still go out.
+      if (this.compactAfter > 0 && this.zlibLive) this.compactAt = now + this.compactAfter
+      return this.takeEvents()
+    }
+    this.decoded += decoded.length
+    for (const ev of decoded) {
       if (this.closedFlag) break
       switch (ev.type) {
         case 'STREAM_ERROR': this.streamError(ev.error.streamId, ev.error.status, ev.error.message); break
@@ -477,10 +519,16 @@ export class SpdySession {
       }
       case 'HEADERS': {
         const cap = this.limits.maxHeadersFramesPerStream
-        // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated: a
-        // peer that keeps sending HEADERS for a stream we reset is flooding, not catching up.
-        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId) && ++this.droppedHeadersInWindow > cap) {
-          return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+        if (!this.streams.has(f.streamId) && this.recentlyReset.has(f.streamId)) {
+          // Frames in flight when we reset a stream are dropped (SPDY/3 section 2.4.2), but each was inflated. After
+          // our cancel they are the race's leftovers, however many streams the app cancels: they cost the workless
+          // budget, as any frame doing no work. After our answer to the peer's error (a bad head, a frame on a stream
+          // it had closed), a peer that keeps sending HEADERS for the stream is flooding, not catching up.
+          if (this.recentlyCancelled?.has(f.streamId) === true) { this.workless(); return }
+          if (++this.droppedHeadersInWindow > cap) {
+            return this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${cap} HEADERS frames in ${RATE_WINDOW_MS / 1000} s on streams already reset (flood)`)
+          }
+          return
         }
         const s = this.lookup(f.streamId, f.fin ? 'recv_fin' : 'recv_headers')
         if (s === null) return
@@ -583,6 +631,7 @@ export class SpdySession {
       const s = this.open(id, f.priority, false, f.fin ? 'half_closed_remote' : 'open')
       s.headerBytes = held
       if (!f.fin && this.limits.requestBodyTimeout > 0 && this.bodyCheckAt === null) this.bodyCheckAt = this.now + this.limits.requestBodyTimeout
+      if (!f.fin) this.openSessionWindow()
       this.events.push({ type: 'request', streamId: id, headers: f.headers, priority: s.priority, fin: f.fin })
       s.undelivered = true
       this.undelivered.push(s)
@@ -615,14 +664,12 @@ export class SpdySession {
     const n = headerBlockBytes(headers, this.version === 2 ? 2 : 4)
     if (this.headerBytesHeld + n > this.limits.maxSessionHeaderBytes) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `open streams would hold more than ${this.limits.maxSessionHeaderBytes} bytes of headers (maxSessionHeaderBytes)`)
-      this.headerRefused(true)
+      this.headerRefused('session budget')
       return -1
     }
     if (this.shared !== null && !this.shared.reserveHeaders(n, this.limits.maxProcessHeaderBytes)) {
       this.streamError(id, RstStatus.REFUSED_STREAM, `all sessions' open streams would hold more than ${this.limits.maxProcessHeaderBytes} bytes of headers (maxProcessHeaderBytes)`)
-      // The process is full: this session is to blame only if it holds a large share itself (at least half its
-      // own budget); a small client refused because others filled the process is not cut for it.
-      this.headerRefused(this.headerBytesHeld * 2 >= this.limits.maxSessionHeaderBytes)
+      this.headerRefused('process budget')
       return -1
     }
     this.headerBytesHeld += n
@@ -632,9 +679,12 @@ export class SpdySession {
   /**
    * A stream refused for header memory (holdHeaders): its block was inflated all the same. Past
    * maxHeaderRefusalsPerWindow such refusals the peer keeps sending blocks over the budget (a zlib bomb): GOAWAY.
+   * Over its own session's budget, the peer is to blame. Over the process's, only if it holds a large share itself
+   * (at least half its own budget): a small client refused because others filled the process is not cut for it.
    */
-  private headerRefused (counts: boolean): void {
-    if (!counts || this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
+  private headerRefused (over: 'session budget' | 'process budget'): void {
+    if (over === 'process budget' && this.headerBytesHeld * 2 < this.limits.maxSessionHeaderBytes) return
+    if (this.closedFlag || ++this.headerRefusalsInWindow <= this.limits.maxHeaderRefusalsPerWindow) return
     this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxHeaderRefusalsPerWindow} streams refused for header memory in ${RATE_WINDOW_MS / 1000} s (header compression bomb)`)
   }
 
@@ -788,6 +838,7 @@ export class SpdySession {
     if (s === undefined || this.closedFlag) return
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
+    ;(this.recentlyCancelled ??= new RecentIds(RECENT_CLOSED)).add(streamId)
     this.finish(s, status, false)
   }
 
@@ -945,16 +996,30 @@ export class SpdySession {
    * the budget to what waits in the session, as before.
    */
   transportBacklog (unwrittenBytes: number): void {
+    const ends = this.batchEnds
     if (this.answersTaken > 0) {
-      this.unwrittenBatches.push([this.handedOut, this.answersTaken])
+      ends.push(this.handedOut)
+      this.batchCounts.push(this.answersTaken)
       this.answersUnwritten += this.answersTaken
       this.answersTaken = 0
     }
+    let i = this.batchHead
+    // Nothing handed out waits to be written (the usual case: a read that completed no frame, a flush of DATA only).
+    if (i === ends.length) return
     const written = this.handedOut - Math.max(0, unwrittenBytes)
-    const b = this.unwrittenBatches
-    let i = 0
-    while (i < b.length && b[i][0] <= written) this.answersUnwritten -= b[i++][1]
-    if (i > 0) b.splice(0, i)
+    while (i < ends.length && ends[i] <= written) this.answersUnwritten -= this.batchCounts[i++]
+    if (i === ends.length) {
+      ends.length = 0
+      this.batchCounts.length = 0
+      this.batchHead = 0
+    } else if (i >= 64 && 2 * i >= ends.length) {
+      // Drop the written half at once: each batch is moved at most once per halving, so reports stay O(1) amortised.
+      ends.splice(0, i)
+      this.batchCounts.splice(0, i)
+      this.batchHead = 0
+    } else {
+      this.batchHead = i
+    }
     // No verdict here (this is no receive: nobody would take the events): the next answer checks the budget.
   }
 

@@ -5,12 +5,13 @@
  * always pushed; a garbage or oversized cookie counts as empty and is replaced.
  */
 import t, { type Test } from 'tap'
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { connect, type SpdyClient, type SpdyResponse } from '../../lib/client'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { StClient } from '../interop/spdy-transport-peer'
-import { decodeCasperCookie, casperHash, hasValue } from '../../lib/server/casper'
+import { decodeCasperCookie, casperHash, encodeCasperCookie, hasValue } from '../../lib/server/casper'
 
 const ASSETS = ['/a.css', '/b.js', '/c.svg']
 const { cert, key } = generateSelfSigned({ commonName: 'localhost' })
@@ -150,4 +151,100 @@ t.test('versions: Last-Modified stands in for a missing ETag; no-store and non-2
   lastModified = 'Wed, 02 Jan 2030 00:00:00 GMT'
   const changed = await st.request({ path: '/page', headers: { cookie: ck.pair } })
   t.same(paths(changed), ['/gone.svg', '/lm.css', '/nostore.js'], 'a new Last-Modified is a new version')
+})
+
+t.test('cross-page retention: page B keeps page A\'s entries; a changed ETag on A is pushed again after visiting B', async (t) => {
+  const etags = new Map([['/a.css', '"a1"'], ['/b.js', '"b1"'], ['/c.svg', '"c1"']])
+  const app = Fastify()
+  await app.register(spdy, { tls: { cert, key }, port: 0, cacheAwarePush: true })
+  for (const p of etags.keys()) app.get(p, async (_req, reply) => { reply.header('etag', etags.get(p)!); return `body of ${p} ${etags.get(p)!}` })
+  app.get('/pa', { config: { spdy: { push: ['/a.css', '/b.js'] } } }, async () => 'page A')
+  app.get('/pb', { config: { spdy: { push: ['/c.svg'] } } }, async () => 'page B')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  const c = await client(t, app.spdy.port!)
+  const setOf = (pair: string): number[] => { const d = decodeCasperCookie(pair.split('=')[1], 13, 512); if (!d.ok) throw new Error(d.reason); return d.values }
+  const has = (pair: string, p: string): boolean => hasValue(setOf(pair), casperHash(p, etags.get(p)!, 13))
+
+  const a1 = await c.request({ path: '/pa' })
+  t.same(pathsOf(a1), ['/a.css', '/b.js'], 'A, first visit: its two assets')
+  const ck1 = cookieFrom(a1.headers['set-cookie']).pair
+  const b1 = await c.request({ path: '/pb', headers: { cookie: ck1 } })
+  t.same(pathsOf(b1), ['/c.svg'], 'B with A\'s cookie: B\'s asset only')
+  const ck2 = cookieFrom(b1.headers['set-cookie']).pair
+  t.ok(has(ck2, '/a.css') && has(ck2, '/b.js') && has(ck2, '/c.svg'), 'B\'s cookie keeps A\'s entries and adds its own')
+  t.equal(setOf(ck2).length, 3)
+  const a2 = await c.request({ path: '/pa', headers: { cookie: ck2 } })
+  t.same(pathsOf(a2), [], 'A again with B\'s cookie: nothing pushed')
+  t.equal(a2.headers['set-cookie'], undefined, 'and no Set-Cookie: the set is unchanged')
+
+  etags.set('/a.css', '"a2"')
+  const b2 = await c.request({ path: '/pb', headers: { cookie: ck2 } })
+  t.same(pathsOf(b2), [], 'B after A\'s asset changed: B\'s own asset is still skipped')
+  t.equal(b2.headers['set-cookie'], undefined, 'B does not touch A\'s entries')
+  const a3 = await c.request({ path: '/pa', headers: { cookie: ck2 } })
+  t.same(pathsOf(a3), ['/a.css'], 'A after visiting B: the changed asset is pushed again, alone')
+  t.equal(a3.pushes.find((p) => p.path === '/a.css')?.body.toString(), 'body of /a.css "a2"')
+  const ck3 = cookieFrom(a3.headers['set-cookie']).pair
+  t.ok(has(ck3, '/a.css') && has(ck3, '/b.js') && has(ck3, '/c.svg'), 'the new version recorded, B\'s entry kept')
+  t.same(pathsOf(await c.request({ path: '/pb', headers: { cookie: ck3 } })), [], 'then B: nothing')
+  t.same(pathsOf(await c.request({ path: '/pa', headers: { cookie: ck3 } })), [], 'then A: nothing')
+})
+
+t.test('a skipped push stops its route: a streamed body is not produced to its end, and nothing is sent', async (t) => {
+  const CHUNKS = 64
+  let produced = 0
+  let closed: () => void = () => {}
+  const sourceClosed = new Promise<void>((resolve) => { closed = resolve })
+  const app = Fastify()
+  await app.register(spdy, { tls: { cert, key }, port: 0, cacheAwarePush: true })
+  app.get('/big.bin', async (_req, reply) => {
+    // Pulled one 16 KB chunk at a time: how far the route got is how many chunks were asked for.
+    const body = new Readable({
+      highWaterMark: 1,
+      objectMode: false,
+      read () {
+        if (produced === CHUNKS) { this.push(null); return }
+        produced++
+        setImmediate(() => this.push(Buffer.alloc(16 << 10, 1)))
+      }
+    })
+    body.once('close', () => closed())
+    return reply.header('etag', '"big"').type('application/octet-stream').send(body)
+  })
+  app.get('/page', { config: { spdy: { push: ['/big.bin'] } } }, async () => 'page')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  const c = await client(t, app.spdy.port!)
+  const cookie = `spdy-casper=${encodeCasperCookie([casperHash('/big.bin', '"big"', 13)], [], 13, 512).value}`
+  const res = await c.request({ path: '/page', headers: { cookie } })
+  t.equal(res.body.toString(), 'page')
+  t.equal(res.pushes.length, 0, 'no SYN_STREAM and no RST_STREAM: nothing of the skipped push was sent')
+  await sourceClosed
+  t.ok(produced < CHUNKS / 2, `the route's stream was closed after ${produced} of ${CHUNKS} chunks`)
+
+  // The same route pushed to a browser without the cookie: the whole body goes.
+  produced = 0
+  const full = await c.request({ path: '/page' })
+  t.equal(full.pushes.find((p) => p.path === '/big.bin')?.body.length, CHUNKS * (16 << 10))
+})
+
+t.test('a response without pushes is not held for a tick by cache-aware push', async (t) => {
+  const app = Fastify()
+  // Runs before the plugin's onSend hook: a microtask queued here has run by the hook after it only if some
+  // hook in between went asynchronous.
+  let ticked = false
+  app.addHook('onSend', (_req, _reply, payload, done) => { ticked = false; queueMicrotask(() => { ticked = true }); done(null, payload) })
+  await app.register(spdy, { tls: { cert, key }, port: 0, cacheAwarePush: true })
+  app.addHook('onSend', (_req, reply, payload, done) => { reply.header('x-ticked', String(ticked)); done(null, payload) })
+  app.get('/asset.txt', async (_req, reply) => { reply.header('etag', '"x"'); return 'asset' })
+  app.get('/page', { config: { spdy: { push: ['/asset.txt'] } } }, async () => 'page')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  const c = await client(t, app.spdy.port!)
+  const asset = await c.request({ path: '/asset.txt' })
+  t.equal(asset.headers['x-ticked'], 'false', 'no push, no wait: the hooks ran in one go')
+  const page = await c.request({ path: '/page' })
+  t.equal(page.headers['x-ticked'], 'true', 'a page that pushes waits for its pushes (the check can tell)')
+  t.equal(pathsOf(page).length, 1)
 })

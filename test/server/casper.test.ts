@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import {
   casperHash, decodeCasperCookie, decodeSetBytes, encodeCasperCookie, encodeSetBytes, hasValue, riceParameter, MIN_COOKIE_BYTES
 } from '../../lib/server/casper'
+import { resolveOptions } from '../../lib/options'
 
 t.test('hand-worked vectors', async (t) => {
   // bits 3, P 1, {1, 4, 5}: gaps 1, 3, 1 -> 0|1, 10|1, 0|1 = 0110101 + one padding 0 = 0x6a.
@@ -79,7 +80,10 @@ t.test('cookie size: maxBytes bounds the value; this visit\'s entries are kept f
   // More of this visit's entries than fit: the value still fits.
   const many = encodeCasperCookie(old, [], 13, 60)
   t.ok(many.value.length <= 60 && many.dropped > 0)
-  t.equal(encodeCasperCookie([], [], 13, MIN_COOKIE_BYTES).value.length, MIN_COOKIE_BYTES)
+  // The empty set is exactly MIN_COOKIE_BYTES characters, and that is the least maxPushCookieBytes takes.
+  for (const bits of [8, 13, 32]) t.equal(encodeCasperCookie([], [], bits, MIN_COOKIE_BYTES).value.length, MIN_COOKIE_BYTES)
+  t.equal(resolveOptions({ tls: false, maxPushCookieBytes: MIN_COOKIE_BYTES }).maxPushCookieBytes, MIN_COOKIE_BYTES)
+  t.throws(() => resolveOptions({ tls: false, maxPushCookieBytes: MIN_COOKIE_BYTES - 1 }), /maxPushCookieBytes/)
 })
 
 t.test('hostile values: typed result, never a throw', async (t) => {

@@ -97,15 +97,69 @@ t.test('maxHeadersFramesPerStream: small HEADERS frames on one open stream get G
   t.same(frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 3, status: 1 }, 'GOAWAY PROTOCOL_ERROR')
 })
 
-t.test('maxHeadersFramesPerStream: HEADERS kept coming for a stream we reset get GOAWAY past the cap per 10 s', async (t) => {
+t.test('maxHeadersFramesPerStream: HEADERS kept coming for a stream we reset for the peer\'s error get GOAWAY past the cap per 10 s', async (t) => {
   const s = new SpdySession({ role: 'server', version: V, maxHeadersFramesPerStream: 4 }, 0)
   const p = new FrameEncoder({ version: 3 })
   s.takeOutbound()
   s.receive(p.encode(syn(1)), 0)
-  s.reset(1, 5) // we cancel it: what the peer had in flight for it is dropped
+  s.refuse(1, 1, 'a bad request head') // the layer above refused it: RST_STREAM PROTOCOL_ERROR
   const small: Frame = { type: 'HEADERS', streamId: 1, fin: false, headers: [['x-t', 'v']] }
   for (let i = 0; i < 4; i++) t.notOk(closed(s.receive(p.encode(small), 1000)), `dropped HEADERS ${i + 1} of 4`)
   // A new window starts the count again: four more are still in-flight stragglers as far as we can tell.
   for (let i = 0; i < 4; i++) t.notOk(closed(s.receive(p.encode(small), 11_000)))
   t.ok(closed(s.receive(p.encode(small), 11_000)), 'the fifth in one window ends the session')
+})
+
+/** The GOAWAY frames the session queued, read back. */
+function goaways (s: SpdySession): Frame[] {
+  const d = new FrameDecoder({ version: 3 })
+  return s.takeOutbound().flatMap((c) => d.push(c)).filter((f): f is Frame => f.type === 'GOAWAY')
+}
+const trailers = (id: number, fin: boolean): Frame => ({ type: 'HEADERS', streamId: id, fin, headers: [['x-checksum', 'abc']] })
+
+t.test('the app cancels 200 streams while the peer keeps sending their frames (SPDY/3 2.4.2): no GOAWAY', async (t) => {
+  // Default limits: 16 HEADERS per 10 s on streams reset for an error, 1000 frames doing no work.
+  const s = new SpdySession({ role: 'server', version: V }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  s.takeOutbound()
+  let dropped = 0
+  for (let i = 0; i < 200; i++) {
+    const id = 2 * i + 1
+    s.receive(p.encode(syn(id)), 0)
+    s.reset(id, 5) // the app gives up on the request (RST_STREAM CANCEL)
+    // What the peer had sent before our RST_STREAM reached it: a body and its trailers, in two HEADERS frames.
+    const evs = s.receive(Buffer.concat([trailers(id, false), { type: 'DATA', streamId: id, fin: false, data: new Uint8Array(100) } as Frame, trailers(id, true)].map((f) => p.encode(f))), 0)
+    if (closed(evs)) break
+    dropped += 2
+  }
+  t.equal(dropped, 400, '400 HEADERS frames on cancelled streams dropped')
+  t.notOk(s.closed, 'the session is open')
+  t.same(goaways(s), [], 'no GOAWAY')
+  const evs = s.receive(p.encode(syn(401)), 0)
+  t.ok(evs.some((e) => e.type === 'request' && e.streamId === 401), 'and a new request is served')
+})
+
+t.test('HEADERS on a stream the app cancelled cost the workless budget: a flood on one still ends in GOAWAY', async (t) => {
+  const s = new SpdySession({ role: 'server', version: V, maxWorklessFramesPerWindow: 10 }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  s.takeOutbound()
+  s.receive(p.encode(syn(1)), 0)
+  s.reset(1, 5)
+  for (let i = 0; i < 10; i++) t.notOk(closed(s.receive(p.encode(trailers(1, false)), 0)), `dropped HEADERS ${i + 1} of 10`)
+  t.ok(closed(s.receive(p.encode(trailers(1, false)), 0)), 'the 11th ends the session')
+  t.same(goaways(s), [{ type: 'GOAWAY', lastGoodStreamId: 1, status: 1 }], 'GOAWAY PROTOCOL_ERROR')
+})
+
+t.test('a peer sending HEADERS on streams it reset itself still meets its limit (maxInvalidFrames)', async (t) => {
+  const s = new SpdySession({ role: 'server', version: V }, 0)
+  const p = new FrameEncoder({ version: 3 })
+  s.takeOutbound()
+  let n = -1
+  for (let i = 0; i < 150 && n < 0; i++) {
+    const id = 2 * i + 1
+    s.receive(Buffer.concat([syn(id), { type: 'RST_STREAM', streamId: id, status: 5 } as Frame].map((f) => p.encode(f))), 0)
+    if (closed(s.receive(p.encode(trailers(id, true)), 0))) n = i + 1
+  }
+  t.equal(n, 101, 'GOAWAY at the 101st stream: each HEADERS on a stream it had reset is an invalid frame (maxInvalidFrames 100)')
+  t.equal(goaways(s).length, 1)
 })

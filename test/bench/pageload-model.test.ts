@@ -1,0 +1,58 @@
+/**
+ * What bench/pageload.ts's explanations are computed from: the slow-start delivery model behind its "why, in round
+ * trips" lines (worked by hand), and the shaper's TLS record tally behind its repeat-visit bytes by kind, checked on
+ * a real Node TLS connection through the shaper (every byte down is in some record, the records are the ones sent).
+ */
+import t from 'tap'
+import tls from 'node:tls'
+import type net from 'node:net'
+import { deliveryRtts } from '../../bench/pageload'
+import { startShaper } from '../../bench/shaper'
+import { generateSelfSigned } from '../../lib/tls/certificates'
+
+t.test('deliveryRtts: IW10 windows doubling, each round at least its serialisation', async (t) => {
+  // 29,000 B at RTT 100 ms, 5 Mbit/s (62,500 B per RTT): 14,600 in the first window (a whole round trip, the
+  // rest still to come), 14,400 in the second (0.2304 RTT of serialisation).
+  const fast = deliveryRtts(29_000, 1, 100, 5)
+  t.equal(fast.windows, 2)
+  t.ok(Math.abs(fast.rtts - 1.2304) < 1e-9, `${fast.rtts}`)
+  t.ok(Math.abs(fast.serial - 0.464) < 1e-9)
+  // At 1 Mbit/s (12,500 B per RTT) the link, not the window, is the limit: delivery is the serialisation.
+  const slow = deliveryRtts(29_000, 1, 100, 1)
+  t.ok(Math.abs(slow.rtts - 2.32) < 1e-9 && Math.abs(slow.serial - 2.32) < 1e-9, `${slow.rtts}`)
+  // Five connections open five windows at once: the same bytes in one round.
+  t.equal(deliveryRtts(29_000, 5, 100, 5).windows, 1)
+  t.same(deliveryRtts(0, 1, 100, 5), { windows: 0, rtts: 0, serial: 0 })
+})
+
+t.test('shaper: the down direction tallied by TLS record type, every byte in a record', async (t) => {
+  const { cert, key } = generateSelfSigned({ commonName: 'localhost' })
+  const server = tls.createServer({ cert, key, maxVersion: 'TLSv1.2' }, (s) => {
+    s.setNoDelay(true)
+    // Three writes, each in its own tick: Node's TLS seals each into its own application-data record.
+    s.write('a'.repeat(100))
+    setTimeout(() => { s.write('b'.repeat(200)); setTimeout(() => s.end('c'.repeat(300)), 20) }, 20)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const shaper = await startShaper({ targetPort: (server.address() as net.AddressInfo).port, rttMs: 2, mbps: 1000 })
+  t.teardown(async () => { await shaper.close(); server.close() })
+  const got = await new Promise<number>((resolve, reject) => {
+    let n = 0
+    const c = tls.connect({ host: '127.0.0.1', port: shaper.port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' })
+    c.on('data', (d: Buffer) => { n += d.length })
+    c.on('end', () => { c.end(); resolve(n) })
+    c.on('error', reject)
+  })
+  t.equal(got, 600)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const st = shaper.stats()
+  const r = st.recordsDown
+  t.equal(r.handshake.bytes + r.ccs.bytes + r.alert.bytes + r.data.bytes + r.other.bytes, st.bytesDown, 'every byte down is in a record')
+  t.equal(r.other.records, 0)
+  t.equal(r.ccs.records, 1, 'one ChangeCipherSpec from the server')
+  t.ok(r.handshake.records >= 2, 'server hello flight and Finished')
+  t.equal(r.data.records, 3, 'the three writes')
+  // AES-GCM in TLS 1.2: 5-byte header, 8-byte explicit nonce, 16-byte tag around each record's plaintext.
+  t.equal(r.data.bytes, 600 + 3 * 29)
+  t.equal(r.alert.records, 1, 'close_notify')
+})
