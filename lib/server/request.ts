@@ -275,6 +275,14 @@ export class SpdyIncomingMessage extends Readable {
       this.destroy()
       return
     }
+    if (this.endPending) {
+      // Complete, nothing buffered and never read (a body-less GET): end it directly, 'end' then 'close' as after
+      // resume(), without resume()'s flowing machinery (two ticks and the 'resume' event fewer per request).
+      this.endPending = false
+      this.push(null)
+      this.read(0)
+      return
+    }
     if (!this.consuming) this.resume()
   }
 

@@ -377,6 +377,8 @@ export class SpdyServerResponse extends Stream {
         if (!this.responded) this.respond(false)
         if (fin) this.finSent = true
         if (!this.sink.write(c, fin)) { this.waitDrain(); return }
+        // A sink call may end the stream (a crash barrier closing the connection): nothing more goes.
+        if (this.gone) return
       }
       this.held = null
     }
