@@ -34,6 +34,8 @@ const EVICT_SCAN = 64
 export class SpdyListener implements ListenerContext {
   readonly server: net.Server
   readonly connections = new Set<Connection>()
+  /** The 'close' listener track() put on each connection's socket, taken off again by release(). */
+  private readonly closeListeners = new WeakMap<Connection, () => void>()
   readonly info: SpdyListenerInfo
   /** One options object for every TLS connection: the engine hangs its session cache and ticket keys off it. */
   readonly tlsOptions: TlsServerOptions | null
@@ -96,12 +98,18 @@ export class SpdyListener implements ListenerContext {
 
   private track (conn: Connection): void {
     this.connections.add(conn)
-    conn.socket.once('close', () => this.release(conn))
+    const onClose = (): void => this.release(conn)
+    this.closeListeners.set(conn, onClose)
+    conn.socket.once('close', onClose)
   }
 
   /** The connection is no longer ours to close (handed to the app's HTTP server, or re-made over another socket). */
   release (conn: Connection): void {
     if (!this.connections.delete(conn)) return
+    // A socket handed to the app's HTTP server lives on for its keep-alive: our listener on it would keep this
+    // Connection (and what it references) alive as long.
+    const onClose = this.closeListeners.get(conn)
+    if (onClose !== undefined) { conn.socket.off('close', onClose); this.closeListeners.delete(conn) }
     if (this.connections.size === 0) this.onEmpty?.()
   }
 
