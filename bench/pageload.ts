@@ -560,7 +560,7 @@ function repeatLine (c: RepeatCell): string {
     const ms = repeatMed(c, m, (x) => x.ms)
     if (ms === null) return `${LABEL[m]} n/a`
     const last = c.samples.get(m)!.at(-1)!
-    return `${LABEL[m]} ${fmtMs(ms)} ${kibText(repeatMed(c, m, (x) => x.bytesDown))} down (${last.fromCache} from cache, ${last.pushed} pushed)`
+    return `${LABEL[m]} ${fmtMs(ms)} ${kibText(repeatMed(c, m, (x) => x.bytesDown))} down (${medianSample(c, m)?.bytesDown ?? 0} B; ${last.fromCache} from cache, ${last.pushed} pushed)`
   }
   const p = repeatMed(c, 'push', (x) => x.bytesDown)
   const h2 = repeatMed(c, 'chromium-h2', (x) => x.bytesDown)

@@ -92,17 +92,23 @@ function startServer (kind: string): Promise<Server> {
   })
 }
 
-/** read(2)-family system calls a process has made (/proc/PID/io syscr): one per socket read libuv does. */
-function readCalls (pid: number): number {
-  const m = /^syscr: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))
-  return m === null ? NaN : Number(m[1])
-}
-
-/** utime+stime of a process in seconds (taskset execs node, so the pid is the server's). */
-function cpuSeconds (pid: number): number {
+/**
+ * What the server process has spent so far (taskset execs node, so the pid is the server's): user and system CPU
+ * seconds (/proc/PID/stat utime, stime), read(2)-family system calls (/proc/PID/io syscr: one per socket read libuv
+ * makes), and the main thread's voluntary context switches (/proc/PID/status: the event loop blocking in epoll_wait
+ * and waking again, i.e. loop turns that found nothing else to do).
+ */
+interface Usage { user: number, system: number, reads: number, wakeups: number }
+function usage (pid: number): Usage {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  const field = (text: string, name: string): number => { const m = new RegExp(`^${name}:\\s*(\\d+)$`, 'm').exec(text); return m === null ? NaN : Number(m[1]) }
   // After the command name: field 3 is state, so utime (14) and stime (15) are at indices 11 and 12.
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return {
+    user: Number(fields[11]) / 100,
+    system: Number(fields[12]) / 100,
+    reads: field(readFileSync(`/proc/${pid}/io`, 'utf8'), 'syscr'),
+    wakeups: field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'voluntary_ctxt_switches')
+  }
 }
 
 const onCore1 = (cmd: string, args: string[]): string => execFileSync('taskset', ['-c', '1', cmd, ...args], { maxBuffer: 1 << 24 }).toString()
@@ -167,8 +173,8 @@ const spdyDownload = (tls: boolean): Download => (port) => {
   return r.mbps
 }
 
-/** `reads`: the server's read system calls per request served (/proc/PID/io), per run. */
-interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], clientCpu: number[], reads: number[] }
+/** Per run: `cpuUs` the server's CPU per request served (`userUs` + `sysUs`), `reads` and `wakeups` per request (see usage()). */
+interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], userUs: number[], sysUs: number[], clientCpu: number[], reads: number[], wakeups: number[] }
 interface DlCase { kind: string, label: string, client: string, run: Download, mbps: number[] }
 
 const cases: Case[] = []
@@ -188,7 +194,7 @@ function add (need: keyof typeof tools | null, kind: string, label: string, load
   // fragmented rows (go-load is exercised by its SPDY row, --fragment is one write loop).
   if (quick && (load.includes('10 connections') || load.startsWith('go-load net/http') || load.includes('--fragment'))) return
   if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${missing(need)}`); return }
-  cases.push({ kind, label, load, run, rps: [], cpuUs: [], clientCpu: [], reads: [] })
+  cases.push({ kind, label, load, run, rps: [], cpuUs: [], userUs: [], sysUs: [], clientCpu: [], reads: [], wakeups: [] })
 }
 function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
   if (!selected(kind, label, client)) return
@@ -338,39 +344,53 @@ const ratio = (a: number, b: number | null): string => b === null ? 'n/a' : `${(
  * at most one record: a request in 8 records is 8 reads for either consumer.
  */
 function floorText (row: (kind: string, load: string) => Case | undefined, spdyRows: Case[]): string {
-  const us = (c: Case): number => median(c.cpuUs)
-  const reads = (c: Case): number => median(c.reads)
-  /** Extra CPU per extra read between a row whole and the same row fragmented. */
-  const perRead = (whole: Case, frag: Case): number => (us(frag) - us(whole)) / (reads(frag) - reads(whole))
-  const pair = (name: string, whole: Case, frag: Case): string => `${name} ${us(whole).toFixed(1)} us per request whole (${reads(whole).toFixed(2)} reads) and ` +
-    `${us(frag).toFixed(1)} us in pieces (${reads(frag).toFixed(2)} reads): +${(us(frag) - us(whole)).toFixed(1)} us, ${perRead(whole, frag).toFixed(2)} us per extra read`
+  const m = (xs: number[]): number => median(xs)
+  // User, system, reads and wakeups are those of the run whose total is the median (the nearest, for an even count),
+  // so that user + system adds up to the total shown.
+  const mid = (c: Case): number => c.cpuUs.reduce((best, x, i) => Math.abs(x - m(c.cpuUs)) < Math.abs(c.cpuUs[best] - m(c.cpuUs)) ? i : best, 0)
+  const v = (c: Case, key: 'cpuUs' | 'userUs' | 'sysUs' | 'reads' | 'wakeups'): number => c[key][mid(c)]
+  /** "A us (user U + system S; R reads, W wakeups per request)". */
+  const cost = (c: Case): string => `${v(c, 'cpuUs').toFixed(1)} us (user ${v(c, 'userUs').toFixed(1)} + system ${v(c, 'sysUs').toFixed(1)}; ${v(c, 'reads').toFixed(2)} reads, ${v(c, 'wakeups').toFixed(2)} wakeups per request)`
+  const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`
+  /** Whole -> in pieces, with what the pieces added in user and system time. */
+  const pair = (name: string, whole: Case, frag: Case, unit: string, extra: number): string => {
+    const d = (key: 'cpuUs' | 'userUs' | 'sysUs'): string => signed(v(frag, key) - v(whole, key))
+    return `${name}: whole ${cost(whole)}, in pieces ${cost(frag)}; the pieces add ${d('cpuUs')} us (user ${d('userUs')}, system ${d('sysUs')}), ` +
+      `user time ${((v(frag, 'userUs') - v(whole, 'userUs')) / extra).toFixed(2)} us per extra ${unit}`
+  }
+  /** A fragmenting SPDY row against the fragmented floor: what is left is the protocol's own. */
+  const above = (c: Case, floor: Case): string => `${c.load} ${cost(c)}: ${signed(v(c, 'cpuUs') - v(floor, 'cpuUs'))} us against the floor in pieces ` +
+    `(user ${signed(v(c, 'userUs') - v(floor, 'userUs'))}, system ${signed(v(c, 'sysUs') - v(floor, 'sysUs'))})`
   const out: string[] = []
   const floorWhole = row('js-floor', GO_HTTP1)
   const floorFrag = row('js-floor', FRAGMENTED_HTTP1)
   const h1Whole = row('fastify-http1', GO_HTTP1)
   const h1Frag = row('fastify-http1', FRAGMENTED_HTTP1)
   if (floorWhole !== undefined && floorFrag !== undefined) {
-    const p = perRead(floorWhole, floorFrag)
-    const spdy = spdyRows.filter((c) => c.load.includes('fragment') || c.load.includes('spdystream')).map((c) =>
-      `${c.load} ${us(c).toFixed(1)} us at ${reads(c).toFixed(2)} reads per request, of which the floor's reads account for ~${(p * reads(c)).toFixed(1)} us (${(p * reads(c) / us(c) * 100).toFixed(0)}%)`)
-    const whole = spdyRows.find((c) => !c.load.includes('fragment') && !c.load.includes('spdystream'))
-    out.push(`Per-read floor, plain TCP (the same go-load net/http client, 50 keep-alive connections, each request whole, then in 8 writes; reads are the server's read system calls per request served): ` +
-      pair('js-floor (JS \'data\' handler, no protocol)', floorWhole, floorFrag) +
-      (h1Whole !== undefined && h1Frag !== undefined ? `; ${pair('Fastify HTTP/1.1 (C++ parser consumes the socket)', h1Whole, h1Frag)}` : '') +
-      (spdy.length > 0 ? `. SPDY/3(.1) plain${whole !== undefined ? ` (${us(whole).toFixed(1)} us at ${reads(whole).toFixed(2)} reads per request under ${whole.load})` : ''}: ${spdy.join('; ')}` : '') +
-      `. The floor's cost per read is what any JavaScript protocol on a Node socket pays before doing any work of its own; what a row costs above it is the protocol's.\n`)
+    // Over TCP the 8 segments of a request often share a read (the server reads what has arrived): reads per
+    // request are measured, and the user time the pieces add is divided by the extra reads.
+    const extraReads = (w: Case, f: Case): number => v(f, 'reads') - v(w, 'reads')
+    const pieces = spdyRows.filter((c) => c.load.includes('fragment') || c.load.includes('spdystream'))
+    const whole = spdyRows.filter((c) => !pieces.includes(c))
+    out.push('Per-read floor, plain TCP (go-load net/http, 50 keep-alive connections, each request whole, then in 8 writes; server CPU per request split into user and system time, ' +
+      'reads = the server\'s read system calls, wakeups = its event loop blocking and waking; a read that sees no complete request still costs a JS consumer its onStreamRead, Buffer, push and \'data\'): ' +
+      pair('js-floor (a JS \'data\' handler, no protocol)', floorWhole, floorFrag, 'read', extraReads(floorWhole, floorFrag)) +
+      (h1Whole !== undefined && h1Frag !== undefined ? `. ${pair('Fastify HTTP/1.1 (its C++ parser consumes the socket; one small JS callback per read)', h1Whole, h1Frag, 'read', extraReads(h1Whole, h1Frag))}` : '') +
+      (pieces.length > 0 ? `. SPDY plain${whole.length > 0 ? ` (whole frames: ${whole.map((c) => `${c.load} ${cost(c)}`).join('; ')})` : ''}, clients writing in pieces: ${pieces.map((c) => above(c, floorFrag)).join('; ')}` : '') +
+      '. What the floor pays in pieces (its system time above all: the kernel receiving each segment) any JavaScript protocol on a Node socket pays too; what a row costs above it is the protocol\'s own work.\n')
   }
   const tlsWhole = row('js-floor-tls', 'go-load net/http -tls 1.2,')
   const tlsFrag = row('js-floor-tls', fragmentedHttps('1.2'))
   const hsWhole = row('fastify-https1-tls12', 'go-load net/http -tls 1.2,')
   const hsFrag = row('fastify-https1-tls12', fragmentedHttps('1.2'))
   if (tlsWhole !== undefined && tlsFrag !== undefined) {
-    // Over TLS the server's read system calls do not count what a consumer sees: TLSWrap hands up one read per record.
-    const rec = (whole: Case, frag: Case): string => `${us(whole).toFixed(1)} us whole (1 record per request) and ${us(frag).toFixed(1)} us in 8 records: +${(us(frag) - us(whole)).toFixed(1)} us, ${((us(frag) - us(whole)) / 7).toFixed(2)} us per extra record`
-    const pieces = row('fastify-spdy-tls', 'go-load spdystream -tls 1.2')
-    out.push(`Per-record floor, TLS 1.2 (go-load net/http -tls 1.2, 50 keep-alive connections): js-floor TLS ${rec(tlsWhole, tlsFrag)}` +
-      (hsWhole !== undefined && hsFrag !== undefined ? `; Fastify HTTPS/1.1 TLS 1.2 ${rec(hsWhole, hsFrag)}` : '') +
-      (pieces !== undefined ? `; fastify-spdy SPDY/3 TLS 1.2 under ${pieces.load}: ${us(pieces).toFixed(1)} us per request, ${ratio(us(pieces), us(tlsFrag))} the fragmented floor's` : '') + '.\n')
+    // Over TLS every record is one read for the consumer (TLSWrap::ClearOut emits one per SSL_read), however many
+    // records a socket read brought: 8 records per request against 1, so 7 extra.
+    const spdy = row('fastify-spdy-tls', 'go-load spdystream -tls 1.2')
+    out.push('Per-record floor, TLS 1.2 (go-load net/http -tls 1.2, 50 keep-alive connections, each request in 1 record, then in 8): ' +
+      pair('js-floor TLS', tlsWhole, tlsFrag, 'record', 7) +
+      (hsWhole !== undefined && hsFrag !== undefined ? `. ${pair('Fastify HTTPS/1.1 TLS 1.2', hsWhole, hsFrag, 'record', 7)}` : '') +
+      (spdy !== undefined ? `. SPDY/3 over TLS 1.2 (OpenSSL side): ${above(spdy, tlsFrag)}` : '') + '.\n')
   }
   return out.join('')
 }
@@ -386,17 +406,20 @@ async function main (): Promise<void> {
   /** "kind TLSvX" -> connections the HTTPS/1.1 servers saw at that version (wrk's cannot be set). */
   const tlsSeen = new Map<string, number>()
   const measure = (c: Case, srv: Server, i: number): void => {
-    const cpu0 = cpuSeconds(srv.proc.pid!)
-    const reads0 = readCalls(srv.proc.pid!)
+    const u0 = usage(srv.proc.pid!)
     const r = c.run(srv.port, seconds)
-    const cpu = cpuSeconds(srv.proc.pid!) - cpu0
-    const reads = (readCalls(srv.proc.pid!) - reads0) / (r.served ?? r.requests)
-    const perReq = cpu / (r.served ?? r.requests) * 1e6
+    const u1 = usage(srv.proc.pid!)
+    const served = r.served ?? r.requests
+    const reads = (u1.reads - u0.reads) / served
+    const perReq = (u1.user + u1.system - u0.user - u0.system) / served * 1e6
     c.rps.push(r.requests / r.seconds)
     c.cpuUs.push(perReq)
+    c.userUs.push((u1.user - u0.user) / served * 1e6)
+    c.sysUs.push((u1.system - u0.system) / served * 1e6)
     c.reads.push(reads)
+    c.wakeups.push((u1.wakeups - u0.wakeups) / served)
     if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
-    process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req, ${reads.toFixed(2)} reads/req` +
+    process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req (user ${c.userUs[c.userUs.length - 1].toFixed(1)}), ${reads.toFixed(2)} reads/req, ${c.wakeups[c.wakeups.length - 1].toFixed(2)} wakeups/req` +
       ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
   }
   const download = (d: DlCase, srv: Server, i: number): void => {

@@ -50,15 +50,17 @@ t.test('requestTimeout does not touch a request that completes in time', async (
 t.test('connectionTimeout: an inactive stream is reset, an active one is not, onTimeout runs', async (t) => {
   let onTimeout = 0
   const s = await startServer({
-    fastify: { connectionTimeout: 300 },
+    // 100 ms between writes against a 1 s timeout: a loaded machine (the whole suite on 2 cores) has stalled this
+    // process's timers by more than 200 ms, and a 300 ms timeout then reset the active stream too.
+    fastify: { connectionTimeout: 1000 },
     routes: (app) => {
       app.addHook('onTimeout', async () => { onTimeout++ })
       app.get('/hang', () => new Promise(() => {}))
       app.get('/drip', (_req, reply) => {
-        // A write every 100 ms for 1 s: activity the whole time.
+        // A write every 100 ms for 2 s: activity the whole time, past the timeout twice over.
         reply.raw.writeHead(200, { 'content-type': 'text/plain' })
         let n = 0
-        const iv = setInterval(() => { reply.raw.write('x'); if (++n === 10) { clearInterval(iv); reply.raw.end() } }, 100)
+        const iv = setInterval(() => { reply.raw.write('x'); if (++n === 20) { clearInterval(iv); reply.raw.end() } }, 100)
         return reply
       })
     }
