@@ -534,7 +534,7 @@ async function main (): Promise<void> {
   }
 }
 
-interface Cell { page: PageInfo, rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
+export interface Cell { page: PageInfo, rtt: number, mbps: number, samples: Map<AnyMode, Sample[]> }
 
 /** `runs` rounds over `modes`, the order rotated each run so drift on a shared machine does not favour one mode. */
 function * rotated<M> (modes: M[], runs: number): Generator<M> {
@@ -690,7 +690,7 @@ export function deliveryRtts (bytes: number, conns: number, rttMs: number, mbps:
  * medians: push's floor (TCP 1, TLS 1 with False Start, the page with every asset pushed 1, then delivering its bytes
  * down on one connection from IW10) against what the goal allows, and how the anchor spread the same bytes.
  */
-function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: number, pushUnshaped: number | null): string {
+export function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: number, pushUnshaped: number | null): string {
   const medOf = (m: AnyMode, f: (s: Sample) => number): number => median(c.samples.get(m)!.map(f))
   const p = medOf('push', (x) => x.ms) / c.rtt
   const a = medOf(anchor, (x) => x.ms) / c.rtt
@@ -703,16 +703,18 @@ function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: num
   const floor = 3 + dp.rtts
   const cpu = pushUnshaped === null ? 0 : pushUnshaped / c.rtt
   const f1 = (x: number): string => x.toFixed(1)
+  const slowStart = Math.max(0, dp.rtts - dp.serial)
   const verdict = floor > allowed
-    ? `above what the goal allows before any CPU: the bytes on this link, not a round trip push could save, decide it`
+    ? 'above what the goal allows before any CPU'
     : floor + cpu > allowed
       ? `under what the goal allows, but push's own CPU (${f1(cpu)} RTTs unshaped on this machine) takes it over`
       : `under what the goal allows with push's own CPU (${f1(cpu)} RTTs unshaped); the other ${f1(p - floor - cpu)} RTTs are neither the model's round trips nor its CPU (the machine's scheduling)`
   return `why, against ${LABEL[anchor]} in round trips: the goal allows ${goal} x ${f1(a)} = ${f1(allowed)} RTTs. Push's floor is 3 (TCP, TLS with ` +
-    `False Start, the page with its pushes) + ${f1(dp.rtts)} to deliver its ${(pBytes / 1024).toFixed(1)} KiB down on one connection ` +
-    `(${dp.windows} slow-start window${dp.windows === 1 ? '' : 's'} from IW10 = ${(IW10 / 1000).toFixed(1)} KB; serialised alone at ${c.mbps} Mbit/s ${f1(dp.serial)} RTTs) = ` +
-    `${f1(floor)} RTTs, measured ${f1(p)}: ${verdict}. ${LABEL[anchor]} carried ${(aBytes / 1024).toFixed(1)} KiB over ${aConns} connection${aConns === 1 ? '' : 's'} ` +
-    `(${da.windows} window${da.windows === 1 ? '' : 's'} from ${aConns} x IW10, ${f1(da.rtts)} RTTs of delivery, against push's ${dp.windows} from one).`
+    `False Start, the page with its pushes) + ${f1(dp.rtts)} to deliver its ${(pBytes / 1024).toFixed(1)} KiB down on one connection = ${f1(floor)} RTTs, ` +
+    `measured ${f1(p)}: ${verdict}. Of that delivery, ${f1(dp.serial)} RTTs are the bytes' serialisation at ${c.mbps} Mbit/s, which no protocol saves, ` +
+    `and ${f1(slowStart)} slow start: ${dp.windows} window${dp.windows === 1 ? '' : 's'} from IW10 (${(IW10 / 1000).toFixed(1)} KB) on one connection, where ` +
+    `${LABEL[anchor]}'s ${aConns} connection${aConns === 1 ? '' : 's'} opened ${aConns} x IW10 at once for its ${(aBytes / 1024).toFixed(1)} KiB ` +
+    `(${da.windows} window${da.windows === 1 ? '' : 's'}, ${f1(da.rtts)} RTTs of delivery).`
 }
 
 /** Median and range of Chromium's connectStart less the shaper's first accept, over every Chromium load. */

@@ -6,7 +6,7 @@
 import t from 'tap'
 import tls from 'node:tls'
 import type net from 'node:net'
-import { deliveryRtts } from '../../bench/pageload'
+import { deliveryRtts, roundTripWhy, type Cell } from '../../bench/pageload'
 import { startShaper } from '../../bench/shaper'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 
@@ -23,6 +23,22 @@ t.test('deliveryRtts: IW10 windows doubling, each round at least its serialisati
   // Five connections open five windows at once: the same bytes in one round.
   t.equal(deliveryRtts(29_000, 5, 100, 5).windows, 1)
   t.same(deliveryRtts(0, 1, 100, 5), { windows: 0, rtts: 0, serial: 0 })
+})
+
+t.test('roundTripWhy: push\'s floor against what the goal allows, from the cell\'s own figures', async (t) => {
+  // The chain page at RTT 100 ms, 5 Mbit/s as a run measured it: push 530 ms with 29,082 B down on 1 connection,
+  // Chromium h1 910 ms with 30,208 B over 4.
+  const sample = (ms: number, bytesDown: number, connections: number): unknown => ({ ms, bytesDown, connections, handshakes: null, requestMs: null, protocol: null })
+  const cell = { page: { path: '/demo/chain' }, rtt: 100, mbps: 5, samples: new Map([['push', [sample(530, 29_082, 1)]], ['chromium-h1', [sample(910, 30_208, 4)]]]) } as unknown as Cell
+  const why = roundTripWhy(cell, 'chromium-h1', 0.45, 11)
+  // 0.45 x 9.1 = 4.1 allowed; floor 3 + deliveryRtts(29,082, 1, 100, 5) = 3 + 1 + 14,482 / 62,500 = 4.2.
+  t.match(why, /the goal allows 0\.45 x 9\.1 = 4\.1 RTTs/)
+  t.match(why, /\+ 1\.2 to deliver its 28\.4 KiB down on one connection = 4\.2 RTTs, measured 5\.3: above what the goal allows before any CPU/)
+  t.match(why, /0\.5 RTTs are the bytes' serialisation at 5 Mbit\/s, which no protocol saves, and 0\.8 slow start: 2 windows from IW10/)
+  t.match(why, /Chromium HTTPS\/1\.1's 4 connections opened 4 x IW10 at once for its 29\.5 KiB \(1 window,/)
+  // With room under the goal, the rest is named as CPU or scheduling, not round trips.
+  const roomy = roundTripWhy({ ...cell, samples: new Map([['push', [sample(520, 29_082, 1)]], ['chromium-h1', [sample(2000, 30_208, 4)]]]) } as unknown as Cell, 'chromium-h1', 0.45, 11)
+  t.match(roomy, /under what the goal allows with push's own CPU \(0\.1 RTTs unshaped\)/)
 })
 
 t.test('shaper: the down direction tallied by TLS record type, every byte in a record', async (t) => {
