@@ -1,7 +1,7 @@
 // Builds the package for both module systems: TypeScript compiles lib/ to CommonJS in dist/cjs, and a thin
 // ESM entry re-exports it, so `import` and `require` share one instance of the plugin (no dual-package hazard).
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 
@@ -11,6 +11,9 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'ts
 // CommonJS users `require('fastify-spdy')` and register the result directly, as with every Fastify plugin: make the
 // module the plugin function itself, still carrying the named exports (and `default` for TypeScript's interop).
 appendFileSync('dist/cjs/index.js', '\nmodule.exports = Object.assign(exports.default, exports)\n')
+// The `fastify-spdy` bin (package.json "bin"): npm makes it executable when it installs the package elsewhere, but
+// in this repository `npx fastify-spdy get ...` (README) runs the file as tsc wrote it, 0644: "Permission denied".
+chmodSync('dist/cjs/cli/main.js', 0o755)
 mkdirSync('dist/esm', { recursive: true })
 // Named exports are listed explicitly: Node's CJS export detection does not follow TypeScript's re-export helpers.
 const names = Object.keys(require(resolve('dist/cjs/index.js'))).filter((n) => n !== 'default')

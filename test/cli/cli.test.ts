@@ -137,6 +137,15 @@ t.test('success', async (t) => {
     t.equal(r.code, EXIT.ok, r.stderr)
     t.equal(r.stdout, 'hello over SPDY/3.1\n')
   })
+
+  t.test("the README's `npx fastify-spdy get` in this checkout runs the built bin (dist/cjs/cli/main.js, made by npm test's build)", async (t) => {
+    // tsc writes the bin 0644: npx in the repository then failed with "Permission denied" (scripts/build.mjs chmods
+    // it). --no: never fetch a package of that name from the registry instead.
+    const r = await new Promise<Run>((resolve) => execFile('npx', ['--no', 'fastify-spdy', 'get', '--cacert', caFile, `https://localhost:${port}/`], { cwd: ROOT, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr })))
+    t.equal(r.code, EXIT.ok, r.stderr)
+    t.equal(r.stdout, 'hello over SPDY/3.1\n')
+  })
 })
 
 t.test('--max-size: a response (body and pushes) past it exits 10, under it succeeds', async (t) => {
