@@ -65,7 +65,8 @@ class PushSink implements StreamSink {
       // running to its end for nothing. Closed on the next tick: this runs inside the response's own write.
       this.refused = true
       this.opened(false)
-      process.nextTick(() => { this.abandon() })
+      // Under the connection's crash barrier, as every other entry into it: a throw closes this connection only.
+      process.nextTick(() => { this.p.host.run(() => this.abandon()) })
       return
     }
     const h = this.p.host
