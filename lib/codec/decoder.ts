@@ -83,9 +83,6 @@ export class FrameDecoder {
   /** Bytes of memory held for the incomplete frame carried over (0 while only its header, or nothing, is here). */
   get pendingBytes (): number { return this.partial === this.head ? 0 : this.partial.length }
 
-  /** A frame has begun and not ended: the peer is writing it in pieces and the rest is on its way. */
-  get midFrame (): boolean { return this.fill > 0 || this.skip > 0 }
-
   /** True while the header inflater holds a zlib context (see compact()). */
   get zlibLive (): boolean { return this.inflater.live }
 

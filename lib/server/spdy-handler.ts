@@ -144,27 +144,6 @@ export class SpdyHandler implements Handler, PushHost {
   }
   private readonly deferredFlush = (): void => {
     this.flushScheduled = false
-    // The peer is in the middle of a frame (a client that writes each frame in pieces, issue 14): the rest of it,
-    // often another request, is on its way. Wait one turn of the event loop, so that its answer shares our write
-    // (and the peer's next read) with the ones ready now; see `holding`.
-    if (!this.holding && !this.ended && this.session.midFrame) {
-      this.holding = true
-      setImmediate(this.holdOneTurn)
-      return
-    }
-    this.transport.run(() => this.flush())
-  }
-  /**
-   * While true, flush() writes nothing: the answers ready now wait for the next turn of the event loop. Set only by
-   * deferredFlush on a peer caught mid-frame, and cleared two check phases later at the latest (releaseOutput):
-   * setImmediate from a read's tick runs in this turn's check phase, one from there in the next turn's, after its
-   * poll phase has read whatever of the peer's frame arrived meanwhile (libuv polls without blocking while an
-   * immediate is pending, so the wait is bounded by one turn, never by the peer).
-   */
-  private holding = false
-  private readonly holdOneTurn = (): void => { setImmediate(this.releaseOutput) }
-  private readonly releaseOutput = (): void => {
-    this.holding = false
     this.transport.run(() => this.flush())
   }
 
@@ -426,7 +405,6 @@ export class SpdyHandler implements Handler, PushHost {
   }
 
   private flush (): void {
-    if (this.holding) return
     if (this.transport.congested) {
       // Control frames (PING and SETTINGS answers, RST_STREAM, WINDOW_UPDATE) still go to the socket, so that all
       // we owe the peer sits in one place the connection measures: past maxUnreadOutputBytes it stops reading the

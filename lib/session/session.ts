@@ -344,9 +344,6 @@ export class SpdySession {
   /** Header compression contexts are allocated (see compact()). */
   get zlibLive (): boolean { return this.decoder.zlibLive || this.encoder.zlibLive }
 
-  /** The peer's last bytes ended inside a frame: it writes frames in pieces and the rest has not arrived yet. */
-  get midFrame (): boolean { return this.decoder.midFrame }
-
   /**
    * Frees both header compression contexts down to their windows' bytes (lib/codec/zlib.ts); they are rebuilt on
    * the next header block in either direction. tick() calls this compactAfter ms after the last frame received

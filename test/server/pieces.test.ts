@@ -93,8 +93,8 @@ t.test('pieces spread over more than idleTimeout keep the session open; silence 
 })
 
 t.test('an answer does not wait for the rest of a frame the peer has begun', async (t) => {
-  // The server holds its answers for one turn of the event loop when the peer's bytes end inside a frame (the rest
-  // is usually a moment away and its answer can share the write); it must not wait for that rest itself.
+  // Any batching of answers for a peer that writes in pieces (holding them while its bytes end inside a frame, say,
+  // so the next answer shares the write) must stay bounded by the server: never wait for the rest of that frame.
   const s = await startServer()
   t.teardown(s.close)
   const c = await pieceClient(s.port)
