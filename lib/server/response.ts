@@ -7,10 +7,10 @@
  * Like Node's own ServerResponse (an OutgoingMessage), it is a legacy `Stream` (an EventEmitter with pipe), not a
  * stream.Writable: the Writable machinery (its state object, a process.nextTick per end, finish, destroy and close)
  * was the largest allocation per small GET (bench/RESULTS.md, issue 14 method notes). What code relies on is kept:
- * write() returns false while the stream is full and 'drain' follows; end(cb) calls cb, then 'finish', then 'close'
- * (one tick after end(), never inside it, so a listener added right after end() still hears them); writableEnded,
- * writableFinished, writableLength, writableHighWaterMark, writableNeedDrain, headersSent, finished, destroyed,
- * closed; destroy() before the end resets the stream; stream.finished()/pipeline() treat it as they treat Node's
+ * write() returns false while the stream is full and 'drain' follows; 'finish' (end(cb)'s cb is one of its
+ * listeners, as in Node), then 'close' (one tick after end(), never inside it, so a listener added right after end()
+ * still hears them); writableEnded, writableFinished, writableLength, writableHighWaterMark, writableNeedDrain,
+ * headersSent, finished, destroyed, closed; destroy() before the end resets the stream; stream.finished()/pipeline() treat it as they treat Node's
  * ServerResponse ('finish' then 'close' is success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
@@ -65,6 +65,8 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
 
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
+/** end()'s callbacks, a 'finish' listener as in Node's OutgoingMessage.end (once('finish', cb)): in its order. */
+function callEndCbs (this: SpdyServerResponse): void { this['runEndCbs']() }
 
 export class SpdyServerResponse extends Stream {
   statusCode = 200
@@ -267,7 +269,7 @@ export class SpdyServerResponse extends Stream {
         if (chunk != null) process.nextTick(done, writeAfterEnd())
         else if (this.finishEmitted) process.nextTick(done, codeError('Cannot call end after a stream was finished', 'ERR_STREAM_ALREADY_FINISHED'))
         else if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
-        else (this.endCbs ??= []).push(done)
+        else this.addEndCb(done)
       }
       return this
     }
@@ -276,11 +278,11 @@ export class SpdyServerResponse extends Stream {
     if (this.destroyed) {
       if (done !== null) {
         if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
-        else (this.endCbs ??= []).push(done)
+        else this.addEndCb(done)
       }
       return this
     }
-    if (done !== null) (this.endCbs ??= []).push(done)
+    if (done !== null) this.addEndCb(done)
     if (this.out === null) this.freeze()
     // As Node's end(): whatever cork() held goes now.
     this.corked = 0
@@ -319,6 +321,20 @@ export class SpdyServerResponse extends Stream {
   }
 
   // ---- internals ----
+
+  private addEndCb (cb: WriteCallback): void {
+    if (this.endCbs === null) {
+      this.endCbs = []
+      this.once('finish', callEndCbs)
+    }
+    this.endCbs.push(cb)
+  }
+
+  private runEndCbs (): void {
+    const cbs = this.endCbs
+    this.endCbs = null
+    if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+  }
 
   private hold (buf: Buffer | Uint8Array, done: WriteCallback | null): void {
     if (buf.length > 0) {
@@ -406,10 +422,7 @@ export class SpdyServerResponse extends Stream {
   private afterEnd (): void {
     if (this.complete && !this.finishEmitted) {
       this.finishEmitted = true
-      const cbs = this.endCbs
-      this.endCbs = null
-      // As a Writable (and the tests' expectations): end()'s callbacks run before 'finish' listeners.
-      if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+      // end()'s callbacks are among the 'finish' listeners (addEndCb), in the order they were added, as in Node.
       this.emit('finish')
     }
     // As Node's emitCloseNT: a closed response is destroyed.

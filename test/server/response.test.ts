@@ -112,7 +112,7 @@ t.test("destroy mid-body: RST_STREAM INTERNAL_ERROR, 'close' without 'finish', t
   t.notOk(events.includes('error'))
 })
 
-t.test("'finish' then 'close', a tick after end(), so listeners added after end() hear both; end(cb) first", async (t) => {
+t.test("'finish' then 'close', a tick after end(), so listeners added after end() hear both; end(cb), added first, first", async (t) => {
   const { res, sink } = pair()
   const events: string[] = []
   res.end('body', () => events.push('end cb'))
