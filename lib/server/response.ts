@@ -65,6 +65,10 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
 
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
+function afterHeldCbs (res: SpdyServerResponse, cbs: WriteCallback[]): void {
+  for (let i = 0; i < cbs.length; i++) cbs[i]()
+  res['afterFlush']()
+}
 /** end()'s callbacks, a 'finish' listener as in Node's OutgoingMessage.end (once('finish', cb)): in its order. */
 function callEndCbs (this: SpdyServerResponse): void { this['runEndCbs']() }
 
@@ -399,8 +403,20 @@ export class SpdyServerResponse extends Stream {
       this.held = null
     }
     const cbs = this.heldCbs
-    this.heldCbs = null
-    if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+    if (cbs !== null) {
+      // The sink may drain inside the write that filled it, before the callbacks write() scheduled for earlier
+      // chunks have run: these go a tick later, behind those, so callbacks come in write order as in Node; then
+      // FIN or 'drain', as Node emits 'drain' after the write callbacks.
+      this.heldCbs = null
+      process.nextTick(afterHeldCbs, this, cbs)
+      return
+    }
+    this.afterFlush()
+  }
+
+  /** After what was held is in the sink (and its callbacks called): FIN if end() came, else 'drain' if owed. */
+  private afterFlush (): void {
+    if (this.gone || this.waitingDrain) return
     if (this.finished) {
       if (!this.finSent) this.sendLast(null)
       else this.completed()
