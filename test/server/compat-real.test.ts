@@ -314,3 +314,39 @@ t.test('request bodies: read after a delay, larger than the window read slowly, 
   t.same([...new Set(s.app.spdy.sessions().map((x) => x.openStreams))], [0], 'no stream left open')
   t.equal((await spdy.request({ path: '/text' })).status, 200, 'the session goes on')
 })
+
+/** Reads stream `id` of a raw client to its end, granting window as a reading client does; its byte count. */
+async function readAll (c: RawSpdy, id: number): Promise<number> {
+  let granted = 0
+  const got = (): number => c.events.reduce((n, e) => n + (e.type === 'data' && e.streamId === id ? e.data.length : 0), 0)
+  const ended = (): boolean => c.events.some((e) => (e.type === 'data' && e.streamId === id && e.fin) || (e.type === 'streamReset' && e.streamId === id))
+  for (let i = 0; i < 500 && !ended() && !c.closed; i++) {
+    const n = got()
+    if (n > granted) { c.session.consume(id, n - granted); granted = n; c.flush() }
+    await sleep(10)
+  }
+  return got()
+}
+
+t.test('GOAWAY mid-body, from the peer or from the server closing: the stream still completes, finish and close once', async (t) => {
+  const { s } = await both(t)
+  const c = await RawSpdy.connect(s.port)
+  t.teardown(() => c.destroy())
+  const id = c.get('/large?mb=1&k=peer-goaway')
+  await c.until(() => c.events.some((e) => e.type === 'data' && e.streamId === id))
+  c.session.goaway()
+  c.flush()
+  t.equal(await readAll(c, id), 1 << 20, 'whole after the peer\'s GOAWAY')
+  const ok = ['write false seen=true every false drained=true', 'finish ended=true finished=true destroyed=false', 'end cb: 64 writes, 64 callbacks, in order true', 'close ended=true finished=true destroyed=true']
+  t.same(await closedLog('peer-goaway'), ok)
+
+  const d = await RawSpdy.connect(s.port)
+  t.teardown(() => d.destroy())
+  const id2 = d.get('/large?mb=1&k=server-goaway')
+  await d.until(() => d.events.some((e) => e.type === 'data' && e.streamId === id2))
+  const closing = s.app.close()
+  t.equal(await readAll(d, id2), 1 << 20, 'whole after the server\'s GOAWAY (fastify.close())')
+  t.ok(d.goaway() !== undefined, 'the server sent GOAWAY')
+  t.same(await closedLog('server-goaway'), ok)
+  await closing
+})
