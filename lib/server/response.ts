@@ -451,7 +451,10 @@ export class SpdyServerResponse extends Stream {
     if (endCbs !== null) for (let i = 0; i < endCbs.length; i++) endCbs[i](this.errored ?? destroyedError('end'))
     if (heldCbs !== null) for (let i = 0; i < heldCbs.length; i++) heldCbs[i](destroyedError('write'))
     this.req.socketClosed()
-    this.sink.closed?.()
+    // The app answered before the body was in and still reads it (Node lets it: the request ends on its own): the
+    // stream stays routed to the request until that ends, or its DATA would be dropped and it would never end.
+    if (this.req.complete || this.req.destroyed) this.sink.closed?.()
+    else this.req.once('close', () => this.sink.closed?.())
     this.emit('close')
   }
 

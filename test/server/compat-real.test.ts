@@ -122,6 +122,15 @@ function routes (app: FastifyInstance): void {
   /** Reads the body after `delay` ms (slow=1: 16 KB every 5 ms), answers its length; never=1 never reads it. */
   // The body is left to the route (req.raw), as an app streaming its uploads does.
   app.addContentTypeParser('application/x-raw', (_req, _payload, done) => { done(null) })
+  /** Answers at once and reads the body afterwards, as Node's http allows. */
+  app.post('/answer-first', (req, reply) => {
+    const l = log(key(req))
+    let n = 0
+    req.raw.on('data', (c: Buffer) => { n += c.length })
+    req.raw.on('end', () => l.push(`request end ${n}`))
+    req.raw.on('close', () => l.push(`close ${n}`))
+    reply.send('ok')
+  })
   app.post('/body', { bodyLimit: 64 << 20 }, async (req, reply) => {
     const k = key(req)
     const seenBody = { bytes: 0, events: [] as string[] }
@@ -296,8 +305,8 @@ t.test('a reader that never opens its window: the route is held at write() false
   t.same(await closedLog('stalled'), ['close ended=false finished=false destroyed=true'], "the socket gone: 'close', no 'finish'")
 })
 
-const upload = (spdy: SpdyClient, query: string, bytes: number): Promise<SpdyResponse> =>
-  spdy.request({ method: 'POST', path: `/body?${query}`, headers: { 'content-type': 'application/x-raw' }, body: Buffer.alloc(bytes, 0x64), timeout: 20_000 })
+const upload = (spdy: SpdyClient, query: string, bytes: number, path = '/body'): Promise<SpdyResponse> =>
+  spdy.request({ method: 'POST', path: `${path}?${query}`, headers: { 'content-type': 'application/x-raw' }, body: Buffer.alloc(bytes, 0x64), timeout: 20_000 })
 
 t.test('request bodies: read after a delay, larger than the window read slowly, never read: all end, no stream left', async (t) => {
   const { s, spdy } = await both(t)
@@ -349,4 +358,20 @@ t.test('GOAWAY mid-body, from the peer or from the server closing: the stream st
   t.ok(d.goaway() !== undefined, 'the server sent GOAWAY')
   t.same(await closedLog('server-goaway'), ok)
   await closing
+})
+
+t.test('the route answers first and reads the body afterwards: the request still gets all of it and ends, as Node', async (t) => {
+  const { httpPort, spdy } = await both(t)
+  // A keep-alive client, as SPDY's stream is one of many: with 'connection: close' Node tears the request down.
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ port: httpPort, host: '127.0.0.1', path: '/answer-first?k=h', method: 'POST', headers: { 'content-type': 'application/x-raw' }, agent }, (res) => { res.resume(); res.on('end', resolve) })
+    req.on('error', reject)
+    req.end(Buffer.alloc(300_000))
+  })
+  const r = await upload(spdy, 'k=s', 300_000, '/answer-first').catch((e: Error) => e.message)
+  t.equal(typeof r === 'string' ? r : r.status, 200)
+  const node = await closedLog('h')
+  t.same(await closedLog('s'), node, `as Node: ${node.join(' | ')}`)
 })
