@@ -7,11 +7,12 @@
  * Like Node's own ServerResponse (an OutgoingMessage), it is a legacy `Stream` (an EventEmitter with pipe), not a
  * stream.Writable: the Writable machinery (its state object, a process.nextTick per end, finish, destroy and close)
  * was the largest allocation per small GET (bench/RESULTS.md, issue 14 method notes). What code relies on is kept:
- * write() returns false while the stream is full and 'drain' follows; 'finish' (end(cb)'s cb is one of its
- * listeners, as in Node), then 'close' (one tick after end(), never inside it, so a listener added right after end()
- * still hears them); writableEnded, writableFinished, writableLength, writableHighWaterMark, writableNeedDrain,
- * headersSent, finished, destroyed, closed; destroy() before the end resets the stream; stream.finished()/pipeline() treat it as they treat Node's
- * ServerResponse ('finish' then 'close' is success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
+ * write() returns false while the stream is full and 'drain' follows; write callbacks come in write order; 'finish'
+ * (end(cb)'s cb is one of its listeners, as in Node), then 'close' (one tick after end(), never inside it, so a
+ * listener added right after end() still hears them); writableEnded, writableFinished, writableLength,
+ * writableHighWaterMark, writableNeedDrain, headersSent, finished, destroyed, closed; destroy() before the end resets
+ * the stream; stream.finished()/pipeline() treat it as they treat Node's ServerResponse ('finish' then 'close' is
+ * success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
  * `res.end(payload)` (Fastify's usual path) is SYN_REPLY + one DATA with FIN. As in Node, headersSent turns true at
