@@ -10,6 +10,7 @@ import { Readable, pipeline } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { connect, type SpdyClient, type SpdyResponse } from '../../lib/client'
 import { RawSpdy, sleep, startServer, type TestServer } from '../hostile/harness'
+import { StClient } from '../interop/spdy-transport-peer'
 
 interface Res extends NodeJS.EventEmitter {
   headersSent: boolean, writableEnded: boolean, writableFinished: boolean, destroyed: boolean
@@ -374,4 +375,22 @@ t.test('the route answers first and reads the body afterwards: the request still
   t.equal(typeof r === 'string' ? r : r.status, 200)
   const node = await closedLog('h')
   t.same(await closedLog('s'), node, `as Node: ${node.join(' | ')}`)
+})
+
+t.test('spdy-transport (2, 3, 3.1): a slow pipeline read whole; the client aborting mid-body closes the response once', async (t) => {
+  const { s } = await both(t)
+  for (const version of [2, 3, 3.1] as const) {
+    const client = await StClient.connect({ port: s.port, version })
+    t.teardown(() => client.close())
+    const whole = await client.request({ method: 'GET', path: `/pipeline?k=st-pipe-${version}` })
+    t.equal(whole.body.length, 8000, `spdy/${version}: whole`)
+    t.same(await closedLog(`st-pipe-${version}`), ['finish ended=true finished=true destroyed=false', 'close ended=true finished=true destroyed=true', 'pipeline cb ok'])
+    const { stream } = client.open({ method: 'GET', path: `/endless?k=st-abort-${version}` })
+    stream.on('error', () => {})
+    await new Promise((resolve) => stream.once('data', resolve))
+    ;(stream as unknown as { abort: () => void }).abort() // RST_STREAM CANCEL
+    t.same(await closedLog(`st-abort-${version}`), ['close ended=false finished=false destroyed=true'], `spdy/${version}: close once, no finish`)
+  }
+  await sleep(50)
+  t.same([...new Set(s.app.spdy.sessions().map((x) => x.openStreams))], [0], 'no stream left open')
 })
