@@ -845,7 +845,7 @@ ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}${o.args}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}${o.args}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines give each ratio CPU-corrected too**' : ''}).
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
