@@ -456,6 +456,8 @@ export class SpdyServerResponse extends Stream {
     // stream stays routed to the request until that ends, or its DATA would be dropped and it would never end.
     if (this.req.complete || this.req.destroyed) this.sink.closed?.()
     else this.req.once('close', () => this.sink.closed?.())
+    // A complete request nobody read ends now ('end' a tick from now): after our 'finish' and 'close', as in Node.
+    if (this.complete) this.req.endUnread()
     this.emit('close')
   }
 

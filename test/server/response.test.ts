@@ -248,3 +248,44 @@ t.test("a body-less request nobody read ends after the response: 'end' then 'clo
   req.abort()
   t.equal(req.aborted, false, 'a session dying afterwards does not abort it')
 })
+
+t.test('a body-less GET schedules three process.nextTick from end() to the request\'s close; Node\'s order kept', async (t) => {
+  // What each tick costs is per request (issue 14): the response's finish+close, the request's 'end', its 'close'.
+  // The Readable's 'readable' tick for the end of a body nobody reads is not paid.
+  const { req, res } = pair()
+  const events: string[] = []
+  res.on('finish', () => events.push('finish'))
+  res.on('close', () => events.push('close'))
+  req.on('end', () => events.push('req end'))
+  const names: string[] = []
+  const real = process.nextTick
+  const closed = new Promise<void>((resolve) => req.on('close', () => { events.push('req close'); resolve() }))
+  process.nextTick = function (fn: (...a: unknown[]) => void, ...args: unknown[]) {
+    names.push(fn.name)
+    real.call(process, fn, ...args)
+  } as typeof process.nextTick
+  try {
+    res.end('x')
+    await closed
+  } finally { process.nextTick = real }
+  t.ok(names.length <= 3, `ticks: ${names.join(', ')}`)
+  t.same(events, ['finish', 'close', 'req end', 'req close'])
+  t.equal(req.readableEnded, true)
+})
+
+t.test("a body-less request the route listens to ('readable', 'data') still ends once, after the response", async (t) => {
+  for (const how of ['readable', 'data', 'paused'] as const) {
+    const { req, res } = pair()
+    const events: string[] = []
+    if (how === 'readable') req.on('readable', () => { events.push('readable'); req.read() })
+    else if (how === 'data') req.on('data', () => events.push('data'))
+    else req.pause()
+    req.on('end', () => events.push('end'))
+    const closed = new Promise<void>((resolve) => req.on('close', () => { events.push('close'); resolve() }))
+    res.end('x')
+    await closed
+    await ticks(2)
+    t.same(events, how === 'readable' ? ['readable', 'end', 'close'] : ['end', 'close'], how)
+    t.equal(req.aborted, false, how)
+  }
+})
