@@ -9,6 +9,7 @@ import { Readable, finished, pipeline } from 'node:stream'
 import Fastify from 'fastify'
 import { exchange, dispatch } from '../../lib/server/dispatch'
 import { RecordingSink, counted, head } from './dispatch-sink'
+import { responseHeaderList } from '../../lib/session/headers'
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await tick() }
@@ -288,4 +289,28 @@ t.test("a body-less request the route listens to ('readable', 'data') still ends
     t.same(events, how === 'readable' ? ['readable', 'end', 'close'] : ['end', 'close'], how)
     t.equal(req.aborted, false, how)
   }
+})
+
+t.test('header names that are Object.prototype members are fields like any other: absent until set, then sent', async (t) => {
+  const { res, sink } = pair()
+  const names = ['constructor', 'tostring', '__proto__', 'hasownproperty', 'valueof']
+  for (const n of names) {
+    t.equal(res.hasHeader(n), false, `${n} not there before it is set`)
+    t.equal(res.getHeader(n), undefined, n)
+  }
+  t.same(res.getHeaderNames(), [])
+  for (const n of names) res.setHeader(n, `v-${n}`)
+  t.same(res.getHeaderNames(), names)
+  t.equal(res.getHeader('__proto__'), 'v-__proto__')
+  t.same(Object.keys(res.getHeaders()), names)
+  res.removeHeader('constructor')
+  t.equal(res.hasHeader('constructor'), false)
+  res.end()
+  await sink.finished()
+  for (const n of names.slice(1)) t.equal(sink.given[n], `v-${n}`, `${n} in the SYN_REPLY`)
+  t.equal(Object.prototype.hasOwnProperty.call(sink.given, 'constructor'), false, 'removed: not given')
+  // What goes on the wire: the SYN_REPLY's header list, as the session layer makes it from what respond() got.
+  const r = sink.calls.find((c) => c.type === 'respond')
+  const list = r?.type === 'respond' ? responseHeaderList(3.1, r.status, r.headers) : []
+  for (const n of names.slice(1)) t.ok(list.some(([k, v]) => k === n && v === `v-${n}`), `${n} in the SYN_REPLY's header list`)
 })
