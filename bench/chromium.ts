@@ -13,7 +13,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, createPublicKey } from 'node:crypto'
-import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs'
+import { accessSync, constants as fsConstants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
@@ -21,10 +21,19 @@ import type { Readable, Writable } from 'node:stream'
 /**
  * Headless as root needs --no-sandbox. The rest keeps Chromium off networks it would reach on its own (update
  * checks, sync, field trials) and QUIC off, so the only traffic is the page over TCP through the shaper.
+ *
+ * --disable-features: the browser's own UI, not the page. Each browser context (one per load, below) is a new
+ * window, and Chromium 156 builds every new window's omnibox popup as a WebUI page
+ * (chrome://omnibox-popup.top-chrome: some 300 chrome://resources modules) in a renderer of its own, at the moment the
+ * bench navigates. A DevTools trace of an unshaped load of the post page showed that renderer busy for the whole
+ * load: ~100 ms of CPU (with the browser process's share) on the core Chromium shares with the shaper, inside the
+ * measured time. A user's window built its popup when it opened, before the user typed the address. No network
+ * behaviour depends on these features: pool, resumption, False Start and HTTP cache are untouched.
  */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-extensions',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-default-apps',
-  '--mute-audio', '--remote-debugging-pipe']
+  '--mute-audio', '--remote-debugging-pipe',
+  '--disable-features=WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup,PreloadTopChromeWebUI']
 
 export function findChromium (): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -63,6 +72,38 @@ export interface ChromiumLoad {
   bytes: number
   /** Resources served from the HTTP cache with no request (Resource Timing transferSize 0). */
   fromCache: number
+  /**
+   * connectStart -> the last responseEnd of the page and its resources: when the network part was over. What comes
+   * after it, up to `ms`, is Chromium's own work (parsing, style, layout, images, the load event), no network.
+   */
+  lastByteMs: number
+  /** CPU time every Chromium process spent over the navigation (Linux schedstat), or null where unreadable. */
+  cpuMs: number | null
+}
+
+/**
+ * CPU time (ns) of every thread of every process in process group `pgid` (Chromium and its children: it is started
+ * detached, so its group is its own): the first field of /proc/PID/task/TID/schedstat is time on a CPU, in ns. A
+ * thread or process that exits between two readings takes its time with it (an undercount, not an overcount).
+ * Null where /proc is not Linux's.
+ */
+export function groupCpuNs (pgid: number): number | null {
+  let total = 0
+  let any = false
+  let pids: string[]
+  try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)) } catch { return null }
+  for (const pid of pids) {
+    try {
+      // Field 5 of /proc/PID/stat is the process group; the command (field 2) may hold spaces: split after its ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0])
+        any = true
+      }
+    } catch { /* exited while read */ }
+  }
+  return any ? total : null
 }
 
 export class Chromium {
@@ -174,6 +215,7 @@ export class Chromium {
       // reuses the unused about:blank process for the page's site).
       await this.send('Runtime.evaluate', { expression: '1' }, sessionId)
       const loaded = this.event('Page.loadEventFired', sessionId, timeoutMs)
+      const cpu0 = this.child.pid === undefined ? null : groupCpuNs(this.child.pid)
       const nav = await this.send('Page.navigate', { url }, sessionId) as { errorText?: string }
       if (nav.errorText !== undefined) throw new Error(`chromium: ${url}: ${nav.errorText}`)
       await loaded
@@ -186,14 +228,16 @@ export class Chromium {
           const done = want.every((p) => res.some((r) => r.path === p && r.end > 0))
           if (!done && Date.now() - t0 < ${timeoutMs}) { setTimeout(read, 20); return }
           const n = performance.getEntriesByType('navigation')[0]
-          resolve(JSON.stringify({ done, res, timeOrigin: performance.timeOrigin, connectStart: n.connectStart, requestStart: n.requestStart, loadEventStart: n.loadEventStart, protocol: n.nextHopProtocol, bytes: n.encodedBodySize }))
+          resolve(JSON.stringify({ done, res, timeOrigin: performance.timeOrigin, connectStart: n.connectStart, requestStart: n.requestStart, responseEnd: n.responseEnd, loadEventStart: n.loadEventStart, protocol: n.nextHopProtocol, bytes: n.encodedBodySize }))
         }
         read()
       })`
       const r = await this.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, sessionId, timeoutMs + 10_000) as { result: { value: string } }
-      const v = JSON.parse(r.result.value) as { done: boolean, res: Array<{ path: string, start: number, end: number, bytes: number, transfer: number }>, timeOrigin: number, connectStart: number, requestStart: number, loadEventStart: number, protocol: string, bytes: number }
+      const cpu1 = this.child.pid === undefined ? null : groupCpuNs(this.child.pid)
+      const v = JSON.parse(r.result.value) as { done: boolean, res: Array<{ path: string, start: number, end: number, bytes: number, transfer: number }>, timeOrigin: number, connectStart: number, requestStart: number, responseEnd: number, loadEventStart: number, protocol: string, bytes: number }
       if (!v.done) throw new Error(`chromium: ${url}: resources missing after ${timeoutMs} ms: ${expect.filter((p) => !v.res.some((x) => x.path === p)).join(', ')}`)
-      const lastEnd = Math.max(v.loadEventStart, ...v.res.map((x) => x.end))
+      const lastByte = Math.max(v.responseEnd, ...v.res.map((x) => x.end))
+      const lastEnd = Math.max(v.loadEventStart, lastByte)
       return {
         ms: lastEnd - v.connectStart,
         connectStartAt: v.timeOrigin + v.connectStart,
@@ -203,7 +247,9 @@ export class Chromium {
         resources: v.res.sort((a, b) => a.start - b.start).map((x) => x.path),
         bytes: v.bytes + v.res.reduce((s, x) => s + x.bytes, 0),
         // transferSize is 0 for a resource served from the HTTP cache without a request.
-        fromCache: v.res.filter((x) => x.transfer === 0 && x.end > 0).length
+        fromCache: v.res.filter((x) => x.transfer === 0 && x.end > 0).length,
+        lastByteMs: lastByte - v.connectStart,
+        cpuMs: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / 1e6
       }
     } finally {
       await this.send('Target.closeTarget', { targetId }).catch(() => {})

@@ -372,7 +372,8 @@ const LABEL: Record<AnyMode, string> = { 'chromium-h1': 'Chromium HTTPS/1.1', 'c
 
 /** One measured load, whoever made it. */
 /** `connectStartAt`: Chromium's connectStart as an epoch time (ms); `skewMs` is it less the shaper's first accept. */
-interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null, connectStartAt?: number, skewMs?: number }
+/** `lastByteMs`, `cpuMs`: Chromium's last responseEnd and its processes' CPU over the load (ChromiumLoad). */
+interface Sample { ms: number, bytesDown: number, connections: number, handshakes: Handshakes | null, requestMs: number | null, protocol: string | null, connectStartAt?: number, skewMs?: number, lastByteMs?: number, cpuMs?: number | null }
 
 /** The pages measured: the demo post (20 small same-origin assets named in the HTML) and example-app's DEMO_PAGES. */
 export const PAGES: Array<{ path: string, what: string }> = [
@@ -381,8 +382,12 @@ export const PAGES: Array<{ path: string, what: string }> = [
   { path: '/demo/photo', what: 'one 500 KB image (and the blog\'s style sheet)' }
 ]
 
-/** What one page's cells need from the warm-up: what our loaders fetched, its size, and every client's unshaped time. */
-interface PageInfo { path: string, what: string, size: Load, unshaped: Map<AnyMode, number[]> }
+/**
+ * What one page's cells need from the warm-up: what our loaders fetched, its size, and every client's unshaped time.
+ * `browser`: for each Chromium mode's unshaped loads, when the last byte arrived (connectStart -> last responseEnd)
+ * and the CPU all of Chromium's processes spent on the navigation: what its unshaped time is made of.
+ */
+interface PageInfo { path: string, what: string, size: Load, unshaped: Map<AnyMode, number[]>, browser?: Map<BrowserMode, { lastByte: number[], cpu: number[] }> }
 
 async function main (): Promise<void> {
   const quick = process.argv.includes('--quick')
@@ -428,7 +433,7 @@ async function main (): Promise<void> {
         const want = mode === 'chromium-h1' ? 'http/1.1' : 'h2'
         if (l.protocol !== want) throw new Error(`${mode}: Chromium spoke ${l.protocol}, not ${want}`)
         const hs = (await servers.stats())[mode === 'chromium-h1' ? 'https' : 'h2']
-        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol, connectStartAt: l.connectStartAt }
+        return { ms: l.ms, handshakes: hs, requestMs: l.requestMs, protocol: l.protocol, connectStartAt: l.connectStartAt, lastByteMs: l.lastByteMs, cpuMs: l.cpuMs }
       }
       const l = await loadPage(mode, port, page, undefined, atEnd)
       return { ms: l.ms, handshakes: l.handshakes ?? null, requestMs: null, protocol: null }
@@ -442,12 +447,21 @@ async function main (): Promise<void> {
       const size = direct.https[0]
       const unshaped = new Map<AnyMode, number[]>(ours.map((m) => [m, direct[m].map((l) => l.ms)]))
       // The smoke run drives Chromium on the first page only (the slow part of it); our loaders walk every page.
+      const detail = new Map<BrowserMode, { lastByte: number[], cpu: number[] }>()
       if (browser !== null && !(quick && pages.length > 0)) {
-        for (const m of BROWSER_MODES) unshaped.set(m, [])
-        for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of BROWSER_MODES) unshaped.get(m)!.push((await load(m, portOf(ports, m), path, size.paths)).ms)
+        for (const m of BROWSER_MODES) { unshaped.set(m, []); detail.set(m, { lastByte: [], cpu: [] }) }
+        for (let i = 0; i < (quick ? 1 : 3); i++) {
+          for (const m of BROWSER_MODES) {
+            const l = await load(m, portOf(ports, m), path, size.paths)
+            unshaped.get(m)!.push(l.ms)
+            detail.get(m)!.lastByte.push(l.lastByteMs ?? l.ms)
+            if (l.cpuMs != null) detail.get(m)!.cpu.push(l.cpuMs)
+          }
+        }
       }
-      pages.push({ path, what, size, unshaped })
-      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => { const u = unshaped.get(m) ?? []; return `${m} ${u.length === 0 ? 'n/a' : fmtMs(median(u))}` }).join(', ')}\n`)
+      const info: PageInfo = { path, what, size, unshaped, browser: detail }
+      pages.push(info)
+      process.stdout.write(`# page ${path}: ${size.assets} assets, ${(size.bytes / 1024).toFixed(1)} KiB of bodies; unshaped ${modes.map((m) => { const u = unshaped.get(m) ?? []; return `${m} ${u.length === 0 ? 'n/a' : fmtMs(median(u))}` }).join(', ')}${browserDetail(info)}\n`)
     }
     process.stdout.write(`# ${pin ? 'servers on core 0, shaper, clients and Chromium on core 1' : 'unpinned (no taskset)'}; load average ${loadavg()}\n`)
     let shaperNote = ''
@@ -685,12 +699,42 @@ export function deliveryRtts (bytes: number, conns: number, rttMs: number, mbps:
   return { windows, rtts, serial: bytes / perRtt }
 }
 
+/** One client's figures for a first-visit goal: its shaped median and its own unshaped median (no link), in ms. */
+export interface Timed { shaped: number, unshaped: number }
+
+/** A first-visit goal judged: push's ratio to the anchor raw and CPU-corrected (null: nothing of the anchor's is left). */
+export interface GoalVerdict { goal: number, raw: number, corrected: number | null, met: boolean }
+
+/**
+ * The first-visit goals' rule (issue 14: push at most `goal` x the anchor). Every client's shaped time holds its own
+ * time with no link at all (the unshaped load: parsing, for Chromium style, layout, images and its processes' IPC,
+ * on one shared core), and that time is not the protocol's. Headless Chromium's is 70-250 ms here, ours 9-50 ms, so
+ * the raw ratio favours us by Chromium's CPU. The CPU-corrected ratio takes each client's own unshaped median out of
+ * its shaped median, (push - push unshaped) / (anchor - anchor unshaped): the time on the link and waiting for it.
+ * That over-corrects both sides (a browser parses while it waits), and the anchor's more, since its unshaped time is
+ * larger: it is the stricter figure for push. A goal is met only if both ratios are at most `goal`, so neither
+ * client's CPU can carry it. An anchor whose unshaped time is all of its shaped time (a fast cell) leaves no link
+ * time to compare: not met.
+ */
+export function judgeFirstVisit (push: Timed, anchor: Timed, goal: number): GoalVerdict {
+  const raw = push.shaped / anchor.shaped
+  const anchorLink = anchor.shaped - anchor.unshaped
+  const corrected = anchorLink > 0 ? Math.max(0, push.shaped - push.unshaped) / anchorLink : null
+  return { goal, raw, corrected, met: raw <= goal && corrected !== null && corrected <= goal }
+}
+
+/** "raw 0.44x, CPU-corrected 0.52x (goal 0.45x): not met". */
+export function verdictText (v: GoalVerdict): string {
+  return `raw ${v.raw.toFixed(2)}x, CPU-corrected ${v.corrected === null ? 'n/a (the anchor\'s unshaped time is all of its shaped time)' : `${v.corrected.toFixed(2)}x`} (goal ${v.goal}x): ${v.met ? 'met' : 'not met'}`
+}
+
 /**
  * Why push misses a first-visit goal (push at most `goal` x the anchor's time), in round trips, from the cell's own
  * medians: push's floor (TCP 1, TLS 1 with False Start, the page with every asset pushed 1, then delivering its bytes
- * down on one connection from IW10) against what the goal allows, and how the anchor spread the same bytes.
+ * down on one connection from IW10) against what the goal allows, raw and (given `anchorUnshaped`) with each
+ * client's unshaped time taken out (judgeFirstVisit), and how the anchor spread the same bytes.
  */
-export function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: number, pushUnshaped: number | null): string {
+export function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', goal: number, pushUnshaped: number | null, anchorUnshaped: number | null = null): string {
   const medOf = (m: AnyMode, f: (s: Sample) => number): number => median(c.samples.get(m)!.map(f))
   const p = medOf('push', (x) => x.ms) / c.rtt
   const a = medOf(anchor, (x) => x.ms) / c.rtt
@@ -704,17 +748,38 @@ export function roundTripWhy (c: Cell, anchor: 'chromium-h1' | 'chromium-h2', go
   const cpu = pushUnshaped === null ? 0 : pushUnshaped / c.rtt
   const f1 = (x: number): string => x.toFixed(1)
   const slowStart = Math.max(0, dp.rtts - dp.serial)
+  // Link time the goal allows once each client's own unshaped time is out (judgeFirstVisit's corrected ratio).
+  const a0 = anchorUnshaped === null ? null : anchorUnshaped / c.rtt
+  const allowedLink = a0 === null ? null : goal * Math.max(0, a - a0)
   const verdict = floor > allowed
     ? 'above what the goal allows before any CPU'
-    : floor + cpu > allowed
-      ? `under what the goal allows, but push's own CPU (${f1(cpu)} RTTs unshaped on this machine) takes it over`
-      : `under what the goal allows with push's own CPU (${f1(cpu)} RTTs unshaped); the other ${f1(p - floor - cpu)} RTTs are neither the model's round trips nor its CPU (the machine's scheduling)`
-  return `why, against ${LABEL[anchor]} in round trips: the goal allows ${goal} x ${f1(a)} = ${f1(allowed)} RTTs. Push's floor is 3 (TCP, TLS with ` +
+    : allowedLink !== null && floor > allowedLink
+      ? `under the raw allowance, but above the ${f1(allowedLink)} RTTs of link time it allows once ${LABEL[anchor]}'s own ${f1(a0!)} RTTs unshaped are out: what the raw ratio has to spare is Chromium's CPU, not round trips`
+      : floor + cpu > allowed
+        ? `under what the goal allows, but push's own CPU (${f1(cpu)} RTTs unshaped on this machine) takes it over`
+        : allowedLink !== null && p - cpu > allowedLink
+          ? `under both allowances; push's link time (${f1(p - cpu)} RTTs, its ${f1(cpu)} unshaped out) is ${f1(p - cpu - floor)} RTTs above its floor, which is neither the model's round trips nor its CPU (the shaper's and the machine's scheduling)`
+          : `under what the goal allows with push's own CPU (${f1(cpu)} RTTs unshaped); the other ${f1(p - floor - cpu)} RTTs are neither the model's round trips nor its CPU (the machine's scheduling)`
+  const corrected = a0 === null ? '' : `, or ${f1(allowedLink!)} RTTs of link time with each client's unshaped time taken out (${goal} x (${f1(a)} - ${f1(a0)}))`
+  return `why, against ${LABEL[anchor]} in round trips: the goal allows ${goal} x ${f1(a)} = ${f1(allowed)} RTTs${corrected}. Push's floor is 3 (TCP, TLS with ` +
     `False Start, the page with its pushes) + ${f1(dp.rtts)} to deliver its ${(pBytes / 1024).toFixed(1)} KiB down on one connection = ${f1(floor)} RTTs, ` +
     `measured ${f1(p)}: ${verdict}. Of that delivery, ${f1(dp.serial)} RTTs are the bytes' serialisation at ${c.mbps} Mbit/s, which no protocol saves, ` +
     `and ${f1(slowStart)} slow start: ${dp.windows} window${dp.windows === 1 ? '' : 's'} from IW10 (${(IW10 / 1000).toFixed(1)} KB) on one connection, where ` +
     `${LABEL[anchor]}'s ${aConns} connection${aConns === 1 ? '' : 's'} opened ${aConns} x IW10 at once for its ${(aBytes / 1024).toFixed(1)} KiB ` +
     `(${da.windows} window${da.windows === 1 ? '' : 's'}, ${f1(da.rtts)} RTTs of delivery).`
+}
+
+/**
+ * What Chromium's unshaped median is made of, from its warm-up loads: the last byte's arrival (what the network and
+ * the servers took) and its processes' CPU over the navigation (which, on its one core, is about all of its time).
+ */
+function browserDetail (pg: PageInfo): string {
+  const parts = BROWSER_MODES.flatMap((m) => {
+    const d = pg.browser?.get(m)
+    if (d === undefined || d.lastByte.length === 0) return []
+    return [`${LABEL[m]}'s last byte in at ${fmtMs(median(d.lastByte))}${d.cpu.length === 0 ? '' : `, its processes' CPU ${fmtMs(median(d.cpu))}`}`]
+  })
+  return parts.length === 0 ? '' : ` (${parts.join('; ')})`
 }
 
 /** Median and range of Chromium's connectStart less the shaper's first accept, over every Chromium load. */
@@ -745,38 +810,42 @@ function resultsSection (o: { runs: number, full: boolean, repeat: boolean, args
     return s === undefined || s.length === 0 ? 'n/a' : (median(s.map((x) => x.requestMs!)) / c.rtt).toFixed(1)
   }
   const unshapedOf = (pg: PageInfo, m: AnyMode): number | null => { const u = pg.unshaped.get(m); return u === undefined || u.length === 0 ? null : median(u) }
+  /** Both first-visit goals of a cell (judgeFirstVisit), or null where a figure is missing (no Chromium). */
+  const verdicts = (c: Cell): { h1: GoalVerdict, h2: GoalVerdict } | null => {
+    const [p, h1, h2] = [med(c, 'push'), med(c, 'chromium-h1'), med(c, 'chromium-h2')]
+    const [pu, h1u, h2u] = [unshapedOf(c.page, 'push'), unshapedOf(c.page, 'chromium-h1'), unshapedOf(c.page, 'chromium-h2')]
+    if (p === null || h1 === null || h2 === null || pu === null || h1u === null || h2u === null) return null
+    return { h1: judgeFirstVisit({ shaped: p, unshaped: pu }, { shaped: h1, unshaped: h1u }, 0.45), h2: judgeFirstVisit({ shaped: p, unshaped: pu }, { shaped: h2, unshaped: h2u }, 0.9) }
+  }
+  const goalCell = (c: Cell): string => { const v = verdicts(c); return v === null ? 'n/a' : v.h1.met && v.h2.met ? 'met' : 'not met' }
   const goal = (c: Cell): string => {
-    const p = med(c, 'push')
-    const h1 = med(c, 'chromium-h1')
-    const h2 = med(c, 'chromium-h2')
     const at = `- ${c.page.path}, RTT ${c.rtt} ms, ${c.mbps} Mbit/s`
-    if (p === null || h1 === null || h2 === null) return `${at}: no Chromium in this run.`
-    // A client whose own time (unshaped) is a large part of a round trip is measuring the machine, not the link:
-    // the goals are judged only where every client's unshaped median is under a quarter of the cell's RTT.
-    const slowest = Math.max(...modes.map((m) => unshapedOf(c.page, m) ?? 0))
-    const ratios = `push / Chromium h1 ${(p / h1).toFixed(2)}x, / Chromium h2 ${(p / h2).toFixed(2)}x`
+    const v = verdicts(c)
+    if (v === null) return `${at}: no Chromium in this run.`
+    const p = med(c, 'push')!
+    const h1 = med(c, 'chromium-h1')!
+    const h2 = med(c, 'chromium-h2')!
+    const inRtt = (m: AnyMode): string => `${((unshapedOf(c.page, m) ?? 0) / c.rtt).toFixed(1)}`
     const serial = (m: AnyMode): string => { const s = c.samples.get(m)!; return (median(s.map((x) => x.bytesDown)) * 8 / (c.mbps * 1e6) * 1000 / c.rtt).toFixed(1) }
-    const rtts = `push ${(p / c.rtt).toFixed(1)} RTTs (${serial('push')} of them its bytes on the link), Chromium h1 ${(h1 / c.rtt).toFixed(1)}, Chromium h2 ${(h2 / c.rtt).toFixed(1)} (${serial('chromium-h2')} on the link)`
-    const why = [p / h1 > 0.45 ? roundTripWhy(c, 'chromium-h1', 0.45, unshapedOf(c.page, 'push')) : null, p / h2 > 0.9 ? roundTripWhy(c, 'chromium-h2', 0.9, unshapedOf(c.page, 'push')) : null].filter((x) => x !== null).map((x) => `\n  ${x}`).join('')
-    if (slowest > c.rtt / 4) return `${at}: **not judged** (the slowest client takes ${fmtMs(slowest)} unshaped, ${(slowest / c.rtt).toFixed(1)} RTTs: its shaped figure is mostly its own CPU on this machine); measured ${ratios}; ${rtts}.${why}`
-    const miss = [p / h1 > 0.45 ? `push / Chromium h1 ${(p / h1).toFixed(2)}x > 0.45x` : null, p / h2 > 0.9 ? `push / Chromium h2 ${(p / h2).toFixed(2)}x > 0.9x` : null].filter((x) => x !== null)
-    return `${at}: ${miss.length === 0 ? 'both goals met' : `**not met**: ${miss.join('; ')}`}; ${rtts}.${why}`
+    const rtts = `push ${(p / c.rtt).toFixed(1)} RTTs (${serial('push')} of them its bytes on the link, ${inRtt('push')} its unshaped time), Chromium h1 ${(h1 / c.rtt).toFixed(1)} (${inRtt('chromium-h1')} unshaped), Chromium h2 ${(h2 / c.rtt).toFixed(1)} (${serial('chromium-h2')} on the link, ${inRtt('chromium-h2')} unshaped)`
+    const why = [v.h1.met ? null : roundTripWhy(c, 'chromium-h1', 0.45, unshapedOf(c.page, 'push'), unshapedOf(c.page, 'chromium-h1')), v.h2.met ? null : roundTripWhy(c, 'chromium-h2', 0.9, unshapedOf(c.page, 'push'), unshapedOf(c.page, 'chromium-h2'))].filter((x) => x !== null).map((x) => `\n  ${x}`).join('')
+    return `${at}: **${v.h1.met && v.h2.met ? 'met' : 'not met'}**. Push / Chromium h1 ${verdictText(v.h1)}; push / Chromium h2 ${verdictText(v.h2)}; ${rtts}.${why}`
   }
   const table = (pg: PageInfo): string => {
-    const rows = o.cells.filter((c) => c.page === pg).map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} |`)
+    const rows = o.cells.filter((c) => c.page === pg).map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} | ${goalCell(c)} |`)
     return `### \`${pg.path}\`: ${pg.what}
 
-${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}.
+${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}${browserDetail(pg)}.
 
-| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | spdy+push TLS 1.3 | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push / push TLS 1.3) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | spdy+push TLS 1.3 | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push / push TLS 1.3) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down | goals (below) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 ${PAGE_NOTES[pg.path] !== undefined ? `\n${PAGE_NOTES[pg.path]}\n` : ''}`
   }
   const busy = o.load.split(' ').some((x) => Number(x) > 1.5)
   return `## Page load over a slow link (bench/pageload.ts): Chromium HTTPS/1.1 and HTTP/2 vs SPDY/3.1 with and without push
 
-Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}${o.args}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines say where even those do not**' : ''}).
+Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.full ? ' --grid full' : ''}${o.repeat ? ' --repeat' : ''}${o.args}\` (${machine()}; load average at the end ${o.load}${busy ? ': **a busy machine, to be re-run on a quiet one; only ratios within this run count, and the goal lines give each ratio CPU-corrected too**' : ''}).
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
@@ -797,6 +866,12 @@ responseEnd when later (a script's fetch() can end after the load event); read i
 protocol. Ours: from connect to the last byte of the last asset. "Chromium TLS RTTs" is connectStart -> requestStart
 of the page in RTTs: the modelled TCP connect (1) plus TLS (1 with False Start, 2 without). "Unshaped" is each
 client's own time with no link (parsing, rendering, CPU on a shared core): it is inside every shaped figure.
+Chromium's is mostly CPU: a DevTools trace of an unshaped post page had its renderer build 16 isolated SVG documents
+(one per \`<img>\`), style, layout and paint, and its browser, network and GPU processes pass the loads between them, all
+on one core, and the page's unshaped line gives when its last byte was in and its processes' CPU over the load. It
+reuses the tab's about:blank renderer (no process start in the timed load). The bench turns off Chromium's omnibox
+popup WebUI (\`--disable-features\`, bench/chromium.ts): each new browser context is a new window, whose popup a
+renderer of its own built during the measured load, ~100 ms of CPU a user's window spends when it opens.
 Chromium's clock against the link's: its connectStart was ${skewText(o.cells)} from the moment the shaper accepted
 its first connection (epoch times from both processes; a large positive figure would mean Chromium's timing starts
 late and flatters it).
@@ -806,8 +881,16 @@ before the first byte leaves, and IW10 slow start per connection. Self-test: ${o
 were delivered ${o.lateMean.toFixed(2)} ms late on average, ${o.worstLate.toFixed(1)} ms at worst. ${o.pin ? 'Servers pinned to core 0; shaper, our clients and Chromium to core 1.' : 'Not pinned (no taskset).'}
 
 ${o.pages.map(table).join('\n')}
-Goals (issue 14): SPDY + push at most 0.45x Chromium HTTPS/1.1 and at most 0.9x Chromium HTTP/2, judged where every
-client's unshaped time is under RTT/4.
+Goals (issue 14): SPDY + push at most 0.45x Chromium HTTPS/1.1 and at most 0.9x Chromium HTTP/2. Every cell is
+judged, on two ratios: raw (shaped medians), and CPU-corrected, (push - push unshaped) / (Chromium - Chromium
+unshaped), each client's own unshaped median taken out of its shaped one. A goal is **met** only where both ratios
+are at most the goal. Why both: each shaped figure holds its client's own time (Chromium's rendering, images, IPC
+between its processes on one shared core; our loaders' parsing and TLS), which is not the protocol's. Raw, Chromium's
+larger CPU flatters push; corrected, the subtraction over-corrects (a browser parses while it waits for bytes), the
+anchor more than push, which makes it the stricter figure for push. Neither client's CPU can carry a goal that
+needs both. Each cell gives its medians in RTTs with each client's unshaped share, and where a goal is not met, why
+in round trips: push's floor (its connect, TLS, page and the delivery of its bytes from IW10) against what the goal
+allows raw and in link time.
 ${o.cells.map(goal).join('\n')}
 
 Round trips each mode needs on the post page (no loss): ${(Object.keys(MODEL_RTTS) as AnyMode[]).map((m) => `${LABEL[m]}: ${MODEL_RTTS[m]}`).join('; ')}.

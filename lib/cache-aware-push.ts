@@ -112,10 +112,16 @@ export async function setPushCookie (request: FastifyRequest, reply: FastifyRepl
   // Unchanged (a repeat visit that skipped everything, or another page whose assets the cookie already names):
   // no Set-Cookie, and nothing to encode. Its bytes are most of what such a visit adds to the page, and the
   // lifetime then keeps counting from when the assets were last pushed, as the browser's cached copies' own ages do.
-  if (st.received !== null && [...st.now].every((k) => hasValue(st.have, k))) return
+  if (st.received !== null && namesAll(st.have, st.now)) return
   const { value } = encodeCasperCookie(st.now, st.have, s.hashBits, s.maxCookieBytes)
   if (value === st.received) return
   // Path=/: pushes are site-wide. HttpOnly: no script needs it. SameSite=Lax: sent on top-level navigations,
   // which is when pages (and their pushes) are requested.
   reply.header('set-cookie', `${s.cookieName}=${value}; Path=/; Max-Age=${s.maxAge}; HttpOnly; SameSite=Lax${s.secure ? '; Secure' : ''}`)
+}
+
+/** Whether the received cookie's set already names every key of this visit (a loop: no array of the keys per page). */
+function namesAll (have: number[], keys: Set<number>): boolean {
+  for (const k of keys) if (!hasValue(have, k)) return false
+  return true
 }

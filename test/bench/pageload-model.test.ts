@@ -6,7 +6,7 @@
 import t from 'tap'
 import tls from 'node:tls'
 import type net from 'node:net'
-import { deliveryRtts, roundTripWhy, type Cell } from '../../bench/pageload'
+import { deliveryRtts, judgeFirstVisit, roundTripWhy, verdictText, type Cell } from '../../bench/pageload'
 import { startShaper } from '../../bench/shaper'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 
@@ -40,6 +40,43 @@ t.test('roundTripWhy: push\'s floor against what the goal allows, from the cell\
   const roomy = roundTripWhy({ ...cell, samples: new Map([['push', [sample(520, 29_082, 1)]], ['chromium-h1', [sample(2000, 30_208, 4)]]]) } as unknown as Cell, 'chromium-h1', 0.45, 11)
   t.match(roomy, /under what the goal allows with push's own CPU \(0\.1 RTTs unshaped\)/)
 })
+
+t.test('judgeFirstVisit: met only where both the raw and the CPU-corrected ratio are within the goal', async (t) => {
+  // Made-up cells, ms. Chromium's CPU large, ours small: raw 400 / 1000 = 0.40 meets 0.45, but with each client's
+  // unshaped time out, (400 - 16) / (1000 - 200) = 0.48 does not: Chromium's CPU carried the raw ratio.
+  const carried = judgeFirstVisit({ shaped: 400, unshaped: 16 }, { shaped: 1000, unshaped: 200 }, 0.45)
+  t.ok(Math.abs(carried.raw - 0.4) < 1e-9 && Math.abs(carried.corrected! - 0.48) < 1e-9, JSON.stringify(carried))
+  t.equal(carried.met, false)
+  t.match(verdictText(carried), /^raw 0\.40x, CPU-corrected 0\.48x \(goal 0\.45x\): not met$/)
+  // Both within: met.
+  const both = judgeFirstVisit({ shaped: 400, unshaped: 20 }, { shaped: 1000, unshaped: 100 }, 0.45)
+  t.equal(both.met, true, `${both.raw} ${both.corrected}`)
+  t.match(verdictText(both), /: met$/)
+  // Our CPU large, the anchor's small: corrected (400 - 150) / (600 - 10) = 0.42 is within 0.45, raw 0.67 is not.
+  const ours = judgeFirstVisit({ shaped: 400, unshaped: 150 }, { shaped: 600, unshaped: 10 }, 0.45)
+  t.ok(ours.corrected! < 0.45 && ours.raw > 0.45)
+  t.equal(ours.met, false, 'our own CPU does not carry it either')
+  // The anchor's unshaped time is all of its shaped time: no link time to compare, not met.
+  const fast = judgeFirstVisit({ shaped: 50, unshaped: 10 }, { shaped: 180, unshaped: 200 }, 0.9)
+  t.equal(fast.corrected, null)
+  t.equal(fast.met, false)
+  t.match(verdictText(fast), /CPU-corrected n\/a .*: not met$/)
+})
+
+t.test('roundTripWhy with the anchor\'s unshaped time: the link time the goal allows', async (t) => {
+  const sample = (ms: number, bytesDown: number, connections: number): unknown => ({ ms, bytesDown, connections, handshakes: null, requestMs: null, protocol: null })
+  // Post-like cell at RTT 100 ms, 5 Mbit/s: push 410 ms (16,600 B, 1 connection), Chromium h1 930 ms (20,800 B over
+  // 6) of which 250 ms unshaped. Raw: 0.45 x 9.3 = 4.2 RTTs allowed, push's floor 3 + 1.0 = 4.0 is under it; link
+  // time: 0.45 x (9.3 - 2.5) = 3.1 RTTs, under the floor.
+  const cell = { page: { path: PAGE_POST }, rtt: 100, mbps: 5, samples: new Map([['push', [sample(410, 16_600, 1)]], ['chromium-h1', [sample(930, 20_800, 6)]]]) } as unknown as Cell
+  const why = roundTripWhy(cell, 'chromium-h1', 0.45, 20, 250)
+  t.match(why, /the goal allows 0\.45 x 9\.3 = 4\.2 RTTs, or 3\.1 RTTs of link time with each client's unshaped time taken out \(0\.45 x \(9\.3 - 2\.5\)\)/)
+  t.match(why, /under the raw allowance, but above the 3\.1 RTTs of link time it allows once Chromium HTTPS\/1\.1's own 2\.5 RTTs unshaped are out/)
+  // Without the anchor's unshaped time only the raw allowance is named.
+  t.notMatch(roundTripWhy(cell, 'chromium-h1', 0.45, 20), /link time/)
+})
+
+const PAGE_POST = '/posts/2012-08-20-server-push'
 
 t.test('shaper: the down direction tallied by TLS record type, every byte in a record', async (t) => {
   const { cert, key } = generateSelfSigned({ commonName: 'localhost' })
