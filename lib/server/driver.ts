@@ -95,6 +95,8 @@ export class Driver {
   private discarded = 0
   /** readInPlace() switched the socket over: reads come to onSocketRead, not as 'data'. */
   private inPlace = false
+  /** readInPlace() was asked for but had to wait (reading held, bytes buffered in the stream): retried per read. */
+  private inPlaceWanted = false
   private readonly maxUnread: number
   private readonly unreadTimeout: number
   private readonly lingerMs: number
@@ -163,6 +165,7 @@ export class Driver {
     // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
     // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
     if (this.socket.writableLength > this.maxUnread) this.hold(HOLD_OUTPUT, true)
+    else if (this.inPlaceWanted) this.readInPlace()
   }
 
   /** The crash barrier: every entry point into the connection goes through here. */
@@ -228,18 +231,24 @@ export class Driver {
    * and nextTick that a 'data' consumer pays (issue 14: a client writing each frame in pieces costs a read per
    * piece). For a socket that stays ours for good: the switch cannot be undone, so detach() (HTTP/1.1, OpenSSL)
    * must not follow. pause()/resume() (hold()), 'end', 'error' and 'close' work as before; the socket's own
-   * read timer too. Does nothing (false) when the socket is not a plain TCP one (a TLSSocket), when this Node
-   * stores `onread` differently, or when something is waiting in the socket's stream buffer (paused reading), which
-   * would then be read after newer bytes.
+   * read timer too. A TCP socket and a TLSSocket both qualify (tls.connect documents `onread` too: TLSWrap hands
+   * each decrypted run to the same callback). While reading is held, or bytes wait in the socket's stream buffer
+   * (they would be read after newer ones), the switch waits for a later read (false now). False for good when
+   * this Node stores `onread` differently or the handle has no useUserBuffer().
    */
   readInPlace (): boolean {
     if (this.inPlace) return true
     const socket = this.socket
     const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle
-    if (this.ended || this.crashed || socket.destroyed || this.readHolds !== 0 || socket.readableLength !== 0 ||
-      socket.readableFlowing !== true || typeof handle?.useUserBuffer !== 'function') return false
+    this.inPlaceWanted = false
+    if (this.ended || this.crashed || socket.destroyed || typeof handle?.useUserBuffer !== 'function') return false
     const fields = findOnreadFields(socket)
     if (fields === null) return false
+    if (this.readHolds !== 0 || socket.readableLength !== 0 || socket.readableFlowing !== true) {
+      // Retried after each read on the stream path (onSocketData) until it can be made.
+      this.inPlaceWanted = true
+      return false
+    }
     const buf = readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)
     const own = socket as unknown as Record<symbol, unknown>
     own[fields.buffer] = buf

@@ -9,12 +9,13 @@
 import t, { type Test } from 'tap'
 import net from 'node:net'
 import https from 'node:https'
+import tls from 'node:tls'
 import http from 'node:http'
 import { once } from 'node:events'
 import { EngineDriver, type EngineDriverOptions, type PullEngine } from '../../lib/server/engine-driver'
 import { HOLD_BRIDGE } from '../../lib/server/read-holds'
 import { loopbackServer } from './loopback'
-import { startServer, sleep, RawSpdy, normalGet } from '../hostile/harness'
+import { startServer, sleep, RawSpdy, normalGet, testCertificate } from '../hostile/harness'
 import { SpdySession } from '../../lib/session/session'
 import { requestHeaderList } from '../../lib/session/headers'
 
@@ -160,12 +161,13 @@ t.test('a peer that sends but never reads is paused in place, then closed after 
   t.ok(s.engine.chunks.length < 50, `reading stopped early (${s.engine.chunks.length} reads)`)
 })
 
-t.test('a socket whose reading is held is not switched, and keeps reading on the stream', async (t) => {
+t.test('a socket whose reading is held is switched on a later read, after the bytes the stream holds', async (t) => {
   const got: Uint8Array[] = []
   let inPlace: boolean | null = null
   let data = 0
+  let driver: EngineDriver<string> | null = null
   const srv = net.createServer((socket) => {
-    const d = new EngineDriver(socket, { deadline: null, receive: (b: Uint8Array) => { got.push(b) }, tick: () => {}, takeOutbound: () => [] })
+    const d = driver = new EngineDriver<string>(socket, { deadline: null, receive: (b: Uint8Array) => { got.push(b) }, tick: () => {}, takeOutbound: () => [] })
     socket.on('data', () => { data++ })
     d.hold(HOLD_BRIDGE, true)
     inPlace = d.readInPlace()
@@ -175,10 +177,50 @@ t.test('a socket whose reading is held is not switched, and keeps reading on the
   await once(srv, 'listening')
   t.teardown(() => { srv.close() })
   const c = await dial(t, (srv.address() as net.AddressInfo).port)
-  c.write('on the stream')
-  t.ok(await until(() => Buffer.concat(got).toString() === 'on the stream', 3000), 'bytes arrive')
-  t.equal(inPlace, false, 'readInPlace() declined')
-  t.ok(data > 0, 'through \'data\'')
+  t.ok(await until(() => driver !== null, 2000))
+  t.equal(inPlace, false, 'readInPlace() waited while reading was held')
+  c.write('first')
+  t.ok(await until(() => Buffer.concat(got).toString() === 'first', 3000), 'the first read arrives, through \'data\'')
+  for (const piece of ['sec', 'ond', ' and ', 'more']) { c.write(piece); await sleep(2) }
+  t.ok(await until(() => Buffer.concat(got).toString() === 'firstsecond and more', 3000), 'later reads arrive, in order')
+  t.equal(data, 1, 'only the first read came as \'data\': the switch was made after it')
+})
+
+t.test('a TLSSocket is switched too, and a hold on it loses nothing', async (t) => {
+  const got: Uint8Array[] = []
+  let data = 0
+  let served: { driver: EngineDriver<string>, inPlace: boolean } | null = null
+  const srv = tls.createServer(testCertificate(), (socket) => {
+    const driver = new EngineDriver<string>(socket, { deadline: null, receive: (b: Uint8Array) => { got.push(b) }, tick: () => {}, takeOutbound: () => [] })
+    socket.on('data', () => { data++ })
+    served = { driver, inPlace: driver.readInPlace() }
+  })
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  t.teardown(() => { srv.close() })
+  const c = tls.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false })
+  c.on('error', () => {})
+  t.teardown(() => { c.destroy() })
+  await once(c, 'secureConnect')
+  t.ok(await until(() => served !== null, 2000))
+  const s = served as unknown as { driver: EngineDriver<string>, inPlace: boolean }
+  t.ok(s.inPlace, 'switched')
+  const sent: Buffer[] = []
+  const send = async (n: number, from: number): Promise<void> => {
+    for (let i = from; i < from + n; i++) { const p = Buffer.alloc(1 + (i % 29), i); sent.push(p); c.write(p); await sleep(1) }
+  }
+  await send(40, 0)
+  s.driver.hold(HOLD_BRIDGE, true)
+  await sleep(50)
+  const before = got.reduce((n, b) => n + b.length, 0)
+  await send(40, 40)
+  await sleep(100)
+  t.equal(got.reduce((n, b) => n + b.length, 0), before, 'nothing read while held')
+  s.driver.hold(HOLD_BRIDGE, false)
+  const total = Buffer.concat(sent)
+  t.ok(await until(() => got.reduce((n, b) => n + b.length, 0) >= total.length, 3000), 'everything arrives once released')
+  t.same(Buffer.concat(got), total, 'in order, each chunk still intact')
+  t.equal(data, 0, 'no \'data\' event')
 })
 
 t.test('detach() after readInPlace() is refused', async (t) => {
@@ -253,4 +295,12 @@ t.test('our TLS engine: SPDY and the HTTP/1.1 bridge work on a socket read in pl
   t.equal(status, 200, 'HTTP/1.1 over our TLS engine (the bridge)')
   t.equal(seen.length, 3)
   for (const e of seen) t.equal(e.data, 0, 'no read of an engine connection came as \'data\'')
+})
+
+t.test('OpenSSL\'s side: a SPDY session on the TLSSocket (switched once adopted) answers request after request', async (t) => {
+  const s = await startServer({ tls: true })
+  t.teardown(s.close)
+  const raw = await RawSpdy.connect(s.port, { tls: true })
+  t.teardown(() => raw.destroy())
+  for (let i = 0; i < 3; i++) t.ok(await raw.served('/'), `request ${i + 1} answered`)
 })
