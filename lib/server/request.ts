@@ -125,6 +125,12 @@ export interface ResponseLink {
   malformedBody (): void
 }
 
+/**
+ * One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants only
+ * what was consumed, so this is a soft mark, not the bound. One object for every request (Readable only reads it).
+ */
+const READABLE_OPTIONS = Object.freeze({ highWaterMark: 64 * 1024 })
+
 const abortedError = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
 
 export class SpdyIncomingMessage extends Readable {
@@ -173,9 +179,7 @@ export class SpdyIncomingMessage extends Readable {
   private endPending = false
 
   constructor (init: StreamHead) {
-    // One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants
-    // only what was consumed, so this is a soft mark, not the bound.
-    super({ highWaterMark: 64 * 1024 })
+    super(READABLE_OPTIONS)
     this.init = init
     this.method = init.head.method
     this.url = init.head.path
