@@ -39,7 +39,7 @@ const bigMiB = quick ? 8 : 100
  */
 const onlyArg = process.argv.indexOf('--only')
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1].split(',').filter((x) => x !== '') : null
-const KINDS = ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-h2c', 'fastify-h2', 'fastify-spdy', 'fastify-spdy-tls', 'js-floor', 'js-floor-tls', 'npm-spdy']
+const KINDS = ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-h2c', 'fastify-h2', 'fastify-spdy', 'fastify-spdy-tls', 'js-floor', 'js-floor-onread', 'js-floor-tls', 'npm-spdy']
 const selected = (kind: string, ...text: string[]): boolean => only === null || only.some((term) => KINDS.includes(term) ? term === kind : text.some((x) => x.includes(term)))
 /** --together: all servers alive for the whole run (the earlier method), nothing written. */
 const together = process.argv.includes('--together')
@@ -187,6 +187,7 @@ const fragmentedHttps = (v: '1.2' | '1.3'): string => `go-load net/http -tls ${v
 const GO_HTTP1 = 'go-load net/http, 50 keep-alive connections'
 const JS_FLOOR = 'js-floor (a bare JS \'data\' handler: finds each request head, writes a canned 200)'
 const JS_FLOOR_TLS = 'js-floor TLS (the same on node:tls)'
+const JS_FLOOR_ONREAD = 'js-floor onread (the same, reading through net.Socket onread)'
 
 function add (need: keyof typeof tools | null, kind: string, label: string, load: string, run: Load): void {
   if (!selected(kind, label, load)) return
@@ -219,6 +220,10 @@ add('goload', 'fastify-https1-tls12', 'Fastify HTTPS/1.1 TLS 1.2 (Node TLS)', `$
 // against which the fragmented rows above and below are read (the paragraph after the table).
 add('goload', 'js-floor', JS_FLOOR, GO_HTTP1, goLoadRun('http1', 50, 1))
 add('goload', 'js-floor', JS_FLOOR, `${FRAGMENTED_HTTP1}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, undefined, 8))
+// The same floor reading through net.Socket's onread (one reused buffer, no Readable push or 'data'): the path the
+// plugin's own sockets take once they are known to stay SPDY (Driver.readInPlace).
+add('goload', 'js-floor-onread', JS_FLOOR_ONREAD, GO_HTTP1, goLoadRun('http1', 50, 1))
+add('goload', 'js-floor-onread', JS_FLOOR_ONREAD, `${FRAGMENTED_HTTP1}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, undefined, 8))
 add('goload', 'js-floor-tls', JS_FLOOR_TLS, 'go-load net/http -tls 1.2, 50 keep-alive connections', goLoadRun('http1', 50, 1, '1.2'))
 add('goload', 'js-floor-tls', JS_FLOOR_TLS, `${fragmentedHttps('1.2')}, 50 keep-alive connections`, goLoadRun('http1', 50, 1, '1.2', 8))
 add('h2load', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'h2load, 1 connection x 100 streams', h2load('http', 1, 100))
@@ -366,6 +371,8 @@ function floorText (row: (kind: string, load: string) => Case | undefined, spdyR
   const floorFrag = row('js-floor', FRAGMENTED_HTTP1)
   const h1Whole = row('fastify-http1', GO_HTTP1)
   const h1Frag = row('fastify-http1', FRAGMENTED_HTTP1)
+  const onreadWhole = row('js-floor-onread', GO_HTTP1)
+  const onreadFrag = row('js-floor-onread', FRAGMENTED_HTTP1)
   if (floorWhole !== undefined && floorFrag !== undefined) {
     // Over TCP the 8 segments of a request often share a read (the server reads what has arrived): reads per
     // request are measured, and the user time the pieces add is divided by the extra reads.
@@ -376,6 +383,7 @@ function floorText (row: (kind: string, load: string) => Case | undefined, spdyR
       'reads = the server\'s read system calls, wakeups = its event loop blocking and waking; a read that sees no complete request still costs a JS consumer its onStreamRead, Buffer, push and \'data\'): ' +
       pair('js-floor (a JS \'data\' handler, no protocol)', floorWhole, floorFrag, 'read', extraReads(floorWhole, floorFrag)) +
       (h1Whole !== undefined && h1Frag !== undefined ? `. ${pair('Fastify HTTP/1.1 (its C++ parser consumes the socket; one small JS callback per read)', h1Whole, h1Frag, 'read', extraReads(h1Whole, h1Frag))}` : '') +
+      (onreadWhole !== undefined && onreadFrag !== undefined ? `. ${pair('js-floor onread (net.Socket onread: no Buffer, push or \'data\' per read, as the plugin reads its SPDY sockets)', onreadWhole, onreadFrag, 'read', extraReads(onreadWhole, onreadFrag))}` : '') +
       (pieces.length > 0 ? `. SPDY plain${whole.length > 0 ? ` (whole frames: ${whole.map((c) => `${c.load} ${cost(c)}`).join('; ')})` : ''}, clients writing in pieces: ${pieces.map((c) => above(c, floorFrag)).join('; ')}` : '') +
       '. What the floor pays in pieces (its system time above all: the kernel receiving each segment) any JavaScript protocol on a Node socket pays too; what a row costs above it is the protocol\'s own work.\n')
   }
