@@ -13,7 +13,7 @@ import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { FrameDecoder } from '../../lib/codec/decoder'
-import type { Frame } from '../../lib/codec/types'
+import type { DecodeEvent, Frame } from '../../lib/codec/types'
 
 interface Line { level: number, msg: string, [k: string]: unknown }
 const WARN = 40
@@ -30,10 +30,10 @@ async function start (tls: boolean): Promise<{ app: ReturnType<typeof Fastify>, 
 }
 
 /** Writes `bytes` on a fresh connection and collects the decoded SPDY/3 frames until `enough` or the close. */
-async function exchange (port: number, bytes: Buffer, enough: (frames: Frame[]) => boolean): Promise<Frame[]> {
+async function exchange (port: number, bytes: Buffer, enough: (frames: DecodeEvent[]) => boolean): Promise<DecodeEvent[]> {
   const sock = net.connect(port, '127.0.0.1')
   const dec = new FrameDecoder({ version: 3 })
-  const frames: Frame[] = []
+  const frames: DecodeEvent[] = []
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, 10_000)
     const done = (): void => { clearTimeout(timer); resolve() }
