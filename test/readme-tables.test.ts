@@ -66,7 +66,7 @@ t.test("README's cache-aware push defaults are the option's", async (t) => {
   // The prose of "Cache-aware push" repeats them.
   t.match(readme, new RegExp(`The cookie: \`${m?.[1]}\` \\(option \`cookieName\`\\), \`Path=/; Max-Age=${m?.[2]}\``), 'cookie name and Max-Age in the prose')
   t.match(readme, new RegExp(`2\\^${m?.[3]} by default`), 'hashBits in the prose')
-  t.match(readme, new RegExp(`at most \`maxPushCookieBytes\` \\(${LIMITS.maxPushCookieBytes.default}\\) characters`), 'maxPushCookieBytes in the prose')
+  t.match(readme, new RegExp(`at most \`maxPushCookieBytes\` \\(${LIMITS.maxPushCookieBytes.default}\\)\\s+characters`), 'maxPushCookieBytes in the prose')
 })
 
 t.test('README points at the file holding the reasons for each limit', async (t) => {
