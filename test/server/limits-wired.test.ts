@@ -13,13 +13,14 @@ import { FrameDecoder } from '../../lib/codec/decoder'
 import { requestHeaderList } from '../../lib/session/headers'
 import type { DecodeEvent, HeaderList } from '../../lib/codec/types'
 import type { FastifySpdyOptions } from '../../lib/index'
+import type { FastifyInstance } from 'fastify'
 
 /** SPDY/3 frames a peer sends, in one write: our encoder builds them, the test decides what they say. */
-function peer (): { syn: (id: number, fin: boolean, extra?: HeaderList, method?: string) => Uint8Array, enc: FrameEncoder } {
+function peer (): { syn: (id: number, fin: boolean, extra?: HeaderList, method?: string, path?: string) => Uint8Array, enc: FrameEncoder } {
   const enc = new FrameEncoder({ version: 3 })
-  const syn = (id: number, fin: boolean, extra: HeaderList = [], method = 'GET'): Uint8Array => enc.encode({
+  const syn = (id: number, fin: boolean, extra: HeaderList = [], method = 'GET', path = method === 'POST' ? '/echo' : '/'): Uint8Array => enc.encode({
     type: 'SYN_STREAM', streamId: id, associatedStreamId: 0, priority: 0, slot: 0, fin, unidirectional: false,
-    headers: [...requestHeaderList(3.1, { method, path: method === 'POST' ? '/echo' : '/', authority: '127.0.0.1', scheme: 'http' }), ...extra]
+    headers: [...requestHeaderList(3.1, { method, path, authority: '127.0.0.1', scheme: 'http' }), ...extra]
   })
   return { syn, enc }
 }
@@ -46,6 +47,12 @@ const cat = (...parts: Uint8Array[]): Buffer => Buffer.concat(parts)
 
 interface Case { name: string, limits: Partial<FastifySpdyOptions>, bytes: () => Buffer, tripped: (fs: DecodeEvent[]) => boolean }
 
+/** `n` open+reset pairs in one write (rapid reset). */
+function resets (n: number): Buffer {
+  const { syn, enc } = peer()
+  return cat(...Array.from({ length: n }, (_, i) => [syn(2 * i + 1, true), enc.encode({ type: 'RST_STREAM', streamId: 2 * i + 1, status: 5 })]).flat())
+}
+
 const cases: Case[] = [
   {
     name: 'maxSettingsPerWindow 3: a 5th SETTINGS in 10 s gets GOAWAY',
@@ -56,8 +63,21 @@ const cases: Case[] = [
   {
     name: 'maxResetsPerWindow 5: 10 streams opened and reset get GOAWAY',
     limits: { maxResetsPerWindow: 5 },
-    bytes: () => { const { syn, enc } = peer(); return cat(...Array.from({ length: 10 }, (_, i) => [syn(2 * i + 1, true), enc.encode({ type: 'RST_STREAM', streamId: 2 * i + 1, status: 5 })]).flat()) },
+    bytes: () => resets(10),
     tripped: goaway
+  },
+  {
+    name: 'maxProcessResetsPerSecond 3: 10 streams opened and reset in a second get GOAWAY',
+    limits: { maxProcessResetsPerSecond: 3 },
+    bytes: () => resets(10),
+    tripped: goaway
+  },
+  {
+    // 20 KB heads on streams the app holds open: 3 fit in 64 KiB, the 4th is refused (session budget: 2 MiB).
+    name: 'maxProcessHeaderBytes 64 KiB: the 4th open stream with a 20 KB head is REFUSED_STREAM (3)',
+    limits: { maxProcessHeaderBytes: 64 << 10 },
+    bytes: () => { const { syn } = peer(); return cat(...Array.from({ length: 4 }, (_, i) => syn(2 * i + 1, true, [['x-big', String(i).repeat(20_000)]], 'GET', '/hold'))) },
+    tripped: rst(7, 3)
   },
   {
     name: 'maxFrameLength 1024: a 2000-byte DATA frame is RST_STREAM FRAME_TOO_LARGE (11)',
@@ -87,10 +107,12 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const limited = await startServer({ spdy: c.limits })
+    // /hold never answers; gracefulTimeout 0 so that close() does not wait for it.
+    const routes = (app: FastifyInstance): void => { app.get('/hold', async () => await new Promise<never>(() => {})) }
+    const limited = await startServer({ spdy: { ...c.limits, gracefulTimeout: 0 }, routes })
     t.teardown(limited.close)
     t.ok(c.tripped(await exchange(limited.port, c.bytes())), 'the configured limit answers')
-    const defaults = await startServer({})
+    const defaults = await startServer({ spdy: { gracefulTimeout: 0 }, routes })
     t.teardown(defaults.close)
     t.notOk(c.tripped(await exchange(defaults.port, c.bytes())), 'control: with the default the same bytes pass')
   })
