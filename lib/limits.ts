@@ -147,7 +147,8 @@ export const MIN_COOKIE_BYTES = 6
  *   RFC 6265 section 6.1 asks browsers to keep of one cookie.
  * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a
  *   decode and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA
- *   with no bytes and no FIN, HEADERS on streams the app cancelled); past it GOAWAY. Each DATA frame we send earns
+ *   with no bytes and no FIN, HEADERS on streams the app cancelled, DATA on a stream we reset beyond the window it
+ *   had then, which the peer cannot have had in flight); past it GOAWAY. Each DATA frame we send earns
  *   the peer a stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of
  *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. Without it a peer could
  *   make us decode frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte

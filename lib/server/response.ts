@@ -7,11 +7,12 @@
  * Like Node's own ServerResponse (an OutgoingMessage), it is a legacy `Stream` (an EventEmitter with pipe), not a
  * stream.Writable: the Writable machinery (its state object, a process.nextTick per end, finish, destroy and close)
  * was the largest allocation per small GET (bench/RESULTS.md, issue 14 method notes). What code relies on is kept:
- * write() returns false while the stream is full and 'drain' follows; end(cb) calls cb, then 'finish', then 'close'
- * (one tick after end(), never inside it, so a listener added right after end() still hears them); writableEnded,
- * writableFinished, writableLength, writableHighWaterMark, writableNeedDrain, headersSent, finished, destroyed,
- * closed; destroy() before the end resets the stream; stream.finished()/pipeline() treat it as they treat Node's
- * ServerResponse ('finish' then 'close' is success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
+ * write() returns false while the stream is full and 'drain' follows; write callbacks come in write order; 'finish'
+ * (end(cb)'s cb is one of its listeners, as in Node), then 'close' (one tick after end(), never inside it, so a
+ * listener added right after end() still hears them); writableEnded, writableFinished, writableLength,
+ * writableHighWaterMark, writableNeedDrain, headersSent, finished, destroyed, closed; destroy() before the end resets
+ * the stream; stream.finished()/pipeline() treat it as they treat Node's ServerResponse ('finish' then 'close' is
+ * success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
  * `res.end(payload)` (Fastify's usual path) is SYN_REPLY + one DATA with FIN. As in Node, headersSent turns true at
@@ -65,6 +66,12 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
 
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
+function afterHeldCbs (res: SpdyServerResponse, cbs: WriteCallback[]): void {
+  for (let i = 0; i < cbs.length; i++) cbs[i]()
+  res['afterFlush']()
+}
+/** end()'s callbacks, a 'finish' listener as in Node's OutgoingMessage.end (once('finish', cb)): in its order. */
+function callEndCbs (this: SpdyServerResponse): void { this['runEndCbs']() }
 
 export class SpdyServerResponse extends Stream {
   statusCode = 200
@@ -267,7 +274,7 @@ export class SpdyServerResponse extends Stream {
         if (chunk != null) process.nextTick(done, writeAfterEnd())
         else if (this.finishEmitted) process.nextTick(done, codeError('Cannot call end after a stream was finished', 'ERR_STREAM_ALREADY_FINISHED'))
         else if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
-        else (this.endCbs ??= []).push(done)
+        else this.addEndCb(done)
       }
       return this
     }
@@ -276,11 +283,11 @@ export class SpdyServerResponse extends Stream {
     if (this.destroyed) {
       if (done !== null) {
         if (this.closed) process.nextTick(done, this.errored ?? destroyedError('end'))
-        else (this.endCbs ??= []).push(done)
+        else this.addEndCb(done)
       }
       return this
     }
-    if (done !== null) (this.endCbs ??= []).push(done)
+    if (done !== null) this.addEndCb(done)
     if (this.out === null) this.freeze()
     // As Node's end(): whatever cork() held goes now.
     this.corked = 0
@@ -319,6 +326,20 @@ export class SpdyServerResponse extends Stream {
   }
 
   // ---- internals ----
+
+  private addEndCb (cb: WriteCallback): void {
+    if (this.endCbs === null) {
+      this.endCbs = []
+      this.once('finish', callEndCbs)
+    }
+    this.endCbs.push(cb)
+  }
+
+  private runEndCbs (): void {
+    const cbs = this.endCbs
+    this.endCbs = null
+    if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+  }
 
   private hold (buf: Buffer | Uint8Array, done: WriteCallback | null): void {
     if (buf.length > 0) {
@@ -383,8 +404,20 @@ export class SpdyServerResponse extends Stream {
       this.held = null
     }
     const cbs = this.heldCbs
-    this.heldCbs = null
-    if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+    if (cbs !== null) {
+      // The sink may drain inside the write that filled it, before the callbacks write() scheduled for earlier
+      // chunks have run: these go a tick later, behind those, so callbacks come in write order as in Node; then
+      // FIN or 'drain', as Node emits 'drain' after the write callbacks.
+      this.heldCbs = null
+      process.nextTick(afterHeldCbs, this, cbs)
+      return
+    }
+    this.afterFlush()
+  }
+
+  /** After what was held is in the sink (and its callbacks called): FIN if end() came, else 'drain' if owed. */
+  private afterFlush (): void {
+    if (this.gone || this.waitingDrain) return
     if (this.finished) {
       if (!this.finSent) this.sendLast(null)
       else this.completed()
@@ -406,10 +439,7 @@ export class SpdyServerResponse extends Stream {
   private afterEnd (): void {
     if (this.complete && !this.finishEmitted) {
       this.finishEmitted = true
-      const cbs = this.endCbs
-      this.endCbs = null
-      // As a Writable (and the tests' expectations): end()'s callbacks run before 'finish' listeners.
-      if (cbs !== null) for (let i = 0; i < cbs.length; i++) cbs[i]()
+      // end()'s callbacks are among the 'finish' listeners (addEndCb), in the order they were added, as in Node.
       this.emit('finish')
     }
     // As Node's emitCloseNT: a closed response is destroyed.
@@ -422,7 +452,10 @@ export class SpdyServerResponse extends Stream {
     if (endCbs !== null) for (let i = 0; i < endCbs.length; i++) endCbs[i](this.errored ?? destroyedError('end'))
     if (heldCbs !== null) for (let i = 0; i < heldCbs.length; i++) heldCbs[i](destroyedError('write'))
     this.req.socketClosed()
-    this.sink.closed?.()
+    // The app answered before the body was in and still reads it (Node lets it: the request ends on its own): the
+    // stream stays routed to the request until that ends, or its DATA would be dropped and it would never end.
+    if (this.req.complete || this.req.destroyed) this.sink.closed?.()
+    else this.req.once('close', () => this.sink.closed?.())
     this.emit('close')
   }
 

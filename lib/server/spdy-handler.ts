@@ -91,7 +91,7 @@ class ServerStream implements StreamSink {
     this.h.run(() => {
       // PROTOCOL_ERROR is the peer's fault (its DATA broke its content-length): counted like a malformed head.
       if (status === 'PROTOCOL_ERROR') this.h.session.refuse(this.streamId, RstStatus.PROTOCOL_ERROR, 'request DATA broke its content-length')
-      else this.h.session.reset(this.streamId, RstStatus[status])
+      else this.h.session.reset(this.streamId, RstStatus[status], status === 'CANCEL')
       this.h.scheduleFlush()
     })
   }
@@ -262,6 +262,10 @@ export class SpdyHandler implements Handler, PushHost {
           if (s !== undefined) {
             if (ev.data.length > 0) s.req.pushData(ev.data)
             if (ev.fin) { s.requestDone(); s.req.pushEnd() }
+          } else if (ev.data.length > 0) {
+            // The response is over and forgotten, its stream not yet (a CANCEL waiting behind our FIN): nobody
+            // reads these bytes, their session window goes back (SPDY/3.1 section 2.6.8).
+            this.session.consume(ev.streamId, ev.data.length)
           }
           break
         }

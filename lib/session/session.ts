@@ -82,6 +82,8 @@ interface Stream {
   queuedBytes: number
   /** FIN is to follow the queued data. */
   finQueued: boolean
+  /** reset(..., afterFin): RST_STREAM CANCEL goes right behind our FIN, once that is taken. */
+  cancelAtFin: boolean
   /** write() returned false: emit 'drain' when the queue falls under the high-water mark. */
   needDrain: boolean
   /** Slot in ready[priority], -1 when not there. */
@@ -119,6 +121,9 @@ const UNSTAMPED = -1
 const RESTART_CLOCK = -1
 /** Remember this many recently closed stream ids to tell "already closed" from "never opened". */
 const RECENT_CLOSED = 256
+/** lateData marks: the peer's FIN came after our reset; we answered DATA beyond what was in flight. */
+const FIN_SEEN = -2
+const ANSWERED = -1
 
 export class SpdySession {
   readonly role: 'server' | 'client'
@@ -184,6 +189,12 @@ export class SpdySession {
    * cancel: an idle session that never cancelled holds nothing more.
    */
   private recentlyCancelled: RecentIds | null = null
+  /**
+   * Of the streams we reset, the DATA bytes the peer may still have in flight: the stream's receive window at the
+   * reset (SPDY/3 section 2.6.8: it cannot have sent more), or FIN_SEEN / ANSWERED. Made on the first reset; at
+   * most RECENT_CLOSED entries, the oldest dropped (its DATA then counts as beyond).
+   */
+  private lateData: Map<number, number> | null = null
 
   private nextLocalId: number
   private nextPingId: number
@@ -699,9 +710,9 @@ export class SpdySession {
     }
     const s = this.streams.get(streamId)
     if (s === undefined) {
+      if (this.recentlyReset.has(streamId)) return this.dataAfterReset(streamId, len, fin)
       // Bytes for a stream nobody reads still count against the session window: give them back at once.
       this.consumeSession(len)
-      if (this.recentlyReset.has(streamId)) return
       if (this.recentlyClosed.has(streamId)) return this.streamError(streamId, RstStatus.STREAM_ALREADY_CLOSED, 'DATA on a closed stream')
       return this.streamError(streamId, RstStatus.INVALID_STREAM, `DATA on stream ${streamId}, which is not open`)
     }
@@ -715,6 +726,41 @@ export class SpdySession {
     if (!this.step(s, fin ? 'recv_fin' : 'recv_data')) { this.consumeSession(len); return }
     s.lastRecvAt = this.now
     if (len > 0 || fin) this.events.push({ type: 'data', streamId, data, fin })
+  }
+
+  /**
+   * DATA for a stream we reset. What the peer had in flight when our RST_STREAM left is the race of SPDY/3 section
+   * 2.4.2: ignored, its session window given back. Past the window the stream had then, or after its FIN, the peer
+   * sends on a stream it knows is not open: SPDY/3 section 2.2.2 asks for RST_STREAM INVALID_STREAM, sent once per
+   * stream (not per frame: that would make us a reflector), and each such frame costs the workless budget
+   * (maxWorklessFramesPerWindow) and keeps its session window, so a flood on dead streams ends in GOAWAY.
+   */
+  private dataAfterReset (streamId: number, len: number, fin: boolean): void {
+    const left = this.lateData?.get(streamId)
+    if (left !== undefined && left >= len) {
+      this.consumeSession(len)
+      // After its FIN the peer has nothing more in flight: what follows is beyond.
+      this.lateData!.set(streamId, fin ? FIN_SEEN : left - len)
+      return
+    }
+    if (len === 0 && !fin) return // an empty DATA frame: onFrame counted it already (isWorkless)
+    if (this.workless() || left === ANSWERED) return
+    this.noteLateData(streamId, ANSWERED)
+    this.streamError(streamId, RstStatus.INVALID_STREAM, `DATA on stream ${streamId} beyond what was in flight when it was reset`)
+  }
+
+  /** Remembers what DATA the peer may still send on a stream we reset (dataAfterReset). */
+  private noteLateData (streamId: number, bytes: number): void {
+    const m = this.lateData ??= new Map()
+    m.delete(streamId)
+    m.set(streamId, bytes)
+    if (m.size > RECENT_CLOSED) m.delete(m.keys().next().value as number)
+  }
+
+  /** At our reset of s: the window it had (SPDY/2: one default window, what spdy-transport enforces there too). */
+  private inFlightAtReset (s: Stream): number {
+    if (s.state === 'half_closed_remote' || s.state === 'closed') return 0
+    return this.version === 2 ? this.limits.initialWindowSize : Math.max(0, s.recvWindow)
   }
 
   private onSettings (f: Extract<Frame, { type: 'SETTINGS' }>): void {
@@ -833,12 +879,20 @@ export class SpdySession {
     this.write(streamId, EMPTY, true)
   }
 
-  reset (streamId: number, status: RstStatusCode = RstStatus.CANCEL): void {
+  /**
+   * RST_STREAM `status`; what was queued for the stream is dropped. With `afterFin` (the response is complete, the
+   * upload is not and nobody reads it), a FIN still queued goes first and the RST right behind it: the reset
+   * would otherwise drop the response's last DATA, and peers (spdy-transport) then lose a response whose head
+   * they already had. Our FIN makes the stream half-closed (local), which the RST then closes (SPDY/3 2.3.7).
+   */
+  reset (streamId: number, status: RstStatusCode = RstStatus.CANCEL, afterFin = false): void {
     const s = this.streams.get(streamId)
     if (s === undefined || this.closedFlag) return
+    if (afterFin && s.finQueued) { s.cancelAtFin = true; return }
     this.queueControl({ type: 'RST_STREAM', streamId, status })
     this.recentlyReset.add(streamId)
     ;(this.recentlyCancelled ??= new RecentIds(RECENT_CLOSED)).add(streamId)
+    this.noteLateData(streamId, this.inFlightAtReset(s))
     this.finish(s, status, false)
   }
 
@@ -1078,6 +1132,8 @@ export class SpdySession {
       s.finQueued = false
       this.ready[s.priority].delete(s)
       this.step(s, 'send_fin')
+      // Queued while taking DATA, the RST goes behind this FIN (takeOutbound).
+      if (s.cancelAtFin) this.reset(s.id, RstStatus.CANCEL)
     }
     return Math.max(allowed, 1)
   }
@@ -1096,6 +1152,7 @@ export class SpdySession {
       queue: [],
       queuedBytes: 0,
       finQueued: false,
+      cancelAtFin: false,
       needDrain: false,
       queueSlot: -1,
       local,
@@ -1168,7 +1225,10 @@ export class SpdySession {
     const s = this.streams.get(streamId)
     this.queueAnswer({ type: 'RST_STREAM', streamId, status: wireStatus })
     this.recentlyReset.add(streamId)
-    if (s !== undefined) this.finish(s, wireStatus, false)
+    if (s !== undefined) {
+      this.noteLateData(streamId, this.inFlightAtReset(s))
+      this.finish(s, wireStatus, false)
+    }
     if (++this.invalidFrames > this.limits.maxInvalidFrames) {
       this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxInvalidFrames} invalid frames`)
     }

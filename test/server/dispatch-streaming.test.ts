@@ -208,7 +208,8 @@ t.test('res.write() returns false while the sink is full and emits drain after i
   sink.drain()
   await finished
   for (let i = 0; i < 3; i++) await tick()
-  t.same(events, ['write false false', 'drain', 'end cb', 'finish', 'close'], "Writable's order: end()'s callback, then 'finish'")
+  // Node's OutgoingMessage.end(cb) adds cb as a 'finish' listener: after the one this route added before end().
+  t.same(events, ['write false false', 'drain', 'finish', 'end cb', 'close'], "Node's order: the earlier 'finish' listener, then end()'s callback")
   t.equal(sink.types(), 'respond,write,write,write+fin')
   t.equal(sink.bytes, 80 * 1024 + 7)
 })
