@@ -20,10 +20,10 @@ const WARN = 40
 const DEBUG = 20
 const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
 
-async function start (tls: boolean): Promise<{ app: ReturnType<typeof Fastify>, lines: Line[] }> {
+async function start (tls: boolean, extra: Record<string, unknown> = {}): Promise<{ app: ReturnType<typeof Fastify>, lines: Line[] }> {
   const lines: Line[] = []
   const app = Fastify({ logger: { level: 'debug', stream: { write: (s: string) => { lines.push(JSON.parse(s) as Line) } } } })
-  await app.register(spdy, { tls: tls ? { cert, key } : false, port: 0 })
+  await app.register(spdy, { tls: tls ? { cert, key } : false, port: 0, ...extra })
   app.get('/', async () => 'ok')
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, lines }
@@ -121,4 +121,32 @@ t.test('a TLS error on the OpenSSL side: a debug line with err, nothing at warn'
   t.equal(line?.level, DEBUG, 'at debug')
   t.match(String(line?.err), /no shared cipher/, 'err: why')
   t.same(lines.filter((l) => l.level >= WARN), [], 'nothing at warn or above')
+})
+
+/**
+ * README "Deployment": a connection without its required PROXY header is closed "with a warning through the log
+ * budgets" (it said "at most one a second"; the line goes through maxLogLinesPerSecond like every line about peers).
+ */
+t.test('PROXY header missing: each connection closed with a warn line, within maxLogLinesPerSecond, the rest counted', async (t) => {
+  const CONNS = 6
+  const BUDGET = 3
+  const { app, lines } = await start(false, { proxyProtocol: true, maxLogLinesPerSecond: BUDGET })
+  t.teardown(() => app.close())
+  const start0 = Date.now()
+  for (let i = 0; i < CONNS; i++) {
+    const sock = net.connect(app.spdy.port!, '127.0.0.1')
+    sock.on('error', () => {})
+    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise((resolve) => sock.on('close', resolve))
+  }
+  const within = Date.now() - start0 < 1000
+  const proxy = (l: Line): boolean => l.msg.includes('PROXY') && l.level === WARN
+  const summary = await lineMatching(lines, (l) => l.msg.includes('over maxLogLinesPerSecond'))
+  if (within) {
+    t.equal(lines.filter(proxy).length, BUDGET, `${BUDGET} warn lines for ${CONNS} refused connections in one second`)
+    t.ok(summary, 'a summary line')
+    t.equal(lines.filter(proxy).length + Number(Object.values((summary?.suppressed ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0)), CONNS, 'every refusal written or counted')
+  } else {
+    t.ok(lines.filter(proxy).length >= BUDGET, 'a slow machine spread the connections over more than a second: at least the budget written')
+  }
 })
