@@ -6,24 +6,12 @@
  * own security level so that the refusal is the server's, not the client's.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
+import { sClientOutput } from './s-client-run'
 
 const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
-
-async function sClient (port: number, args: string[]): Promise<string> {
-  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString('latin1') })
-  child.stderr.on('data', (c: Buffer) => { out += c.toString('latin1') })
-  child.stdin.end()
-  const killer = setTimeout(() => child.kill(), 10_000)
-  await new Promise((resolve) => child.on('close', resolve))
-  clearTimeout(killer)
-  return out
-}
 
 t.test('OpenSSL side at TLS 1.2: ECDHE with AEAD only', async (t) => {
   const app = Fastify()
@@ -34,13 +22,13 @@ t.test('OpenSSL side at TLS 1.2: ECDHE with AEAD only', async (t) => {
   const port = app.spdy.port!
 
   for (const suite of ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']) {
-    const out = await sClient(port, ['-tls1_2', '-alpn', 'spdy/3.1', '-cipher', `${suite}:@SECLEVEL=0`])
+    const out = await sClientOutput(port, 'localhost', ['-tls1_2', '-alpn', 'spdy/3.1', '-cipher', `${suite}:@SECLEVEL=0`], true)
     t.match(out, `New, TLSv1.2, Cipher is ${suite}`, `${suite} is taken`)
     t.match(out, 'ALPN protocol: spdy/3.1')
   }
   for (const suite of ['AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'DHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-SHA',
     'ECDHE-RSA-AES256-SHA', 'ECDHE-RSA-AES128-SHA256', 'AES128-SHA', 'AES128-SHA256']) {
-    const out = await sClient(port, ['-tls1_2', '-alpn', 'spdy/3.1', '-cipher', `${suite}:@SECLEVEL=0`])
+    const out = await sClientOutput(port, 'localhost', ['-tls1_2', '-alpn', 'spdy/3.1', '-cipher', `${suite}:@SECLEVEL=0`], true)
     t.notMatch(out, /New, TLSv1\.2, Cipher is [A-Z]/, `${suite} alone: no session`)
     t.match(out, /alert handshake failure|no shared cipher/, `${suite} alone: refused by the server`)
   }

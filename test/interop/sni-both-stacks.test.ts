@@ -7,23 +7,17 @@
  * test/interop/tls-stacks.test.ts.)
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
+import { sClientOutput } from './s-client-run'
 
 const main = generateSelfSigned({ commonName: 'default.test', altNames: ['default.test'] })
 const a = generateSelfSigned({ commonName: 'a.example.com', altNames: ['a.example.com'] })
 const wild = generateSelfSigned({ commonName: '*.example.org', altNames: ['*.example.org'], keyType: 'ec' })
 
 async function presented (port: number, servername: string, args: string[]): Promise<{ cn: string, out: string }> {
-  const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString('latin1') })
-  child.stdin.end()
-  const killer = setTimeout(() => child.kill(), 10_000)
-  await new Promise((resolve) => child.on('close', resolve))
-  clearTimeout(killer)
+  const out = await sClientOutput(port, servername, args)
   // OpenSSL 3.0 prints "subject=CN = name", later releases "subject=CN=name".
   return { cn: /^subject=\s*CN\s*=\s*(\S+)/m.exec(out)?.[1] ?? '(none)', out }
 }
