@@ -6,20 +6,10 @@
  * own security level so that the refusal is the server's, not the client's.
  */
 import t from 'tap'
-import Fastify from 'fastify'
-import spdy from '../../lib/index'
-import { generateSelfSigned } from '../../lib/tls/certificates'
-import { sClientOutput } from './s-client-run'
-
-const { cert, key } = generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] })
+import { sClientOutput, tlsApp } from './s-client-run'
 
 t.test('OpenSSL side at TLS 1.2: ECDHE with AEAD only', async (t) => {
-  const app = Fastify()
-  await app.register(spdy, { tls: { cert, key }, port: 0 })
-  app.get('/', async () => 'ok')
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => app.close())
-  const port = app.spdy.port!
+  const port = await tlsApp(t)
 
   for (const suite of ['ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-RSA-CHACHA20-POLY1305']) {
     const out = await sClientOutput(port, 'localhost', ['-tls1_2', '-alpn', 'spdy/3.1', '-cipher', `${suite}:@SECLEVEL=0`], true)

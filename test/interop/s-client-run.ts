@@ -1,5 +1,9 @@
 /** `openssl s_client` against 127.0.0.1:port with stdin closed at once: its whole output (stderr too if asked). */
 import { spawn } from 'node:child_process'
+import type { Test } from 'tap'
+import Fastify from 'fastify'
+import spdy from '../../lib/index'
+import { generateSelfSigned } from '../../lib/tls/certificates'
 
 export async function sClientOutput (port: number, servername: string, args: string[], withStderr = false): Promise<string> {
   const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -12,4 +16,14 @@ export async function sClientOutput (port: number, servername: string, args: str
   await new Promise((resolve) => child.on('close', resolve))
   clearTimeout(killer)
   return out
+}
+
+/** A Fastify app with the plugin on a TLS listener (self-signed localhost certificate, default options): its SPDY port. */
+export async function tlsApp (t: Test): Promise<number> {
+  const app = Fastify()
+  await app.register(spdy, { tls: generateSelfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] }), port: 0 })
+  app.get('/', async () => 'ok')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  return app.spdy.port!
 }
