@@ -104,6 +104,11 @@ export interface ConnectionContext extends Transport {
   handOffToHttp (firstChunk: Uint8Array): void
   /** Another layer takes the socket's bytes from here on (OpenSSL): our listeners come off. */
   detach (): net.Socket
+  /**
+   * The socket stays ours for good (a SPDY session on it, or our TLS engine): its reads skip Node's stream machinery
+   * from here on (lib/server/driver.ts Driver.readInPlace). detach() must not follow.
+   */
+  readInPlace (): boolean
 }
 
 // ---- SPDY router <-> Fastify bridge ----

@@ -12,6 +12,8 @@
  *   drain resumes it; a peer that takes none of our output for unreadOutputTimeout is closed;
  * - closing: end -> linger -> destroy, always with a deadline (lingerMs), reading and dropping at most
  *   lingerDiscardBytes meanwhile so the peer's FIN is seen.
+ * - reading: each read reaches received() as its own Buffer, through the socket's 'data' events or, once
+ *   readInPlace() switched the socket over, straight from the read (net.Socket `onread`, no stream machinery).
  * Subclasses override the hooks (received, peerEnded, timedOut, failed, closed, ...); engine-driver.ts is the
  * adapter for pull-style engines (receive / takeOutbound / deadline / tick / done).
  */
@@ -32,6 +34,42 @@ export interface DriverOptions {
 
 /** Flushes up to this size are copied into one buffer before the socket write (see sendMany). */
 const COALESCE_BYTES = 64 * 1024
+
+/**
+ * Where every in-place socket reads (readInPlace): one buffer for all of them, since each read is copied out before
+ * its callback returns and the next read, of any socket, only comes from the event loop after that. 64 KiB is what
+ * libuv gets for a read on Node's stream path too, so a bulk upload takes as many reads either way.
+ */
+const READ_BUFFER_BYTES = 64 * 1024
+let readBuffer: Buffer | null = null
+
+/**
+ * net.Socket's `onread` option (Node >= 12, net docs: reads go into the given buffer and to a callback, with no
+ * Buffer per read, no Readable push, no 'data' event) as its constructor stores it: three own symbol-keyed fields,
+ * read on every read by Node's onStreamRead (lib/internal/stream_base_commons.js) and by Socket pause()/resume(),
+ * plus the handle's useUserBuffer(), which makes libuv read into that buffer. Node offers the option only to sockets
+ * it makes with `new net.Socket()`, never to the ones a net.Server accepts, and the SPDY port must first read a
+ * socket the normal way to know whether it is ours at all (HTTP/1.1 and OpenSSL's clients need the stream). So an
+ * accepted socket is switched over here, in place, once it is known to stay ours. Null when this Node has not the
+ * same fields (checked on Node 20, 22 and 24): the socket then keeps its stream.
+ */
+interface OnreadFields { buffer: symbol, callback: symbol, generator: symbol }
+let onreadFields: OnreadFields | null | undefined
+
+function findOnreadFields (socket: net.Socket): OnreadFields | null {
+  if (onreadFields !== undefined) return onreadFields
+  const own = Object.getOwnPropertySymbols(socket)
+  const find = (name: string): symbol | undefined => own.find((sym) => sym.description === name)
+  const buffer = find('kBuffer')
+  const callback = find('kBufferCb')
+  const generator = find('kBufferGen')
+  const fields = (socket as unknown as Record<symbol, unknown>)
+  onreadFields = buffer !== undefined && callback !== undefined && generator !== undefined &&
+    fields[buffer] === null && fields[callback] === null && fields[generator] === null
+    ? { buffer, callback, generator }
+    : null
+  return onreadFields
+}
 
 export class Driver {
   /** The engine's deadline (schedule()); null: none. */
@@ -55,6 +93,10 @@ export class Driver {
   bytesRead = 0
   /** Bytes read and dropped after our end(). */
   private discarded = 0
+  /** readInPlace() switched the socket over: reads come to onSocketRead, not as 'data'. */
+  private inPlace = false
+  /** readInPlace() was asked for but had to wait (reading held, bytes buffered in the stream): retried per read. */
+  private inPlaceWanted = false
   private readonly maxUnread: number
   private readonly unreadTimeout: number
   private readonly lingerMs: number
@@ -100,6 +142,16 @@ export class Driver {
   private readonly onSocketEnd = (): void => this.run(() => this.peerEnded())
   private readonly onSocketError = (err: NodeJS.ErrnoException): void => this.socketError(err)
   private readonly onSocketClose = (): void => this.onClose()
+  /** A read of `nread` bytes into the shared read buffer (readInPlace): copied out, then handled as 'data'. */
+  private readonly onSocketRead = (nread: number, buf: Buffer): void => {
+    // The copy is a slice of Node's buffer pool below 4 KiB: far less than the stream path's ArrayBuffer per read.
+    // The engines keep views of what they are given (a DATA frame's payload, a record cut by a read), and the
+    // shared buffer is overwritten by the next read.
+    const chunk = Buffer.allocUnsafe(nread)
+    buf.copy(chunk, 0, 0, nread)
+    this.onSocketData(chunk)
+  }
+
   private readonly onSocketData = (chunk: Buffer): void => {
     if (this.ended) {
       // We sent our FIN: nothing the peer says now can be answered. Dropped, up to lingerDiscardBytes.
@@ -113,6 +165,7 @@ export class Driver {
     // What we owe the peer grows with what it sends (PING and SETTINGS answers, responses): if it does not read,
     // stop reading it until the socket drains (issue 11: a PING flood from non-readers took 2.6 GB).
     if (this.socket.writableLength > this.maxUnread) this.hold(HOLD_OUTPUT, true)
+    else if (this.inPlaceWanted) this.readInPlace()
   }
 
   /** The crash barrier: every entry point into the connection goes through here. */
@@ -170,6 +223,39 @@ export class Driver {
   onWritable (cb: () => void): void {
     this.writableWaiters.push(cb)
     this.watchOutput()
+  }
+
+  /**
+   * From here on the socket's reads skip Node's stream machinery (see OnreadFields): each comes to received() as a
+   * Buffer of its own, as before, without the per-read Buffer over a fresh ArrayBuffer, Readable push, 'data' emit
+   * and nextTick that a 'data' consumer pays (issue 14: a client writing each frame in pieces costs a read per
+   * piece). For a socket that stays ours for good: the switch cannot be undone, so detach() (HTTP/1.1, OpenSSL)
+   * must not follow. pause()/resume() (hold()), 'end', 'error' and 'close' work as before; the socket's own
+   * read timer too. A TCP socket and a TLSSocket both qualify (tls.connect documents `onread` too: TLSWrap hands
+   * each decrypted run to the same callback). While reading is held, or bytes wait in the socket's stream buffer
+   * (they would be read after newer ones), the switch waits for a later read (false now). False for good when
+   * this Node stores `onread` differently or the handle has no useUserBuffer().
+   */
+  readInPlace (): boolean {
+    if (this.inPlace) return true
+    const socket = this.socket
+    const handle = (socket as unknown as { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null })._handle
+    this.inPlaceWanted = false
+    if (this.ended || this.crashed || socket.destroyed || typeof handle?.useUserBuffer !== 'function') return false
+    const fields = findOnreadFields(socket)
+    if (fields === null) return false
+    if (this.readHolds !== 0 || socket.readableLength !== 0 || socket.readableFlowing !== true) {
+      // Retried after each read on the stream path (onSocketData) until it can be made.
+      this.inPlaceWanted = true
+      return false
+    }
+    const buf = readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES)
+    const own = socket as unknown as Record<symbol, unknown>
+    own[fields.buffer] = buf
+    own[fields.callback] = this.onSocketRead
+    handle.useUserBuffer(buf)
+    this.inPlace = true
+    return true
   }
 
   /** Pauses (or resumes) reading the socket for one reason; reading goes on only when no reason is left. */
@@ -242,6 +328,8 @@ export class Driver {
    * listener that still counts the connection (an OpenSSL handshake in progress) hears 'close' on its own.
    */
   detach (): net.Socket {
+    // After readInPlace() no 'data' would ever reach the new owner.
+    if (this.inPlace) throw new Error('detach() after readInPlace()')
     this.stopTimer()
     const socket = this.socket
     socket.off('data', this.onSocketData)

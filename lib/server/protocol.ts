@@ -39,6 +39,8 @@ export class ProtocolHandler {
       const version: SpdyVersion = wire === 2 ? 2 : offered.includes('spdy/3.1') ? 3.1 : 3
       const auto = version === 3.1 && offered.includes('spdy/3')
       this.startSpdy(version, this.conn, false, auto ? 'auto' : 'on')
+      // A SPDY peer stays on this socket: later reads need not go through Node's stream (issue 14, per-read cost).
+      this.conn.readInPlace()
       this.inner!.receive(chunk)
       return
     }

@@ -27,6 +27,9 @@ export class TlsLayer implements Transport {
   constructor (private readonly conn: ConnectionContext, options: TlsServerOptions) {
     this.engine = new TlsServerConnection(options, Date.now())
     conn.schedule(this.engine.deadline)
+    // Our engine keeps this socket whatever the handshake chooses (http/1.1 goes through Http1Bridge, not a
+    // handoff): its reads need not go through Node's stream (issue 14, per-read cost).
+    conn.readInPlace()
   }
 
   get version (): SpdyVersion | null { return this.inner?.version ?? null }

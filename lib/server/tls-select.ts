@@ -157,6 +157,9 @@ export class TlsSelect extends Prelude implements StageHandler {
           listener.adopt(s, conn, (next) => {
             const h = new ProtocolHandler(next)
             h.startSpdy(version, next, true)
+            // A SPDY session on OpenSSL's socket stays there: its decrypted reads need not go through Node's stream
+            // (issue 14: spdystream writes each frame in pieces, each its own TLS record and read).
+            next.readInPlace()
             return h
           })
           return

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import net from 'node:net'
 import { once } from 'node:events'
 import { EngineDriver, type EngineDriverOptions, type PullEngine } from '../../lib/server/engine-driver'
+import { loopbackServer } from './loopback'
 
 /** A tiny engine: echoes what it gets (or `reply(bytes)`), ticks at `deadline`, throws on "boom". */
 class Echo implements PullEngine<string> {
@@ -30,21 +31,10 @@ interface Served { driver: EngineDriver<string>, engine: Echo, socket: net.Socke
 
 /** A loopback server whose connections run `make()`'s engine on the driver; resolves each accepted one in order. */
 async function server (t: Test, make: () => Echo, opts: (engine: Echo) => EngineDriverOptions<string> = () => ({})): Promise<{ port: number, next: () => Promise<Served> }> {
-  const waiting: Array<(s: Served) => void> = []
-  const ready: Served[] = []
-  const srv = net.createServer((socket) => {
+  return await loopbackServer(t, (socket) => {
     const engine = make()
-    const s = { driver: new EngineDriver(socket, engine, opts(engine)), engine, socket }
-    const w = waiting.shift()
-    if (w !== undefined) w(s); else ready.push(s)
+    return { driver: new EngineDriver(socket, engine, opts(engine)), engine, socket }
   })
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  t.teardown(() => { srv.close() })
-  return {
-    port: (srv.address() as net.AddressInfo).port,
-    next: async () => await new Promise<Served>((resolve) => { const s = ready.shift(); if (s !== undefined) resolve(s); else waiting.push(resolve) })
-  }
 }
 
 async function dial (t: Test, port: number, allowHalfOpen = false): Promise<net.Socket> {

@@ -91,3 +91,25 @@ t.test('pieces spread over more than idleTimeout keep the session open; silence 
   // Then nothing more: the idle deadline closes it (GOAWAY, FIN, and the linger if we did not close).
   t.ok(await closedWithin(c.socket, IDLE + CLOSE_LINGER_MS + 3000), 'closed once the peer went silent')
 })
+
+t.test('an answer does not wait for the rest of a frame the peer has begun', async (t) => {
+  // Any batching of answers for a peer that writes in pieces (holding them while its bytes end inside a frame, say,
+  // so the next answer shares the write) must stay bounded by the server: never wait for the rest of that frame.
+  const s = await startServer()
+  t.teardown(s.close)
+  const c = await pieceClient(s.port)
+  t.teardown(() => c.socket.destroy())
+  const head = (): ReturnType<typeof requestHeaderList> => requestHeaderList(3.1, { method: 'GET', path: '/', authority: `127.0.0.1:${s.port}`, scheme: 'http' })
+  const id = c.session.request(head(), { fin: true })
+  const first = Buffer.concat(c.session.takeOutbound())
+  const id2 = c.session.request(head(), { fin: true })
+  const second = Buffer.concat(c.session.takeOutbound())
+  // The opening frames and the first request whole, then 10 bytes of the second (its header and stream id), in one write.
+  c.socket.write(Buffer.concat([first, second.subarray(0, 10)]))
+  t.ok(await until(() => c.body() === 'ok', 5000), 'the first request was answered while the second was unfinished')
+  t.equal(statusOf(c.events, id), '200 OK')
+  t.equal(statusOf(c.events, id2), undefined, 'the second, incomplete, was not')
+  c.socket.write(second.subarray(10))
+  t.ok(await until(() => statusOf(c.events, id2) !== undefined, 5000), 'the second was answered once its rest arrived')
+  t.equal(statusOf(c.events, id2), '200 OK')
+})
