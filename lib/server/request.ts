@@ -125,6 +125,12 @@ export interface ResponseLink {
   malformedBody (): void
 }
 
+/**
+ * One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants only
+ * what was consumed, so this is a soft mark, not the bound. One object for every request (Readable only reads it).
+ */
+const READABLE_OPTIONS = Object.freeze({ highWaterMark: 64 * 1024 })
+
 const abortedError = (): Error => Object.assign(new Error('aborted'), { code: 'ECONNRESET' })
 
 export class SpdyIncomingMessage extends Readable {
@@ -166,13 +172,14 @@ export class SpdyIncomingMessage extends Readable {
   private reported = 0
   /** The app started reading (read(), resume, pipe): Node's `_consuming`. */
   private consuming = false
-  /** pushEnd() came before anyone read: push(null) waits for the first _read (saves a tick per body-less GET). */
+  /**
+   * pushEnd() came before anyone read: push(null) waits for the first _read, or for the response's 'close'
+   * (endUnread), whichever comes first (saves the ticks of ending a Readable nobody reads per body-less GET).
+   */
   private endPending = false
 
   constructor (init: StreamHead) {
-    // One SPDY/3 initial window (64 KiB): the session never lets the peer send more than it granted, and it grants
-    // only what was consumed, so this is a soft mark, not the bound.
-    super({ highWaterMark: 64 * 1024 })
+    super(READABLE_OPTIONS)
     this.init = init
     this.method = init.head.method
     this.url = init.head.path
@@ -266,7 +273,8 @@ export class SpdyIncomingMessage extends Readable {
    * request ends and emits 'close'; an incomplete one is cancelled rather than received for nothing.
    */
   responseFinished (): void {
-    if (this.destroyed) return
+    // A complete request nobody read ends after the response's 'close' (endUnread), as Node's does.
+    if (this.destroyed || this.endPending) return
     if (!this.complete) {
       // Someone still reading (pipe, 'data', async iteration) keeps the upload; Fastify after a body error (413,
       // bad length) has removed its listeners: that rest is cancelled (Fastify says "connection: close" there).
@@ -275,15 +283,29 @@ export class SpdyIncomingMessage extends Readable {
       this.destroy()
       return
     }
-    if (this.endPending) {
-      // Complete, nothing buffered and never read (a body-less GET): end it directly, 'end' then 'close' as after
-      // resume(), without resume()'s flowing machinery (two ticks and the 'resume' event fewer per request).
-      this.endPending = false
+    if (!this.consuming) this.resume()
+  }
+
+  /**
+   * Called by the response in its 'finish'/'close' tick. A complete request that nobody read (a body-less GET)
+   * ends now: 'end' and then 'close' in the ticks that follow, after the response's 'finish' and 'close', which
+   * is Node's order (its resOnFinish dumps the request at 'finish', and the request's 'end' comes ticks later).
+   * Done directly, without resume()'s flowing machinery (two ticks and the 'resume' event fewer per request).
+   */
+  endUnread (): void {
+    if (!this.endPending || this.destroyed) return
+    this.endPending = false
+    if (this.listenerCount('readable') === 0 && this.readableFlowing !== true) {
+      // read(0) first: _read finds nothing to do and the Readable leaves its `sync` state, so push(null) then
+      // emits its 'readable' (which nobody hears: no listener, not flowing) at once instead of a tick later; the
+      // second read(0) schedules 'end'. One tick fewer, nothing observable changed.
+      super.read(0)
       this.push(null)
-      this.read(0)
+      super.read(0)
       return
     }
-    if (!this.consuming) this.resume()
+    this.push(null)
+    this.read(0)
   }
 
   /** `req.socket.destroy()`: reset the stream unless the response is complete. */

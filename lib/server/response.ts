@@ -64,6 +64,15 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
   throw Object.assign(new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array'), { code: 'ERR_INVALID_ARG_TYPE' })
 }
 
+/**
+ * The header fields by lowercase name: an object with nothing inherited (a field named `constructor`, `toString` or
+ * `__proto__` is a field like any other), as Object.create(null) gives, but made by a constructor whose prototype
+ * has a null prototype, so V8 keeps it a fast-properties object: Object.create(null) starts as a hash table,
+ * ~190 bytes per response before any field is set, against ~30 (bench/dispatch.ts allocation column).
+ */
+const HeaderFields = function HeaderFields () {} as unknown as new <V>() => Record<string, V>
+HeaderFields.prototype = Object.create(null) as object
+
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
 function afterHeldCbs (res: SpdyServerResponse, cbs: WriteCallback[]): void {
@@ -90,7 +99,7 @@ export class SpdyServerResponse extends Stream {
   /** What destroy(err) was given. */
   errored: Error | null = null
   private readonly sink: StreamSink
-  private fields: Record<string, OutgoingHeaderValue> = Object.create(null) as Record<string, OutgoingHeaderValue>
+  private fields = new HeaderFields<OutgoingHeaderValue>()
   /** Headers frozen by writeHead/first write: what respond() gets. */
   private out: Record<string, string | string[]> | null = null
   private responded = false
@@ -456,6 +465,8 @@ export class SpdyServerResponse extends Stream {
     // stream stays routed to the request until that ends, or its DATA would be dropped and it would never end.
     if (this.req.complete || this.req.destroyed) this.sink.closed?.()
     else this.req.once('close', () => this.sink.closed?.())
+    // A complete request nobody read ends now ('end' a tick from now): after our 'finish' and 'close', as in Node.
+    if (this.complete) this.req.endUnread()
     this.emit('close')
   }
 
@@ -466,7 +477,8 @@ export class SpdyServerResponse extends Stream {
   }
 
   private freeze (): void {
-    const out: Record<string, string | string[]> = {}
+    // Not `{}`: a field named __proto__ would set its prototype instead of being one.
+    const out = new HeaderFields<string | string[]>()
     const f = this.fields
     // Connection-specific headers (Fastify's connection: close, a transfer-encoding) stay in: the frame's header
     // list drops them, in one place (lib/session/headers.ts, SPDY/3 section 3.2.2).

@@ -80,6 +80,19 @@ function routes (app: FastifyInstance): void {
   })
   app.get('/not-modified', async (_req, reply) => reply.code(304).header('etag', '"x"').send('ignored body'))
   app.get('/text', async () => 'hello')
+  /**
+   * A body-less GET answered the usual way (a value from an async handler): the request's and the response's events
+   * in order, and a tick queued from the response's 'finish' and from the request's 'end' (where each lands).
+   */
+  app.get('/events', async (req, reply) => {
+    const l = log(key(req))
+    const r = req.raw
+    watch(reply.raw as unknown as Res, l)
+    reply.raw.on('finish', () => process.nextTick(() => l.push('tick from finish')))
+    r.on('end', () => { l.push(`request end complete=${r.complete}`); process.nextTick(() => l.push('tick from request end')) })
+    r.on('close', () => l.push(`request close ended=${r.readableEnded} aborted=${r.aborted} destroyed=${r.destroyed}`))
+    return 'ok'
+  })
   /** Writes 1 KB every 10 ms until the client goes; destroy=1 destroys it with an error after 5 writes. */
   app.get('/endless', (req, reply) => {
     const { res } = raw(req, reply, 200, { 'content-type': 'application/octet-stream' })
@@ -193,6 +206,11 @@ async function asNode (t: Test, c: { httpPort: number, spdy: SpdyClient }, route
 t.test('write(cb) x2 then end(cb): callbacks, finish and close in Node\'s order, once each, with its flags', async (t) => {
   const { h, s } = await asNode(t, await both(t), '/seq')
   t.same([s.body.toString(), h.body.toString()], ['abc', 'abc'])
+})
+
+t.test('a body-less GET: the response\'s finish and close, then the request\'s end and close, ticks between, as Node', async (t) => {
+  const { h, s } = await asNode(t, await both(t), '/events')
+  t.same([s.body.toString(), h.body.toString()], ['ok', 'ok'])
 })
 
 t.test('stream.pipeline(slow source, reply.raw, cb): whole body, cb once without error, as Node', async (t) => {

@@ -9,6 +9,7 @@ import { Readable, finished, pipeline } from 'node:stream'
 import Fastify from 'fastify'
 import { exchange, dispatch } from '../../lib/server/dispatch'
 import { RecordingSink, counted, head } from './dispatch-sink'
+import { responseHeaderList } from '../../lib/session/headers'
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await tick() }
@@ -247,4 +248,69 @@ t.test("a body-less request nobody read ends after the response: 'end' then 'clo
   t.equal(err, undefined, 'stream.finished() sees a request that ended')
   req.abort()
   t.equal(req.aborted, false, 'a session dying afterwards does not abort it')
+})
+
+t.test('a body-less GET schedules three process.nextTick from end() to the request\'s close; Node\'s order kept', async (t) => {
+  // What each tick costs is per request (issue 14): the response's finish+close, the request's 'end', its 'close'.
+  // The Readable's 'readable' tick for the end of a body nobody reads is not paid.
+  const { req, res } = pair()
+  const events: string[] = []
+  res.on('finish', () => events.push('finish'))
+  res.on('close', () => events.push('close'))
+  req.on('end', () => events.push('req end'))
+  const names: string[] = []
+  const real = process.nextTick
+  const closed = new Promise<void>((resolve) => req.on('close', () => { events.push('req close'); resolve() }))
+  process.nextTick = function (fn: (...a: unknown[]) => void, ...args: unknown[]) {
+    names.push(fn.name)
+    real.call(process, fn, ...args)
+  } as typeof process.nextTick
+  try {
+    res.end('x')
+    await closed
+  } finally { process.nextTick = real }
+  t.ok(names.length <= 3, `ticks: ${names.join(', ')}`)
+  t.same(events, ['finish', 'close', 'req end', 'req close'])
+  t.equal(req.readableEnded, true)
+})
+
+t.test("a body-less request the route listens to ('readable', 'data') still ends once, after the response", async (t) => {
+  for (const how of ['readable', 'data', 'paused'] as const) {
+    const { req, res } = pair()
+    const events: string[] = []
+    if (how === 'readable') req.on('readable', () => { events.push('readable'); req.read() })
+    else if (how === 'data') req.on('data', () => events.push('data'))
+    else req.pause()
+    req.on('end', () => events.push('end'))
+    const closed = new Promise<void>((resolve) => req.on('close', () => { events.push('close'); resolve() }))
+    res.end('x')
+    await closed
+    await ticks(2)
+    t.same(events, how === 'readable' ? ['readable', 'end', 'close'] : ['end', 'close'], how)
+    t.equal(req.aborted, false, how)
+  }
+})
+
+t.test('header names that are Object.prototype members are fields like any other: absent until set, then sent', async (t) => {
+  const { res, sink } = pair()
+  const names = ['constructor', 'tostring', '__proto__', 'hasownproperty', 'valueof']
+  for (const n of names) {
+    t.equal(res.hasHeader(n), false, `${n} not there before it is set`)
+    t.equal(res.getHeader(n), undefined, n)
+  }
+  t.same(res.getHeaderNames(), [])
+  for (const n of names) res.setHeader(n, `v-${n}`)
+  t.same(res.getHeaderNames(), names)
+  t.equal(res.getHeader('__proto__'), 'v-__proto__')
+  t.same(Object.keys(res.getHeaders()), names)
+  res.removeHeader('constructor')
+  t.equal(res.hasHeader('constructor'), false)
+  res.end()
+  await sink.finished()
+  for (const n of names.slice(1)) t.equal(sink.given[n], `v-${n}`, `${n} in the SYN_REPLY`)
+  t.equal(Object.prototype.hasOwnProperty.call(sink.given, 'constructor'), false, 'removed: not given')
+  // What goes on the wire: the SYN_REPLY's header list, as the session layer makes it from what respond() got.
+  const r = sink.calls.find((c) => c.type === 'respond')
+  const list = r?.type === 'respond' ? responseHeaderList(3.1, r.status, r.headers) : []
+  for (const n of names.slice(1)) t.ok(list.some(([k, v]) => k === n && v === `v-${n}`), `${n} in the SYN_REPLY's header list`)
 })
