@@ -64,7 +64,8 @@ export const MIN_COOKIE_BYTES = 6
  * - maxHeaderBlockBytes 64 KiB: decompressed; 4x Node's HTTP/1.1 16 KiB header limit to allow big cookies, and
  *   it caps a zlib bomb (a few bytes inflating to megabytes).
  * - maxHeaderPairs 128: Node's http2 maxHeaderListPairs default.
- * - maxOutstandingPings 10: Node's http2 maxOutstandingPings; a ping flood answered without reading is refused.
+ * - maxOutstandingPings 10: Node's http2 maxOutstandingPings: our own PINGs awaiting an answer (SpdySession.ping). The
+ *   server sends none of its own yet; a peer's PING flood is bounded by maxQueuedControlFrames, not by this.
  * - maxSettingsPerWindow 100 / maxResetsPerWindow 200 per 10 s: far above what a browser does, far below a flood
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
  * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack. Request heads
@@ -139,9 +140,10 @@ export const MIN_COOKIE_BYTES = 6
  *   per bad frame made 2.7 million lines in 30 s; what is dropped is counted in one line a second.
  * - maxPushCookieBytes 512: characters of the cache-aware push cookie's value (option cacheAwarePush), read and
  *   written. A longer cookie is not decoded at all (treated as empty), so a hostile one costs at most this much
- *   work; the one we write drops the oldest pages' entries to fit. At ~11 bits an entry (hashBits 13) 512
- *   characters name ~280 assets, ten pages' worth of the demo blog, and add ~400 bytes to each request's Cookie
- *   header before SPDY's header compression. Minimum MIN_COOKIE_BYTES (6): the empty set. Maximum 4096: what
+ *   work; the one we write drops the oldest pages' entries to fit. Golomb coding takes about log2(2^hashBits / N)
+ *   + 1.5 bits an entry (hashBits 13: ~10 for 20 entries, ~5.5 for 500), so 512 characters name ~500 assets, twenty
+ *   pages' worth of the demo blog (test/server/casper-size.test.ts), and add at most ~520 bytes to each request's
+ *   Cookie header before SPDY's header compression. Minimum MIN_COOKIE_BYTES (6): the empty set. Maximum 4096: what
  *   RFC 6265 section 6.1 asks browsers to keep of one cookie.
  * - maxWorklessFramesPerWindow 1000 per 10 s, plus 2 per DATA frame we sent in that time: frames that cost us a
  *   decode and move nothing forward (WINDOW_UPDATE, PING, SETTINGS, NOOP, CREDENTIAL, unknown control types, DATA

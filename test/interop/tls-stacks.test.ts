@@ -22,6 +22,7 @@ import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
 import { connect } from '../../lib/client'
 import { spdyOverSClient, spdyGet, type SpdyConnection } from './spdy-over-s-client'
+import { httpsExchange, type HttpsExchange } from './https-exchange'
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const transport = require('spdy-transport')
 
@@ -122,17 +123,7 @@ t.test('tickets resume on the OpenSSL side, and across apps sharing tls.ticketKe
   const ticketKeys = [randomBytes(48)]
   const a = await start(t, { ticketKeys })
   const b = await start(t, { ticketKeys })
-  const handshake = async (port: number, session?: Buffer): Promise<{ reused: boolean, session: Buffer }> => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: cert, ALPNProtocols: ['http/1.1'], session })
-    let ticket: Buffer | null = null
-    s.on('session', (sess: Buffer) => { ticket = sess })
-    await new Promise((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
-    const reused = s.isSessionReused()
-    // TLS 1.3 tickets arrive after the handshake: ask for a response so they are read.
-    s.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')
-    await new Promise((resolve) => s.on('close', resolve).resume())
-    return { reused, session: ticket! }
-  }
+  const handshake = async (port: number, session?: Buffer | null): Promise<HttpsExchange> => await httpsExchange(port, cert, session ?? undefined)
   const first = await handshake(a.port)
   t.notOk(first.reused)
   t.ok(first.session, 'a ticket was issued')
