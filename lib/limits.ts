@@ -64,8 +64,8 @@ export const MIN_COOKIE_BYTES = 6
  * - maxHeaderBlockBytes 64 KiB: decompressed; 4x Node's HTTP/1.1 16 KiB header limit to allow big cookies, and
  *   it caps a zlib bomb (a few bytes inflating to megabytes).
  * - maxHeaderPairs 128: Node's http2 maxHeaderListPairs default.
- * - maxOutstandingPings 10: Node's http2 maxOutstandingPings: our own PINGs awaiting an answer (SpdySession.ping). The
- *   server sends none of its own yet; a peer's PING flood is bounded by maxQueuedControlFrames, not by this.
+ * - maxOutstandingPings 10: Node's http2 maxOutstandingPings: our own PINGs awaiting an answer (SpdySession.ping,
+ *   app.spdy.sessions()[i].ping()); a peer's PING flood is bounded by maxQueuedControlFrames, not by this.
  * - maxSettingsPerWindow 100 / maxResetsPerWindow 200 per 10 s: far above what a browser does, far below a flood
  *   (the "rapid reset" pattern opens and cancels thousands of streams a second).
  * - maxInvalidFrames 100: a few stray frames after a race are normal, a stream of them is an attack. Request heads

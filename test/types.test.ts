@@ -25,6 +25,8 @@ void badProtocols
 
 assertType<Equal<typeof app.spdy, SpdyListenerInfo>>(true)
 assertType<Equal<typeof app.spdy.port, number | null>>(true)
+assertType<Equal<ReturnType<typeof app.spdy.sessions>[number]['ping'], () => boolean>>(true)
+assertType<Equal<ReturnType<typeof app.spdy.sessions>[number]['rttMs'], number | null>>(true)
 app.get('/', { config: { spdy: { alternateProtocol: false } } }, async (request) => {
   assertType<Equal<typeof request.spdy, SpdyRequestInfo | null>>(true)
   const v: 2 | 3 | 3.1 | undefined = request.spdy?.version

@@ -27,7 +27,13 @@ export interface ConnectionStats {
   streamsServed: number
   bytesRead: number
   bytesWritten: number
+  /** The round trip of the last PING of ours answered (ping()); null before any. */
   rttMs: number | null
+  /**
+   * Sends a PING whose answer updates this connection's rttMs in later sessions() snapshots. False when the
+   * connection has no SPDY session (yet), is closing, or maxOutstandingPings of ours are unanswered.
+   */
+  ping: () => boolean
   /** Header compression contexts allocated (~60 KB); false once idle past compressionIdleTimeout, or before any. */
   compressionContextsLive: boolean
 }
@@ -152,8 +158,17 @@ export class Connection extends Driver implements Transport {
       bytesRead: this.bytesRead,
       bytesWritten: this.socket.bytesWritten,
       rttMs: h?.rttMs ?? null,
+      ping: () => this.ping(),
       compressionContextsLive: h?.compressionContextsLive ?? false
     }
+  }
+
+  /** sessions()[i].ping(): the app's call enters the connection under its crash barrier, like every other. */
+  private ping (): boolean {
+    const h = this.handler
+    let sent = false
+    if (h !== null) this.run(() => { sent = h.ping() })
+    return sent
   }
 
   /** Handed off (HTTP/1.1, OpenSSL): the socket's close is no longer ours to hear, so this peer's log ends here. */

@@ -51,6 +51,11 @@ export interface Handler {
   onClose (): void
   shutdown (): void
   /**
+   * Sends a PING of our own (SPDY/3 section 2.6.5) whose answer sets rttMs; false when there is no session yet, it
+   * is closing, or maxOutstandingPings are unanswered (as Node's http2 session.ping()).
+   */
+  ping (): boolean
+  /**
    * After an unexpected throw (Connection's crash barrier): queue and send what the peer should hear (GOAWAY
    * INTERNAL_ERROR), best effort; the connection closes the socket next and calls onClose().
    */

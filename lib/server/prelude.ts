@@ -11,4 +11,6 @@ export abstract class Prelude {
   readonly rttMs = null
   readonly compressionContextsLive = false
   readonly idle = true
+  /** No session yet: nothing to ping. */
+  ping (): boolean { return false }
 }

@@ -21,6 +21,7 @@ export class ProtocolHandler {
   get openStreams (): number { return this.inner?.openStreams ?? 0 }
   get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
+  ping (): boolean { return this.inner?.ping() ?? false }
   get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
   /** Before the first byte, or a SPDY session with no stream open. */
   get idle (): boolean { return this.inner === null || this.inner.idle }

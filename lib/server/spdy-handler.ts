@@ -233,6 +233,13 @@ export class SpdyHandler implements Handler, PushHost {
     this.conn.listener.fastify.log.debug({ remoteAddress: this.conn.remoteAddress, served: this.streamsServed }, 'fastify-spdy: session closed')
   }
 
+  ping (): boolean {
+    // Called from the app (app.spdy.sessions()[i].ping()), outside any read: flushed here, like shutdown().
+    if (this.ended || !this.session.ping(Date.now())) return false
+    this.flush()
+    return true
+  }
+
   shutdown (): void {
     this.session.goaway()
     this.handle(this.session.takeEvents())

@@ -36,6 +36,7 @@ export class TlsLayer implements Transport {
   get openStreams (): number { return this.inner?.openStreams ?? 0 }
   get streamsServed (): number { return this.inner?.streamsServed ?? 0 }
   get rttMs (): number | null { return this.inner?.rttMs ?? null }
+  ping (): boolean { return this.inner?.ping() ?? false }
   get compressionContextsLive (): boolean { return this.inner?.compressionContextsLive ?? false }
 
   /** Handshaking, or a SPDY session with no stream open (an HTTP/1.1 bridge is the app server's to judge). */

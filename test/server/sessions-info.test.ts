@@ -6,6 +6,7 @@
  * served, byte counts the size of what went over the socket.
  */
 import t from 'tap'
+import net from 'node:net'
 import Fastify from 'fastify'
 import spdy from '../../lib/index'
 import { generateSelfSigned } from '../../lib/tls/certificates'
@@ -59,8 +60,58 @@ for (const withTls of [true, false]) {
     t.ok(s[0].bytesRead > 0 && s[0].bytesRead < 10_000, `bytesRead ${s[0].bytesRead}: two small requests`)
     t.equal(s[0].bytesRead, client.socket.bytesWritten, 'bytesRead: every byte the client wrote')
 
-    t.todo('rttMs: the RTT of the session (README "RTT"); the server sends no PING of its own, so it stays null', async (t) => {
-      t.type(s[0].rttMs, 'number')
-    })
+    // rttMs: null until a PING of ours is answered; ping() sends one, spdy-transport echoes it (SPDY/3 2.6.5).
+    t.equal(s[0].rttMs, null, 'rttMs: null before any PING of ours')
+    t.equal(s[0].ping(), true, 'ping(): sent')
+    for (let i = 0; i < 500 && app.spdy.sessions()[0]?.rttMs === null; i++) await sleep(10)
+    const rtt = app.spdy.sessions()[0].rttMs
+    t.ok(typeof rtt === 'number' && rtt >= 0, `rttMs after the peer's answer: ${String(rtt)}`)
   })
 }
+
+/** A SPDY/3 control frame: 0x8003, type, flags 0, length, payload (SPDY/3 section 2.2.1). */
+function control (type: number, payload: number[]): Buffer {
+  const len = payload.length
+  return Buffer.from([0x80, 0x03, 0x00, type, 0x00, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff, ...payload])
+}
+
+t.test('ping() is bounded by maxOutstandingPings while the peer leaves them unanswered, and a session is needed', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0, maxOutstandingPings: 2 })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const sock = net.connect(app.spdy.port!, '127.0.0.1')
+  t.teardown(() => sock.destroy())
+  const got: Buffer[] = []
+  sock.on('data', (b: Buffer) => got.push(b))
+  await new Promise<void>((resolve) => sock.once('connect', () => resolve()))
+  for (let i = 0; i < 500 && app.spdy.sessions().length === 0; i++) await sleep(10)
+  t.equal(app.spdy.sessions()[0].ping(), false, 'before the first frame the protocol is not known: no session to ping')
+  // SETTINGS with no entries (type 4): the listener sees SPDY/3 and starts the session.
+  sock.write(control(4, [0, 0, 0, 0]))
+  for (let i = 0; i < 500 && app.spdy.sessions()[0]?.version === null; i++) await sleep(10)
+  const [info] = app.spdy.sessions()
+  t.equal(info.version, 3.1, 'a SPDY/3 session (3.1 until the peer shows otherwise)')
+  t.same([info.ping(), info.ping(), info.ping()], [true, true, false], 'two sent, the third refused: two unanswered')
+  // The two PINGs reach the peer: type 6, length 4, even ids (the server's, SPDY/3 section 2.6.5).
+  const pings = (): number[] => {
+    const all = Buffer.concat(got)
+    const ids: number[] = []
+    for (let o = 0; o + 8 <= all.length;) {
+      const len = all.readUIntBE(o + 5, 3)
+      if ((all[o] & 0x80) !== 0 && all.readUInt16BE(o + 2) === 6 && o + 12 <= all.length) ids.push(all.readUInt32BE(o + 8))
+      o += 8 + len
+    }
+    return ids
+  }
+  for (let i = 0; i < 500 && pings().length < 2; i++) await sleep(10)
+  const ids = pings()
+  t.equal(ids.length, 2, 'two PING frames on the wire')
+  t.ok(ids.every((id) => id % 2 === 0), `even ids ${ids.join(', ')}`)
+  // Answering one frees a slot.
+  sock.write(control(6, [(ids[0] >>> 24) & 0xff, (ids[0] >>> 16) & 0xff, (ids[0] >>> 8) & 0xff, ids[0] & 0xff]))
+  for (let i = 0; i < 500 && app.spdy.sessions()[0]?.rttMs === null; i++) await sleep(10)
+  t.type(app.spdy.sessions()[0].rttMs, 'number', 'rttMs set by the answer')
+  t.equal(app.spdy.sessions()[0].ping(), true, 'a slot free again after the answer')
+})
+
