@@ -192,13 +192,36 @@ async function closedLog (k: string): Promise<string[]> {
   return seen.get(k) ?? []
 }
 
+/**
+ * Node 24's http orders three of these routes' events differently from Node 20 and 22: end(cb)'s callback before
+ * 'finish' (writableFinished still false right after end()), and a body-less request's 'end' before the response's
+ * 'close'. Our compat objects keep Node 20 and 22's order, which those two record here (they run this same test
+ * against their own http and pass); on Node 24 the route must see exactly that, and Node's own log the same number
+ * of events, each once.
+ */
+const NODE_20_22: Record<string, string[]> = {
+  '/seq': ['headersSent=true', 'write1=true', 'after end ended=true finished=true destroyed=false', 'cb1 ', 'cb2 ',
+    'finish ended=true finished=true destroyed=false', 'end cb', 'close ended=true finished=true destroyed=true'],
+  '/events': ['finish ended=true finished=true destroyed=false', 'close ended=true finished=true destroyed=true',
+    'tick from finish', 'request end complete=true', 'tick from request end',
+    'request close ended=true aborted=false destroyed=true'],
+  '/large?mb=8': ['write false seen=true every false drained=true', 'finish ended=true finished=true destroyed=false',
+    'end cb: 512 writes, 512 callbacks, in order true', 'close ended=true finished=true destroyed=true']
+}
+const NODE_MAJOR = Number(process.versions.node.split('.')[0])
+
 /** GETs `route` over HTTP/1.1 and SPDY; what the route saw over SPDY must be what it saw under Node. */
 async function asNode (t: Test, c: { httpPort: number, spdy: SpdyClient }, route: string): Promise<{ h: Got, s: SpdyResponse }> {
   const tag = `${route}${route.includes('?') ? '&' : '?'}k=`
   const h = await httpGet(c.httpPort, `${tag}h`)
   const s = await c.spdy.request({ path: `${tag}s` })
   const node = await closedLog('h')
-  t.same(await closedLog('s'), node, `as Node: ${node.join(' | ')}`)
+  const golden = NODE_MAJOR >= 24 ? NODE_20_22[route] : undefined
+  if (golden === undefined) t.same(await closedLog('s'), node, `as Node: ${node.join(' | ')}`)
+  else {
+    t.same(await closedLog('s'), golden, `as Node 20 and 22: ${golden.join(' | ')} (Node ${NODE_MAJOR}: ${node.join(' | ')})`)
+    t.equal(node.length, golden.length, `Node ${NODE_MAJOR} sees as many events, each once`)
+  }
   seen.clear()
   return { h, s }
 }
