@@ -9,7 +9,7 @@
  * - cache-aware push: the cookie from a gzip visit names the gzip variants (skipped on a gzip repeat visit), not
  *   the identity ones.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -60,7 +60,7 @@ function curl (args: string[]): Promise<{ head: string, body: Buffer }> {
 const header = (head: string, name: string): string | undefined => new RegExp(`^${name}: *(.*?)\\r?$`, 'im').exec(head)?.[1]
 const statusOf = (head: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1])
 
-async function blog (t: Parameters<Parameters<typeof t.test>[1]>[0], cacheAwarePush = false): Promise<{ app: FastifyInstance, http: string, spdyPort: number, mod: Blog }> {
+async function blog (t: Test, cacheAwarePush = false): Promise<{ app: FastifyInstance, http: string, spdyPort: number, mod: Blog }> {
   const mod = await import('../../example-app/blog.mjs') as Blog
   const app = mod.buildBlog()
   await app.register(spdy, { port: 0, tls: false, cacheAwarePush })
@@ -141,7 +141,7 @@ const one = (h: StHeaders, name: string): string | undefined => { const v = h[na
 t.test('SPDY with spdy-transport: the page and its pushes are gzip exactly when the page\'s request accepted it', async (t) => {
   const { spdyPort, mod } = await blog(t)
   const assets = mod.pageAssets()
-  const cases = [
+  const cases: Array<{ name: string, headers: Record<string, string>, gzip: boolean }> = [
     { name: 'SPDY-era Chrome', headers: { 'accept-encoding': CHROME_31 }, gzip: true },
     { name: 'no Accept-Encoding', headers: {}, gzip: false },
     { name: 'gzip refused', headers: { 'accept-encoding': 'gzip;q=0, deflate' }, gzip: false }
