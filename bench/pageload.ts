@@ -21,20 +21,21 @@
  * responseEnd if that is later); ours is from connect to the last byte of the last asset. Chromium modes are skipped
  * with a message when no chromium is on PATH (apt-get install chromium).
  *
- *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH] [--rtt 100,200] [--mbps 1,5] [--quick] [--repeat]
+ *   npx tsx bench/pageload.ts [--runs 5] [--grid full] [--page PATH[,PATH]] [--rtt 100,200] [--mbps 1,5] [--quick] [--repeat]
  * --quick loads every page once unshaped (Chromium only the first) and one small cell once, and writes nothing.
  * --rtt and --mbps pick the grid's cells (ms, Mbit/s, comma-separated); a run with either prints its section
  * instead of writing it, as --page does.
  * --repeat adds repeat-visit cells on the same grid (Repeat visit below): Chromium h1 and h2 with the HTTP cache,
  * cookies and TLS sessions of a first visit, lib/client spdy and spdy+push (cache-aware push) with a Visitor.
- * --page PATH measures only that page of PAGES and prints its RESULTS section instead of writing it (a partial
- * re-run must not replace the whole section).
+ * --page PATH[,PATH...] measures only those pages of PAGES and prints their RESULTS section instead of writing it
+ * (a partial re-run must not replace the whole section).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
 import type net from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
+import { gunzipSync, inflateSync } from 'node:zlib'
 import { createInterface } from 'node:readline'
 import { connect, type ConnectOptions } from '../lib/client'
 import type { OutgoingHeaders } from '../lib/session/headers'
@@ -54,6 +55,12 @@ export const BROWSER_HEADERS: OutgoingHeaders = {
   'accept-encoding': 'gzip,deflate,sdch',
   'accept-language': 'en-US,en;q=0.8'
 }
+
+/**
+ * What Node's https users send (the blog gzips text when a request allows it, for every protocol; example-app/gzip.mts).
+ * lib/client sends BROWSER_HEADERS' Chrome one.
+ */
+export const NODE_ACCEPT_ENCODING = 'gzip, deflate'
 
 /** Our loaders (Node's https client, lib/client) and the loads headless Chromium makes. */
 export type Mode = 'https' | 'spdy' | 'push' | 'push13'
@@ -134,15 +141,37 @@ async function walk (page: string, pageBody: Body, get: (path: string) => Promis
   return { paths, bytes }
 }
 
-/** Bodies a loader parses (HTML, CSS, scripts) are decoded; the rest are only counted. */
+/**
+ * A body as its Content-Encoding says (RFC 9110 section 8.4): gzip or deflate (the zlib format, RFC 9110 section
+ * 8.4.1.2) decoded, identity as it came. Our loaders ask for both; a browser decodes them itself.
+ */
+export function decodeBody (headers: Readonly<Record<string, string | string[] | undefined>>, body: Buffer): Buffer {
+  const v = headers['content-encoding']
+  const coding = (Array.isArray(v) ? v.join(',') : v ?? '').trim().toLowerCase()
+  if (coding === '' || coding === 'identity') return body
+  if (coding === 'gzip' || coding === 'x-gzip') return gunzipSync(body)
+  if (coding === 'deflate') return inflateSync(body)
+  throw new Error(`content-encoding ${coding}: not one our loaders asked for`)
+}
+
+/**
+ * Bodies a loader parses (HTML, CSS, scripts) are decoded (content coding, then UTF-8); the rest are only counted.
+ * `bytes` everywhere is the body as it came over the connection (compressed when it was).
+ */
 const textOf = (path: string, b: Buffer, isPage: boolean): string => isPage || /\.(?:css|js)$/.test(path) ? b.toString('utf8') : ''
 
 function httpsGet (agent: https.Agent, port: number, path: string, onSocket: (s: TLSSocket) => void): Promise<Body> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path, agent, servername: 'localhost', headers: BROWSER_HEADERS }, (res) => {
+    const headers = { ...BROWSER_HEADERS, 'accept-encoding': NODE_ACCEPT_ENCODING }
+    const req = https.get({ host: '127.0.0.1', port, path, agent, servername: 'localhost', headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => { const b = Buffer.concat(chunks); resolve({ status: res.statusCode ?? 0, bytes: b.length, text: textOf(path, b, !path.includes('.')) }) })
+      res.on('end', () => {
+        const b = Buffer.concat(chunks)
+        try {
+          resolve({ status: res.statusCode ?? 0, bytes: b.length, text: textOf(path, decodeBody(res.headers, b), !path.includes('.')) })
+        } catch (err) { reject(err) }
+      })
       res.on('error', reject)
     })
     req.on('socket', (s) => onSocket(s as TLSSocket))
@@ -157,7 +186,7 @@ function httpsGet (agent: https.Agent, port: number, path: string, onSocket: (s:
  */
 export interface Load { ms: number, assets: number, paths: string[], pushed: number, bytes: number, handshakes?: { full: number, resumed: number }, fromCache?: number, resumed?: boolean }
 
-/** A cached response: its body, validator, and until when (performance.now() ms) it is fresh. */
+/** A cached response: its body (decoded), validator, and until when (performance.now() ms) it is fresh. */
 interface CacheEntry { body: Buffer, etag: string | null, freshUntil: number }
 
 /**
@@ -193,7 +222,7 @@ export class Visitor {
     const cc = one(headers['cache-control']) ?? ''
     const maxAge = /\bmax-age=(\d+)/.exec(cc)
     if (status !== 200 || maxAge === null || /\bno-store\b/.test(cc)) return
-    this.cache.set(path, { body, etag: one(headers.etag) ?? null, freshUntil: performance.now() + Number(maxAge[1]) * 1000 })
+    this.cache.set(path, { body: decodeBody(headers, body), etag: one(headers.etag) ?? null, freshUntil: performance.now() + Number(maxAge[1]) * 1000 })
   }
 }
 
@@ -270,7 +299,7 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
       if (hit !== undefined) {
         used++
         visitor?.store(p, hit.status, hit.headers, hit.body)
-        return check(p, { status: hit.status, bytes: hit.body.length, text: textOf(p, hit.body, false) })
+        return check(p, { status: hit.status, bytes: hit.body.length, text: textOf(p, decodeBody(hit.headers, hit.body), false) })
       }
       const cached = visitor?.cache.get(p)
       if (cached !== undefined && cached.freshUntil > performance.now()) {
@@ -279,13 +308,14 @@ export async function loadPage (mode: Mode, port: number, page = PAGE, visitor?:
       }
       const r = await client.request({ path: p, headers: headers(cached?.etag != null ? { 'if-none-match': cached.etag } : {}), priority: priorityOf(p), authority })
       if (r.status === 304 && cached !== undefined) {
-        visitor?.store(p, 200, { ...r.headers, etag: cached.etag ?? '' }, cached.body)
+        // The 304 carries no Content-Encoding: the cached body is kept as it was (decoded) and must stay so.
+        visitor?.store(p, 200, { ...r.headers, 'content-encoding': 'identity', etag: cached.etag ?? '' }, cached.body)
         return { status: 200, bytes: 0, text: textOf(p, cached.body, false) }
       }
       visitor?.store(p, r.status, r.headers, r.body)
-      return check(p, { status: r.status, bytes: r.body.length, text: textOf(p, r.body, false) })
+      return check(p, { status: r.status, bytes: r.body.length, text: textOf(p, decodeBody(r.headers, r.body), false) })
     }
-    const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: res.body.toString('utf8') }), get)
+    const w = await walk(page, check(page, { status: res.status, bytes: res.body.length, text: decodeBody(res.headers, res.body).toString('utf8') }), get)
     const ms = performance.now() - t0
     atEnd?.()
     // A repeat visit with cache-aware push may rightly push nothing: the check is for first visits.
@@ -396,8 +426,9 @@ async function main (): Promise<void> {
   const runs = quick ? 1 : runsAt >= 0 ? Number(process.argv[runsAt + 1]) : 5
   const full = process.argv.includes('--grid') && process.argv[process.argv.indexOf('--grid') + 1] === 'full'
   const pageAt = process.argv.indexOf('--page')
-  const only = pageAt >= 0 ? process.argv[pageAt + 1] : null
-  if (only !== null && !PAGES.some((p) => p.path === only)) throw new Error(`--page: not one of ${PAGES.map((p) => p.path).join(', ')}`)
+  const only = pageAt >= 0 ? (process.argv[pageAt + 1] ?? '').split(',') : null
+  const unknown = only?.filter((o) => !PAGES.some((p) => p.path === o)) ?? []
+  if (unknown.length > 0) throw new Error(`--page: ${unknown.join(', ')} not one of ${PAGES.map((p) => p.path).join(', ')}`)
   const listArg = (name: string): number[] | null => {
     const at = process.argv.indexOf(name)
     if (at < 0) return null
@@ -441,7 +472,7 @@ async function main (): Promise<void> {
     // Unshaped loads first, every page: JIT warm-up for every process, each page's size, the paths Chromium must
     // finish, and how long each client takes with no link at all (its own CPU and the machine's load).
     const pages: PageInfo[] = []
-    for (const { path, what } of PAGES.filter((p) => only === null || p.path === only)) {
+    for (const { path, what } of PAGES.filter((p) => only === null || only.includes(p.path))) {
       const direct: Record<Mode, Load[]> = { https: [], spdy: [], push: [], push13: [] }
       for (let i = 0; i < (quick ? 1 : 3); i++) for (const m of ours) direct[m].push(await loadPage(m, portOf(ports, m), path))
       const size = direct.https[0]
@@ -835,7 +866,7 @@ function resultsSection (o: { runs: number, full: boolean, repeat: boolean, args
     const rows = o.cells.filter((c) => c.page === pg).map((c) => `| ${c.rtt} ms | ${c.mbps} Mbit/s | ${modes.map((m) => spread(c, m)).join(' | ')} | ${ratio(med(c, 'push'), med(c, 'chromium-h1'))} | ${ratio(med(c, 'push'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'spdy'), med(c, 'chromium-h2'))} | ${ratio(med(c, 'https'), med(c, 'chromium-h1'))} | ${inRtts(c)} | ${tlsRtts(c, 'chromium-h1')} / ${tlsRtts(c, 'chromium-h2')} | ${conns(c)} | ${kib(c)} | ${goalCell(c)} |`)
     return `### \`${pg.path}\`: ${pg.what}
 
-${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies. Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}${browserDetail(pg)}.
+${pg.size.assets} assets after the page, ${(pg.size.bytes / 1024).toFixed(1)} KiB of bodies as sent (Node https). Unshaped (no link; median of the warm-up loads): ${modes.map((m) => { const u = unshapedOf(pg, m); return `${LABEL[m]} ${u === null ? 'n/a' : fmtMs(u)}` }).join(', ')}${browserDetail(pg)}.
 
 | RTT | bandwidth | Chromium HTTPS/1.1 (anchor) | Chromium HTTP/2 | Node https | spdy | spdy+push | spdy+push TLS 1.3 | push / Chromium h1 | push / Chromium h2 | spdy / Chromium h2 | Node https / Chromium h1 | medians in RTTs (Ch1 / Ch2 / https / spdy / push / push TLS 1.3) | Chromium TLS RTTs h1 / h2 | connections (full+resumed handshakes) | KiB down | goals (below) |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
@@ -849,7 +880,10 @@ Command: \`flock /tmp/bench.lock npx tsx bench/pageload.ts --runs ${o.runs}${o.f
 Three pages of example-app/blog.mts, each load a first visit (new connections, nothing cached from an earlier load), the
 dependency chain followed as a browser does (our loaders parse the HTML's link/script/img, CSS url()s and a script's
 fetch() literals, and run nothing). Median of ${o.runs} runs per cell (min-max in brackets), modes rotated each run, all
-five in the same run.
+five in the same run. The blog gzips its text (HTML, CSS, JS, SVG, JSON; example-app/gzip.mts) for every mode alike
+when the request accepts it, as nginx's \`gzip on\` would: Chromium sends its own Accept-Encoding, Node https
+\`gzip, deflate\`, lib/client SPDY-era Chrome's \`gzip,deflate,sdch\` (pushes follow the page's); our loaders gunzip
+what they parse. Bodies are counted as sent.
 
 What each side has on or off (TLS 1.2 everywhere but the TLS 1.3 column: SPDY's TLS; NPN does not exist in TLS 1.3):
 | mode | client | server | connections | TLS resumption within the load | False Start | push |

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { marked } from 'marked'
 import { crc32, deflateSync } from 'node:zlib'
 import { createHash } from 'node:crypto'
+import { gzipRendered, noneMatch, pick, staticFile, varyAcceptEncoding } from './gzip.mjs'
 
 export interface Post { slug: string, title: string, date: string, tags: string[], html: string }
 
@@ -138,14 +139,16 @@ export function buildBlog (opts: FastifyServerOptions = {}, blog: { push?: boole
   const protocolOf = (req: { spdy?: { version: number } | null, protocol: string }): string =>
     req.spdy != null ? `SPDY/${req.spdy.version}` : req.protocol === 'https' ? 'HTTPS/1.1' : 'HTTP/1.1'
   const pageConfig = { spdy: { push: blog.push === false ? [] : assets } }
+  // Rendered text (pages, JSON) is gzipped per response when the request accepts it (example-app/gzip.mts).
+  const page = { config: pageConfig, onSend: gzipRendered }
 
-  app.get('/', { config: pageConfig }, async (req, reply) => {
+  app.get('/', page, async (req, reply) => {
     const list = posts.map((p) => `<li><a href="/posts/${p.slug}">${escapeHtml(p.title)}</a><div class="meta">${p.date} · ${p.tags.map((t) => `<a href="/tags/${t}">${t}</a>`).join(' ')}</div></li>`).join('\n')
     reply.type('text/html; charset=utf-8')
     return layout('fastify-spdy blog', `<h1>Posts</h1>\n<ul class="posts">\n${list}\n</ul>`, assets, protocolOf(req as never))
   })
 
-  app.get<{ Params: { slug: string } }>('/posts/:slug', { config: pageConfig }, async (req, reply) => {
+  app.get<{ Params: { slug: string } }>('/posts/:slug', page, async (req, reply) => {
     const post = posts.find((p) => p.slug === req.params.slug)
     if (post === undefined) return reply.callNotFound()
     reply.type('text/html; charset=utf-8')
@@ -153,7 +156,7 @@ export function buildBlog (opts: FastifyServerOptions = {}, blog: { push?: boole
     return layout(post.title, `<article><p class="meta">${post.date}</p>${post.html}${tags}</article>`, assets, protocolOf(req as never))
   })
 
-  app.get<{ Params: { tag: string } }>('/tags/:tag', { config: pageConfig }, async (req, reply) => {
+  app.get<{ Params: { tag: string } }>('/tags/:tag', page, async (req, reply) => {
     const tagged = posts.filter((p) => p.tags.includes(req.params.tag))
     if (tagged.length === 0) return reply.callNotFound()
     reply.type('text/html; charset=utf-8')
@@ -161,7 +164,8 @@ export function buildBlog (opts: FastifyServerOptions = {}, blog: { push?: boole
     return layout(`#${req.params.tag}`, `<h1>Tagged #${escapeHtml(req.params.tag)}</h1><ul class="posts">${list}</ul>`, assets, protocolOf(req as never))
   })
 
-  const demoConfig = (path: string): { spdy: { push: string[] } } => ({ spdy: { push: blog.push === false ? [] : DEMO_PAGES[path] } })
+  const demoConfig = (path: string): { config: { spdy: { push: string[] } }, onSend: typeof gzipRendered } =>
+    ({ config: { spdy: { push: blog.push === false ? [] : DEMO_PAGES[path] } }, onSend: gzipRendered })
   // The demo pages' HTML: a head naming the page's style sheet (and script), then the body.
   const demoPage = (title: string, head: string, body: string): string => `<!doctype html>
 <html lang="en">
@@ -175,7 +179,7 @@ ${body}
 </body>
 </html>
 `
-  app.get('/demo/chain', { config: demoConfig('/demo/chain') }, async (req, reply) => {
+  app.get('/demo/chain', demoConfig('/demo/chain'), async (req, reply) => {
     reply.type('text/html; charset=utf-8')
     return demoPage('Dependency chain', '<link rel="stylesheet" href="/static/chain/chain.css">\n<script src="/static/chain/chain.js" defer></script>', `<div class="hero"></div>
 <main>
@@ -185,7 +189,7 @@ ${body}
 </main>`)
   })
 
-  app.get('/demo/photo', { config: demoConfig('/demo/photo') }, async (req, reply) => {
+  app.get('/demo/photo', demoConfig('/demo/photo'), async (req, reply) => {
     reply.type('text/html; charset=utf-8')
     return demoPage('One large photo', '<link rel="stylesheet" href="/static/style.css">', `<main>
 <h1>A photo</h1>
@@ -196,17 +200,21 @@ ${body}
 
   // A strong ETag from each file's content (what @fastify/static and nginx give too): a browser revalidates with
   // it once max-age has run out, and cache-aware push (fastify-spdy's cacheAwarePush) tells versions apart by it.
-  const etags = new Map([...files].map(([path, f]) => [path, `"${createHash('sha256').update(f.body).digest('base64url').slice(0, 16)}"`]))
+  // Text files also have a gzip variant made once here, with its own ETag (example-app/gzip.mts).
+  const statics = new Map([...files].map(([path, f]) => [path, staticFile(f.type, f.body, `"${createHash('sha256').update(f.body).digest('base64url').slice(0, 16)}"`)]))
   app.get('/static/*', async (req, reply) => {
     const path = req.url.split('?')[0]
-    const file = files.get(path)
+    const file = statics.get(path)
     if (file === undefined) return reply.callNotFound()
-    const etag = etags.get(path)!
+    const { body, etag, gzip } = pick(file, req)
     reply.type(file.type).header('cache-control', 'public, max-age=3600').header('etag', etag)
-    if (req.headers['if-none-match'] === etag) return reply.code(304).send()
-    return file.body
+    // Vary on both variants (RFC 9110 section 12.5.5), and on the 304 too (section 15.4.5).
+    if (file.vary) varyAcceptEncoding(reply)
+    if (noneMatch(req.headers['if-none-match'], etag)) return reply.code(304).send()
+    if (gzip) reply.header('content-encoding', 'gzip')
+    return body
   })
 
-  app.get('/api/posts', async () => posts.map(({ html: _html, ...meta }) => meta))
+  app.get('/api/posts', { onSend: gzipRendered }, async () => posts.map(({ html: _html, ...meta }) => meta))
   return app
 }

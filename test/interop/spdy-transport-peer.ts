@@ -41,8 +41,12 @@ export interface StConnection extends NodeJS.EventEmitter {
 const VERSIONS: Record<string, StVersion> = { 'spdy/2': 2, 'spdy/3': 3, 'spdy/3.1': 3.1 }
 
 export interface StHead { status: number, headers: StHeaders }
-export interface StPush { path: string, head: Promise<StHead>, body: Promise<Buffer> }
-export interface StResult extends StHead { body: Buffer, pushes: Array<StHead & { path: string, body: Buffer }> }
+/**
+ * `promised`: the pushed SYN_STREAM's headers as spdy-transport keeps them (SPDY/3 section 3.3.1: the response's
+ * headers travel there; its 'response' event gives only :status).
+ */
+export interface StPush { path: string, promised: StHeaders, head: Promise<StHead>, body: Promise<Buffer> }
+export interface StResult extends StHead { body: Buffer, pushes: Array<StHead & { path: string, promised: StHeaders, body: Buffer }> }
 export interface StOpened { stream: StStream, head: Promise<StHead>, pushes: StPush[] }
 export interface StRequest {
   method?: string
@@ -133,7 +137,7 @@ export class StClient {
     head.catch(() => { /* the caller sees it through head or the body */ })
     stream.on('pushPromise', (push: StStream) => {
       const pushHead = new Promise<StHead>((resolve) => push.on('response', (status: number, h: StHeaders) => resolve({ status, headers: h })))
-      pushes.push({ path: push.path, head: pushHead, body: collect(push) })
+      pushes.push({ path: push.path, promised: push.headers, head: pushHead, body: collect(push) })
     })
     onSent = () => {
       if (body === undefined) { stream.end(); return }
@@ -157,7 +161,7 @@ export class StClient {
   async request (req: StRequest): Promise<StResult> {
     const { stream, head, pushes } = this.open(req)
     const [h, body] = await Promise.all([head, collect(stream)])
-    const pushed = await Promise.all(pushes.map(async (p) => ({ path: p.path, ...(await p.head), body: await p.body })))
+    const pushed = await Promise.all(pushes.map(async (p) => ({ path: p.path, promised: p.promised, ...(await p.head), body: await p.body })))
     return { ...h, body, pushes: pushed }
   }
 
