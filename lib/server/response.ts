@@ -46,6 +46,8 @@ const destroyedError = (op: string): Error => codeError(`Cannot call ${op} after
  * for its drain, so one DATA frame's worth.
  */
 const HIGH_WATER_MARK = 16 * 1024
+/** What a sent slot of `held` keeps until the slots go: not the chunk, which the sink may already have let go. */
+const SENT = new Uint8Array(0)
 
 // The Date header, formatted once per second like Node's http does (toUTCString costs ~1 us).
 let dateSecond = -1
@@ -112,8 +114,14 @@ export class SpdyServerResponse extends Stream {
   /** write() answered false: 'drain' is owed once everything held is in the sink. */
   private needDrain = false
   private corked = 0
-  /** Chunks held while waiting for the sink's drain or while corked, and their bytes. */
+  /**
+   * Chunks held while waiting for the sink's drain or while corked (held[heldHead..]), and their bytes. Sent from
+   * the head by index, not shift(): a route writing many small chunks while corked or before a drain holds one entry
+   * per write, and V8's shift() copies the whole array once it is large (~16K entries), which made sending them
+   * quadratic (100,000 one-byte writes while corked: seconds of blocked event loop in uncork()).
+   */
   private held: Array<Buffer | Uint8Array> | null = null
+  private heldHead = 0
   private heldBytes = 0
   /** Callbacks of held writes (rare: Fastify passes none), called once their chunk is in the sink. */
   private heldCbs: WriteCallback[] | null = null
@@ -325,6 +333,7 @@ export class SpdyServerResponse extends Stream {
     this.destroyed = true
     if (err != null) this.errored = err
     this.held = null
+    this.heldHead = 0
     this.heldBytes = 0
     if (!this.complete) {
       if (!this.gone) { this.gone = true; this.sink.reset('INTERNAL_ERROR') }
@@ -400,17 +409,28 @@ export class SpdyServerResponse extends Stream {
     if (this.corked > 0 || this.waitingDrain || this.gone) return
     const held = this.held
     if (held !== null) {
-      while (held.length > 0) {
-        const c = held.shift() as Buffer | Uint8Array
+      // held.length is read on each pass: a sink call may make the app write again, which holds behind the rest.
+      let i = this.heldHead
+      while (i < held.length) {
+        const c = held[i]
+        held[i++] = SENT
         this.heldBytes -= c.length
-        const fin = this.finished && held.length === 0
+        const fin = this.finished && i === held.length
         if (!this.responded) this.respond(false)
         if (fin) this.finSent = true
-        if (!this.sink.write(c, fin)) { this.waitDrain(); return }
+        if (!this.sink.write(c, fin)) {
+          this.keepHeld(held, i)
+          this.waitDrain()
+          return
+        }
         // A sink call may end the stream (a crash barrier closing the connection): nothing more goes.
-        if (this.gone) return
+        if (this.gone) {
+          if (this.held === held) this.heldHead = i
+          return
+        }
       }
       this.held = null
+      this.heldHead = 0
     }
     const cbs = this.heldCbs
     if (cbs !== null) {
@@ -422,6 +442,18 @@ export class SpdyServerResponse extends Stream {
       return
     }
     this.afterFlush()
+  }
+
+  /**
+   * The sink asked to wait with held[from..] still to send: keep it. The sent slots go once they are half the array
+   * (a route that keeps writing while we drain never empties it), so each entry moves at most once per halving.
+   */
+  private keepHeld (held: Array<Buffer | Uint8Array>, from: number): void {
+    if (from >= 64 && 2 * from >= held.length) {
+      held.splice(0, from)
+      from = 0
+    }
+    this.heldHead = from
   }
 
   /** After what was held is in the sink (and its callbacks called): FIN if end() came, else 'drain' if owed. */
