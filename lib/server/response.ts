@@ -29,6 +29,7 @@
 import { Stream } from 'node:stream'
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http'
 import type { StreamSink } from './contracts'
+import { HeaderFields } from '../session/headers'
 import type { SpdyIncomingMessage, SpdySocket } from './request'
 
 export type OutgoingHeaderValue = string | number | readonly string[]
@@ -65,15 +66,6 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
   if (chunk === null) throw Object.assign(new TypeError('May not write null values to stream'), { code: 'ERR_STREAM_NULL_VALUES' })
   throw Object.assign(new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array'), { code: 'ERR_INVALID_ARG_TYPE' })
 }
-
-/**
- * The header fields by lowercase name: an object with nothing inherited (a field named `constructor`, `toString` or
- * `__proto__` is a field like any other), as Object.create(null) gives, but made by a constructor whose prototype
- * has a null prototype, so V8 keeps it a fast-properties object: Object.create(null) starts as a hash table,
- * ~190 bytes per response before any field is set, against ~30 (bench/dispatch.ts allocation column).
- */
-const HeaderFields = function HeaderFields () {} as unknown as new <V>() => Record<string, V>
-HeaderFields.prototype = Object.create(null) as object
 
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
