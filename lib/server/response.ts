@@ -14,6 +14,12 @@
  * the stream; stream.finished()/pipeline() treat it as they treat Node's ServerResponse ('finish' then 'close' is
  * success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
+ * The order is Node 20 and 22's on every Node. Node 24's http calls end(cb)'s callback before 'finish' (so
+ * writableFinished is still false right after end()) and ends a body-less request before the response's 'close'
+ * (test/server/compat-real.test.ts NODE_20_22). Following the running Node instead would be a choice per release
+ * line made once at load (the order cannot be probed without an HTTP exchange), checked live against Node 24's http
+ * on a Node 24 machine; until that is done, one order on every supported Node is the one the tests record.
+ *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
  * `res.end(payload)` (Fastify's usual path) is SYN_REPLY + one DATA with FIN. As in Node, headersSent turns true at
  * writeHead(), and setHeader() after it throws ERR_HTTP_HEADERS_SENT.
