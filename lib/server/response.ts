@@ -14,6 +14,12 @@
  * the stream; stream.finished()/pipeline() treat it as they treat Node's ServerResponse ('finish' then 'close' is
  * success, 'close' alone is ERR_STREAM_PREMATURE_CLOSE).
  *
+ * The order is Node 20 and 22's on every Node. Node 24's http calls end(cb)'s callback before 'finish' (so
+ * writableFinished is still false right after end()) and ends a body-less request before the response's 'close'
+ * (test/server/compat-real.test.ts NODE_20_22). Following the running Node instead would be a choice per release
+ * line made once at load (the order cannot be probed without an HTTP exchange), checked live against Node 24's http
+ * on a Node 24 machine; until that is done, one order on every supported Node is the one the tests record.
+ *
  * Headers leave lazily, with the first byte or with end(), so a body-less response is one SYN_REPLY with FIN and
  * `res.end(payload)` (Fastify's usual path) is SYN_REPLY + one DATA with FIN. As in Node, headersSent turns true at
  * writeHead(), and setHeader() after it throws ERR_HTTP_HEADERS_SENT.
@@ -29,6 +35,7 @@
 import { Stream } from 'node:stream'
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http'
 import type { StreamSink } from './contracts'
+import { HeaderFields } from '../session/headers'
 import type { SpdyIncomingMessage, SpdySocket } from './request'
 
 export type OutgoingHeaderValue = string | number | readonly string[]
@@ -46,6 +53,8 @@ const destroyedError = (op: string): Error => codeError(`Cannot call ${op} after
  * for its drain, so one DATA frame's worth.
  */
 const HIGH_WATER_MARK = 16 * 1024
+/** What a sent slot of `held` keeps until the slots go: not the chunk, which the sink may already have let go. */
+const SENT = new Uint8Array(0)
 
 // The Date header, formatted once per second like Node's http does (toUTCString costs ~1 us).
 let dateSecond = -1
@@ -63,15 +72,6 @@ function toBuffer (chunk: unknown, encoding: unknown): Buffer | Uint8Array {
   if (chunk === null) throw Object.assign(new TypeError('May not write null values to stream'), { code: 'ERR_STREAM_NULL_VALUES' })
   throw Object.assign(new TypeError('The "chunk" argument must be of type string or an instance of Buffer or Uint8Array'), { code: 'ERR_INVALID_ARG_TYPE' })
 }
-
-/**
- * The header fields by lowercase name: an object with nothing inherited (a field named `constructor`, `toString` or
- * `__proto__` is a field like any other), as Object.create(null) gives, but made by a constructor whose prototype
- * has a null prototype, so V8 keeps it a fast-properties object: Object.create(null) starts as a hash table,
- * ~190 bytes per response before any field is set, against ~30 (bench/dispatch.ts allocation column).
- */
-const HeaderFields = function HeaderFields () {} as unknown as new <V>() => Record<string, V>
-HeaderFields.prototype = Object.create(null) as object
 
 /** finish then close, or close alone: run a tick after the fact (see the class comment). */
 function emitEnd (res: SpdyServerResponse): void { res['afterEnd']() }
@@ -112,8 +112,14 @@ export class SpdyServerResponse extends Stream {
   /** write() answered false: 'drain' is owed once everything held is in the sink. */
   private needDrain = false
   private corked = 0
-  /** Chunks held while waiting for the sink's drain or while corked, and their bytes. */
+  /**
+   * Chunks held while waiting for the sink's drain or while corked (held[heldHead..]), and their bytes. Sent from
+   * the head by index, not shift(): a route writing many small chunks while corked or before a drain holds one entry
+   * per write, and V8's shift() copies the whole array once it is large (~16K entries), which made sending them
+   * quadratic (100,000 one-byte writes while corked: seconds of blocked event loop in uncork()).
+   */
   private held: Array<Buffer | Uint8Array> | null = null
+  private heldHead = 0
   private heldBytes = 0
   /** Callbacks of held writes (rare: Fastify passes none), called once their chunk is in the sink. */
   private heldCbs: WriteCallback[] | null = null
@@ -325,6 +331,7 @@ export class SpdyServerResponse extends Stream {
     this.destroyed = true
     if (err != null) this.errored = err
     this.held = null
+    this.heldHead = 0
     this.heldBytes = 0
     if (!this.complete) {
       if (!this.gone) { this.gone = true; this.sink.reset('INTERNAL_ERROR') }
@@ -400,17 +407,28 @@ export class SpdyServerResponse extends Stream {
     if (this.corked > 0 || this.waitingDrain || this.gone) return
     const held = this.held
     if (held !== null) {
-      while (held.length > 0) {
-        const c = held.shift() as Buffer | Uint8Array
+      // held.length is read on each pass: a sink call may make the app write again, which holds behind the rest.
+      let i = this.heldHead
+      while (i < held.length) {
+        const c = held[i]
+        held[i++] = SENT
         this.heldBytes -= c.length
-        const fin = this.finished && held.length === 0
+        const fin = this.finished && i === held.length
         if (!this.responded) this.respond(false)
         if (fin) this.finSent = true
-        if (!this.sink.write(c, fin)) { this.waitDrain(); return }
+        if (!this.sink.write(c, fin)) {
+          this.keepHeld(held, i)
+          this.waitDrain()
+          return
+        }
         // A sink call may end the stream (a crash barrier closing the connection): nothing more goes.
-        if (this.gone) return
+        if (this.gone) {
+          if (this.held === held) this.heldHead = i
+          return
+        }
       }
       this.held = null
+      this.heldHead = 0
     }
     const cbs = this.heldCbs
     if (cbs !== null) {
@@ -422,6 +440,18 @@ export class SpdyServerResponse extends Stream {
       return
     }
     this.afterFlush()
+  }
+
+  /**
+   * The sink asked to wait with held[from..] still to send: keep it. The sent slots go once they are half the array
+   * (a route that keeps writing while we drain never empties it), so each entry moves at most once per halving.
+   */
+  private keepHeld (held: Array<Buffer | Uint8Array>, from: number): void {
+    if (from >= 64 && 2 * from >= held.length) {
+      held.splice(0, from)
+      from = 0
+    }
+    this.heldHead = from
   }
 
   /** After what was held is in the sink (and its callbacks called): FIN if end() came, else 'drain' if owed. */

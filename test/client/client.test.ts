@@ -1,7 +1,8 @@
 /**
  * lib/client against the plugin (a real Fastify app with fastify-spdy): over TLS with NPN, with ALPN, and over
  * plain TCP, for SPDY/2, 3 and 3.1; the agreed protocol is checked on the server side too (request.spdy), pushed
- * streams arrive with their bodies, request bodies reach the route, many requests share one session.
+ * streams arrive with their bodies, request bodies reach the route, many requests share one session, reply and
+ * pushed headers named after Object.prototype members are plain fields.
  */
 import t from 'tap'
 import Fastify from 'fastify'
@@ -96,6 +97,39 @@ t.test('plain SPDY listener: the version comes from the option', async (t) => {
       t.equal(frames.filter(([d, f]) => d === 'in' && f === 'SYN_STREAM').length, ASSETS.length, 'onFrame saw one pushed SYN_STREAM per asset')
       t.ok(frames.some(([d, f]) => d === 'out' && f === 'GOAWAY'), 'close() sent GOAWAY')
     })
+  }
+})
+
+t.test('reply and pushed headers named __proto__, constructor, tostring are fields like any other (plain, v2 and 3.1)', async (t) => {
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0 })
+  // reply.raw: Fastify's own reply.header() keeps headers in a `{}`, where __proto__ is lost before we see it.
+  const fields = (raw: { setHeader: (n: string, v: string) => unknown }, tag: string): void => {
+    for (const n of ['__proto__', 'constructor', 'tostring']) raw.setHeader(n, `${tag}-${n}`)
+  }
+  app.get('/proto', { config: { spdy: { push: ['/proto.css'] } } }, async (_req, reply) => { fields(reply.raw, 'reply'); return 'page' })
+  app.get('/proto.css', async (_req, reply) => { fields(reply.raw, 'push'); return 'p{}' })
+  app.get('/plain', async () => 'plain')
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  // The plain listener serves 3.1 and 2 by default (3 only when told so: README); 3's header blocks are 3.1's.
+  for (const version of [2, 3.1] as const) {
+    const client = await connect({ host: '127.0.0.1', port: app.spdy.port!, tls: false, version })
+    t.teardown(() => client.close())
+    const res = await client.request({ path: '/proto' })
+    t.ok(res.rawHeaders.some(([n, v]) => n === '__proto__' && v === 'reply-__proto__'), `spdy/${version}: the server sent __proto__ on the wire`)
+    t.equal(res.headers.__proto__, 'reply-__proto__', `spdy/${version}: reply __proto__ kept as a field`)
+    t.equal(res.headers.constructor, 'reply-constructor')
+    t.equal(res.headers.tostring, 'reply-tostring')
+    t.ok(Object.keys(res.headers).includes('__proto__'), 'listed among the fields')
+    const push = res.pushes.find((p) => p.path === '/proto.css')
+    t.equal(push?.body.toString(), 'p{}')
+    t.equal(push?.headers.__proto__, 'push-__proto__', `spdy/${version}: pushed stream's __proto__ kept as a field`)
+    t.equal(push?.headers.constructor, 'push-constructor')
+    const plain = await client.request({ path: '/plain' })
+    t.equal(plain.headers.constructor, undefined, 'nothing inherited: no such header, no such field')
+    t.equal(plain.headers.__proto__, undefined)
+    t.equal(plain.headers.hasOwnProperty, undefined)
   }
 })
 

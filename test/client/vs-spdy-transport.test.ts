@@ -2,7 +2,8 @@
  * lib/client against an implementation we did not write: spdy-transport (the engine of the npm `spdy` server, set
  * up as that server set it up, see test/interop/spdy-transport-peer.ts) as the server, over plain TCP for SPDY/2, 3
  * and 3.1, and over Node's TLS with ALPN. A page with two pushed resources and a 300 KB body (beyond the 64 KB
- * windows, so WINDOW_UPDATEs must flow both ways), a POST body echoed back.
+ * windows, so WINDOW_UPDATEs must flow both ways), a POST body echoed back, a reply and a push carrying headers
+ * named constructor and tostring.
  */
 import t from 'tap'
 import { generateSelfSigned } from '../../lib/tls/certificates'
@@ -25,6 +26,18 @@ function onStream (stream: StStream): void {
     stream.resume()
     return
   }
+  if (stream.path === '/proto') {
+    // Header names that are Object.prototype members (spdy-transport cannot send one named __proto__: it copies
+    // headers into a `{}`, which loses it; test/client/client.test.ts has our server send that one).
+    const fields = (tag: string): Record<string, string> => ({ constructor: `${tag}-ctor`, tostring: `${tag}-ts` })
+    const push = stream.pushPromise({ path: '/p.css', method: 'GET', status: 200, host: stream.headers.host, headers: {}, response: fields('push') })
+    push.on('error', () => {})
+    push.end('p{}')
+    stream.respond(200, fields('reply'))
+    stream.end('proto')
+    stream.resume()
+    return
+  }
   if (stream.path === '/big') { stream.respond(200, {}); stream.end(BIG); stream.resume(); return }
   let body = ''
   stream.on('data', (c: Buffer) => { body += c.toString() })
@@ -36,6 +49,14 @@ async function exercise (t: typeof import('tap').Test.prototype, client: Awaited
   t.equal(page.status, 200)
   t.equal(page.body.toString(), 'page')
   t.same(page.pushes.map((p) => [p.path, p.status, p.body.toString()]).sort(), [['/a.css', 200, 'a{}'], ['/b.js', 200, 'b()']], 'both pushes with their bodies')
+  // Headers named after Object.prototype members are fields like any other, and absent until sent.
+  const proto = await client.request({ path: '/proto' })
+  t.equal(proto.headers.constructor, 'reply-ctor')
+  t.equal(proto.headers.tostring, 'reply-ts')
+  t.equal(page.headers.constructor, undefined, 'nothing inherited where the server sent no such header')
+  const pushed = proto.pushes.find((p) => p.path === '/p.css')
+  t.equal(pushed?.body.toString(), 'p{}')
+  t.equal(pushed?.headers.constructor, 'push-ctor', "a pushed stream's too")
   const big = await client.request({ path: '/big' })
   t.equal(big.body.toString(), BIG, '300 KB body intact')
   const echo = await client.request({ method: 'POST', path: '/echo', body: 'x'.repeat(200_000) })

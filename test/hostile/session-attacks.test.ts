@@ -10,10 +10,13 @@
  *   client with 16 KB cookies is served;
  * - a WINDOW_UPDATE flood: GOAWAY past maxWorklessFramesPerWindow;
  * - a HEADERS flood, on a stream the server reset too: GOAWAY past maxInflatedHeaderBytesPerWindow;
- * - a POST whose body stops coming: reset after requestBodyTimeout, the app's request aborted.
+ * - a POST whose body stops coming: reset after requestBodyTimeout, the app's request aborted;
+ * - 20 streams on a 1-byte window never opened further: the session's queue held near maxSessionBufferedBytes
+ *   (the routes' sources wait), then GOAWAY after streamWindowTimeout and the socket closed.
  */
 import t, { type Test } from 'tap'
 import net from 'node:net'
+import { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import spdy from '../../lib/index'
 import { FrameDecoder, FrameEncoder, type Frame, type HeaderList } from '../../lib/codec'
@@ -128,6 +131,60 @@ t.test('a client that never sends WINDOW_UPDATE: RST_STREAM CANCEL, then GOAWAY 
   b.send(b.syn(1, '/big'))
   t.ok(await b.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'its only stream stalled: GOAWAY')
   t.same(b.frames.find((f) => f.type === 'GOAWAY'), { type: 'GOAWAY', lastGoodStreamId: 1, status: 0 })
+})
+
+t.test("20 streams on a 1-byte window, never opened further: the session's queue stays near maxSessionBufferedBytes, then GOAWAY and close", async (t) => {
+  // The per-stream path of the session's buffer bound: each stream's queue alone may hold streamHighWaterMark
+  // (64 KiB), 20 of them 1.3 MiB; maxSessionBufferedBytes (64 KiB here) must make every further write ask the
+  // routes' sources to wait, however many streams share the session.
+  const LIMIT = 64 << 10
+  const CHUNK = 4096
+  const N = 20
+  const app = Fastify()
+  await app.register(spdy, { tls: false, port: 0, maxSessionBufferedBytes: LIMIT, streamWindowTimeout: 500 })
+  const sources: Array<Readable & { produced: number }> = []
+  app.get('/stream', async (_req, reply) => {
+    const block = Buffer.alloc(CHUNK, 0x62)
+    const source = new Readable({
+      highWaterMark: CHUNK,
+      read () {
+        if (source.produced >= 1 << 20) { this.push(null); return }
+        source.produced += CHUNK
+        this.push(block)
+      }
+    }) as Readable & { produced: number }
+    source.produced = 0
+    sources.push(source)
+    return reply.type('application/octet-stream').send(source)
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => app.close())
+  const a = new Attacker(app.spdy.port!)
+  t.teardown(() => a.destroy())
+  const ids = Array.from({ length: N }, (_, i) => 2 * i + 1)
+  a.send({ type: 'SETTINGS', clearSettings: false, entries: [{ id: 7, flags: 0, value: 1 }] }, ...ids.map((id) => a.syn(id, '/stream')))
+  t.ok(await a.until((fs) => fs.some((f) => f.type === 'GOAWAY')), 'GOAWAY once every stream waited streamWindowTimeout')
+  const produced = sources.reduce((n, s) => n + s.produced, 0)
+  t.equal(sources.length, N, 'every stream reached its route')
+  t.ok(produced >= LIMIT, `the routes filled the session's budget (${produced} bytes produced)`)
+  // Past the budget each stream holds at most the chunk that crossed it, plus what its response and its source
+  // buffer (one chunk each) and the chunk in flight: four chunks a stream.
+  const bound = LIMIT + N * 4 * CHUNK
+  t.ok(produced <= bound, `produced ${produced} <= ${bound} (maxSessionBufferedBytes + 4 chunks a stream); each queue's own mark would allow ${N * (64 << 10)}`)
+  for (const id of ids) {
+    const sent = a.frames.reduce((n, f) => n + (f.type === 'DATA' && f.streamId === id ? f.data.length : 0), 0)
+    if (sent > 1) t.fail(`stream ${id}: ${sent} DATA bytes past a 1-byte window`)
+  }
+  // The answer the session intends (lib/session/session.ts checkStalls): RST_STREAM CANCEL for a stream that
+  // expired while others did not, GOAWAY OK once every open stream is stalled; nothing else.
+  const goaway = a.frames.find((f): f is Extract<Frame, { type: 'GOAWAY' }> => f.type === 'GOAWAY')
+  t.same(goaway, { type: 'GOAWAY', lastGoodStreamId: ids[N - 1], status: 0 }, 'GOAWAY OK, every stream processed')
+  t.same(a.frames.filter((f) => f.type === 'RST_STREAM' && f.status !== 5), [], 'no reset but CANCEL')
+  for (let waited = 0; waited < 5000 && !a.closed; waited += 20) await sleep(20)
+  t.ok(a.closed, 'the server closed the connection')
+  for (let waited = 0; waited < 2000 && !sources.every((s) => s.destroyed); waited += 20) await sleep(20)
+  t.ok(sources.every((s) => s.destroyed), "every route's source was destroyed with its stream")
+  t.equal(sources.reduce((n, s) => n + s.produced, 0), produced, 'nothing produced after the GOAWAY')
 })
 
 t.test('fat header blocks: streams past maxSessionHeaderBytes are refused before the app sees them', async (t) => {

@@ -10,6 +10,7 @@ import Fastify from 'fastify'
 import { exchange, dispatch } from '../../lib/server/dispatch'
 import { RecordingSink, counted, head } from './dispatch-sink'
 import { responseHeaderList } from '../../lib/session/headers'
+import { arrayMoves } from '../array-moves'
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await tick() }
@@ -156,6 +157,45 @@ t.test('write() answers false past the mark, holds later writes in order, then t
   res.end()
   await ticks(1)
   t.equal(sink.types(), 'respond,write,write,write,end')
+})
+
+t.test('55,000 small writes held (corked, then behind a full sink): sent in order, callbacks in order, one drain, linear', async (t) => {
+  const { res, sink } = pair()
+  sink.blocked = true
+  sink.keepChunks = true
+  const chunk = (i: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16BE(i); return b }
+  const called: number[] = []
+  const events: string[] = []
+  res.on('drain', () => events.push(`drain after ${called.length} callbacks`))
+  let total = 0
+  const write = (n: number): void => { for (const end = total + n; total < end; total++) { const i = total; res.write(chunk(i), () => called.push(i)) } }
+  res.cork()
+  write(50_000)
+  t.equal(sink.calls.length, 0, 'nothing goes while corked')
+  // The sink takes 64 KiB (32,768 chunks) and asks to wait: the rest stays held, from where it stopped.
+  let moves = arrayMoves(() => res.uncork()).moves
+  t.equal(sink.bytes, 64 * 1024, 'up to the sink\'s mark')
+  t.ok(sink.waitingDrain)
+  t.equal(res.writableLength, 2 * 50_000 - 64 * 1024, 'the rest is held')
+  // The route keeps writing while the response waits: behind what is held.
+  write(5_000)
+  t.same(called, [], 'no callback before its chunk is in the sink')
+  while (sink.waitingDrain) moves += arrayMoves(() => sink.drain()).moves
+  t.equal(res.writableLength, 0)
+  await ticks(2)
+  const body = Buffer.concat(sink.chunks)
+  t.equal(body.length, 2 * total, 'every chunk once')
+  t.equal(sink.calls.filter((c) => c.type === 'write').length, total, 'one sink write per chunk')
+  let inOrder = true
+  for (let i = 0; i < total && inOrder; i++) inOrder = body.readUInt16BE(2 * i) === i
+  t.ok(inOrder, 'in write order')
+  t.equal(called.length, total, 'every callback once')
+  t.ok(called.every((v, i) => v === i), 'callbacks in write order')
+  t.same(events, [`drain after ${total} callbacks`], "one 'drain', after the callbacks")
+  t.ok(moves <= 2 * total, `array entries moved while sending the held chunks: ${moves}, linear bound ${2 * total}`)
+  res.end()
+  await ticks(2)
+  t.equal(sink.calls.at(-1)?.type, 'end')
 })
 
 t.test('end(chunk) while the sink is full: FIN goes with the held chunk once it drains, then finish', async (t) => {
