@@ -495,15 +495,15 @@ function equalLoadText (rows: Case[], rowAt: (kind: string, load: string) => Cas
   return `
 At equal load (issue 14). CPU per request falls as a server gets busier (more ready sockets and more bytes per epoll
 wakeup and per read), so the rows above, each at the rate its client happens to reach, compare servers at different
-loads. Here every load generator is paced at the same ${k(rate)} requests per second in all (\`--rate\`; chosen below what
-the slowest generator, go-load spdystream, reaches unpaced: see EQUAL_RATE in bench/throughput.ts). go-load -rate and
-spdy-load --rate follow an open-loop schedule: request i may start at t0 + i/R; a loop waits for its slot, or starts
-at once when the slot is past (go-load's loops share one slot counter; spdy-load's connection j takes slots j, j + C,
-...). Both pace with timers of about 1 ms grain (Go's netpoller, Node's timers), and on a shared machine the generator
-waits for its core too, so starts a few ms late are jitter, shown beside each row; a row whose achieved rate is more
-than 3% off the schedule's (the generator fell behind, or caught up after a stall) is marked. Same servers, pinning, runs, warm-up (in a full run each server's first load is one
-of the unpaced rows above) and CPU accounting as above; user + system, reads and wakeups are those of the run whose
-total is the median.
+loads. Here every load generator is paced at the same ${k(rate)} requests per second in all (\`--rate\`; chosen below
+what the slowest generator, go-load spdystream, reaches unpaced: see EQUAL_RATE in bench/throughput.ts). go-load -rate
+and spdy-load --rate follow an open-loop schedule: request i may start at t0 + i/R; a loop waits for its slot, or
+starts at once when the slot is past (go-load's loops share one slot counter; spdy-load's connection j takes slots j,
+j + C, ...). Both pace with timers of about 1 ms grain (Go's netpoller, Node's timers), and on a shared machine the
+generator waits for its core too, so starts a few ms late are jitter, shown beside each row; a row whose achieved rate
+is more than 3% off the schedule's (the generator fell behind, or caught up after a stall) is marked. Same servers,
+pinning, runs, warm-up (in a full run each server's first load is one of the unpaced rows above) and CPU accounting as
+above; user + system, reads and wakeups are those of the run whose total is the median.
 
 ${table}
 
