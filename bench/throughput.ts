@@ -38,8 +38,8 @@ const seconds = argN('seconds', quick ? 1 : 5)
  * reaches unpaced on this machine, or the slowest rows would measure a server at a lower load than the rest: the
  * slowest, go-load spdystream, reached 14.8k-17.1k in the run of 2026-11-30 (the HTTP/1.1 and floor rows in 8 writes
  * 17.3k-20.9k, spdy-load --fragment 8 22.6k-25.3k), so 10k leaves it a third in hand while the server is still far
- * from saturated (HTTP/1.1's server core ~0.15 busy at 10k, spdystream's ~0.4). Each paced row reports its achieved
- * rate and lateness, so a row whose generator could not keep the schedule shows it.
+ * from saturated (measured at 10k the same day: Fastify HTTP/1.1's server core 0.2-0.3 busy, spdystream's 0.3-0.6).
+ * Each paced row reports its achieved rate and lateness, so a row whose generator could not keep the schedule shows it.
  */
 const EQUAL_RATE = argN('rate', 10_000)
 /** Quick mode downloads 8 MiB instead of 100 so the smoke run stays short. */
@@ -664,7 +664,7 @@ async function main (): Promise<void> {
   const busy = [loadStart, load].some((l) => Number(l.split(' ')[0]) > 2.5)
   writeSection('throughput', `## Small GET server CPU and throughput, and one 100 MiB download, every stack
 
-Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}\`
+Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}${EQUAL_RATE !== 10_000 ? ` --rate ${EQUAL_RATE}` : ''}\`
 Machine: ${machine()}; load average ${loadStart} at the start, ${load} at the end${busy ? ' (**a busy machine: to be re-run on a quiet one; ratios within this run are what count, and CPU per request is the figure least moved by the load**)' : ''}. Each server in its own process pinned to core 0 (bench/servers.ts: GET /small -> 11-byte text,
 GET /big -> 100 MiB buffer), alone on the machine: started for its stack's rows in each run, stopped after them
 (with every stack's server alive at once, as an earlier version of this bench did, the same SPDY server cost 20-25%
