@@ -121,7 +121,7 @@ type counters struct {
 	all       atomic.Int64
 	errors    atomic.Int64
 	// Pacing (-rate), requests started in the measured seconds: how many, how many late by more than lateBy, and
-	// the largest lateness seen (ns).
+	// the largest and the summed lateness (ns).
 	started atomic.Int64
 	late    atomic.Int64
 	maxLate atomic.Int64
