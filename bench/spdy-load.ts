@@ -10,6 +10,13 @@
  *   --fragment N (plain only): every frame is written in N pieces, one socket write each (TCP_NODELAY), as some
  *     clients we did not write do (spdystream writes a SYN_STREAM in about 8): the server pays a read per piece
  *     whenever it keeps up with the client.
+ *   --rate R: paced instead of as fast as the streams go (bench/throughput.ts "at equal load" rows): R requests per
+ *     second in all on an open-loop schedule, each connection taking every C-th slot (connection j's n-th request may
+ *     start at t0 + (n x C + j) / R); a request whose slot is past starts at once (behind), one whose slot is to come
+ *     waits for a timer (Node's timers have a 1 ms grain, so at 10k req/s one connection's due slots go out together,
+ *     as many as fit in its streams). No slot at or past the deadline is taken. Adds to the JSON: rate, started
+ *     (requests started in the measured seconds), late (of them, started > 1 ms after the slot), lateShare,
+ *     meanLateMs, maxLateMs: the same fields as go-load -rate.
  *   tsx bench/spdy-load.ts --port P [--tls] --download --path /big
  *     one GET on one connection, timed from the request to the last DATA frame (after the connection is up);
  *     prints { bytes, seconds, mbps }.
@@ -42,6 +49,17 @@ const fragment = Number(arg('fragment', '0'))
 const nodeTls = tls && arg('tls-stack', 'engine') === 'openssl'
 const tlsVersion = arg('tls-version', 'TLSv1.3') as SecureVersion
 if (fragment > 0 && tls) throw new Error('--fragment is for plain SPDY only')
+const rate = Number(arg('rate', '0'))
+if (!(rate >= 0)) throw new Error('--rate must be >= 0')
+/**
+ * The run's clock, epoch ms with a fraction (performance's monotonic clock): the deadline, the warm-up and --rate's
+ * slots are all read on it (Date.now()'s whole milliseconds would be the pacing's grain, and a wall clock can step).
+ */
+const clock = (): number => performance.timeOrigin + performance.now()
+/** A start more than this (ms) after its slot counts as late (--rate), as in go-load. */
+const LATE_MS = 1
+/** --rate: when the schedule starts (set by main()), and the requests started while measuring, late ones, lateness. */
+const pace = { t0: 0, started: 0, late: 0, sumLate: 0, maxLate: 0 }
 
 let done = 0
 /** Requests answered, warm-up included: the server's CPU time over the whole run is divided by this. */
@@ -122,15 +140,54 @@ function connect (onEvents: (events: SessionEvent[], link: Link) => void, start:
   })
 }
 
-function runConnection (deadline: number): Promise<void> {
+/** Connection `index` of `connections` (its slots under --rate: index, index + connections, ...). */
+function runConnection (deadline: number, index: number): Promise<void> {
   return new Promise((resolve) => {
     const headers = requestHeaderList(version, { method: 'GET', path, authority: `127.0.0.1:${port}`, scheme: tls ? 'https' : 'http' }, { 'user-agent': 'fastify-spdy-bench' })
     let inflight = 0
     let stopping = false
-    const fill = (session: SpdySession): void => {
-      while (!stopping && inflight < streams) {
-        if (session.request(headers, { fin: true }) === 0) break
+    /** --rate: this connection's slots taken so far, and the timer armed for its next one. */
+    let slots = 0
+    let timer: NodeJS.Timeout | null = null
+    let ended = false
+    /** Under --rate: may a request start now? Takes the slot if so; arms the timer (once) if it is to come. */
+    const slotDue = (link: Link): boolean => {
+      if (rate === 0) return true
+      const slot = pace.t0 + (slots * connections + index) * 1000 / rate
+      if (slot >= deadline) { stopping = true; return false }
+      const now = clock()
+      if (now < slot) {
+        timer ??= setTimeout(() => {
+          timer = null
+          // Outside the driver's receive: the requests just made need a wake to be written.
+          if (!ended) { pump(link); if (!ended) link.flush() }
+        }, slot - now)
+        return false
+      }
+      slots++
+      if (measuring) {
+        const behind = now - slot
+        pace.started++
+        pace.sumLate += behind
+        if (behind > LATE_MS) pace.late++
+        if (behind > pace.maxLate) pace.maxLate = behind
+      }
+      return true
+    }
+    const fill = (link: Link): void => {
+      while (!stopping && inflight < streams && slotDue(link)) {
+        if (link.session.request(headers, { fin: true }) === 0) break
         inflight++
+      }
+    }
+    /** After answers, or when a --rate slot comes: start what may start, and end once stopping with none in flight. */
+    const pump = (link: Link): void => {
+      if (clock() >= deadline) stopping = true
+      fill(link)
+      if (stopping && inflight === 0 && !ended) {
+        ended = true
+        if (timer !== null) clearTimeout(timer)
+        link.flush(); link.end(); resolve()
       }
     }
     connect((events, link) => {
@@ -149,10 +206,8 @@ function runConnection (deadline: number): Promise<void> {
           errors++
         }
       }
-      if (Date.now() >= deadline) stopping = true
-      fill(session)
-      if (stopping && inflight === 0) { link.flush(); link.end(); resolve() }
-    }, (link) => fill(link.session), resolve)
+      pump(link)
+    }, (link) => { fill(link) }, resolve)
   })
 }
 
@@ -187,18 +242,22 @@ async function main (): Promise<void> {
     return
   }
   // Warm-up (JIT, zlib contexts, TLS handshakes) before counting: --warmup seconds, 1 by default.
-  const start = Date.now()
+  const start = clock()
+  pace.t0 = start
   const warm = start + warmup * 1000
   const end = warm + seconds * 1000
   let cpu0 = process.cpuUsage()
   if (warmup > 0) setTimeout(() => { measuring = true; cpu0 = process.cpuUsage() }, warmup * 1000)
   else measuring = true
-  await Promise.all(Array.from({ length: connections }, () => runConnection(end)))
-  const elapsed = (Date.now() - warm) / 1000
+  await Promise.all(Array.from({ length: connections }, (_, i) => runConnection(end, i)))
+  const elapsed = (clock() - warm) / 1000
   // Our own CPU over the measured part: near 1 s per second means this generator, not the server, sets the rate.
   const cpu = process.cpuUsage(cpu0)
   const clientCpu = (cpu.user + cpu.system) / 1e6 / elapsed
-  process.stdout.write(JSON.stringify({ requests: done, all, seconds: elapsed, rps: Math.round(done / elapsed), clientCpu: Number(clientCpu.toFixed(2)), errors }) + '\n')
+  const paced = rate === 0
+    ? {}
+    : { rate, started: pace.started, late: pace.late, lateShare: pace.started > 0 ? pace.late / pace.started : 0, meanLateMs: pace.started > 0 ? pace.sumLate / pace.started : 0, maxLateMs: pace.maxLate }
+  process.stdout.write(JSON.stringify({ requests: done, all, seconds: elapsed, rps: Math.round(done / elapsed), clientCpu: Number(clientCpu.toFixed(2)), errors, ...paced }) + '\n')
 }
 
 main().catch((err) => { console.error(err); process.exit(1) })

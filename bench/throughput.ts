@@ -11,9 +11,13 @@
  * a shared machine hits all of them; ratios are against Fastify HTTP/1.1 (wrk) in the same run. Besides req/s, the server process's CPU time per
  * request (utime+stime from /proc) is reported: it is what the protocol stack costs, independent of how well the
  * load generator keeps it busy.
- *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--only term,term] [--together]
+ *   tsx bench/throughput.ts [--quick] [--runs N] [--seconds S] [--rate R] [--only term,term] [--together]
  * --only: the rows whose server kind is one of the terms, or whose server or load description contains one (e.g.
- * `--only fastify-http1,js-floor,fragment`); nothing is written then.
+ * `--only fastify-http1,js-floor,fragment`; `--only equal-load` runs just the "at equal load" block); nothing is
+ * written then.
+ * "At equal load" (issue 14): CPU per request falls as a server gets busier (more ready sockets and bytes per epoll
+ * wakeup and per read), so the rows above, each at whatever rate its client reaches, compare servers at different
+ * loads. A second block paces every load generator at one rate R (--rate, default EQUAL_RATE) and compares there.
  * Needs wrk (apt-get install wrk); h2load (apt-get install nghttp2-client) and curl are optional: rows needing a
  * missing tool are skipped with a message. Rewrites its section of bench/RESULTS.md (not in --quick).
  */
@@ -29,6 +33,15 @@ const WARMUP_SECONDS = 5
 const argN = (name: string, d: number): number => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? Number(process.argv[i + 1]) : d }
 const runs = argN('runs', quick ? 1 : 3)
 const seconds = argN('seconds', quick ? 1 : 5)
+/**
+ * The rate of the "at equal load" block, requests per second. It must be below what every paced row's generator
+ * reaches unpaced on this machine, or the slowest rows would measure a server at a lower load than the rest: the
+ * slowest, go-load spdystream, reached 14.8k-17.1k in the run of 2026-11-30 (the HTTP/1.1 and floor rows in 8 writes
+ * 17.3k-20.9k, spdy-load --fragment 8 22.6k-25.3k), so 10k leaves it a third in hand while the server is still far
+ * from saturated (measured at 10k the same day: Fastify HTTP/1.1's server core 0.2-0.3 busy, spdystream's 0.3-0.6).
+ * Each paced row reports its achieved rate and lateness, so a row whose generator could not keep the schedule shows it.
+ */
+const EQUAL_RATE = argN('rate', 10_000)
 /** Quick mode downloads 8 MiB instead of 100 so the smoke run stays short. */
 const bigPath = quick ? '/big8' : '/big'
 const bigMiB = quick ? 8 : 100
@@ -41,6 +54,8 @@ const onlyArg = process.argv.indexOf('--only')
 const only = onlyArg >= 0 ? process.argv[onlyArg + 1].split(',').filter((x) => x !== '') : null
 const KINDS = ['fastify-http1', 'fastify-https1', 'fastify-https1-tls12', 'fastify-h2c', 'fastify-h2', 'fastify-spdy', 'fastify-spdy-tls', 'js-floor', 'js-floor-onread', 'js-floor-tls', 'npm-spdy']
 const selected = (kind: string, ...text: string[]): boolean => only === null || only.some((term) => KINDS.includes(term) ? term === kind : text.some((x) => x.includes(term)))
+/** The --only term of the "at equal load" block (its rows' loads name their rate, not this). */
+const EQUAL_LOAD = 'equal-load'
 /** --together: all servers alive for the whole run (the earlier method), nothing written. */
 const together = process.argv.includes('--together')
 
@@ -118,7 +133,23 @@ const onCore1 = (cmd: string, args: string[]): string => execFileSync('taskset',
  * during the call (warm-up included) when that differs, and `clientCpu` the load generator's CPU seconds per second
  * when it reports it.
  */
-interface LoadResult { requests: number, seconds: number, served?: number, clientCpu?: number }
+interface LoadResult { requests: number, seconds: number, served?: number, clientCpu?: number, pacing?: Pacing }
+/**
+ * A paced load's report (go-load -rate, spdy-load --rate; the same JSON fields): the share of requests started in the
+ * measured seconds more than 1 ms after their slot in the schedule, and the most any started late (ms).
+ */
+interface Pacing { lateShare: number, maxLateMs: number }
+/** The JSON line go-load and spdy-load print (the pacing fields only with a rate). */
+interface LoadJson { requests: number, all: number, seconds: number, clientCpu: number, errors: number, rate?: number, lateShare?: number, maxLateMs?: number }
+const loadJson = (out: string): LoadJson => JSON.parse(out.trim().split('\n').pop()!) as LoadJson
+/** LoadResult from that JSON: the server's CPU over the call includes the generator's warm-up, so `served` is `all`. */
+const fromJson = (r: LoadJson): LoadResult => ({
+  requests: r.requests,
+  seconds: r.seconds,
+  served: r.all,
+  clientCpu: r.clientCpu,
+  ...(r.rate !== undefined ? { pacing: { lateShare: r.lateShare!, maxLateMs: r.maxLateMs! } } : {})
+})
 type Load = (port: number, secs: number) => LoadResult
 
 const wrk = (scheme: 'http' | 'https'): Load => (port, secs) => {
@@ -139,20 +170,20 @@ const h2load = (scheme: 'http' | 'https', c: number, m: number): Load => (port, 
 const spdyLoad = (tls: boolean, connections: number, streams: number, fragment = 0, extra: string[] = []): Load => (port, secs) => {
   const out = onCore1(process.execPath, ['--import', 'tsx', 'bench/spdy-load.ts', '--port', String(port), ...(tls ? ['--tls'] : []), ...(fragment > 0 ? ['--fragment', String(fragment)] : []), ...extra,
     '--connections', String(connections), '--streams', String(streams), '--seconds', String(secs), '--warmup', quick ? '0' : '1', '--version', '3.1'])
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
+  const r = loadJson(out)
   if (r.errors > 0) throw new Error(`${r.errors} errors in SPDY load`)
   // The server's CPU over the call includes spdy-load's warm-up second: divide it by the requests of that second too.
-  return { requests: r.requests, seconds: r.seconds, served: r.all, clientCpu: r.clientCpu }
+  return fromJson(r)
 }
 
-/** bench/go-load: `-proto spdy` (spdystream, SPDY/3) or `-proto http1` (net/http); same JSON as spdy-load's. */
-const goLoadRun = (proto: 'spdy' | 'http1', connections: number, streams: number, tlsVersion?: '1.2' | '1.3', fragment = 1): Load => (port, secs) => {
+/** bench/go-load: `-proto spdy` (spdystream, SPDY/3) or `-proto http1` (net/http); same JSON as spdy-load's. `rate` > 0: paced (-rate). */
+const goLoadRun = (proto: 'spdy' | 'http1', connections: number, streams: number, tlsVersion?: '1.2' | '1.3', fragment = 1, rate = 0): Load => (port, secs) => {
   const built = goLoad()
   if (!('binary' in built)) throw new Error('go-load is not built')
-  const out = onCore1(built.binary, ['-proto', proto, '-port', String(port), ...(tlsVersion !== undefined ? ['-tls', tlsVersion] : []), ...(fragment > 1 ? ['-fragment', String(fragment)] : []), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
-  const r = JSON.parse(out.trim().split('\n').pop()!) as { requests: number, all: number, seconds: number, clientCpu: number, errors: number }
+  const out = onCore1(built.binary, ['-proto', proto, '-port', String(port), ...(tlsVersion !== undefined ? ['-tls', tlsVersion] : []), ...(fragment > 1 ? ['-fragment', String(fragment)] : []), ...(rate > 0 ? ['-rate', String(rate)] : []), '-c', String(connections), '-m', String(streams), '-seconds', String(secs), '-warmup', quick ? '0' : '1'])
+  const r = loadJson(out)
   if (r.errors > 0) throw new Error(`${r.errors} errors in go-load ${proto}`)
-  return { requests: r.requests, seconds: r.seconds, served: r.all, clientCpu: r.clientCpu }
+  return fromJson(r)
 }
 
 /** MiB/s of one download. */
@@ -173,8 +204,11 @@ const spdyDownload = (tls: boolean): Download => (port) => {
   return r.mbps
 }
 
-/** Per run: `cpuUs` the server's CPU per request served (`userUs` + `sysUs`), `reads` and `wakeups` per request (see usage()). */
-interface Case { kind: string, label: string, load: string, run: Load, rps: number[], cpuUs: number[], userUs: number[], sysUs: number[], clientCpu: number[], reads: number[], wakeups: number[] }
+/**
+ * Per run: `cpuUs` the server's CPU per request served (`userUs` + `sysUs`), `reads` and `wakeups` per request (see
+ * usage()); `rate` set for the rows of the "at equal load" block, whose runs also give `lateShare` and `maxLateMs`.
+ */
+interface Case { kind: string, label: string, load: string, run: Load, rate?: number, rps: number[], cpuUs: number[], userUs: number[], sysUs: number[], clientCpu: number[], reads: number[], wakeups: number[], lateShare: number[], maxLateMs: number[] }
 interface DlCase { kind: string, label: string, client: string, run: Download, mbps: number[] }
 
 const cases: Case[] = []
@@ -189,13 +223,14 @@ const JS_FLOOR = 'js-floor (a bare JS \'data\' handler: finds each request head,
 const JS_FLOOR_TLS = 'js-floor TLS (the same on node:tls)'
 const JS_FLOOR_ONREAD = 'js-floor onread (the same, reading through net.Socket onread)'
 
-function add (need: keyof typeof tools | null, kind: string, label: string, load: string, run: Load): void {
-  if (!selected(kind, label, load)) return
+/** `rate`: a row of the "at equal load" block, its generator paced at that many requests per second. */
+function add (need: keyof typeof tools | null, kind: string, label: string, load: string, run: Load, rate?: number): void {
+  if (!selected(kind, label, load, rate !== undefined ? EQUAL_LOAD : '')) return
   // The smoke run exercises each stack once: the 10 x 10 rows add no code path, nor do go-load's HTTP/1.1 and the
   // fragmented rows (go-load is exercised by its SPDY row, --fragment is one write loop).
   if (quick && (load.includes('10 connections') || load.startsWith('go-load net/http') || load.includes('--fragment'))) return
   if (need !== null && !tools[need]) { skipped.push(`${label} (${load}): ${missing(need)}`); return }
-  cases.push({ kind, label, load, run, rps: [], cpuUs: [], userUs: [], sysUs: [], clientCpu: [], reads: [], wakeups: [] })
+  cases.push({ kind, label, load, run, rate, rps: [], cpuUs: [], userUs: [], sysUs: [], clientCpu: [], reads: [], wakeups: [], lateShare: [], maxLateMs: [] })
 }
 function addDl (need: keyof typeof tools | null, kind: string, label: string, client: string, run: Download): void {
   if (!selected(kind, label, client)) return
@@ -249,6 +284,19 @@ add('goload', 'fastify-spdy-tls', 'fastify-spdy SPDY/3 TLS 1.2 (server: OpenSSL)
 // NPN: the plugin's own TLS 1.2 engine (lib/tls) serves it.
 add(null, 'fastify-spdy-tls', 'fastify-spdy SPDY/3.1 over lib/tls (NPN, server: our engine)', 'spdy-load --negotiation npn, 1 connection x 100 streams', spdyLoad(true, 1, 100, 0, ['--negotiation', 'npn']))
 add('spdy', 'npm-spdy', 'npm spdy 4.0.2 SPDY/3.1 plain', 'spdy-load, 1 connection x 100 streams', spdyLoad(false, 1, 100))
+// At equal load (issue 14): the HTTP/1.1 anchors, the floor and plain SPDY, every generator paced at EQUAL_RATE.
+// Listed after the rows above so that, for each server, its first (warm-up) load is an unpaced one in a full run.
+const R = EQUAL_RATE
+const GO_HTTP1_PACED = `go-load net/http -rate ${R}, 50 keep-alive connections`
+const FRAGMENTED_HTTP1_PACED = `go-load net/http -rate ${R} -fragment 8 (every write in 8 writes), 50 keep-alive connections`
+add('goload', 'fastify-http1', 'Fastify HTTP/1.1', GO_HTTP1_PACED, goLoadRun('http1', 50, 1, undefined, 1, R), R)
+add('goload', 'fastify-http1', 'Fastify HTTP/1.1', FRAGMENTED_HTTP1_PACED, goLoadRun('http1', 50, 1, undefined, 8, R), R)
+add('goload', 'js-floor', JS_FLOOR, GO_HTTP1_PACED, goLoadRun('http1', 50, 1, undefined, 1, R), R)
+add('goload', 'js-floor', JS_FLOOR, FRAGMENTED_HTTP1_PACED, goLoadRun('http1', 50, 1, undefined, 8, R), R)
+add('goload', 'fastify-spdy', 'fastify-spdy SPDY/3 plain', `go-load spdystream -rate ${R}, 10 connections x 10 streams`, goLoadRun('spdy', 10, 10, undefined, 1, R), R)
+add('goload', 'fastify-spdy', 'fastify-spdy SPDY/3 plain', `go-load spdystream -rate ${R}, 1 connection x 100 streams`, goLoadRun('spdy', 1, 100, undefined, 1, R), R)
+add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', `spdy-load --rate ${R}, 10 connections x 10 streams`, spdyLoad(false, 10, 10, 0, ['--rate', String(R)]), R)
+add(null, 'fastify-spdy', 'fastify-spdy SPDY/3.1 plain', `spdy-load --rate ${R} --fragment 8 (every frame in 8 writes), 10 connections x 10 streams`, spdyLoad(false, 10, 10, 8, ['--rate', String(R)]), R)
 addDl('curl', 'fastify-http1', 'Fastify HTTP/1.1', 'curl', curl('http', false))
 addDl('curl', 'fastify-https1', 'Fastify HTTPS/1.1 (Node TLS)', 'curl', curl('https', false))
 addDl('curl', 'fastify-h2c', 'Fastify HTTP/2 h2c', 'curl --http2-prior-knowledge', curl('http', true))
@@ -348,14 +396,18 @@ const ratio = (a: number, b: number | null): string => b === null ? 'n/a' : `${(
  * then one MakeCallback to kOnExecute). Over TLS, TLSWrap::ClearOut emits one read per SSL_read, and SSL_read returns
  * at most one record: a request in 8 records is 8 reads for either consumer.
  */
+/**
+ * A figure of `c`'s run whose total CPU per request is the median (the nearest, for an even count), so that user +
+ * system adds up to the total shown and reads and wakeups belong to that same run.
+ */
+function v (c: Case, key: 'cpuUs' | 'userUs' | 'sysUs' | 'reads' | 'wakeups'): number {
+  const m = median(c.cpuUs)
+  return c[key][c.cpuUs.reduce((best, x, i) => Math.abs(x - m) < Math.abs(c.cpuUs[best] - m) ? i : best, 0)]
+}
+/** "A us (user U + system S; R reads, W wakeups per request)". */
+const cost = (c: Case): string => `${v(c, 'cpuUs').toFixed(1)} us (user ${v(c, 'userUs').toFixed(1)} + system ${v(c, 'sysUs').toFixed(1)}; ${v(c, 'reads').toFixed(2)} reads, ${v(c, 'wakeups').toFixed(2)} wakeups per request)`
+
 function floorText (row: (kind: string, load: string) => Case | undefined, spdyRows: Case[]): string {
-  const m = (xs: number[]): number => median(xs)
-  // User, system, reads and wakeups are those of the run whose total is the median (the nearest, for an even count),
-  // so that user + system adds up to the total shown.
-  const mid = (c: Case): number => c.cpuUs.reduce((best, x, i) => Math.abs(x - m(c.cpuUs)) < Math.abs(c.cpuUs[best] - m(c.cpuUs)) ? i : best, 0)
-  const v = (c: Case, key: 'cpuUs' | 'userUs' | 'sysUs' | 'reads' | 'wakeups'): number => c[key][mid(c)]
-  /** "A us (user U + system S; R reads, W wakeups per request)". */
-  const cost = (c: Case): string => `${v(c, 'cpuUs').toFixed(1)} us (user ${v(c, 'userUs').toFixed(1)} + system ${v(c, 'sysUs').toFixed(1)}; ${v(c, 'reads').toFixed(2)} reads, ${v(c, 'wakeups').toFixed(2)} wakeups per request)`
   const signed = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`
   /** Whole -> in pieces, with what the pieces added in user and system time. */
   const pair = (name: string, whole: Case, frag: Case, unit: string, extra: number): string => {
@@ -403,6 +455,71 @@ function floorText (row: (kind: string, load: string) => Case | undefined, spdyR
   return out.join('')
 }
 
+/**
+ * The "at equal load" block (issue 14): its method, a table of the paced rows, the goal line and the SPDY/HTTP/1.1
+ * ratios for whole and fragmented writes; '' when none ran.
+ */
+function equalLoadText (paced: Case[]): string {
+  if (paced.length === 0) return ''
+  const rate = paced[0].rate!
+  /**
+   * A run kept the schedule when its achieved rate is within 3% of it. Starts late by a few ms are scheduling jitter
+   * (on a shared machine the generator waits for its core too) and are shown, not judged: the load is still R per
+   * second. A generator that could not keep up falls short, or catches up after a stall and overshoots.
+   */
+  const kept = (c: Case, i: number): boolean => Math.abs(c.rps[i] / rate - 1) <= 0.03
+  /** Each row with only its runs that kept the schedule (all of its runs when none did: then it is marked behind). */
+  const rows = paced.map((c) => {
+    const on = c.rps.map((_, i) => i).filter((i) => kept(c, i))
+    const use = on.length > 0 ? on : c.rps.map((_, i) => i)
+    const pick = (xs: number[]): number[] => xs.length === c.rps.length ? use.map((i) => xs[i]) : xs
+    return { ...c, rps: pick(c.rps), cpuUs: pick(c.cpuUs), userUs: pick(c.userUs), sysUs: pick(c.sysUs), clientCpu: pick(c.clientCpu), reads: pick(c.reads), wakeups: pick(c.wakeups), lateShare: pick(c.lateShare), maxLateMs: pick(c.maxLateMs), keptRuns: on.length, runs: c.rps.length }
+  })
+  const onSchedule = (c: typeof rows[number]): boolean => c.keptRuns > 0
+  const h1 = rows.find((c) => c.kind === 'fastify-http1' && c.load.startsWith(`go-load net/http -rate ${rate},`))
+  const h1Frag = rows.find((c) => c.kind === 'fastify-http1' && c.load.startsWith(`go-load net/http -rate ${rate} -fragment 8`))
+  const cpuOf = (c: Case | undefined): number | null => c === undefined ? null : median(c.cpuUs)
+  const table = ['| server | load generator, paced | **server CPU per request** (median) | spread | user + system (median run) | reads per request | wakeups per request | CPU vs Fastify HTTP/1.1, whole requests | CPU vs Fastify HTTP/1.1, requests in 8 writes | runs on schedule | req/s achieved (median) | started > 1 ms late (median share) | latest start (ms, max) | server core busy | load generator core busy |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((c) => {
+      const cpu = median(c.cpuUs)
+      const m = median(c.rps)
+      return `| ${c.label} | ${c.load} | **${cpu.toFixed(1)} us** | ${Math.min(...c.cpuUs).toFixed(1)}-${Math.max(...c.cpuUs).toFixed(1)} | ${v(c, 'userUs').toFixed(1)} + ${v(c, 'sysUs').toFixed(1)} | ${v(c, 'reads').toFixed(2)} | ${v(c, 'wakeups').toFixed(2)} | ` +
+        `${ratio(cpu, cpuOf(h1))} | ${ratio(cpu, cpuOf(h1Frag))} | ${c.keptRuns} of ${c.runs} | ${k(m)}${onSchedule(c) ? '' : ' (**behind schedule**)'} | ${(median(c.lateShare) * 100).toFixed(1)}% | ${Math.max(...c.maxLateMs).toFixed(1)} | ` +
+        `${(m * cpu / 1e6).toFixed(2)} | ${c.clientCpu.length > 0 ? median(c.clientCpu).toFixed(2) : 'n/a'} |`
+    })].join('\n')
+  const spdy = rows.filter((c) => c.kind === 'fastify-spdy')
+  const behind = (c: typeof rows[number]): string => onSchedule(c) ? '' : ' (behind schedule in every run: measured at a lower load)'
+  const pieces = spdy.filter((c) => c.load.includes('fragment') || c.load.includes('spdystream'))
+  const whole = spdy.filter((c) => !pieces.includes(c))
+  const goal = h1 === undefined || spdy.length === 0
+    ? ''
+    : `Issue 14 goal at equal load (${k(rate)} req/s; server CPU per small GET over plain SPDY <= 0.8x Fastify HTTP/1.1's under go-load net/http paced alike, ${cpuOf(h1)!.toFixed(1)} us${behind(h1)}): ` +
+      spdy.map((c) => `${c.load}: ${ratio(median(c.cpuUs), cpuOf(h1))}${median(c.cpuUs) / cpuOf(h1)! > 0.8 ? ' **not met**' : ' met'}${behind(c)}`).join('; ') + '.\n'
+  const likeForLike = [
+    h1 === undefined || whole.length === 0 ? '' : `whole frames against whole requests (${cpuOf(h1)!.toFixed(1)} us): ${whole.map((c) => `${c.load} ${ratio(median(c.cpuUs), cpuOf(h1))}`).join('; ')}`,
+    h1Frag === undefined || pieces.length === 0 ? '' : `clients writing in pieces against Fastify HTTP/1.1 under ${h1Frag.load} (${cpuOf(h1Frag)!.toFixed(1)} us${behind(h1Frag)}): ${pieces.map((c) => `${c.load} ${ratio(median(c.cpuUs), cpuOf(h1Frag))}`).join('; ')}`
+  ].filter((x) => x !== '')
+  return `
+At equal load (issue 14). CPU per request falls as a server gets busier (more ready sockets and more bytes per epoll
+wakeup and per read), so the rows above, each at the rate its client happens to reach, compare servers at different
+loads. Here every load generator is paced at the same ${k(rate)} requests per second in all (\`--rate\`; chosen below
+what the slowest generator, go-load spdystream, reaches unpaced: see EQUAL_RATE in bench/throughput.ts). go-load -rate
+and spdy-load --rate follow an open-loop schedule: request i may start at t0 + i/R; a loop waits for its slot, or
+starts at once when the slot is past (go-load's loops share one slot counter; spdy-load's connection j takes slots j,
+j + C, ...). Both pace with timers of about 1 ms grain (Go's netpoller, Node's timers), and on a shared machine the
+generator waits for its core too, so starts a few ms late are jitter, shown beside each row. A run kept the schedule
+when its achieved rate is within 3% of it (a generator that fell behind falls short, or overshoots catching up after a
+stall): each row's figures are medians over its runs that kept it (the column says how many), and a row with none is
+marked and given over all its runs. Same servers, pinning, runs, warm-up (in a full run each server's first load is
+one of the unpaced rows above) and CPU accounting as above; user + system, reads and wakeups are those of the run
+whose total is the median.
+
+${table}
+
+${goal}${likeForLike.length > 0 ? `Like for like at equal load: ${likeForLike.join('; ')}.\n` : ''}`
+}
+
 async function main (): Promise<void> {
   const loadStart = loadavg()
   if (!tools.wrk) { process.stdout.write('skip throughput: wrk is not installed (apt-get install wrk); it measures the anchor\n'); return }
@@ -427,8 +544,11 @@ async function main (): Promise<void> {
     c.reads.push(reads)
     c.wakeups.push((u1.wakeups - u0.wakeups) / served)
     if (r.clientCpu !== undefined) c.clientCpu.push(r.clientCpu)
+    if (c.rate !== undefined && r.pacing === undefined) throw new Error(`${c.load}: the generator reported no pacing`)
+    if (r.pacing !== undefined) { c.lateShare.push(r.pacing.lateShare); c.maxLateMs.push(r.pacing.maxLateMs) }
     process.stdout.write(`run ${i + 1} ${c.label}, ${c.load}: ${Math.round(r.requests / r.seconds)} req/s, server ${perReq.toFixed(1)} us CPU/req (user ${c.userUs[c.userUs.length - 1].toFixed(1)}), ${reads.toFixed(2)} reads/req, ${c.wakeups[c.wakeups.length - 1].toFixed(2)} wakeups/req` +
-      ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}\n`)
+      ` (busy ${(perReq * r.requests / r.seconds / 1e6).toFixed(2)} core)${r.clientCpu !== undefined ? `, load generator ${r.clientCpu.toFixed(2)} core` : ''}` +
+      `${r.pacing !== undefined ? `, ${(r.pacing.lateShare * 100).toFixed(1)}% started > 1 ms late (max ${r.pacing.maxLateMs.toFixed(1)} ms)` : ''}\n`)
   }
   const download = (d: DlCase, srv: Server, i: number): void => {
     const mbps = d.run(srv.port)
@@ -471,8 +591,11 @@ async function main (): Promise<void> {
   } finally {
     for (const s of servers.values()) s.proc.kill('SIGTERM')
   }
+  // The rows each at its generator's own pace, and the "at equal load" block (reported apart, after them).
+  const steady = cases.filter((c) => c.rate === undefined)
+  const atRate = cases.filter((c) => c.rate !== undefined)
   /** The row of `kind` whose load description starts with `load`. */
-  const row = (kind: string, load: string): Case | undefined => cases.find((c) => c.kind === kind && c.load.startsWith(load))
+  const row = (kind: string, load: string): Case | undefined => steady.find((c) => c.kind === kind && c.load.startsWith(load))
   // The anchor: Fastify HTTP/1.1 under wrk (absent from an --only run that leaves it out: its ratios read n/a).
   const wrkHttp1 = row('fastify-http1', 'wrk')
   const anchor = wrkHttp1 === undefined ? null : median(wrkHttp1.rps)
@@ -484,7 +607,7 @@ async function main (): Promise<void> {
   // Server CPU per request leads: it is the stack's cost whatever the client; req/s also measures the client.
   const table = ['| server | load generator | **server CPU per request** (median) | spread | CPU vs Fastify HTTP/1.1 (wrk) | CPU vs Fastify HTTP/1.1 (go-load net/http) | req/s (median) | spread | req/s vs Fastify HTTP/1.1 (wrk) | server core busy | load generator core busy |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...cases.map((c) => {
+    ...steady.map((c) => {
       const m = median(c.rps)
       const cpu = median(c.cpuUs)
       const client = c.clientCpu.length > 0 ? median(c.clientCpu).toFixed(2) : 'n/a (C)'
@@ -496,10 +619,11 @@ async function main (): Promise<void> {
       const m = median(d.mbps)
       return `| ${d.label} | ${d.client} | ${m.toFixed(0)} | ${Math.min(...d.mbps).toFixed(0)}-${Math.max(...d.mbps).toFixed(0)} | ${(m / dlAnchor).toFixed(2)}x |`
     })].join('\n')
+  const equal = equalLoadText(atRate)
   process.stdout.write(`\n${table}\n\n${dlTable}\n`)
   // Issue 14's goal: server CPU per small GET over plain SPDY at most 0.8x Fastify HTTP/1.1's, with every client
   // (fragmented writes included), against both HTTP/1.1 anchors.
-  const spdyRows = cases.filter((c) => c.kind === 'fastify-spdy')
+  const spdyRows = steady.filter((c) => c.kind === 'fastify-spdy')
   const goal = spdyRows.map((c) => {
     const cpu = median(c.cpuUs)
     const worst = Math.max(anchorCpu === null ? 0 : cpu / anchorCpu, goAnchorCpu === null ? 0 : cpu / goAnchorCpu)
@@ -518,7 +642,7 @@ async function main (): Promise<void> {
   const tlsGoal = (['1.3', '1.2'] as const).map((v) => {
     const kind = v === '1.3' ? 'fastify-https1' : 'fastify-https1-tls12'
     const httpsWrk = row(kind, 'wrk')
-    const rows = cases.filter((c) => c.label.includes(`TLS ${v} (server: OpenSSL)`))
+    const rows = steady.filter((c) => c.label.includes(`TLS ${v} (server: OpenSSL)`))
     // Like for like: spdystream writes each frame in pieces, each its own TLS record; so does this HTTPS/1.1 load.
     const httpsFrag = row(kind, fragmentedHttps(v))
     const pieces = rows.filter((c) => c.load.includes('spdystream'))
@@ -532,7 +656,7 @@ async function main (): Promise<void> {
   const tlsVerdict = tlsGoal.length === 0 ? '' : `Issue 12 goal (SPDY over the OpenSSL side, small-GET req/s >= Fastify HTTPS/1.1 at the same TLS version, same run): ${tlsGoal.join('. ')}.\n` +
     (seen !== '' ? `TLS versions the HTTPS/1.1 servers negotiated (connections, warm-up included): ${seen}.\n` : '')
   const floor = floorText(row, spdyRows)
-  process.stdout.write(verdict + tlsVerdict + floor)
+  process.stdout.write(verdict + tlsVerdict + floor + equal)
   if (quick || only !== null || together) return
   const load = loadavg()
   // The 1-minute averages only: the 5- and 15-minute ones still carry whatever ran before the bench started, and the
@@ -540,7 +664,7 @@ async function main (): Promise<void> {
   const busy = [loadStart, load].some((l) => Number(l.split(' ')[0]) > 2.5)
   writeSection('throughput', `## Small GET server CPU and throughput, and one 100 MiB download, every stack
 
-Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}\`
+Command: \`flock /tmp/bench.lock npx tsx bench/throughput.ts --runs ${runs} --seconds ${seconds}${EQUAL_RATE !== 10_000 ? ` --rate ${EQUAL_RATE}` : ''}\`
 Machine: ${machine()}; load average ${loadStart} at the start, ${load} at the end${busy ? ' (**a busy machine: to be re-run on a quiet one; ratios within this run are what count, and CPU per request is the figure least moved by the load**)' : ''}. Each server in its own process pinned to core 0 (bench/servers.ts: GET /small -> 11-byte text,
 GET /big -> 100 MiB buffer), alone on the machine: started for its stack's rows in each run, stopped after them
 (with every stack's server alive at once, as an earlier version of this bench did, the same SPDY server cost 20-25%
@@ -560,7 +684,7 @@ there. SPDY CPU per request divides the server's CPU by every request answered d
 warm-up included (the generator reports both counts).
 ${skipped.length > 0 ? `\nSkipped (missing tools or packages): ${skipped.join('; ')}.\n` : ''}
 ${table}
-${verdict}${tlsVerdict}${floor}
+${verdict}${tlsVerdict}${floor}${equal}
 One download of 100 MiB on a fresh connection (TLS rows include the handshake):
 
 ${dlTable}
