@@ -239,7 +239,11 @@ export class SpdyHandler implements Handler, PushHost {
     // there is nothing to route, write or re-arm.
     if (events.length === 0 && session.framesDecoded === before && !this.ended) return
     this.handle(events)
-    this.flush()
+    // Opening frames only, with no request yet (this chunk was the peer's SETTINGS, say): the same read may still
+    // hand in its request, the TLS layer passing each record on by itself (a client that puts SETTINGS and
+    // SYN_STREAM in two records of one write). So they go at the end of this turn, or wait with the request.
+    if (this.openingUntil !== null && session.openingOnly) this.scheduleFlush()
+    else this.flush()
   }
 
   tick (now: number): void {
