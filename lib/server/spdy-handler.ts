@@ -39,6 +39,32 @@ const FLUSH_BYTES = 256 * 1024
 const REQUESTS_PER_SLICE = 32
 
 /**
+ * How long a new session's opening frames (SETTINGS, the session WINDOW_UPDATE) may wait for the first answer to go
+ * with them. A browser's first request comes with its handshake's last flight (False Start, or the client's Finished
+ * on a resumed handshake), and an answer from memory is queued a few ticks later: sent apart, SETTINGS costs a write
+ * and a TLS record of its own (29 bytes with AES-GCM, issue 14: a repeat visit's whole download is ~3 KB). Neither
+ * frame answers anything the peer waits for (SPDY/3 sections 2.6.4 and 2.6.8: a peer goes on with the defaults
+ * until SETTINGS arrive, and no client waits for them), so a short wait costs the peer nothing measurable. The wait
+ * ends on the connection's one timer (Transport.schedule), never on a clock read in between: an answer the app makes
+ * in the same turn of the event loop as the request (no I/O) always goes with SETTINGS, however slow that turn, and
+ * a handler doing real I/O never holds them more than these 5 ms, after which they go alone as before. 5 ms also
+ * covers a first request that arrives one loopback or LAN round trip after our Finished (a TLS 1.2 client without
+ * False Start, or OpenSSL's socket reporting the handshake before the data read with it).
+ */
+export const OPENING_HOLD_MS = 5
+
+/**
+ * Whether a new session's flush holds back its opening frames, until OPENING_HOLD_MS has passed: only while they are
+ * all that is queued (SpdySession.openingOnly: any answer of ours, a PING reply first of all, ends the wait), and
+ * while an answer is to be expected soon: the peer has sent no complete frame yet (its first request is still in
+ * flight), or a stream of its is open and not yet answered. A peer that sent only SETTINGS or PING, with no request,
+ * gets our SETTINGS at once. Pure: test/server/opening-hold.test.ts.
+ */
+export function holdOpening (openingOnly: boolean, framesDecoded: number, awaitingAnswer: boolean): boolean {
+  return openingOnly && (framesDecoded === 0 || awaitingAnswer)
+}
+
+/**
  * One client-initiated stream, as the router keeps it: the sink its response writes into, and the request and
  * response the Fastify bridge made for it (wired by SpdyHandler.onRequest before the app runs).
  */
@@ -142,6 +168,11 @@ export class SpdyHandler implements Handler, PushHost {
       this.flush()
     })
   }
+  /**
+   * Until when the session's opening frames may wait for the first answer (holdOpening); null once they went or the
+   * wait is over (tick() at this time).
+   */
+  private openingUntil: number | null
   private readonly deferredFlush = (): void => {
     this.flushScheduled = false
     this.transport.run(() => this.flush())
@@ -176,7 +207,10 @@ export class SpdyHandler implements Handler, PushHost {
       sessionFlowControl
     }, Date.now())
     conn.listener.fastify.log.debug({ remoteAddress: conn.remoteAddress, version }, 'fastify-spdy: session open')
-    this.flush()
+    // Not flushed here: the peer's first bytes are usually handed in right after (the same read, or the same TLS
+    // receive for a handshake's last flight), and the opening frames may then wait for the first answer.
+    this.openingUntil = Date.now() + OPENING_HOLD_MS
+    this.scheduleFlush()
   }
 
   get openStreams (): number { return this.streams.size }
@@ -205,10 +239,15 @@ export class SpdyHandler implements Handler, PushHost {
     // there is nothing to route, write or re-arm.
     if (events.length === 0 && session.framesDecoded === before && !this.ended) return
     this.handle(events)
-    this.flush()
+    // Opening frames only, with no request yet (this chunk was the peer's SETTINGS, say): the same read may still
+    // hand in its request, the TLS layer passing each record on by itself (a client that puts SETTINGS and
+    // SYN_STREAM in two records of one write). So they go at the end of this turn, or wait with the request.
+    if (this.openingUntil !== null && session.openingOnly) this.scheduleFlush()
+    else this.flush()
   }
 
   tick (now: number): void {
+    if (this.openingUntil !== null && now >= this.openingUntil) this.openingUntil = null
     this.handle(this.session.tick(now))
     this.flush()
   }
@@ -416,6 +455,16 @@ export class SpdyHandler implements Handler, PushHost {
   }
 
   private flush (): void {
+    if (this.openingUntil !== null) {
+      // The opening frames wait for the first answer (OPENING_HOLD_MS); checked only until they have gone.
+      const until = this.openingUntil
+      if (holdOpening(this.session.openingOnly, this.session.framesDecoded, this.streams.size > 0 || this.backlog !== null)) {
+        const d = this.session.deadline
+        this.transport.schedule(d === null || d > until ? until : d)
+        return
+      }
+      this.openingUntil = null
+    }
     if (this.transport.congested) {
       // Control frames (PING and SETTINGS answers, RST_STREAM, WINDOW_UPDATE) still go to the socket, so that all
       // we owe the peer sits in one place the connection measures: past maxUnreadOutputBytes it stops reading the

@@ -172,6 +172,11 @@ export class SpdySession {
   /** Frames (and frame errors) decoded, ever: a receive() that leaves it unchanged completed nothing. */
   private decoded = 0
   private dataBytes = 0
+  /**
+   * Of `control`, how many are the session's opening frames (its SETTINGS, and the WINDOW_UPDATE that opens the
+   * session window), counted only until takeOutbound() first hands anything out; -1 from then on (openingOnly).
+   */
+  private openingFrames = 0
   private events: SessionEvent[] = []
   /** Streams whose opening event the current receive() queued (see Stream.undelivered). */
   private readonly undelivered: Stream[] = []
@@ -266,6 +271,7 @@ export class SpdySession {
     // when it differs, 8 bytes less on every connection (a repeat visit's page is ~700 bytes down in all).
     if (this.version !== 2 && this.limits.initialWindowSize !== 65536) entries.push({ id: SettingId.INITIAL_WINDOW_SIZE, flags: 0, value: this.limits.initialWindowSize })
     this.queueControl({ type: 'SETTINGS', clearSettings: false, entries })
+    this.openingFrames = 1
     const sessionWindow = Math.max(this.limits.sessionWindowSize, this.limits.initialWindowSize)
     this.sessionUpdateThreshold = Math.max(32768, sessionWindow >> 2)
     if (this.version === 3.1 && sessionWindow > 65536) {
@@ -285,9 +291,21 @@ export class SpdySession {
     this.sessionWindowOwed = 0
     this.sessionRecvWindow += delta
     this.queueControl({ type: 'WINDOW_UPDATE', streamId: 0, deltaWindowSize: delta })
+    // Opening only while nothing else went before it (an answer queued first stays the first non-opening frame).
+    if (this.openingFrames === this.control.length - 1) this.openingFrames++
   }
 
   get closed (): boolean { return this.closedFlag }
+  /**
+   * Nothing has been handed out yet, and all that is queued is the session's opening frames: SETTINGS (SPDY/3
+   * section 2.6.4) and, on 3.1, the WINDOW_UPDATE opening the session window (section 2.6.8). Neither answers
+   * anything the peer waits for, so a driver may hold them briefly to send them with the first answer (one write,
+   * one TLS record, instead of two); any other frame queued (a PING reply, SYN_REPLY, RST_STREAM, GOAWAY, DATA)
+   * makes this false, and so does the first takeOutbound() that returns frames.
+   */
+  get openingOnly (): boolean {
+    return this.openingFrames > 0 && this.openingFrames === this.control.length && !this.anyReady()
+  }
   /**
    * Frames decoded so far (malformed ones included). A receive() that leaves it unchanged only buffered part of a
    * frame: it queued nothing, changed no state a flush or deadline depends on (only moved the idle deadline later),
@@ -1010,6 +1028,7 @@ export class SpdySession {
     // a client writing each frame in pieces has the server flush after every piece).
     if (this.control.length === 0 && !this.anyReady()) return NOTHING_OUT
     const out = this.control.splice(0)
+    this.openingFrames = -1
     this.controlBytes = 0
     this.answersTaken += this.controlAnswers
     this.controlAnswers = 0

@@ -53,3 +53,41 @@ t.test('a window other than the default is announced; a client opens its session
   v3.send(syn(1, false))
   t.same(sessionUpdates(v3.out()), [], 'SPDY/3: no session window')
 })
+
+t.test('openingOnly: true while SETTINGS (and the opening session WINDOW_UPDATE) are all that is queued, until first taken', async (t) => {
+  const get = harness('server', 3.1)
+  t.ok(get.s.openingOnly, 'a new server session: SETTINGS only')
+  get.send(syn(1, true))
+  t.ok(get.s.openingOnly, 'a request awaiting its answer adds nothing to the queue')
+  get.s.respond(1, [[':status', '200'], [':version', 'HTTP/1.1']], true)
+  t.notOk(get.s.openingOnly, 'the answer is queued: SETTINGS may go with it')
+  t.same(get.out().map((f) => f.type), ['SETTINGS', 'SYN_REPLY'], 'in one batch, SETTINGS first')
+  t.notOk(get.s.openingOnly, 'once taken, never again')
+
+  const upload = harness('server', 3.1)
+  upload.send(syn(1, false))
+  t.ok(upload.s.openingOnly, 'SETTINGS and the WINDOW_UPDATE opening the session window for a body are both opening frames')
+  t.same(upload.out().map((f) => f.type), ['SETTINGS', 'WINDOW_UPDATE'])
+
+  const ping = harness('server', 3.1)
+  ping.send({ type: 'PING', id: 1 })
+  t.notOk(ping.s.openingOnly, 'a PING answer is queued: nothing waits')
+  t.same(ping.out().map((f) => f.type), ['SETTINGS', 'PING'])
+
+  // A PING answer queued before the body stream's WINDOW_UPDATE: the WINDOW_UPDATE is no longer part of an opening.
+  const both = harness('server', 3.1)
+  both.send({ type: 'PING', id: 1 })
+  both.send(syn(1, false))
+  t.notOk(both.s.openingOnly)
+
+  const client = harness('client', 3.1)
+  t.ok(client.s.openingOnly, 'a client: SETTINGS and its session WINDOW_UPDATE')
+  client.s.request(requestHeaderList(3.1, { method: 'GET', path: '/', authority: 'x' }), { fin: true })
+  t.notOk(client.s.openingOnly, 'a request queued')
+
+  const data = harness('server', 3)
+  data.send(syn(1, true))
+  data.out()
+  data.send(syn(3, true))
+  t.notOk(data.s.openingOnly, 'SPDY/3, after the first batch went: false whatever is queued')
+})
