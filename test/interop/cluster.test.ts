@@ -37,8 +37,10 @@ t.test('cluster: 2 workers share the HTTP and SPDY ports, each with its own sess
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => primary.on('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => { try { if (primary.pid !== undefined) process.kill(-primary.pid, 'SIGKILL') } catch { /* already gone */ } })
   let output = ''
-  primary.stderr.on('data', (b: Buffer) => { output += b.toString() })
   await new Promise<void>((resolve, reject) => {
+    // A worker that dies while starting (a port taken between freePort() and its bind, say) is replaced by the
+    // primary, again and again: say so at once with its output instead of waiting out tap's timeout.
+    primary.stderr.on('data', (b: Buffer) => { output += b.toString(); if (/worker \d+ exited/.test(output)) reject(new Error(`a worker died while starting:\n${output}`)) })
     primary.stdout.on('data', (b: Buffer) => { output += b.toString(); if (/2 workers\n/.test(output) && /SPDY: /.test(output)) resolve() })
     void exited.then(({ code, signal }) => reject(new Error(`cluster exited (${code ?? signal}):\n${output}`)))
   })
