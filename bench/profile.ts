@@ -5,8 +5,11 @@
  *   taskset -c 0 node --cpu-prof --cpu-prof-dir=bench/.out/prof --import tsx bench/servers.ts fastify-spdy
  *   taskset -c 1 bench/.out/go-load -proto spdy -port P -c 1 -m 100 -seconds 5     (then SIGTERM the server)
  *   npx tsx bench/profile.ts bench/.out/prof/CPU.*.cpuprofile [--skip-ms 3000 | --last-ms 6000] [--requests N]
+ * At equal load (issue 14) the server runs as shipped (`bench/servers.ts fastify-spdy --dist`, after npm run build)
+ * and the generator is paced (go-load -rate 10000, spdy-load --rate 10000); --requests is the paced run's count.
  * --skip-ms leaves out the first milliseconds of samples (start-up, certificate generation, JIT warm-up);
  * --last-ms keeps only the last milliseconds (the load, when the server was stopped right after it).
+ * --top N: how many functions to list (25).
  * --requests N: the requests served in the window kept, to print each bucket and function also in us per request
  * (sampled time, so a profiled process's own overhead is in it: compare areas, not totals, with unprofiled runs).
  * The plugin's code is bucketed by its lib/ folder whether it ran from lib/ (tsx) or dist/cjs|esm (servers.ts --dist).
@@ -34,6 +37,8 @@ function main (): void {
   const lastAt = process.argv.indexOf('--last-ms')
   const reqAt = process.argv.indexOf('--requests')
   const requests = reqAt >= 0 ? Number(process.argv[reqAt + 1]) : 0
+  const topAt = process.argv.indexOf('--top')
+  const TOP = topAt >= 0 ? Number(process.argv[topAt + 1]) : 25
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile
   const span = p.timeDeltas.reduce((a, b) => a + b, 0)
   const skipUs = skipAt >= 0 ? Number(process.argv[skipAt + 1]) * 1000 : lastAt >= 0 ? span - Number(process.argv[lastAt + 1]) * 1000 : 0
@@ -60,7 +65,7 @@ function main (): void {
     `${requests > 0 ? ` (${(total / requests).toFixed(1)} us per request over ${requests})` : ''}\n\nby where the code lives:\n`)
   for (const [b, v] of [...buckets].sort((a, b) => b[1] - a[1]).slice(0, 20)) process.stdout.write(`  ${pct(v)}  ${b}\n`)
   process.stdout.write('\ntop functions (self time):\n')
-  for (const [f, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`  ${pct(v)}  ${f}\n`)
+  for (const [f, v] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`  ${pct(v)}  ${f}\n`)
 }
 
 main()
