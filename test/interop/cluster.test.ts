@@ -4,10 +4,13 @@
  *   app.spdy.sessions() counts exactly the connections that worker serves (its sessions are its own);
  * - plain HTTP on the shared HTTP port reaches both workers;
  * - the workers share a ticket key: a session from one connection resumes on every later one, whichever worker;
- * - SIGTERM to the primary stops the workers and it exits 0.
+ * - SIGTERM to the primary stops the workers and it exits 0;
+ * - with both ports taken (bound by this test), every worker dies at start: the primary replaces 4 of them after
+ *   100, 200, 400, 800 ms (counted from its output, not timed), then prints their EADDRINUSE and exits 1.
  */
 import t from 'tap'
 import http from 'node:http'
+import net from 'node:net'
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -87,4 +90,37 @@ t.test('cluster: 2 workers share the HTTP and SPDY ports, each with its own sess
   for (const c of clients.splice(0)) await c.close()
   t.ok(primary.pid !== undefined && process.kill(primary.pid, 'SIGTERM'), 'SIGTERM to the primary')
   t.same(await exited, { code: 0, signal: null }, 'the primary exits 0 once its workers have closed')
+})
+
+t.test('cluster: workers that cannot bind make the primary give up with their error, after a back-off, not loop', async (t) => {
+  ensureDist()
+  // Both ports really taken (bound here, port 0: no race with anyone else), as by another server on the machine.
+  const taken = [net.createServer(), net.createServer()]
+  for (const s of taken) await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of taken) s.close() })
+  const [port, spdyPort] = taken.map((s) => (s.address() as net.AddressInfo).port)
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), SPDY_PORT: String(spdyPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKERS: '2' }
+  delete env.MAX_START_FAILURES // the default, 5
+  const primary = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'example-app/cluster.mts')], {
+    cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true
+  })
+  t.teardown(() => { try { if (primary.pid !== undefined) process.kill(-primary.pid, 'SIGKILL') } catch { /* already gone */ } })
+  let output = ''
+  const replaced = (): string[] => [...output.matchAll(/worker \d+ exited \(1\); starting another in (\d+) ms\n/g)].map((m) => m[1])
+  const end = await new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const take = (b: Buffer): void => {
+      output += b.toString()
+      // One replacement more than the default allows: the primary is looping; fail now rather than at tap's timeout.
+      if (replaced().length > 4) reject(new Error(`the primary keeps replacing workers that cannot start:\n${output}`))
+    }
+    primary.stdout.on('data', take)
+    primary.stderr.on('data', take)
+    primary.on('exit', (code, signal) => resolve({ code, signal }))
+  })
+  t.same(end, { code: 1, signal: null }, 'the primary exits 1')
+  t.same(replaced(), ['100', '200', '400', '800'], 'four replacements, each after twice the back-off of the one before')
+  const givenUp = /worker \d+ exited \(1\) before listening, 5 in a row; giving up: (.*)\n/.exec(output)
+  t.ok(givenUp !== null, 'the primary says it gives up', { output })
+  t.match(givenUp?.[1] ?? '', new RegExp(`EADDRINUSE 127\\.0\\.0\\.1:(${port}|${spdyPort})$`), 'with the workers\' error, on a port taken here')
+  t.notMatch(output, /fastify-spdy demo blog/, 'no banner: no worker ever listened')
 })
