@@ -31,7 +31,9 @@ const STABLE_MS = 10_000
 // will do better, so the primary says why and exits 1 (a supervisor sees the failure) instead of retrying forever.
 const maxStartFailures = Number(process.env.MAX_START_FAILURES ?? 5)
 
-interface WorkerMessage { ready?: boolean, startError?: string }
+// listening: the ports a worker bound, which the banner shows (with PORT=0 and SPDY_PORT=0 the system picks them,
+// the same for every worker: node:cluster shares each listen(0) of a worker with the same call in the others).
+interface WorkerMessage { listening?: { port: number, spdyPort: number }, startError?: string }
 
 if (cluster.isPrimary) {
   // Made once, before the workers start, so they do not race to write it.
@@ -48,13 +50,13 @@ if (cluster.isPrimary) {
     const w = cluster.fork({ FASTIFY_SPDY_TICKET_KEY: ticketKey })
     w.on('message', (m: WorkerMessage) => {
       if (typeof m.startError === 'string') startErrors.set(w.id, m.startError)
-      if (m.ready !== true) return
+      if (m.listening === undefined) return
       listeningSince.set(w.id, Date.now())
       startFailures = 0
       if (++ready !== workers) return
       const shown = host.includes(':') ? `[${host}]` : host
-      process.stdout.write(`\nfastify-spdy demo blog, ${workers} workers\n  HTTP:  http://${shown}:${port}/\n` +
-        `  SPDY:  ${useTls ? 'https' : 'spdy'}://${shown}:${spdyPort}/\n\n`)
+      process.stdout.write(`\nfastify-spdy demo blog, ${workers} workers\n  HTTP:  http://${shown}:${m.listening.port}/\n` +
+        `  SPDY:  ${useTls ? 'https' : 'spdy'}://${shown}:${m.listening.spdyPort}/\n\n`)
     })
   }
   const stop = (code: number): void => {
@@ -117,7 +119,9 @@ if (cluster.isPrimary) {
     process.send({ startError: message } satisfies WorkerMessage, () => process.exit(1))
     await new Promise(() => {}) // exits in the callback above
   }
-  process.send?.({ ready: true } satisfies WorkerMessage)
+  const bound = app.server.address()
+  const listening = { port: bound !== null && typeof bound === 'object' ? bound.port : port, spdyPort: app.spdy.port ?? spdyPort }
+  process.send?.({ listening } satisfies WorkerMessage)
   // SIGTERM from the primary; SIGINT reaches every process of the group on Ctrl-C.
   let closing = false
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

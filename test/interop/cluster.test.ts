@@ -16,7 +16,6 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { connect, type SpdyClient } from '../../lib/client'
 import { ensureDist, ROOT } from './dist'
-import { freePort } from './haproxy-harness'
 
 interface WorkerInfo { worker: number, pid: number, sessions: number }
 
@@ -30,23 +29,29 @@ const httpWorker = async (port: number): Promise<WorkerInfo> => await new Promis
 
 t.test('cluster: 2 workers share the HTTP and SPDY ports, each with its own sessions', async (t) => {
   ensureDist()
-  const [port, spdyPort] = [await freePort(), await freePort()]
+  // PORT=0, SPDY_PORT=0: the system picks both ports (no free-port probe to race with), the workers share them, and
+  // the primary's banner says which.
   const primary = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'example-app/cluster.mts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SPDY_PORT: String(spdyPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKERS: '2' },
+    env: { ...process.env, PORT: '0', SPDY_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', WORKERS: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true
   })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => primary.on('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => { try { if (primary.pid !== undefined) process.kill(-primary.pid, 'SIGKILL') } catch { /* already gone */ } })
   let output = ''
-  await new Promise<void>((resolve, reject) => {
-    // A worker that dies while starting (a port taken between freePort() and its bind, say) is replaced by the
-    // primary, again and again: say so at once with its output instead of waiting out tap's timeout.
+  const [port, spdyPort] = await new Promise<[number, number]>((resolve, reject) => {
+    // A worker that dies while starting is replaced by the primary after a back-off: say so at once with its output
+    // instead of waiting for the primary to give up.
     primary.stderr.on('data', (b: Buffer) => { output += b.toString(); if (/worker \d+ exited/.test(output)) reject(new Error(`a worker died while starting:\n${output}`)) })
-    primary.stdout.on('data', (b: Buffer) => { output += b.toString(); if (/2 workers\n/.test(output) && /SPDY: /.test(output)) resolve() })
+    primary.stdout.on('data', (b: Buffer) => {
+      output += b.toString()
+      const banner = /2 workers\n +HTTP: +http:\/\/127\.0\.0\.1:(\d+)\/\n +SPDY: +https:\/\/127\.0\.0\.1:(\d+)\/\n/.exec(output)
+      if (banner !== null) resolve([Number(banner[1]), Number(banner[2])])
+    })
     void exited.then(({ code, signal }) => reject(new Error(`cluster exited (${code ?? signal}):\n${output}`)))
   })
+  t.ok(port > 0 && spdyPort > 0 && port !== spdyPort, `the banner shows the bound ports (HTTP ${port}, SPDY ${spdyPort})`)
 
   const ca = readFileSync(join(ROOT, 'example-app', '.local', 'cert.pem'), 'utf8')
   const opts = { host: '127.0.0.1', port: spdyPort, tls: true, ca, servername: 'localhost' }
