@@ -6,7 +6,8 @@
  * client resumes its TLS session whichever worker it lands on.
  * A worker that dies is replaced after a back-off (100 ms doubling to 5 s); when MAX_START_FAILURES (default 5)
  * workers in a row die before listening, the primary prints the last one's error and exits 1.
- *   npx tsx example-app/cluster.mts        (PORT, SPDY_PORT, HOST, WORKERS, SPDY_TLS=0 as for server.mts)
+ *   npx tsx example-app/cluster.mts        (PORT, SPDY_PORT, HOST, WORKERS, SPDY_TLS=0 as for server.mts; the banner
+ *                                          shows the ports bound, which PORT=0 leaves to the system)
  * GET /_worker answers which worker served it and how many SPDY sessions that worker holds.
  */
 import cluster, { type Worker } from 'node:cluster'
@@ -30,6 +31,7 @@ const STABLE_MS = 10_000
 // MAX_START_FAILURES workers in a row that die before listening (port taken, bad certificate, ...): no replacement
 // will do better, so the primary says why and exits 1 (a supervisor sees the failure) instead of retrying forever.
 const maxStartFailures = Number(process.env.MAX_START_FAILURES ?? 5)
+if (!Number.isInteger(maxStartFailures) || maxStartFailures < 1) throw new Error(`MAX_START_FAILURES must be a positive integer, not ${process.env.MAX_START_FAILURES}`)
 
 // listening: the ports a worker bound, which the banner shows (with PORT=0 and SPDY_PORT=0 the system picks them,
 // the same for every worker: node:cluster shares each listen(0) of a worker with the same call in the others).
@@ -98,7 +100,7 @@ if (cluster.isPrimary) {
     if (w.isConnected()) w.once('disconnect', () => died(w, code, signal))
     else died(w, code, signal)
   })
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop(0))
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { if (exitCode === undefined) stop(0) })
 } else {
   const app = buildBlog({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
   const id = cluster.worker?.id ?? 0
