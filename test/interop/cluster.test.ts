@@ -4,6 +4,7 @@
  *   app.spdy.sessions() counts exactly the connections that worker serves (its sessions are its own);
  * - plain HTTP on the shared HTTP port reaches both workers;
  * - the workers share a ticket key: a session from one connection resumes on every later one, whichever worker;
+ * - a worker killed after listening is replaced after 100 ms, and its replacement answers on the same ports;
  * - SIGTERM to the primary stops the workers and it exits 0;
  * - with both ports taken (bound by this test), every worker dies at start: the primary replaces 4 of them after
  *   100, 200, 400, 800 ms (counted from its output, not timed), then prints their EADDRINUSE and exits 1.
@@ -91,6 +92,29 @@ t.test('cluster: 2 workers share the HTTP and SPDY ports, each with its own sess
     await c.close()
   }
   t.equal(resumedOn.size, 2, 'resumed on both workers: they share the ticket key')
+
+  for (const c of clients.splice(0)) await c.close()
+
+  // A worker that dies after listening is replaced after the first back-off, and the new one serves the same ports.
+  const pids = new Set(seen.map((w) => w.pid))
+  process.kill(seen[0].pid, 'SIGKILL')
+  await new Promise<void>((resolve) => {
+    const check = (): void => { if (/worker \d+ exited \(SIGKILL\); starting another in 100 ms\n/.test(output)) resolve() }
+    primary.stderr.on('data', check)
+    check()
+  })
+  t.pass('the primary replaces the killed worker after 100 ms')
+  let replacement: WorkerInfo | undefined
+  // No clock: ask until the new worker answers (the surviving one answers meanwhile); tap's timeout bounds it.
+  while (replacement === undefined) {
+    const w = await httpWorker(port).catch(() => undefined)
+    if (w !== undefined && !pids.has(w.pid)) replacement = w
+    else await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.ok(replacement.worker > 2, `worker ${replacement.worker}, a new process, answers on the shared HTTP port`)
+  const c = await connect(opts)
+  clients.push(c)
+  t.equal(c.negotiated, 'spdy/3.1', 'SPDY still answers')
 
   for (const c of clients.splice(0)) await c.close()
   t.ok(primary.pid !== undefined && process.kill(primary.pid, 'SIGTERM'), 'SIGTERM to the primary')
