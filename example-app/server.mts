@@ -1,6 +1,7 @@
 /**
  * The demo: the blog over plain HTTP (every response advertises SPDY through Alternate-Protocol) and over SPDY on a
- * second port. Configuration is optional: PORT, SPDY_PORT, HOST, and SPDY_TLS=0 for plain SPDY.
+ * second port. Configuration is optional: PORT, SPDY_PORT, HOST, and SPDY_TLS=0 for plain SPDY. With PORT=0 or
+ * SPDY_PORT=0 the system picks the port; the URLs printed once listening show the ports bound.
  *   npm start
  */
 import spdy from 'fastify-spdy'

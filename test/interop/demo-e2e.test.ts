@@ -1,5 +1,6 @@
 /**
- * The demo exactly as the README runs it: `npm start` (with PORT and SPDY_PORT set to free ports), then
+ * The demo exactly as the README runs it: `npm start` (with PORT=0 and SPDY_PORT=0: the system picks both ports, no
+ * free-port probe to race with, and the demo prints the ports it bound), then
  * - plain HTTP: GET / answers 200 with `Alternate-Protocol: <the SPDY port>:spdy/v2`;
  * - SPDY over TLS with the CLI (`fastify-spdy get`, trusting the certificate the demo made in example-app/.local/):
  *   status 200, the page title, every asset of the page listed as pushed;
@@ -10,7 +11,6 @@
  * first when missing or older than lib/ (as `npm ci` does through the prepare script).
  */
 import t from 'tap'
-import net from 'node:net'
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -18,14 +18,6 @@ import { connect } from '../../lib/client'
 import { ensureDist, ROOT } from './dist'
 
 const DEMO = join(ROOT, 'example-app')
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 function cli (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve) => {
@@ -44,12 +36,10 @@ t.test('npm start: the demo over HTTP and SPDY, then SIGTERM', async (t) => {
   const assets = pageAssets()
   t.ok(assets.length >= 20, `the page has ${assets.length} assets`)
 
-  const port = await freePort()
-  const spdyPort = await freePort()
   // detached: its own process group (npm -> sh -> tsx -> node), so teardown can reach every process in it.
   const demo = spawn('npm', ['start'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), SPDY_PORT: String(spdyPort), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: '0', SPDY_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true
   })
@@ -67,8 +57,11 @@ t.test('npm start: the demo over HTTP and SPDY, then SIGTERM', async (t) => {
     })
     void exited.then(({ code, signal }) => reject(new Error(`the demo exited (${code ?? signal}) before printing its URLs:\n${output}`)))
   })
-  t.equal(urls.http, `http://127.0.0.1:${port}/`, 'the HTTP URL printed is on PORT')
-  t.equal(urls.spdy, `https://127.0.0.1:${spdyPort}/`, 'the SPDY URL printed is on SPDY_PORT')
+  const port = Number(new URL(urls.http).port)
+  const spdyPort = Number(new URL(urls.spdy).port)
+  t.ok(port > 0 && spdyPort > 0 && port !== spdyPort, `the URLs printed carry the bound ports (HTTP ${port}, SPDY ${spdyPort})`)
+  t.equal(urls.http, `http://127.0.0.1:${port}/`, 'the HTTP URL printed is on HOST')
+  t.equal(urls.spdy, `https://127.0.0.1:${spdyPort}/`, 'the SPDY URL printed is on HOST')
 
   const plain = await fetch(urls.http)
   t.equal(plain.status, 200)
