@@ -36,6 +36,7 @@ import { Stream } from 'node:stream'
 import { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http'
 import type { StreamSink } from './contracts'
 import { HeaderFields } from '../session/headers'
+import { compactHead } from '../session/stream-table'
 import type { SpdyIncomingMessage, SpdySocket } from './request'
 
 export type OutgoingHeaderValue = string | number | readonly string[]
@@ -417,7 +418,8 @@ export class SpdyServerResponse extends Stream {
         if (!this.responded) this.respond(false)
         if (fin) this.finSent = true
         if (!this.sink.write(c, fin)) {
-          this.keepHeld(held, i)
+          // held[i..] waits for the drain; the sent slots go by halves (compactHead).
+          this.heldHead = compactHead(held, i)
           this.waitDrain()
           return
         }
@@ -440,18 +442,6 @@ export class SpdyServerResponse extends Stream {
       return
     }
     this.afterFlush()
-  }
-
-  /**
-   * The sink asked to wait with held[from..] still to send: keep it. The sent slots go once they are half the array
-   * (a route that keeps writing while we drain never empties it), so each entry moves at most once per halving.
-   */
-  private keepHeld (held: Array<Buffer | Uint8Array>, from: number): void {
-    if (from >= 64 && 2 * from >= held.length) {
-      held.splice(0, from)
-      from = 0
-    }
-    this.heldHead = from
   }
 
   /** After what was held is in the sink (and its callbacks called): FIN if end() came, else 'drain' if owed. */

@@ -13,7 +13,7 @@ import { GoawayStatus, RstStatus, rstStatusName, type GoawayStatusCode, type Rst
 import { transition, type StreamInput, type StreamState } from './state'
 import { DEFAULT_SESSION_LIMITS, RATE_WINDOW_MS, type SessionLimits } from './limits'
 import { LIMITS } from '../limits'
-import { RecentIds, StreamQueue, StreamTable } from './stream-table'
+import { compactHead, RecentIds, StreamQueue, StreamTable } from './stream-table'
 import type { SharedBudget } from './shared'
 
 export interface SessionOptions extends Partial<SessionLimits> {
@@ -1145,16 +1145,7 @@ export class SpdySession {
       }
       payload = buf
     }
-    if (h === q.length) {
-      q.length = 0
-      h = 0
-    } else if (h >= 64 && 2 * h >= q.length) {
-      // A queue the route keeps topping up never empties: drop the taken half at once. Each entry is moved at most
-      // once per halving, so taking stays O(1) amortised per chunk.
-      q.splice(0, h)
-      h = 0
-    }
-    s.queueHead = h
+    s.queueHead = compactHead(q, h)
     s.queuedBytes -= allowed
     this.dataBytes -= allowed
     if (this.version !== 2) s.sendWindow -= allowed

@@ -240,3 +240,22 @@ export class RecentIds {
     return id !== 0 && this.ids !== null && this.ids.includes(id)
   }
 }
+
+/**
+ * A FIFO array taken from the front by a head index (q[head..] still queued), not shift(): V8's shift() copies the
+ * whole array once it is large (~16K entries), so a queue fed one small chunk per write and drained one by one was
+ * quadratic. After taking up to `head`: an emptied queue is reset; one that is still fed while it drains drops its
+ * taken half once that is half the array, so each entry moves at most once per halving (O(1) amortised). Returns
+ * the new head. Used by the session's DATA queues and the compat response's held chunks.
+ */
+export function compactHead<T> (q: T[], head: number): number {
+  if (head === q.length) {
+    q.length = 0
+    return 0
+  }
+  if (head >= 64 && 2 * head >= q.length) {
+    q.splice(0, head)
+    return 0
+  }
+  return head
+}
