@@ -1,11 +1,13 @@
 // Builds the package for both module systems: TypeScript compiles lib/ to CommonJS in dist/cjs, and a thin
 // ESM entry re-exports it, so `import` and `require` share one instance of the plugin (no dual-package hazard).
 import { execFileSync } from 'node:child_process'
-import { appendFileSync, chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 
 const require = createRequire(import.meta.url)
+// `--if-stale` (test/interop/dist.ts, under a lock): build only when dist/ is missing or older than lib/.
+if (process.argv.includes('--if-stale') && fresh()) process.exit(0)
 rmSync('dist', { recursive: true, force: true })
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' })
 // CommonJS users `require('fastify-spdy')` and register the result directly, as with every Fastify plugin: make the
@@ -65,4 +67,12 @@ function cjsDeclarations (file) {
     'export = fastifySpdy',
     ''
   ].join('\n')
+}
+
+/** Whether both entry points exist and are no older than the newest file under lib/. */
+function fresh () {
+  const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) =>
+    Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0)
+  const lib = newest('lib')
+  return ['dist/cjs/index.js', 'dist/esm/index.mjs'].every((p) => existsSync(p) && statSync(p).mtimeMs >= lib)
 }

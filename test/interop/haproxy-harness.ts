@@ -21,13 +21,44 @@ export function haproxyBinary (): string | null {
 
 export const HAPROXY_MISSING = 'haproxy is not installed (apt-get install haproxy; .ci/run does): skipped'
 
-/** A port free at the time of asking (the test then binds it, or haproxy does). */
+/**
+ * The lowest port the kernel hands out for a bind to port 0 or an outgoing connection (ip_local_port_range), or
+ * 32768, Linux's default, where /proc cannot say.
+ */
+function ephemeralLow (): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 1024 ? low : 32768
+  } catch { return 32768 }
+}
+
+/** Ports this process handed out, never handed out twice (a test asks for several before haproxy binds them). */
+const handedOut = new Set<number>()
+
+/**
+ * A port free at the time of asking, for haproxy to bind: haproxy cannot bind port 0 and report the port, so a test
+ * must choose one, and between our check and haproxy's bind the port is nobody's. It is picked at random below the
+ * kernel's ephemeral range, where no `listen(0)` and no outgoing connection of the rest of the suite (which runs test
+ * files in parallel, each with dozens of port-0 servers) can be given it meanwhile; only another freePort caller
+ * could, one chance in thousands per port.
+ */
 export async function freePort (host = '127.0.0.1'): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, host, resolve))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
+  const low = 10_000
+  const high = ephemeralLow()
+  for (let attempt = 0; attempt < 100 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if (handedOut.has(port)) continue
+    const s = net.createServer()
+    const ok = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false))
+      s.listen(port, host, () => resolve(true))
+    })
+    if (!ok) continue
+    await new Promise<void>((resolve) => s.close(() => resolve()))
+    handedOut.add(port)
+    return port
+  }
+  throw new Error(`no free port found on ${host} in ${low}-${high - 1}`)
 }
 
 export interface Haproxy {
@@ -72,6 +103,10 @@ export async function startHaproxy (t: Test, bin: string, config: string, fronte
   t.teardown(stop)
   try {
     for (const [host, port] of frontends) await waitListening(port, host)
+    // Something accepting is not proof that it is haproxy: if haproxy could not bind a port it exits, and another
+    // process may hold that port. Give a failed start its moment to exit, then require it alive.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`haproxy exited (${child.exitCode ?? child.signalCode})`)
   } catch (err) {
     await stop()
     throw new Error(`${(err as Error).message}; haproxy said:\n${out}`)
