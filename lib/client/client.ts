@@ -37,6 +37,9 @@ export type { TlsClientSession, OpenSslTlsVersion }
 
 export type FrameDirection = 'in' | 'out'
 
+/** DATA bytes taken from the session per driver round (outbound): four of the session's 16 KiB DATA frames. */
+const OUTBOUND_SLICE = 64 * 1024
+
 export interface ConnectOptions {
   host: string
   port: number
@@ -343,9 +346,14 @@ export class SpdyClient {
     if (!this.inDriver) this.link.driver.wake()
   }
 
-  /** @internal The session's frames, through TLS if on (ClientLink.takeOutbound). */
+  /**
+   * @internal The session's frames, through TLS if on (ClientLink.takeOutbound), at most OUTBOUND_SLICE bytes of
+   * DATA a call: the driver takes again only while the socket is not congested, so a request body waits in the
+   * session, where a RST_STREAM still drops it, not in the socket's buffer, where nothing can. Without it a SPDY/2
+   * upload (no window) went into the socket whole: 64 MiB refused with a 413 still crossed the link.
+   */
   outbound (): Uint8Array[] {
-    const out = this.session.takeOutbound()
+    const out = this.session.takeOutbound(OUTBOUND_SLICE)
     if (out.length > 0) {
       const bytes = out.length === 1 ? out[0] : Buffer.concat(out)
       if (this.tapOut !== null) this.tap('out', this.tapOut, bytes)

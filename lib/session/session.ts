@@ -630,8 +630,8 @@ export class SpdySession {
    * Counts a frame that does no work (maxWorklessFramesPerWindow); true when that ended the session. Our DATA
    * frames raise the allowance: each may be answered by a stream and a session WINDOW_UPDATE.
    */
-  private workless (): boolean {
-    if (++this.worklessInWindow <= this.limits.maxWorklessFramesPerWindow + 2 * this.dataSentInWindow) return false
+  private workless (units = 1): boolean {
+    if ((this.worklessInWindow += units) <= this.limits.maxWorklessFramesPerWindow + 2 * this.dataSentInWindow) return false
     this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxWorklessFramesPerWindow} frames doing no work in ${RATE_WINDOW_MS / 1000} s beyond what our DATA earns (WINDOW_UPDATE, PING, SETTINGS or empty DATA flood)`)
     return true
   }
@@ -754,7 +754,7 @@ export class SpdySession {
 
   /**
    * DATA for a stream we reset. What the peer had in flight when our RST_STREAM left is the race of SPDY/3 section
-   * 2.4.2: ignored, its session window given back. Past the window the stream had then, or after its FIN, the peer
+   * 2.4.2: ignored, its session window given back (SPDY/2, which has no window to bound it: lateDataV2). Past the window the stream had then, or after its FIN, the peer
    * sends on a stream it knows is not open: SPDY/3 section 2.2.2 asks for RST_STREAM INVALID_STREAM, sent once per
    * stream (not per frame: that would make us a reflector), and each such frame costs the workless budget
    * (maxWorklessFramesPerWindow) and keeps its session window, so a flood on dead streams ends in GOAWAY.
@@ -768,9 +768,26 @@ export class SpdySession {
       return
     }
     if (len === 0 && !fin) return // an empty DATA frame: onFrame counted it already (isWorkless)
+    if (this.version === 2 && left !== undefined && left >= 0) return this.lateDataV2(streamId, left, len, fin)
     if (this.workless() || left === ANSWERED) return
     this.noteLateData(streamId, ANSWERED)
     this.streamError(streamId, RstStatus.INVALID_STREAM, `DATA on stream ${streamId} beyond what was in flight when it was reset`)
+  }
+
+  /**
+   * SPDY/2 DATA past the first window's worth on a stream we reset, before its FIN. Draft 2 has no flow control, so
+   * nothing but the link's bandwidth-delay product and the two sockets' buffers bounds what a client uploading at
+   * speed had in flight when our RST_STREAM left: megabytes, in hundreds of frames (SPDY/2-era browsers had no window
+   * at all). Those bytes are no fault of the peer's, so no INVALID_STREAM for them; they cost us a frame parse each and
+   * are dropped. They are charged by volume: one workless unit (maxWorklessFramesPerWindow) per initialWindowSize
+   * bytes, not one per frame, so a 64 MiB upload cancelled at loopback speed keeps its session, and a peer feeding a
+   * dead stream meets GOAWAY after that many windows' worth in a rate window (64 MiB per 10 s by default).
+   */
+  private lateDataV2 (streamId: number, left: number, len: number, fin: boolean): void {
+    const window = this.limits.initialWindowSize
+    const units = Math.ceil((len - left) / window)
+    if (this.workless(units)) return
+    this.lateData!.set(streamId, fin ? FIN_SEEN : left + units * window - len)
   }
 
   /** Remembers what DATA the peer may still send on a stream we reset (dataAfterReset). */
@@ -781,9 +798,12 @@ export class SpdySession {
     if (m.size > RECENT_CLOSED) m.delete(m.keys().next().value as number)
   }
 
-  /** At our reset of s: the window it had (SPDY/2: one default window, what spdy-transport enforces there too). */
+  /**
+   * At our reset of s: the window it had (SPDY/2: one default window, what spdy-transport enforces there too, then
+   * lateDataV2), or FIN_SEEN when the peer had already sent its FIN (nothing can be in flight).
+   */
   private inFlightAtReset (s: Stream): number {
-    if (s.state === 'half_closed_remote' || s.state === 'closed') return 0
+    if (s.state === 'half_closed_remote' || s.state === 'closed') return FIN_SEEN
     return this.version === 2 ? this.limits.initialWindowSize : Math.max(0, s.recvWindow)
   }
 
