@@ -6,3 +6,5 @@
 export const HOLD_OUTPUT = 1
 /** The app's HTTP/1.1 server has not taken what we decrypted for it (lib/server/http1-bridge.ts). */
 export const HOLD_BRIDGE = 2
+/** SPDY/2 (no flow control): a request body the app has not read fills its stream's window (SpdySession.bodyHeld). */
+export const HOLD_BODY = 4

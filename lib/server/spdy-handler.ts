@@ -10,6 +10,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ConnectionContext, Handler, SpdyConnectionInfo, StreamHead, StreamSink, SinkResetStatus, Transport } from './contracts'
 import { CLOSE_LINGER_MS } from './linger'
+import { HOLD_BODY } from './read-holds'
 import type { SpdyVersion } from '../codec/types'
 import { SpdySession, type SessionEvent } from '../session/session'
 import { StreamTable } from '../session/stream-table'
@@ -142,6 +143,8 @@ export class SpdyHandler implements Handler, PushHost {
   readonly streams = new StreamTable<ServerStream>()
   private info: SpdyConnectionInfo | null = null
   private flushScheduled = false
+  /** Reading is held for SPDY/2 request bodies the app has not read (SpdySession.bodyHeld). */
+  private bodyHeld = false
   private waitingWritable = false
   private ended = false
   streamsServed = 0
@@ -455,6 +458,9 @@ export class SpdyHandler implements Handler, PushHost {
   }
 
   private flush (): void {
+    // After each read and each consume (the app read some body): SPDY/2's only backpressure on a request body.
+    const held = this.session.bodyHeld
+    if (held !== this.bodyHeld) { this.bodyHeld = held; this.transport.hold(HOLD_BODY, held) }
     if (this.openingUntil !== null) {
       // The opening frames wait for the first answer (OPENING_HOLD_MS); checked only until they have gone.
       const until = this.openingUntil

@@ -73,7 +73,10 @@ interface Stream {
   priority: number
   /** Bytes the peer still lets us send (v3); may go negative after a SETTINGS shrink (SPDY/3 section 2.6.8). */
   sendWindow: number
-  /** Bytes we still let the peer send. */
+  /**
+   * Bytes we still let the peer send. SPDY/2, which has no window, counts down as well: there it says how much of
+   * initialWindowSize is left before the unread body pauses reading (bodyHeld).
+   */
   recvWindow: number
   /** Bytes the application consumed but we have not yet re-granted with WINDOW_UPDATE. */
   unacked: number
@@ -206,6 +209,8 @@ export class SpdySession {
    * most RECENT_CLOSED entries, the oldest dropped (its DATA then counts as beyond).
    */
   private lateData: Map<number, number> | null = null
+  /** SPDY/2: the peer streams holding initialWindowSize or more of unread body (bodyHeld); made on the first. */
+  private bodyFull: Set<number> | null = null
 
   private nextLocalId: number
   private nextPingId: number
@@ -343,6 +348,18 @@ export class SpdySession {
    * count here: DATA may be waiting for the peer's WINDOW_UPDATE, which we must read to send it; control frames are
    * never flow-controlled, so any pause this causes ends when the socket drains.
    */
+  /**
+   * SPDY/2 has no flow control: nothing but our reading keeps a peer from sending a request body faster than the
+   * application reads it, and the unread bytes wait in us (a 256 MiB upload to a route that did not read it yet was
+   * 256 MiB buffered). True while some peer stream holds initialWindowSize or more received and not yet consume()d:
+   * the transport then stops reading its socket until the application reads, and TCP's window slows the peer, as
+   * Node's HTTP/1.1 server pauses its socket for a full request stream. SPDY/3 and 3.1 bound each stream by its
+   * window instead. While held, no stream's requestBodyTimeout runs (recvBlocked): the pause is ours.
+   */
+  get bodyHeld (): boolean {
+    return this.bodyFull !== null && this.bodyFull.size > 0
+  }
+
   get wantRead (): boolean {
     if (this.closedFlag) return false
     if (this.control.length === 0 && this.answersUnwritten === 0) return true
@@ -515,7 +532,7 @@ export class SpdySession {
 
   /** The peer cannot send on s for lack of window (ours to re-open as the application reads). */
   private recvBlocked (s: Stream): boolean {
-    if (this.version === 2) return false
+    if (this.version === 2) return this.bodyHeld
     return s.recvWindow <= 0 || (this.sessionFlow === 'on' && this.sessionRecvWindow <= 0)
   }
 
@@ -740,13 +757,16 @@ export class SpdySession {
       if (this.recentlyClosed.has(streamId)) return this.streamError(streamId, RstStatus.STREAM_ALREADY_CLOSED, 'DATA on a closed stream')
       return this.streamError(streamId, RstStatus.INVALID_STREAM, `DATA on stream ${streamId}, which is not open`)
     }
+    s.recvWindow -= len
     if (this.version !== 2) {
-      s.recvWindow -= len
       if (s.recvWindow < 0) {
         this.consumeSession(len)
         return this.streamError(streamId, RstStatus.FLOW_CONTROL_ERROR, 'DATA beyond the stream flow-control window')
       }
-    }
+    } else if (fin) {
+      // The peer has sent all it will on s: what it left unread is bounded, and holding reading gains nothing.
+      this.bodyFull?.delete(streamId)
+    } else if (s.recvWindow + s.unacked <= 0 && !s.local) (this.bodyFull ??= new Set()).add(streamId)
     if (!this.step(s, fin ? 'recv_fin' : 'recv_data')) { this.consumeSession(len); return }
     s.lastRecvAt = this.now
     if (len > 0 || fin) this.events.push({ type: 'data', streamId, data, fin })
@@ -961,6 +981,7 @@ export class SpdySession {
     const s = this.streams.get(streamId)
     if (s === undefined || s.state === 'half_closed_remote' || s.state === 'closed') return
     s.unacked += bytes
+    if (this.bodyFull !== null && s.recvWindow + s.unacked > 0) this.bodyFull.delete(streamId)
     // Batching: one WINDOW_UPDATE per half window, not per read (Chrome and nginx do the same).
     if (s.unacked >= this.limits.initialWindowSize / 2) {
       s.recvWindow += s.unacked
@@ -1248,6 +1269,7 @@ export class SpdySession {
   /** Removes a stream. status 0 with `clean` = both sides finished normally. */
   private finish (s: Stream, status: number, byPeer: boolean, clean = false): void {
     if (!this.streams.delete(s.id)) return
+    this.bodyFull?.delete(s.id)
     s.state = 'closed'
     if (s.local) this.localOpen--
     else this.peerOpen--
