@@ -150,9 +150,9 @@ export const MIN_COOKIE_BYTES = 6
  *   with no bytes and no FIN, HEADERS on streams the app cancelled, DATA on a stream we reset beyond the window it
  *   had then, which the peer cannot have had in flight); past it GOAWAY. Each DATA frame we send earns
  *   the peer a stream and a session WINDOW_UPDATE, so a fast download is never cut (1 GB in 10 s is 64k frames of
- *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. SPDY/2 DATA on a stream we reset
- *   counts by volume, one per initialWindowSize bytes past the first window (draft 2 has no flow control to bound what
- *   an upload had in flight: megabytes at speed, in frames of a few KB). Without it a peer could
+ *   ours, at most 128k updates of its). A browser sends a handful of the others a minute. SPDY/2 DATA on a stream
+ *   we reset counts by volume, one per initialWindowSize bytes past the first window (draft 2 has no flow control
+ *   to bound what an upload had in flight: megabytes at speed, in frames of a few KB). Without it a peer could
  *   make us decode frames as fast as it writes them, reading our answers or not: 10 connections sending 1-byte
  *   session WINDOW_UPDATEs took a normal GET's p99 from 36 to 406 ms (Node's http2, with no such limit, 42 to 884
  *   ms); Envoy bounds the same thing per DATA frame sent (max_inbound_window_update_frames_per_data_frame_sent) and empty DATA frames.

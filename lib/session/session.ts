@@ -341,14 +341,6 @@ export class SpdySession {
   }
 
   /**
-   * False while control frames wait to be taken beyond a quarter of maxQueuedControlFrames answers, or beyond
-   * maxSessionBufferedBytes of memory: the peer is sending while not reading what we answer. The driver then stops
-   * reading its socket until takeOutbound() has emptied the queue (nghttp2_session_want_read; Node's http2 does
-   * the same), so the peer is slowed to the pace it reads at instead of filling our memory. Queued DATA does not
-   * count here: DATA may be waiting for the peer's WINDOW_UPDATE, which we must read to send it; control frames are
-   * never flow-controlled, so any pause this causes ends when the socket drains.
-   */
-  /**
    * SPDY/2 has no flow control: nothing but our reading keeps a peer from sending a request body faster than the
    * application reads it, and the unread bytes wait in us (a 256 MiB upload to a route that did not read it yet was
    * 256 MiB buffered). True while some peer stream holds initialWindowSize or more received and not yet consume()d:
@@ -360,6 +352,14 @@ export class SpdySession {
     return this.bodyFull !== null && this.bodyFull.size > 0
   }
 
+  /**
+   * False while control frames wait to be taken beyond a quarter of maxQueuedControlFrames answers, or beyond
+   * maxSessionBufferedBytes of memory: the peer is sending while not reading what we answer. The driver then stops
+   * reading its socket until takeOutbound() has emptied the queue (nghttp2_session_want_read; Node's http2 does
+   * the same), so the peer is slowed to the pace it reads at instead of filling our memory. Queued DATA does not
+   * count here: DATA may be waiting for the peer's WINDOW_UPDATE, which we must read to send it; control frames are
+   * never flow-controlled, so any pause this causes ends when the socket drains.
+   */
   get wantRead (): boolean {
     if (this.closedFlag) return false
     if (this.control.length === 0 && this.answersUnwritten === 0) return true
@@ -649,7 +649,7 @@ export class SpdySession {
    */
   private workless (units = 1): boolean {
     if ((this.worklessInWindow += units) <= this.limits.maxWorklessFramesPerWindow + 2 * this.dataSentInWindow) return false
-    this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxWorklessFramesPerWindow} frames doing no work in ${RATE_WINDOW_MS / 1000} s beyond what our DATA earns (WINDOW_UPDATE, PING, SETTINGS or empty DATA flood)`)
+    this.sessionError(GoawayStatus.PROTOCOL_ERROR, `more than ${this.limits.maxWorklessFramesPerWindow} frames doing no work in ${RATE_WINDOW_MS / 1000} s beyond what our DATA earns (WINDOW_UPDATE, PING, SETTINGS or empty DATA flood, or DATA on streams already reset)`)
     return true
   }
 
@@ -774,8 +774,9 @@ export class SpdySession {
 
   /**
    * DATA for a stream we reset. What the peer had in flight when our RST_STREAM left is the race of SPDY/3 section
-   * 2.4.2: ignored, its session window given back (SPDY/2, which has no window to bound it: lateDataV2). Past the window the stream had then, or after its FIN, the peer
-   * sends on a stream it knows is not open: SPDY/3 section 2.2.2 asks for RST_STREAM INVALID_STREAM, sent once per
+   * 2.4.2: ignored, its session window given back (SPDY/2, which has no window to bound it: lateDataV2). Past the
+   * window the stream had then, or after its FIN, the peer sends on a stream it knows is not open: SPDY/3 section
+   * 2.2.2 asks for RST_STREAM INVALID_STREAM, sent once per
    * stream (not per frame: that would make us a reflector), and each such frame costs the workless budget
    * (maxWorklessFramesPerWindow) and keeps its session window, so a flood on dead streams ends in GOAWAY.
    */
